@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+'use strict';
+// Thin launcher: the code is bundled into dist/ by `npm run build` (run automatically by npm install).
+try {
+  require.resolve('../dist/pim.cjs');
+} catch {
+  process.stderr.write('pim: not built yet — run: npm run build\n');
+  process.exit(1);
+}
+require('../dist/pim.cjs');

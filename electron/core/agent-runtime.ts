@@ -1,0 +1,31 @@
+// What a long-running host (Electron's main process, `pim agent`, `pim ui`) starts: the agent, its
+// refresh loop, and the dispatch for the UI contract.
+import type { AgentState, Reply } from '../../shared/api';
+import { Agent } from './agent';
+import { createDispatch } from './api/dispatch';
+import { resolveHome } from './home';
+
+export interface AgentRuntime {
+  agent: Agent;
+  dispatch: (method: string, input: unknown) => Promise<Reply<unknown>>;
+  getState: () => Promise<AgentState>;
+  onChange: (cb: () => void) => () => void;
+  stop: () => Promise<void>;
+}
+
+export async function startAgent(opts: { home?: string; intervalMs?: number; loop?: boolean } = {}): Promise<AgentRuntime> {
+  const agent = new Agent(resolveHome(opts.home));
+  if (opts.loop !== false) agent.startLoop({ intervalMs: opts.intervalMs ?? intervalFromEnv() });
+  return {
+    agent,
+    dispatch: createDispatch(agent),
+    getState: async () => agent.state(),
+    onChange: (cb) => agent.onChange(cb),
+    stop: async () => agent.close(),
+  };
+}
+
+function intervalFromEnv(): number | undefined {
+  const v = Number(process.env.PIM_REFRESH_INTERVAL_MS);
+  return Number.isFinite(v) && v >= 1000 ? v : undefined;
+}

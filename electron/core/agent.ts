@@ -1,0 +1,226 @@
+// The agent: one object that owns agent.db, refreshes the signed policy and answers, online or
+// offline, what the user may activate. Electron's main process, `pim agent`, `pim ui` and the
+// one-shot CLI commands all use it; nothing here knows about windows or terminals.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AgentState, RoleView } from '../../shared/api';
+// engine + compile only: the schema/YAML modules (zod, yaml) stay out of the offline read path
+import { decide, decideAll, indexRoles } from '../../shared/policy/engine';
+import { subjectFromMember } from '../../shared/policy/compile';
+import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../../shared/policy/types';
+import { ensurePrivateDir } from './home';
+import type { RefreshError } from './policy/errors';
+import { checkDistinctKeys } from './policy/key-guard';
+import type { RefreshResult } from './policy/refresh';
+import { tufDirs } from './policy/tuf-dirs';
+import { AgentStore, type Connection } from './store/agent-store';
+import { openDb } from './store/db';
+
+type Index = ReturnType<typeof indexRoles>;
+
+interface PolicyView {
+  key: string;
+  index: Index;
+  subject: Subject;
+  /** roles in the policy that this view leaves out (not naming the user) */
+  others: number;
+  expires: Date;
+}
+
+export class AgentError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export class Agent {
+  readonly store: AgentStore;
+  private views = new Map<'relevant' | 'all', PolicyView>();
+  private listeners = new Set<() => void>();
+  private inflight: Promise<RefreshResult> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(readonly home: string, private readonly clock: () => Date = () => new Date()) {
+    ensurePrivateDir(home);
+    this.store = new AgentStore(openDb(home));
+  }
+
+  close(): void {
+    this.stopLoop();
+    this.store.db.close();
+  }
+
+  onChange(cb: () => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  private changed(): void {
+    for (const cb of this.listeners) cb();
+  }
+
+  /** Pin a trust root and remember the control plane and user. A different server, user or
+   *  root starts from an empty cache; the same ones keep it (and its rollback protection). */
+  connect(opts: { server: string; user: string; root: Buffer; unenrolled: boolean; demo?: boolean }): void {
+    const server = normaliseServer(opts.server);
+    const user = opts.user.trim().toLowerCase();
+    if (!/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/.test(user)) throw new AgentError('bad-input', `"${opts.user}" is not an e-mail address`);
+    checkDistinctKeys('trust-root.json', opts.root);
+    let root: { signed?: { _type?: string; version?: number } };
+    try {
+      root = JSON.parse(opts.root.toString('utf8'));
+    } catch {
+      throw new AgentError('bad-input', 'the trust root is not JSON');
+    }
+    if (root?.signed?._type !== 'root') throw new AgentError('bad-input', 'the trust root is not a TUF root metadata file');
+    const dirs = tufDirs(this.home);
+    const prev = this.store.connection();
+    const pinned = path.join(dirs.metadata, 'root.json');
+    // same user + same pinned root = same repository, even if its URL moved: keep the cache
+    const samePin = prev && prev.user === user && fs.existsSync(path.join(dirs.metadata, '.pinned-root.json')) && fs.readFileSync(path.join(dirs.metadata, '.pinned-root.json')).equals(opts.root);
+    if (!samePin) {
+      fs.rmSync(path.join(this.home, 'tuf'), { recursive: true, force: true });
+      ensurePrivateDir(dirs.metadata);
+      fs.writeFileSync(pinned, opts.root, { mode: 0o600 });
+      fs.writeFileSync(path.join(dirs.metadata, '.pinned-root.json'), opts.root, { mode: 0o600 });
+      this.store.resetPolicy();
+      this.views.clear();
+    }
+    const c: Connection = { server, user, unenrolled: opts.unenrolled, demo: opts.demo ?? false };
+    this.store.setConnection(c);
+    this.changed();
+  }
+
+  /** Refresh once; concurrent callers share the same attempt. */
+  refresh(): Promise<RefreshResult> {
+    if (!this.inflight) {
+      // tuf-js, zod and the fetcher load only when a refresh actually runs
+      this.inflight = import('./policy/refresh').then(({ refreshPolicy }) => refreshPolicy(this.home, this.store, { now: this.clock })).finally(() => {
+        this.inflight = null;
+        this.changed();
+      });
+    }
+    return this.inflight;
+  }
+
+  /** Background refresh: every `intervalMs` while it works, with jittered exponential backoff from
+   *  `minBackoffMs` while it doesn't. */
+  startLoop(opts: { intervalMs?: number; minBackoffMs?: number; onResult?: (r: RefreshResult | RefreshError) => void } = {}): void {
+    const interval = opts.intervalMs ?? 5 * 60_000;
+    const base = opts.minBackoffMs ?? 5_000;
+    let failures = 0;
+    this.stopped = false;
+    const run = async () => {
+      if (this.stopped) return;
+      let delay = interval;
+      try {
+        const r = await this.refresh();
+        failures = 0;
+        opts.onResult?.(r);
+      } catch (e) {
+        failures++;
+        const backoff = Math.min(interval, base * 2 ** Math.min(failures - 1, 10));
+        delay = backoff / 2 + Math.random() * (backoff / 2);
+        opts.onResult?.(e as RefreshError);
+      }
+      if (!this.stopped) {
+        this.timer = setTimeout(run, delay);
+        this.timer.unref?.();
+      }
+    };
+    void run();
+  }
+
+  stopLoop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** `scope: 'relevant'` parses only the roles that name the user (indexed at refresh); 'all'
+   *  parses the whole roles file, for `--all` and checks of any role. Cached per policy copy. */
+  private policyView(scope: 'relevant' | 'all'): PolicyView | null {
+    const p = this.store.policySummary();
+    const conn = this.store.connection();
+    if (!p || !conn) return null;
+    const key = `${p.version}:${p.rolesSha256}:${p.memberJson ?? ''}`;
+    const cached = this.views.get(scope);
+    if (cached && cached.key === key) return cached;
+    const member: MemberFile = p.memberJson
+      ? (JSON.parse(p.memberJson) as MemberFile)
+      : { schema: 'pim-member/v1', email: conn.user, groups: [], assignments: [] };
+    const roles = scope === 'all' ? (JSON.parse(this.store.rolesJson()!) as RolesFile).roles : (JSON.parse(p.relevantJson) as CompiledRole[]);
+    const view: PolicyView = {
+      key,
+      index: indexRoles(roles),
+      subject: subjectFromMember(member),
+      others: scope === 'all' ? 0 : p.roleCount - roles.length,
+      expires: new Date(p.expires),
+    };
+    this.views.set(scope, view);
+    return view;
+  }
+
+  private decisions(scope: 'relevant' | 'all'): { relevant: Decision[]; otherCount: number; view: PolicyView } | null {
+    const view = this.policyView(scope);
+    if (!view) return null;
+    const r = decideAll(view.subject, view.index, this.clock(), { all: scope === 'all', policyExpires: view.expires });
+    return { relevant: r.relevant, otherCount: scope === 'all' ? 0 : view.others, view };
+  }
+
+  private roleViews(decisions: Decision[], view: PolicyView): RoleView[] {
+    return decisions.map((d) => ({ name: d.role, description: view.index.byName.get(d.role)?.description ?? '', decision: d }));
+  }
+
+  state(): AgentState {
+    const conn = this.store.connection();
+    const last = this.store.lastRefresh();
+    const p = this.store.policySummary();
+    const d = this.decisions('relevant');
+    return {
+      now: this.clock().toISOString(),
+      server: conn?.server ?? null,
+      user: conn ? { email: conn.user, groups: d?.view.subject.groups ?? [] } : null,
+      connection: !conn ? 'unconfigured' : last ? last.status : 'offline',
+      lastAttemptAt: last?.at ?? null,
+      lastError: last?.error ?? null,
+      policy: p ? { version: p.version, expires: p.expires, verifiedAt: p.verifiedAt } : null,
+      roles: d ? this.roleViews(sortRoles(d.relevant), d.view) : [],
+      otherRoles: d?.otherCount ?? 0,
+    };
+  }
+
+  listAllRoles(): RoleView[] {
+    const d = this.decisions('all');
+    return d ? this.roleViews(sortRoles(d.relevant), d.view) : [];
+  }
+
+  check(role: string, duration?: number): Decision {
+    const small = this.policyView('relevant');
+    if (!small) throw new AgentError('no-policy', this.store.connection() ? 'no verified policy yet: run `pim policy refresh`' : 'not connected: run `pim connect`');
+    // most checks are of the user's own roles: only parse every role when it is another one
+    const view = small.index.byName.has(role) ? small : this.policyView('all')!;
+    const found = view.index.byName.get(role);
+    if (!found) throw new AgentError('unknown-role', `no role named "${role}" in policy v${this.store.policyVersion()}`);
+    return decide({ subject: view.subject, role: found, now: this.clock(), mode: 'check', ask: duration ? { duration } : undefined, policyExpires: view.expires });
+  }
+
+
+}
+
+function sortRoles(ds: Decision[]): Decision[] {
+  return [...ds].sort((a, b) => Number(b.allowed) - Number(a.allowed) || a.role.localeCompare(b.role));
+}
+
+export function normaliseServer(s: string): string {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new AgentError('bad-input', `"${s}" is not a URL (e.g. https://pim.example.com)`);
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new AgentError('bad-input', 'the control plane URL must be http(s)');
+  if (u.username || u.password || u.search || u.hash) throw new AgentError('bad-input', 'the control plane URL must not carry credentials, a query or a fragment');
+  return u.toString().replace(/\/+$/, '');
+}

@@ -1,0 +1,58 @@
+// `pim agent` and `pim ui`: the agent kept alive with its refresh loop.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { startAgent } from '../agent-runtime';
+import { packageRoot } from '../package-root';
+import { startWebShell } from '../webshell/server';
+import type { RefreshError } from '../policy/errors';
+
+const log = (l: string) => process.stderr.write(`pim: ${l}\n`);
+
+function describe(r: { version: number } | RefreshError): string {
+  return 'version' in r ? `policy v${r.version} verified` : `refresh failed (${r.kind}): ${r.message}; keeping the cached policy`;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+}
+
+export async function runHeadless(home: string): Promise<number> {
+  const rt = await startAgent({ home, loop: false });
+  rt.agent.startLoop({ onResult: (r) => log(describe(r)) });
+  log(`agent running (home ${home}); Ctrl-C to stop`);
+  await untilSignal();
+  await rt.stop();
+  return 0;
+}
+
+export async function runUi(home: string, opts: { open: boolean; port?: number }): Promise<number> {
+  const rt = await startAgent({ home, loop: false });
+  rt.agent.startLoop({ intervalMs: Number(process.env.PIM_REFRESH_INTERVAL_MS) || undefined, onResult: (r) => log(describe(r)) });
+  const shell = await startWebShell({ dispatch: rt.dispatch, rendererDir: path.join(packageRoot(), 'dist', 'renderer'), port: opts.port });
+  // the URL carries this run's session token: it goes to stdout for the user, never to a log
+  process.stdout.write(`PIM Agent UI: ${shell.url}\n`);
+  if (opts.open) openInBrowser(shell.url);
+  await untilSignal();
+  await shell.close();
+  await rt.stop();
+  return 0;
+}
+
+export function openInBrowser(url: string): boolean {
+  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'explorer' : 'xdg-open';
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) {
+    log('no display: open the URL above in a browser');
+    return false;
+  }
+  try {
+    const child = spawn(cmd, [url], { stdio: 'ignore', detached: true });
+    child.on('error', () => log(`could not start ${cmd}: open the URL above in a browser`));
+    child.unref();
+    return true;
+  } catch {
+    return false;
+  }
+}

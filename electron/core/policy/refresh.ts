@@ -1,0 +1,174 @@
+// One policy refresh, following the TUF client workflow through tuf-js: root chain, timestamp,
+// snapshot, targets, the user's hash bin, then the two target files. Only when everything
+// verifies is the new copy written to agent.db, in one transaction; on any failure the cached
+// copy stays exactly as it was.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { TargetFile, Updater } from 'tuf-js';
+import { memberTargetPath, ROLES_TARGET } from '../../../shared/policy/targets';
+import { MemberFileSchema, RolesFileSchema } from '../../../shared/policy/compiled-schema';
+import { subjectFromMember } from '../../../shared/policy/compile';
+import { indexRoles, relevantRoles } from '../../../shared/policy/engine';
+import type { MemberFile, RolesFile } from '../../../shared/policy/types';
+import type { AgentStore, StoredPolicy } from '../store/agent-store';
+import { ensurePrivateDir } from '../home';
+import { RefreshError } from './errors';
+import { GuardedFetcher } from './fetcher';
+
+export { tufDirs } from './tuf-dirs';
+import { tufDirs } from './tuf-dirs';
+
+export interface RefreshResult {
+  version: number;
+  expires: string;
+  changed: boolean;
+}
+
+const LIMITS = {
+  rootMaxLength: 512 * 1024,
+  timestampMaxLength: 16 * 1024,
+  snapshotMaxLength: 4 * 1024 * 1024,
+  targetsMaxLength: 16 * 1024 * 1024,
+  maxRootRotations: 64,
+};
+
+export async function refreshPolicy(home: string, store: AgentStore, opts: { timeoutMs?: number; now?: () => Date } = {}): Promise<RefreshResult> {
+  const conn = store.connection();
+  if (!conn) throw new RefreshError('not-connected', 'not connected to a control plane: run `pim connect URL --user EMAIL --root trust-root.json`', 'rejected');
+  const now = opts.now ?? (() => new Date());
+  const dirs = tufDirs(home);
+  ensurePrivateDir(dirs.metadata);
+  ensurePrivateDir(dirs.targets);
+  const at = now().toISOString();
+  const fetcher = new GuardedFetcher(opts.timeoutMs ?? 10_000);
+  try {
+    const { Updater } = await import('tuf-js'); // loaded only when refreshing: keeps `pim roles` fast
+    const updater: Updater = new Updater({
+      metadataDir: dirs.metadata,
+      metadataBaseUrl: `${conn.server}/tuf/metadata`,
+      targetBaseUrl: `${conn.server}/tuf/targets`,
+      targetDir: dirs.targets,
+      fetcher,
+      config: LIMITS,
+    });
+    await updater.refresh();
+    const before = store.policySummary();
+    const rolesInfo = await updater.getTargetInfo(ROLES_TARGET);
+    if (!rolesInfo) throw new RefreshError('no-policy', `the signed repository has no ${ROLES_TARGET}`, 'rejected');
+    // the signed hash says whether the (possibly large) roles file changed: skip re-downloading it
+    const rolesHash = rolesInfo.hashes.sha256 ?? '';
+    const unchanged = before !== null && before.rolesSha256 === rolesHash;
+    const rolesBytes = unchanged ? Buffer.from(store.rolesJson()!) : await downloadVerified(updater, dirs.targets, ROLES_TARGET);
+    const memberBytes = await downloadVerified(updater, dirs.targets, memberTargetPath(conn.user));
+
+    const roles = RolesFileSchema.safeParse(parseJson(rolesBytes!, ROLES_TARGET));
+    if (!roles.success) throw new RefreshError('invalid-policy', `signed roles file does not match the schema: ${roles.error.issues[0]?.message ?? ''}`, 'rejected');
+    let memberJson: string | null = null;
+    if (memberBytes) {
+      const member = MemberFileSchema.safeParse(parseJson(memberBytes, 'member file'));
+      if (!member.success) throw new RefreshError('invalid-policy', `signed member file does not match the schema: ${member.error.issues[0]?.message ?? ''}`, 'rejected');
+      if (member.data.email.toLowerCase() !== conn.user.toLowerCase()) throw new RefreshError('invalid-policy', 'signed member file is for another user', 'rejected');
+      memberJson = JSON.stringify(member.data);
+    }
+    const { version, expires } = signedValidity(dirs.metadata, memberTargetPath(conn.user));
+    const previous = store.policyVersion();
+    if (previous !== null && version < previous) {
+      // tuf-js already refuses this; a second, independent check guards the database copy
+      throw new RefreshError('rollback', `control plane offered policy v${version}, older than the cached v${previous}`, 'rejected');
+    }
+    const rolesJson = JSON.stringify(roles.data);
+    const subject = subjectFromMember(memberJson ? (JSON.parse(memberJson) as MemberFile) : { schema: 'pim-member/v1', email: conn.user, groups: [], assignments: [] });
+    const relevant = relevantRoles(subject, indexRoles(roles.data as RolesFile));
+    const p: StoredPolicy = {
+      version,
+      expires,
+      verifiedAt: at,
+      rolesSha256: rolesHash,
+      rolesJson,
+      memberJson,
+      relevantJson: JSON.stringify(relevant),
+      roleCount: roles.data.roles.length,
+    };
+    store.savePolicy(p, { at, status: 'online', error: null, code: null });
+    return { version, expires, changed: !before || before.rolesSha256 !== p.rolesSha256 || before.memberJson !== memberJson || before.version !== version };
+  } catch (e) {
+    const err = classify(e, fetcher.lastError);
+    store.setLastRefresh({ at, status: err.kind, error: err.message, code: err.code });
+    throw err;
+  }
+}
+
+async function downloadVerified(updater: Updater, dir: string, target: string): Promise<Buffer | null> {
+  const info = await updater.getTargetInfo(target);
+  if (!info) return null;
+  return downloadTarget(updater, dir, info);
+}
+
+async function downloadTarget(updater: Updater, dir: string, info: TargetFile): Promise<Buffer> {
+  const target = info.path;
+  const file = path.join(dir, target.replace(/\//g, '_'));
+  await updater.downloadTarget(info, file); // checks length and sha256 against the signed targets
+  try {
+    return fs.readFileSync(file);
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+function parseJson(bytes: Buffer, what: string): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw new RefreshError('invalid-policy', `${what} is not JSON`, 'rejected');
+  }
+}
+
+/** The policy's offline validity is the soonest expiry among the signed pieces it came from.
+ *  (The timestamp is excluded: it only proves freshness and is re-signed every few hours.) */
+function signedValidity(metadataDir: string, memberPath: string): { version: number; expires: string } {
+  const read = (name: string) => JSON.parse(fs.readFileSync(path.join(metadataDir, name), 'utf8')) as { signed: { version: number; expires: string; delegations?: { roles?: { name: string; path_hash_prefixes?: string[] }[] } } };
+  const targets = read('targets.json').signed;
+  const snapshot = read('snapshot.json').signed;
+  const expiries = [Date.parse(targets.expires), Date.parse(snapshot.expires)];
+  const memberHash = crypto.createHash('sha256').update(memberPath).digest('hex');
+  const bin = targets.delegations?.roles?.find((r) => r.path_hash_prefixes?.some((p) => memberHash.startsWith(p)));
+  if (bin && fs.existsSync(path.join(metadataDir, `${encodeURIComponent(bin.name)}.json`))) {
+    expiries.push(Date.parse(read(`${encodeURIComponent(bin.name)}.json`).signed.expires));
+  }
+  return { version: targets.version, expires: new Date(Math.min(...expiries)).toISOString() };
+}
+
+/** Turn whatever the TUF client threw into a reason a person (and the audit log) can use.
+ *  tuf-js wraps snapshot/targets failures in a RuntimeError whose message embeds the cause as
+ *  text, so the cause is recognised by the fetcher's own last error or by its wording. */
+export function classify(e: unknown, fetcherError: Error | null = null): RefreshError {
+  if (e instanceof RefreshError) return e;
+  const err = e as Error & { statusCode?: number };
+  const msg = err?.message ?? String(e);
+  if (fetcherError && fetcherError !== e && msg.includes(fetcherError.message)) return classify(fetcherError);
+  const name = err?.constructor?.name ?? 'Error';
+  if (name === 'DownloadHTTPError') {
+    if (err.statusCode === 404 && /timestamp\.json/.test(msg)) return new RefreshError('no-policy', 'the control plane has not published a policy yet (pim-server publish)', 'rejected');
+    return new RefreshError('http-error', msg, (err.statusCode ?? 0) >= 500 ? 'offline' : 'rejected');
+  }
+  const rules: [RegExp | string[], string, string][] = [
+    [['BadVersionError', 'EqualVersionError'], 'rollback', 'rollback refused'],
+    [/is less than current version|is equal to current version/, 'rollback', 'rollback refused'],
+    [/does not match snapshot version|doesn't match timestamp/, 'mix-and-match', 'inconsistent metadata refused (mix-and-match)'],
+    [['ExpiredMetadataError'], 'freeze', 'expired metadata refused (freeze attack or a stalled control plane)'],
+    [/is expired/, 'freeze', 'expired metadata refused (freeze attack or a stalled control plane)'],
+    [['LengthOrHashMismatchError', 'DownloadLengthMismatchError'], 'tampered', 'tampered data refused'],
+    [/hash mismatch|length mismatch|Max length reached/i, 'tampered', 'tampered data refused'],
+    [['UnsignedMetadataError'], 'bad-signature', 'signature check failed'],
+    [/was signed by \d+\/\d+ keys|failed to verify|multiple signatures found/, 'bad-signature', 'signature check failed'],
+  ];
+  for (const [match, code, label] of rules) {
+    const hit = Array.isArray(match) ? match.includes(name) : match.test(msg);
+    if (hit) return new RefreshError(code, `${label}: ${msg}`, 'rejected');
+  }
+  if (['SyntaxError', 'ValueError', 'TypeError', 'RepositoryError'].includes(name) || /Unexpected token|JSON|Expected '/.test(msg)) {
+    return new RefreshError('garbage', `the control plane answered something that is not valid policy metadata: ${msg}`, 'rejected');
+  }
+  return new RefreshError('error', `policy refresh failed: ${msg}`, 'rejected');
+}

@@ -1,0 +1,48 @@
+// The agent's SQLite database (agent.db). Migrations are numbered and run in a transaction;
+// `user_version` records how far this file has come.
+import Database from 'better-sqlite3';
+import path from 'node:path';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE policy (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     version INTEGER NOT NULL,
+     expires TEXT NOT NULL,
+     verified_at TEXT NOT NULL,
+     roles_sha256 TEXT NOT NULL,
+     roles_json TEXT NOT NULL,
+     member_json TEXT
+   );
+   -- the signed copy never goes back in version, whatever code path writes it
+   CREATE TRIGGER policy_no_rollback BEFORE UPDATE OF version ON policy
+     WHEN NEW.version < OLD.version
+     BEGIN SELECT RAISE(ABORT, 'policy rollback refused'); END;`,
+  // the roles that concern this user, indexed at refresh: `pim roles` reads these, not all roles
+  `ALTER TABLE policy ADD COLUMN relevant_json TEXT NOT NULL DEFAULT '[]';
+   ALTER TABLE policy ADD COLUMN role_count INTEGER NOT NULL DEFAULT 0;`,
+];
+
+export type Db = Database.Database;
+
+export function openDb(home: string, opts: { readonly?: boolean } = {}): Db {
+  const db = new Database(path.join(home, 'agent.db'), { fileMustExist: false });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  if (!opts.readonly) migrate(db);
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`agent.db was written by a newer PIM Agent (schema ${current}); refusing to downgrade it`);
+  }
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,107 @@
+// The web shell: the same renderer the Electron window shows, served on 127.0.0.1 for browsers
+// (and for desktops without a tray). Every API call needs the per-run bearer token; Host and
+// Origin are checked so a web page elsewhere cannot reach it through DNS rebinding.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { Dispatch } from '../api/dispatch';
+
+const STATIC: Record<string, string> = {
+  '/': 'index.html',
+  '/index.html': 'index.html',
+  '/app.js': 'app.js',
+  '/styles.css': 'styles.css',
+};
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const SECURITY_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+};
+const MAX_BODY = 64 * 1024;
+
+export interface WebShell {
+  /** open this: it carries the token in the fragment, which never reaches a server log */
+  url: string;
+  origin: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: string; port?: number; token?: string }): Promise<WebShell> {
+  const token = opts.token ?? crypto.randomBytes(32).toString('base64url');
+  const expected = Buffer.from(`Bearer ${token}`);
+  let allowedHosts: Set<string> = new Set();
+
+  const server = http.createServer((req, res) => {
+    const reply = (status: number, body: string | Buffer, type = 'application/json; charset=utf-8') => {
+      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type });
+      res.end(body);
+    };
+    const fail = (status: number, code: string, message: string) => reply(status, JSON.stringify({ ok: false, error: { code, message } }));
+
+    if (!allowedHosts.has(req.headers.host ?? '')) return fail(421, 'bad-host', 'unexpected Host header');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+
+    if (req.method === 'GET' && STATIC[url.pathname]) {
+      const file = path.join(opts.rendererDir, STATIC[url.pathname]!);
+      return fs.readFile(file, (err, data) => {
+        if (err) return fail(500, 'ui-missing', `the UI is not built (${file}); run: npm run build`);
+        reply(200, data, TYPES[path.extname(file)] ?? 'application/octet-stream');
+      });
+    }
+    const m = /^\/api\/([A-Za-z]{1,40})$/.exec(url.pathname);
+    if (!m) return fail(404, 'not-found', 'not found');
+    if (req.method !== 'POST') return fail(405, 'method-not-allowed', 'use POST');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedHosts.has(origin.replace(/^http:\/\//, ''))) return fail(403, 'bad-origin', 'cross-origin calls are refused');
+    const auth = Buffer.from(req.headers.authorization ?? '');
+    if (auth.length !== expected.length || !crypto.timingSafeEqual(auth, expected)) return fail(401, 'unauthorized', 'missing or wrong session token: open the URL printed by `pim ui`');
+    if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return fail(415, 'bad-content-type', 'send application/json');
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        fail(413, 'too-large', 'request body too large');
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY) return;
+      let input: unknown;
+      try {
+        input = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
+      } catch {
+        return fail(400, 'bad-json', 'request body is not JSON');
+      }
+      void opts.dispatch(m[1]!, input).then((r) => reply(200, JSON.stringify(r)));
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as { port: number }).port;
+  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    url: `${origin}/#token=${token}`,
+    origin,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,216 @@
+// Electron bootstrap: tray, popover window, IPC. Deliberately thin — every decision (menu content,
+// window options, navigation and sender checks, popover placement, asset paths) is a pure function
+// in this folder with its own unit tests; this file only wires them to Electron.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BrowserWindow, Menu, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session } from 'electron';
+import type { MenuItemConstructorOptions } from 'electron';
+import { methods } from '../../shared/api';
+import { startAgent } from '../core/agent-runtime';
+import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
+import { buildTrayMenu, menuAction, type MenuItemTemplate } from './tray-menu';
+import { APP_SCHEME, APP_URL } from './urls';
+import { isAllowedNavigation, popoverPosition, popoverWindowOptions, resolveAppAsset } from './window-options';
+
+type Agent = Awaited<ReturnType<typeof startAgent>>;
+
+const appRoot = app.getAppPath();
+const RENDERER_DIR = path.join(appRoot, 'dist', 'renderer');
+const PRELOAD_PATH = path.join(appRoot, 'dist', 'preload.cjs');
+const TRAY_ICON = path.join(appRoot, 'build', 'icons', 'tray.png');
+
+// Must happen before `ready`: the renderer is served from app://pim/, a standard secure origin,
+// instead of file:// (which would share one origin with every local file).
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true } }]);
+app.enableSandbox();
+
+let agent: Agent | null = null;
+let tray: Tray | null = null;
+let popover: BrowserWindow | null = null;
+let agentStopped = false;
+let stopping = false;
+
+function toElectronMenu(items: MenuItemTemplate[], onClick: (id: string) => void): MenuItemConstructorOptions[] {
+  return items.map((it): MenuItemConstructorOptions => {
+    if (it.type === 'separator') return { type: 'separator' };
+    const base: MenuItemConstructorOptions = { label: it.label, enabled: it.enabled };
+    if (it.id !== undefined) base.id = it.id;
+    if (it.type === 'submenu') return { ...base, submenu: toElectronMenu(it.submenu ?? [], onClick) };
+    const id = it.id;
+    return id !== undefined && menuAction(id) ? { ...base, type: 'normal', click: () => onClick(id) } : { ...base, type: 'normal' };
+  });
+}
+
+function onMenuClick(id: string): void {
+  switch (menuAction(id)) {
+    case 'quit':
+      app.quit();
+      return;
+    case 'refresh':
+      void agent?.dispatch('refreshPolicy', {}).finally(() => void updateTrayMenu());
+      return;
+    case 'open':
+      showPopover();
+      return;
+    default:
+      return;
+  }
+}
+
+let trayMenu: Menu | null = null;
+let menuUpdate: Promise<void> | null = null;
+let menuDirty = false;
+async function updateTrayMenu(): Promise<void> {
+  // coalesce bursts of onChange into at most one pending rebuild
+  if (menuUpdate) {
+    menuDirty = true;
+    return menuUpdate;
+  }
+  menuUpdate = (async () => {
+    do {
+      menuDirty = false;
+      let state = null;
+      try {
+        state = agent ? await agent.getState() : null;
+      } catch (e) {
+        console.error('pim: could not read agent state for the tray menu:', e);
+      }
+      if (tray && !tray.isDestroyed()) {
+        trayMenu = Menu.buildFromTemplate(toElectronMenu(buildTrayMenu(state), onMenuClick));
+        // macOS shows a context menu on left click when one is set; there the left click opens the
+        // popover and the right click pops the menu up instead.
+        if (process.platform !== 'darwin') tray.setContextMenu(trayMenu);
+        tray.setToolTip(state?.user ? `PIM Agent — ${state.user.email} (${state.connection})` : 'PIM Agent');
+      }
+    } while (menuDirty);
+  })().finally(() => {
+    menuUpdate = null;
+  });
+  return menuUpdate;
+}
+
+function createPopover(): BrowserWindow {
+  const win = new BrowserWindow(popoverWindowOptions(PRELOAD_PATH));
+  win.on('blur', () => {
+    if (!win.webContents.isDevToolsOpened()) win.hide();
+  });
+  win.on('closed', () => {
+    if (popover === win) popover = null;
+  });
+  void win.loadURL(APP_URL);
+  return win;
+}
+
+function showPopover(): void {
+  if (!popover || popover.isDestroyed()) popover = createPopover();
+  const win = popover;
+  const trayBounds = tray && !tray.isDestroyed() ? tray.getBounds() : null;
+  const anchor = trayBounds && trayBounds.width > 0 ? { x: trayBounds.x, y: trayBounds.y } : screen.getCursorScreenPoint();
+  const { workArea } = screen.getDisplayNearestPoint(anchor);
+  const [width = 400, height = 560] = win.getSize();
+  win.setPosition(...toTuple(popoverPosition(trayBounds, { width, height }, workArea)));
+  win.show();
+  win.focus();
+}
+
+function toTuple(p: { x: number; y: number }): [number, number] {
+  return [p.x, p.y];
+}
+
+function togglePopover(): void {
+  if (popover && !popover.isDestroyed() && popover.isVisible()) popover.hide();
+  else showPopover();
+}
+
+function lockDownWebContents(): void {
+  app.on('web-contents-created', (_event, contents) => {
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    contents.on('will-navigate', (event, url) => {
+      if (!isAllowedNavigation(url, APP_URL)) event.preventDefault();
+    });
+    contents.on('will-redirect', (event, url) => {
+      if (!isAllowedNavigation(url, APP_URL)) event.preventDefault();
+    });
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+  });
+}
+
+function lockDownSession(): void {
+  const ses = session.defaultSession;
+  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  ses.setPermissionCheckHandler(() => false);
+  ses.setDevicePermissionHandler(() => false);
+}
+
+function serveRenderer(): void {
+  const root = path.resolve(RENDERER_DIR);
+  protocol.handle(APP_SCHEME, async (request) => {
+    const file = resolveAppAsset(request.url, root, path.sep);
+    // belt and braces: the resolved path must stay inside the renderer folder
+    if (!file || !path.resolve(file).startsWith(root + path.sep)) return new Response('not found', { status: 404 });
+    return net.fetch(pathToFileURL(file).toString());
+  });
+}
+
+function registerIpc(a: Agent): void {
+  const router = createIpcRouter({
+    dispatch: a.dispatch,
+    isTrustedSender: (url) => isTrustedSender(url, APP_URL),
+  });
+  for (const method of methods) {
+    const channel = channelFor(method);
+    ipcMain.handle(channel, (event, input: unknown) => router.handle(channel, { senderFrame: event.senderFrame }, input));
+  }
+}
+
+async function main(): Promise<void> {
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  app.on('second-instance', () => showPopover());
+  // A tray app: closing the popover (or every window) keeps it running until "Quit".
+  app.on('window-all-closed', () => {});
+  app.on('will-quit', (event) => {
+    if (agentStopped || !agent) return;
+    event.preventDefault();
+    if (stopping) return;
+    stopping = true;
+    void agent
+      .stop()
+      .catch((e: unknown) => console.error('pim: agent did not stop cleanly:', e))
+      .finally(() => {
+        agentStopped = true;
+        app.quit();
+      });
+  });
+  lockDownWebContents();
+
+  await app.whenReady();
+  lockDownSession();
+  serveRenderer();
+  app.dock?.hide();
+
+  try {
+    agent = await startAgent({});
+  } catch (e) {
+    dialog.showErrorBox('PIM Agent could not start', e instanceof Error ? e.message : String(e));
+    app.exit(1);
+    return;
+  }
+  registerIpc(agent);
+
+  const icon = nativeImage.createFromPath(TRAY_ICON);
+  if (process.platform === 'darwin') icon.setTemplateImage(true);
+  tray = new Tray(icon);
+  tray.setToolTip('PIM Agent');
+  tray.on('click', togglePopover);
+  tray.on('right-click', () => {
+    if (process.platform === 'darwin' && trayMenu) tray?.popUpContextMenu(trayMenu);
+  });
+  agent.onChange(() => void updateTrayMenu());
+  await updateTrayMenu();
+  popover = createPopover();
+}
+
+void main();

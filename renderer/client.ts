@@ -1,0 +1,102 @@
+// The renderer's side of the contract. Inside Electron the preload has put `window.pim` there
+// (IPC); in the web shell the same calls go over loopback HTTP with the per-run token.
+import type { ApiError, Method, PimApi, Reply } from '../shared/api';
+
+/** Every method of the contract; `satisfies` makes the type check fail when one is added or removed. */
+const METHODS = {
+  getState: true,
+  refreshPolicy: true,
+  checkRole: true,
+  listAllRoles: true,
+} as const satisfies Record<Method, true>;
+
+const TOKEN_KEY = 'pim.token';
+
+export interface ClientEnv {
+  fetch: typeof fetch;
+  location: Pick<Location, 'hash' | 'pathname' | 'search'>;
+  history: Pick<History, 'replaceState' | 'state'>;
+  storage: Pick<Storage, 'getItem' | 'setItem'>;
+}
+
+export function createClient(env?: Partial<ClientEnv>): PimApi {
+  if (typeof window !== 'undefined' && window.pim && !env) return window.pim;
+  return createHttpClient({
+    fetch: env?.fetch ?? ((input, init) => fetch(input, init)),
+    location: env?.location ?? window.location,
+    history: env?.history ?? window.history,
+    storage: env?.storage ?? window.sessionStorage,
+  });
+}
+
+/**
+ * Takes `#token=…` from the address on first load, keeps it in sessionStorage (per tab, gone
+ * with it) and removes the fragment from the address bar and history.
+ */
+export function takeToken(env: Pick<ClientEnv, 'location' | 'history' | 'storage'>): string | null {
+  const hash = env.location.hash.replace(/^#/, '');
+  const fromHash = hash ? new URLSearchParams(hash).get('token') : null;
+  if (fromHash) {
+    try {
+      env.storage.setItem(TOKEN_KEY, fromHash);
+    } catch {
+      // storage disabled: the token still works for this page's lifetime
+    }
+    env.history.replaceState(env.history.state, '', env.location.pathname + env.location.search);
+    return fromHash;
+  }
+  try {
+    return env.storage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function failure(code: string, message: string): { ok: false; error: ApiError } {
+  return { ok: false, error: { code, message } };
+}
+
+function isReply(x: unknown): x is Reply<unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  if (r.ok === true) return 'value' in r;
+  if (r.ok === false) {
+    const e = r.error as Record<string, unknown> | null | undefined;
+    return typeof e === 'object' && e !== null && typeof e.code === 'string' && typeof e.message === 'string';
+  }
+  return false;
+}
+
+export function createHttpClient(env: ClientEnv): PimApi {
+  const token = takeToken(env);
+
+  async function call(method: Method, input: unknown): Promise<Reply<unknown>> {
+    let res: Response;
+    try {
+      res = await env.fetch(`/api/${method}`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(input ?? {}),
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+    } catch (e) {
+      return failure('agent-unreachable', `Cannot reach the PIM agent (${e instanceof Error ? e.message : String(e)})`);
+    }
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      return failure('bad-reply', `the agent answered HTTP ${res.status} without a JSON reply`);
+    }
+    if (!isReply(body)) return failure('bad-reply', `the agent answered HTTP ${res.status} with an unexpected reply`);
+    return body;
+  }
+
+  const api: Record<string, (input: unknown) => Promise<Reply<unknown>>> = {};
+  for (const m of Object.keys(METHODS) as Method[]) api[m] = (input) => call(m, input);
+  return api as unknown as PimApi;
+}

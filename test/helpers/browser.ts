@@ -1,0 +1,24 @@
+// Debian's Chromium driven by playwright-core (Playwright's own browser download cannot work here).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, type TestContext } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { requireProgram } from './system';
+
+export async function launchChromium(t: TestContext): Promise<Browser | null> {
+  const exe = requireProgram(t, 'chromium', 'the UI tests drive Debian\'s Chromium headless');
+  if (!exe) return null;
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-chromium-'));
+  const browser = await chromium.launch({
+    executablePath: exe,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    env: { ...process.env, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
+  });
+  after(async () => {
+    await browser.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  });
+  return browser;
+}

@@ -1,0 +1,130 @@
+// The acceptance sequence as a newcomer types it, with the built `pim-server` and `pim` bins:
+// init, publish, serve, connect, roles, check, status — then the server stops half way and the
+// agent keeps answering from its verified copy; a moved clock makes that copy expire.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
+import { ROOT, tmpDir } from '../helpers/repo';
+import { requireProgram } from '../helpers/system';
+
+function setup() {
+  const dir = tmpDir();
+  const repo = path.join(dir, 'repo');
+  const home = path.join(dir, 'home');
+  const pim = (...args: string[]) => run(PIM, ['--home', home, ...args]);
+  return { dir, repo, home, pim };
+}
+
+test('pim and pim-server --help work and say what each command does', () => {
+  const a = run(PIM, ['--help']);
+  assert.equal(a.code, 0);
+  for (const cmd of ['connect', 'policy refresh', 'roles', 'check', 'status', 'agent', 'ui']) assert.ok(a.stdout.includes(`pim ${cmd}`), cmd);
+  const b = run(PIM_SERVER, ['--help']);
+  assert.equal(b.code, 0);
+  for (const cmd of ['init', 'publish', 'rotate-root', 'serve']) assert.ok(b.stdout.includes(`pim-server ${cmd}`), cmd);
+});
+
+test('the whole CLI sequence, with the server stopped half way', async () => {
+  const { repo, home, pim } = setup();
+  const init = run(PIM_SERVER, ['init', repo]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.match(init.stdout, /trust root sha256: [0-9a-f]{64}/);
+  assert.equal((fs.statSync(path.join(repo, 'keys')).mode & 0o777), 0o700);
+  for (const f of fs.readdirSync(path.join(repo, 'keys')).filter((n) => n.endsWith('.json'))) {
+    assert.equal(fs.statSync(path.join(repo, 'keys', f)).mode & 0o777, 0o600, f);
+  }
+  const pub = run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml'), '--expires', '7d']);
+  assert.equal(pub.code, 0, pub.stderr);
+  assert.match(pub.stdout, /published policy version 1/);
+
+  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
+  const c = pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json'));
+  assert.equal(c.code, 0, c.stderr);
+  assert.match(c.stdout, /demo\/test path/);
+  assert.equal(fs.statSync(home).mode & 0o777, 0o700, 'the agent home is private');
+
+  const roles = JSON.parse(pim('roles', '--json').stdout);
+  assert.equal(roles.connection, 'online');
+  assert.equal(roles.policy.version, 1);
+  const allowed = roles.roles.filter((r: { decision: { allowed: boolean } }) => r.decision.allowed).map((r: { name: string }) => r.name);
+  assert.ok(allowed.includes('gpu-cluster-readonly'));
+  assert.ok(allowed.includes('ai-cluster-admin'));
+
+  const ok = pim('check', 'gpu-cluster-readonly', '--duration', '1h');
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const tooLong = pim('check', 'ai-cluster-admin', '--duration', '3h', '--json');
+  assert.equal(tooLong.code, 3);
+  assert.ok(JSON.parse(tooLong.stdout).reasons.some((r: { code: string }) => r.code === 'duration-exceeds-max'));
+  const unknown = pim('check', 'no-such-role');
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /no role named "no-such-role"/);
+  const badDuration = pim('check', 'gpu-cluster-readonly', '--duration', 'soon');
+  assert.equal(badDuration.code, 2);
+
+  // half way: the control plane goes away
+  await stop(server.child);
+  const refresh = pim('policy', 'refresh');
+  assert.equal(refresh.code, 1);
+  assert.match(refresh.stderr, /cannot reach the control plane/);
+  assert.match(refresh.stderr, /keeping the cached policy v1/);
+  const offline = JSON.parse(pim('roles', '--json').stdout);
+  assert.equal(offline.connection, 'offline');
+  assert.deepEqual(offline.roles.map((r: { name: string }) => r.name), roles.roles.map((r: { name: string }) => r.name));
+  const status = JSON.parse(pim('status', '--json').stdout);
+  assert.equal(status.policy.version, 1);
+  assert.equal(status.connection, 'offline');
+  assert.equal(status.unenrolled, true);
+  assert.equal(pim('check', 'gpu-cluster-readonly').code, 0, 'still answered offline');
+});
+
+test('past the policy expiry (clock moved with faketime) every role is policy-expired', async (t) => {
+  const faketime = requireProgram(t, 'faketime', 'expiry is tested by moving the agent process clock for real');
+  if (!faketime) return;
+  const { repo, home, pim } = setup();
+  run(PIM_SERVER, ['init', repo]);
+  run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml'), '--expires', '2d']);
+  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
+  assert.equal(pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json')).code, 0);
+  await stop(server.child);
+  const later = new Date(Date.now() + 3 * 86400_000).toISOString().replace('T', ' ').slice(0, 19);
+  const r = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'roles', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.ok(s.roles.length > 0);
+  for (const role of s.roles) {
+    assert.equal(role.decision.allowed, false);
+    assert.equal(role.decision.reasons[0].code, 'policy-expired');
+  }
+  const check = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'check', 'gpu-cluster-readonly'], { encoding: 'utf8' });
+  assert.equal(check.status, 3);
+  assert.match(check.stdout, /policy-expired/);
+});
+
+test('connect refuses a trust root that is not a TUF root, and a non-URL server', () => {
+  const { dir, pim } = setup();
+  const bogus = path.join(dir, 'bogus.json');
+  fs.writeFileSync(bogus, '{"signed":{"_type":"targets"}}');
+  const a = pim('connect', 'http://127.0.0.1:1', '--user', 'alice@acme.example', '--root', bogus);
+  assert.equal(a.code, 1);
+  assert.match(a.stderr, /not a TUF root/);
+  const b = pim('connect', 'not a url', '--user', 'alice@acme.example', '--root', bogus);
+  assert.equal(b.code, 1);
+  assert.match(b.stderr, /not a URL/);
+  const c = pim('connect', 'http://127.0.0.1:1', '--user', 'alice', '--root', bogus);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /not an e-mail/);
+});
+
+test('pim-server refuses to re-init a repository and to serve plain HTTP off loopback', () => {
+  const { repo } = setup();
+  assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
+  const again = run(PIM_SERVER, ['init', repo]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already holds a repository/);
+  const remote = run(PIM_SERVER, ['serve', repo, '--listen', '0.0.0.0:0']);
+  assert.equal(remote.code, 1);
+  assert.match(remote.stderr, /refusing to serve plain HTTP/);
+});

@@ -1,0 +1,145 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AgentState, RoleView } from '../../shared/api';
+import { buildTrayMenu, menuAction, safeLabel, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
+
+const requirements: RoleView['decision']['requirements'] = {
+  maxDuration: 7200,
+  defaultDuration: 3600,
+  justification: 'required',
+  ticket: { required: false, pattern: null },
+  approval: null,
+  userVerification: 'preferred',
+  windows: [],
+  nextWindowOpens: null,
+  maxActive: null,
+  eligibleUntil: null,
+};
+
+function role(name: string, allowed: boolean, reasons: RoleView['decision']['reasons'] = [], maxDuration = 7200): RoleView {
+  return { name, description: `${name} description`, decision: { role: name, allowed, reasons, requirements: { ...requirements, maxDuration } } };
+}
+
+function state(over: Partial<AgentState> = {}): AgentState {
+  return {
+    now: '2025-11-24T10:00:00.000Z',
+    server: 'https://pim.acme.example',
+    user: { email: 'alice@acme.example', groups: ['ml-platform'] },
+    connection: 'online',
+    lastAttemptAt: '2025-11-24T09:59:00.000Z',
+    lastError: null,
+    policy: { version: 7, expires: '2025-12-01T00:00:00.000Z', verifiedAt: '2025-11-24T09:57:00.000Z' },
+    roles: [],
+    otherRoles: 0,
+    ...over,
+  };
+}
+
+function byId(items: MenuItemTemplate[], id: string): MenuItemTemplate | undefined {
+  for (const it of items) {
+    if (it.id === id) return it;
+    const inner = it.submenu && byId(it.submenu, id);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+const outside = { code: 'outside-window', blocking: true, message: 'outside the activation window; next opens Mon 08:00 Europe/Berlin' };
+const approval = { code: 'approval-required', blocking: false, message: 'needs approval from 1 of ml-leads' };
+
+test('eligible roles are listed by name with their maximum duration, and clicking one opens the popover', () => {
+  const menu = buildTrayMenu(state({ roles: [role('ai-cluster-admin', true, [], 7200), role('db-reader', true, [approval], 5400)] }));
+  const admin = byId(menu, 'role:ai-cluster-admin');
+  const reader = byId(menu, 'role:db-reader');
+  assert.equal(admin?.label, 'ai-cluster-admin (max 2h)');
+  assert.equal(admin?.enabled, true);
+  assert.equal(reader?.label, 'db-reader (max 1h30m)', 'a non-blocking notice keeps the role eligible');
+  assert.equal(menuAction(admin?.id), 'open');
+  const header = menu.findIndex((i) => i.label === 'Eligible roles');
+  assert.ok(header >= 0 && menu.indexOf(admin!) > header, 'roles follow the "Eligible roles" header');
+});
+
+test('blocked roles sit in a "Not available (N)" submenu, each with its first blocking reason', () => {
+  const menu = buildTrayMenu(
+    state({
+      roles: [
+        role('ok-role', true),
+        role('night-ops', false, [approval, outside, { code: 'policy-expired', blocking: true, message: 'the policy copy expired' }]),
+        role('old-role', false, [{ code: 'eligibility-expired', blocking: true, message: 'eligibility ended 2025-06-30' }]),
+      ],
+    }),
+  );
+  const sub = menu.find((i) => i.type === 'submenu');
+  assert.ok(sub, 'there is a submenu');
+  assert.equal(sub.label, 'Not available (2)');
+  assert.deepEqual(
+    sub.submenu?.map((i) => i.label),
+    ['night-ops — outside the activation window; next opens Mon 08:00 Europe/Berlin', 'old-role — eligibility ended 2025-06-30'],
+  );
+  assert.equal(byId(menu, 'role:night-ops'), undefined, 'a blocked role is not offered as eligible');
+});
+
+test('no submenu appears when nothing is blocked', () => {
+  const menu = buildTrayMenu(state({ roles: [role('ok-role', true)] }));
+  assert.equal(menu.some((i) => i.type === 'submenu'), false);
+});
+
+test('the status line shows who is signed in and that the agent is offline', () => {
+  const menu = buildTrayMenu(state({ connection: 'offline' }));
+  const status = menu[0]!;
+  assert.equal(status.label, 'alice@acme.example — offline');
+  assert.equal(status.enabled, false, 'the status line is information, not an action');
+});
+
+test('a rejected policy update and an unconfigured agent say so in the status line', () => {
+  assert.equal(buildTrayMenu(state({ connection: 'rejected', lastError: 'bad signature' }))[0]!.label, 'alice@acme.example — policy update rejected');
+  const unconfigured = buildTrayMenu(state({ connection: 'unconfigured', user: null, server: null }));
+  assert.equal(unconfigured[0]!.label, 'Not signed in — not connected');
+  assert.ok(unconfigured.some((i) => i.label.includes('pim connect')), 'it tells how to connect');
+  assert.equal(byId(unconfigured, 'refresh')?.enabled, false, 'there is nothing to refresh from');
+});
+
+test('the menu ends with Refresh policy, Open PIM Agent and Quit, which map to their actions', () => {
+  const menu = buildTrayMenu(state());
+  const actions = menu.filter((i) => i.type === 'normal' && i.id && ['refresh', 'open', 'quit'].includes(i.id));
+  assert.deepEqual(actions.map((i) => [i.id, i.label]), [['refresh', 'Refresh policy'], ['open', 'Open PIM Agent'], ['quit', 'Quit']]);
+  assert.equal(menu[menu.length - 1]!.id, 'quit');
+  assert.equal(menuAction('refresh'), 'refresh');
+  assert.equal(menuAction('quit'), 'quit');
+  assert.equal(menuAction('status'), null);
+});
+
+test('control characters and bidi overrides are stripped from role names and reasons', () => {
+  const evil = 'prod\u0007-admin\n\u202Egnp.exe\u0000';
+  const menu = buildTrayMenu(state({ roles: [role(evil, true), role('x\r\ny', false, [{ ...outside, message: 'line one\nline two\u001b[31m' }])] }));
+  const eligible = byId(menu, `role:${evil}`);
+  assert.equal(eligible?.label, 'prod -admin gnp.exe (max 2h)');
+  const blocked = menu.find((i) => i.type === 'submenu')!.submenu![0]!;
+  assert.equal(blocked.label, 'x y — line one line two [31m');
+  for (const label of [eligible!.label, blocked.label]) assert.doesNotMatch(label, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+});
+
+test('long names are truncated with an ellipsis and ampersands are escaped for Electron', () => {
+  const long = 'a'.repeat(200);
+  const label = byId(buildTrayMenu(state({ roles: [role(long, true)] })), `role:${long}`)!.label;
+  assert.ok(label.length < 60, `label is short: ${label.length}`);
+  assert.match(label, /^a+… \(max 2h\)$/);
+  assert.equal(safeLabel('R&D'), 'R&&D', 'a single & would become a mnemonic');
+});
+
+test('very long role lists are cut off with a "more" entry that opens the popover', () => {
+  const roles = Array.from({ length: MAX_ROLES_LISTED + 5 }, (_, i) => role(`role-${i}`, true));
+  const menu = buildTrayMenu(state({ roles }));
+  assert.equal(menu.filter((i) => i.id?.startsWith('role:')).length, MAX_ROLES_LISTED);
+  const more = menu.find((i) => i.label === '… 5 more');
+  assert.ok(more);
+  assert.equal(menuAction(more.id), 'open');
+});
+
+test('before the agent has a state the menu says "Starting…" and offers only Quit', () => {
+  const menu = buildTrayMenu(null);
+  assert.equal(menu[0]!.label, 'Starting…');
+  assert.equal(menu[0]!.enabled, false);
+  const actionable = menu.filter((i) => i.type !== 'separator' && i.enabled);
+  assert.deepEqual(actionable.map((i) => i.id), ['quit']);
+});
