@@ -128,3 +128,30 @@ test('pim-server refuses to re-init a repository and to serve plain HTTP off loo
   assert.equal(remote.code, 1);
   assert.match(remote.stderr, /refusing to serve plain HTTP/);
 });
+
+test('npm start with nothing configured runs the demo control plane and the web shell, twice in a row', async () => {
+  const { home } = setup();
+  for (const round of [1, 2]) {
+    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/[^/]+)\/#token=(\S+)/, { PIM_NO_ELECTRON: '1' });
+    const [, origin, token] = app.match as unknown as [string, string, string];
+    assert.match(app.output(), /embedded demo control plane at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(app.output(), /Electron tray app cannot start here: PIM_NO_ELECTRON=1/);
+    type State = { connection: string; roles: { name: string }[]; user: { email: string } };
+    const getState = async (): Promise<State> => {
+      const r = await fetch(`${origin}/api/getState`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      return ((await r.json()) as { value: State }).value;
+    };
+    let state = await getState();
+    for (let i = 0; i < 50 && state.connection !== 'online'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      state = await getState();
+    }
+    assert.equal(state.connection, 'online', `round ${round}`);
+    assert.equal(state.user.email, 'alice@acme.example');
+    assert.ok(state.roles.some((r) => r.name === 'gpu-cluster-readonly'), `round ${round}`);
+    await stop(app.child);
+  }
+  for (const f of ['agent.db', 'agent.db-wal']) {
+    if (fs.existsSync(path.join(home, f))) assert.equal(fs.statSync(path.join(home, f)).mode & 0o777, 0o600, f);
+  }
+});

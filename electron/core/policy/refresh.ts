@@ -56,14 +56,7 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
     const before = store.policySummary();
     const rolesInfo = await updater.getTargetInfo(ROLES_TARGET);
     if (!rolesInfo) throw new RefreshError('no-policy', `the signed repository has no ${ROLES_TARGET}`, 'rejected');
-    // the signed hash says whether the (possibly large) roles file changed: skip re-downloading it
-    const rolesHash = rolesInfo.hashes.sha256 ?? '';
-    const unchanged = before !== null && before.rolesSha256 === rolesHash;
-    const rolesBytes = unchanged ? Buffer.from(store.rolesJson()!) : await downloadVerified(updater, dirs.targets, ROLES_TARGET);
     const memberBytes = await downloadVerified(updater, dirs.targets, memberTargetPath(conn.user));
-
-    const roles = RolesFileSchema.safeParse(parseJson(rolesBytes!, ROLES_TARGET));
-    if (!roles.success) throw new RefreshError('invalid-policy', `signed roles file does not match the schema: ${roles.error.issues[0]?.message ?? ''}`, 'rejected');
     let memberJson: string | null = null;
     if (memberBytes) {
       const member = MemberFileSchema.safeParse(parseJson(memberBytes, 'member file'));
@@ -77,26 +70,42 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
       // tuf-js already refuses this; a second, independent check guards the database copy
       throw new RefreshError('rollback', `control plane offered policy v${version}, older than the cached v${previous}`, 'rejected');
     }
-    const rolesJson = JSON.stringify(roles.data);
-    const subject = subjectFromMember(memberJson ? (JSON.parse(memberJson) as MemberFile) : { schema: 'pim-member/v1', email: conn.user, groups: [], assignments: [] });
-    const relevant = relevantRoles(subject, indexRoles(roles.data as RolesFile));
+    const outcome = { at, status: 'online', error: null, code: null } as const;
+
+    // The signed hash says whether the (possibly large) roles file changed since the copy we hold,
+    // which was validated when stored: then only versions, expiry and the user's slice move.
+    const rolesHash = rolesInfo.hashes.sha256 ?? '';
+    if (before && before.rolesSha256 === rolesHash) {
+      const relevantJson = memberJson === before.memberJson ? before.relevantJson : relevantSlice(JSON.parse(store.rolesJson()!) as RolesFile, memberJson, conn.user);
+      store.updatePolicy({ version, expires, verifiedAt: at, memberJson, relevantJson }, outcome);
+      return { version, expires, changed: memberJson !== before.memberJson || version !== before.version };
+    }
+    const rolesBytes = await downloadTarget(updater, dirs.targets, rolesInfo);
+    const roles = RolesFileSchema.safeParse(parseJson(rolesBytes, ROLES_TARGET));
+    if (!roles.success) throw new RefreshError('invalid-policy', `signed roles file does not match the schema: ${roles.error.issues[0]?.message ?? ''}`, 'rejected');
     const p: StoredPolicy = {
       version,
       expires,
       verifiedAt: at,
       rolesSha256: rolesHash,
-      rolesJson,
+      rolesJson: JSON.stringify(roles.data),
       memberJson,
-      relevantJson: JSON.stringify(relevant),
+      relevantJson: relevantSlice(roles.data as RolesFile, memberJson, conn.user),
       roleCount: roles.data.roles.length,
     };
-    store.savePolicy(p, { at, status: 'online', error: null, code: null });
-    return { version, expires, changed: !before || before.rolesSha256 !== p.rolesSha256 || before.memberJson !== memberJson || before.version !== version };
+    store.savePolicy(p, outcome);
+    return { version, expires, changed: true };
   } catch (e) {
     const err = classify(e, fetcher.lastError);
     store.setLastRefresh({ at, status: err.kind, error: err.message, code: err.code });
     throw err;
   }
+}
+
+/** The roles that name this user, as stored JSON (see Agent's 'relevant' view). */
+function relevantSlice(roles: RolesFile, memberJson: string | null, email: string): string {
+  const member: MemberFile = memberJson ? (JSON.parse(memberJson) as MemberFile) : { schema: 'pim-member/v1', email, groups: [], assignments: [] };
+  return JSON.stringify(relevantRoles(subjectFromMember(member), indexRoles(roles)));
 }
 
 async function downloadVerified(updater: Updater, dir: string, target: string): Promise<Buffer | null> {

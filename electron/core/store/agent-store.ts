@@ -103,6 +103,17 @@ export class AgentStore {
     })();
   }
 
+  /** A newer signature over the same roles file: move versions, expiry and the user's slice only. */
+  updatePolicy(p: Pick<StoredPolicy, 'version' | 'expires' | 'verifiedAt' | 'memberJson' | 'relevantJson'>, outcome: RefreshOutcome): void {
+    this.db.transaction(() => {
+      const r = this.db
+        .prepare('UPDATE policy SET version = @version, expires = @expires, verified_at = @verifiedAt, member_json = @memberJson, relevant_json = @relevantJson WHERE id = 1')
+        .run(p);
+      if (r.changes !== 1) throw new Error('no stored policy to update');
+      this.setLastRefresh(outcome);
+    })();
+  }
+
   /** A new connection (other server or user) starts from an empty policy cache. */
   resetPolicy(): void {
     this.db.prepare('DELETE FROM policy').run();

@@ -1,6 +1,7 @@
 // The agent's SQLite database (agent.db). Migrations are numbered and run in a transaction;
 // `user_version` records how far this file has come.
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
 
 const MIGRATIONS: string[] = [
@@ -26,7 +27,11 @@ const MIGRATIONS: string[] = [
 export type Db = Database.Database;
 
 export function openDb(home: string, opts: { readonly?: boolean } = {}): Db {
-  const db = new Database(path.join(home, 'agent.db'), { fileMustExist: false });
+  const file = path.join(home, 'agent.db');
+  // created 0600 whatever the umask; SQLite gives its -wal/-shm files the same mode
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  const db = new Database(file, { fileMustExist: false });
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
