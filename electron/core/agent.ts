@@ -7,6 +7,7 @@ import type { AgentState, RoleView } from '../../shared/api';
 // engine + compile only: the schema/YAML modules (zod, yaml) stay out of the offline read path
 import { decide, decideAll, indexRoles } from '../../shared/policy/engine';
 import { subjectFromMember } from '../../shared/policy/compile';
+import { useZoneTables, type ZoneTable } from '../../shared/policy/windows';
 import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../../shared/policy/types';
 import { ensurePrivateDir } from './home';
 import type { RefreshError } from './policy/errors';
@@ -151,6 +152,7 @@ export class Agent {
       ? (JSON.parse(p.memberJson) as MemberFile)
       : { schema: 'pim-member/v1', email: conn.user, groups: [], assignments: [] };
     const roles = scope === 'all' ? (JSON.parse(this.store.rolesJson()!) as RolesFile).roles : (JSON.parse(p.relevantJson) as CompiledRole[]);
+    useZoneTables(JSON.parse(p.zonesJson) as ZoneTable[]);
     const view: PolicyView = {
       key,
       index: indexRoles(roles),
@@ -210,7 +212,8 @@ export class Agent {
 }
 
 function sortRoles(ds: Decision[]): Decision[] {
-  return [...ds].sort((a, b) => Number(b.allowed) - Number(a.allowed) || a.role.localeCompare(b.role));
+  // plain code-point order: localeCompare would wake ICU (~25 ms) in a one-shot CLI
+  return [...ds].sort((a, b) => Number(b.allowed) - Number(a.allowed) || (a.role < b.role ? -1 : a.role > b.role ? 1 : 0));
 }
 
 export function normaliseServer(s: string): string {

@@ -18,5 +18,8 @@ export {
   describeNext,
   parseTimeOfDay,
   canonicalTimeZone,
+  buildZoneTable,
+  useZoneTables,
+  type ZoneTable,
 } from './windows';
 export { decide, decideAll, indexRoles, relevantRoles, MAX_TICKET_LENGTH, type RoleIndex, type DecideAllOptions } from './engine';

@@ -65,8 +65,77 @@ function localParts(tz: string, t: number): LocalParts {
   return out;
 }
 
+// --- zone tables: Intl's answers, precomputed -------------------------------------------------
+// ICU costs ~25 ms the first time a process formats a date in a time zone. The agent computes,
+// while refreshing, each zone's UTC-offset changes over the policy's life; a one-shot `pim roles`
+// then decides windows from that table without touching Intl. Outside a table's range Intl answers.
+
+export interface ZoneTable {
+  tz: string;
+  /** the table answers for instants in [from, to) */
+  from: number;
+  to: number;
+  /** [instant, offset] sorted by instant: the offset that holds from that instant on */
+  changes: [number, number][];
+}
+
+const zoneTables = new Map<string, ZoneTable>();
+const TABLE_STEP_MS = 3 * 3_600_000; // real zones never change offset twice within 3 hours
+
+/** Offsets of `tz` over [from, to), by sampling every 3 h and bisecting each change to the second. */
+export function buildZoneTable(tz: string, from: number, to: number): ZoneTable {
+  const offset = (t: number) => intlOffset(tz, t);
+  const start = Math.floor(from / 1000) * 1000;
+  const changes: [number, number][] = [[start, offset(start)]];
+  let prevT = start;
+  let prevOff = changes[0]![1];
+  for (let t = start + TABLE_STEP_MS; prevT < to; t += TABLE_STEP_MS) {
+    const off = offset(t);
+    if (off !== prevOff) {
+      let lo = prevT;
+      let hi = t;
+      while (hi - lo > 1000) {
+        const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+        if (offset(mid) === prevOff) lo = mid;
+        else hi = mid;
+      }
+      changes.push([hi, off]);
+      prevOff = off;
+    }
+    prevT = t;
+  }
+  return { tz, from: start, to, changes };
+}
+
+/** Let offsetAt answer from these tables (replaces any earlier table for the same zone). */
+export function useZoneTables(tables: readonly ZoneTable[]): void {
+  for (const t of tables) zoneTables.set(t.tz, t);
+}
+
+function tableOffset(tz: string, t: number): number | undefined {
+  const table = zoneTables.get(tz);
+  if (table === undefined || t < table.from || t >= table.to) return undefined;
+  const c = table.changes;
+  let lo = 0;
+  let hi = c.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (c[mid]![0] <= t) lo = mid;
+    else hi = mid - 1;
+  }
+  return c[lo]![1];
+}
+
+function intlOffset(tz: string, t: number): number {
+  const sec = Math.floor(t / 1000);
+  const p = localParts(tz, sec * 1000);
+  return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - sec * 1000;
+}
+
 /** UTC offset of `tz` at instant `t`, in ms (local = t + offset). */
 function offsetAt(tz: string, t: number): number {
+  const fromTable = tableOffset(tz, t);
+  if (fromTable !== undefined) return fromTable;
   const sec = Math.floor(t / 1000);
   let perZone = offsetCache.get(tz);
   if (perZone === undefined) {
@@ -75,8 +144,7 @@ function offsetAt(tz: string, t: number): number {
   }
   const hit = perZone.get(sec);
   if (hit !== undefined) return hit;
-  const p = localParts(tz, sec * 1000);
-  const off = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - sec * 1000;
+  const off = intlOffset(tz, sec * 1000);
   if (perZone.size >= OFFSET_CACHE_LIMIT) perZone.clear();
   perZone.set(sec, off);
   return off;
@@ -190,10 +258,9 @@ export function nextWindowOpening(windows: readonly TimeWindow[], now: Date): Da
 
 /** "Mon 08:00 Europe/Berlin": `date` as wall-clock time in `tz`, for messages. */
 export function describeNext(date: Date, tz: string): string {
-  const t = date.getTime();
-  const p = localParts(tz, t);
-  const day = localDay(tz, t);
-  const hh = String(p.hour).padStart(2, '0');
-  const mm = String(p.minute).padStart(2, '0');
+  const local = new Date(date.getTime() + offsetAt(tz, date.getTime()));
+  const day = Math.floor(local.getTime() / DAY_MS);
+  const hh = String(local.getUTCHours()).padStart(2, '0');
+  const mm = String(local.getUTCMinutes()).padStart(2, '0');
   return `${WEEKDAY_LABELS[(((day + 4) % 7) + 7) % 7]} ${hh}:${mm} ${tz}`;
 }

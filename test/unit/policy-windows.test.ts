@@ -132,3 +132,36 @@ test('describeNext names the weekday, the local time and the zone', () => {
   assert.equal(describeNext(at('2026-05-11T06:00:00Z'), 'Asia/Tokyo'), 'Mon 15:00 Asia/Tokyo');
   assert.equal(describeNext(at('2026-05-10T23:30:00Z'), 'America/New_York'), 'Sun 19:30 America/New_York');
 });
+
+test('zone tables give exactly the answers Intl gives, across a DST change, without calling Intl', async () => {
+  const { buildZoneTable, useZoneTables, isInWindow, nextOpening, describeNext } = await import('../../shared/policy/windows');
+  const win = (tz: string): TimeWindow[] => [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sun'], from: '01:30', to: '03:30', tz }];
+  const from = Date.UTC(2026, 9, 28);
+  const to = Date.UTC(2026, 10, 20);
+  const samples: number[] = [];
+  for (let t = from + 3 * 86400_000; t < to - 10 * 86400_000; t += 1_800_000) samples.push(t);
+  const answers = (tz: string) =>
+    samples.map((t) => {
+      const n = nextOpening(win(tz), new Date(t));
+      return [isInWindow(win(tz), new Date(t)), n?.at.getTime(), n ? describeNext(n.at, tz).replace(tz, 'ZONE') : null];
+    });
+  // reference through Intl, under an alias of the same zone (its own caches; Chicago falls back on Nov 1)
+  const expected = answers('US/Central');
+
+  const table = buildZoneTable('America/Chicago', from, to);
+  assert.equal(table.changes.length, 2, 'one change: CDT → CST');
+  useZoneTables([table]);
+  const proto = Intl.DateTimeFormat.prototype;
+  const real = proto.formatToParts;
+  let intlCalls = 0;
+  proto.formatToParts = function (this: Intl.DateTimeFormat, d?: number | Date) {
+    intlCalls++;
+    return real.call(this, d);
+  };
+  try {
+    assert.deepEqual(answers('America/Chicago'), expected);
+    assert.equal(intlCalls, 0, 'every answer came from the table');
+  } finally {
+    proto.formatToParts = real;
+  }
+});

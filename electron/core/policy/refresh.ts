@@ -10,7 +10,8 @@ import { memberTargetPath, ROLES_TARGET } from '../../../shared/policy/targets';
 import { MemberFileSchema, RolesFileSchema } from '../../../shared/policy/compiled-schema';
 import { subjectFromMember } from '../../../shared/policy/compile';
 import { indexRoles, relevantRoles } from '../../../shared/policy/engine';
-import type { MemberFile, RolesFile } from '../../../shared/policy/types';
+import { buildZoneTable } from '../../../shared/policy/windows';
+import type { CompiledRole, MemberFile, RolesFile } from '../../../shared/policy/types';
 import type { AgentStore, StoredPolicy } from '../store/agent-store';
 import { ensurePrivateDir } from '../home';
 import { RefreshError } from './errors';
@@ -77,12 +78,14 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
     const rolesHash = rolesInfo.hashes.sha256 ?? '';
     if (before && before.rolesSha256 === rolesHash) {
       const relevantJson = memberJson === before.memberJson ? before.relevantJson : relevantSlice(JSON.parse(store.rolesJson()!) as RolesFile, memberJson, conn.user);
-      store.updatePolicy({ version, expires, verifiedAt: at, memberJson, relevantJson }, outcome);
+      const zonesJson = zoneTablesFor(JSON.parse(relevantJson) as CompiledRole[], now(), expires);
+      store.updatePolicy({ version, expires, verifiedAt: at, memberJson, relevantJson, zonesJson }, outcome);
       return { version, expires, changed: memberJson !== before.memberJson || version !== before.version };
     }
     const rolesBytes = await downloadTarget(updater, dirs.targets, rolesInfo);
     const roles = RolesFileSchema.safeParse(parseJson(rolesBytes, ROLES_TARGET));
     if (!roles.success) throw new RefreshError('invalid-policy', `signed roles file does not match the schema: ${roles.error.issues[0]?.message ?? ''}`, 'rejected');
+    const relevantJson = relevantSlice(roles.data as RolesFile, memberJson, conn.user);
     const p: StoredPolicy = {
       version,
       expires,
@@ -90,8 +93,9 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
       rolesSha256: rolesHash,
       rolesJson: JSON.stringify(roles.data),
       memberJson,
-      relevantJson: relevantSlice(roles.data as RolesFile, memberJson, conn.user),
+      relevantJson,
       roleCount: roles.data.roles.length,
+      zonesJson: zoneTablesFor(JSON.parse(relevantJson) as CompiledRole[], now(), expires),
     };
     store.savePolicy(p, outcome);
     return { version, expires, changed: true };
@@ -100,6 +104,15 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
     store.setLastRefresh({ at, status: err.kind, error: err.message, code: err.code });
     throw err;
   }
+}
+
+/** Offset tables for the zones of these roles' windows, from 3 days ago until 10 days past the
+ *  policy's expiry (windows look 8 days ahead, and a day either side), capped at 90 days. */
+function zoneTablesFor(roles: CompiledRole[], now: Date, policyExpires: string): string {
+  const zones = new Set(roles.flatMap((r) => r.activation.windows.map((w) => w.tz)));
+  const from = now.getTime() - 3 * 86400_000;
+  const to = Math.min(Date.parse(policyExpires), now.getTime() + 90 * 86400_000) + 10 * 86400_000;
+  return JSON.stringify([...zones].sort().map((tz) => buildZoneTable(tz, from, to)));
 }
 
 /** The roles that name this user, as stored JSON (see Agent's 'relevant' view). */

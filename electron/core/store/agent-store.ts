@@ -26,12 +26,14 @@ export interface StoredPolicy {
   /** JSON array of the compiled roles that name this user */
   relevantJson: string;
   roleCount: number;
+  /** ZoneTable[] for the time zones of the relevant roles' windows */
+  zonesJson: string;
 }
 
 export type PolicySummary = Omit<StoredPolicy, 'rolesJson'>;
 
 const SUMMARY_COLUMNS =
-  'version, expires, verified_at AS verifiedAt, roles_sha256 AS rolesSha256, member_json AS memberJson, relevant_json AS relevantJson, role_count AS roleCount';
+  'version, expires, verified_at AS verifiedAt, roles_sha256 AS rolesSha256, member_json AS memberJson, relevant_json AS relevantJson, role_count AS roleCount, zones_json AS zonesJson';
 
 export class AgentStore {
   constructor(readonly db: Db) {}
@@ -91,12 +93,12 @@ export class AgentStore {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `INSERT INTO policy (id, version, expires, verified_at, roles_sha256, roles_json, member_json, relevant_json, role_count)
-           VALUES (1, @version, @expires, @verifiedAt, @rolesSha256, @rolesJson, @memberJson, @relevantJson, @roleCount)
+          `INSERT INTO policy (id, version, expires, verified_at, roles_sha256, roles_json, member_json, relevant_json, role_count, zones_json)
+           VALUES (1, @version, @expires, @verifiedAt, @rolesSha256, @rolesJson, @memberJson, @relevantJson, @roleCount, @zonesJson)
            ON CONFLICT(id) DO UPDATE SET version = excluded.version, expires = excluded.expires,
              verified_at = excluded.verified_at, roles_sha256 = excluded.roles_sha256,
              roles_json = excluded.roles_json, member_json = excluded.member_json,
-             relevant_json = excluded.relevant_json, role_count = excluded.role_count`,
+             relevant_json = excluded.relevant_json, role_count = excluded.role_count, zones_json = excluded.zones_json`,
         )
         .run(p);
       this.setLastRefresh(outcome);
@@ -104,10 +106,10 @@ export class AgentStore {
   }
 
   /** A newer signature over the same roles file: move versions, expiry and the user's slice only. */
-  updatePolicy(p: Pick<StoredPolicy, 'version' | 'expires' | 'verifiedAt' | 'memberJson' | 'relevantJson'>, outcome: RefreshOutcome): void {
+  updatePolicy(p: Pick<StoredPolicy, 'version' | 'expires' | 'verifiedAt' | 'memberJson' | 'relevantJson' | 'zonesJson'>, outcome: RefreshOutcome): void {
     this.db.transaction(() => {
       const r = this.db
-        .prepare('UPDATE policy SET version = @version, expires = @expires, verified_at = @verifiedAt, member_json = @memberJson, relevant_json = @relevantJson WHERE id = 1')
+        .prepare('UPDATE policy SET version = @version, expires = @expires, verified_at = @verifiedAt, member_json = @memberJson, relevant_json = @relevantJson, zones_json = @zonesJson WHERE id = 1')
         .run(p);
       if (r.changes !== 1) throw new Error('no stored policy to update');
       this.setLastRefresh(outcome);

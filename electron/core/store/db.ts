@@ -22,6 +22,8 @@ const MIGRATIONS: string[] = [
   // the roles that concern this user, indexed at refresh: `pim roles` reads these, not all roles
   `ALTER TABLE policy ADD COLUMN relevant_json TEXT NOT NULL DEFAULT '[]';
    ALTER TABLE policy ADD COLUMN role_count INTEGER NOT NULL DEFAULT 0;`,
+  // UTC-offset tables of the zones those roles' windows use (offline decisions without ICU)
+  `ALTER TABLE policy ADD COLUMN zones_json TEXT NOT NULL DEFAULT '[]';`,
 ];
 
 export type Db = Database.Database;
