@@ -33,7 +33,7 @@ test('the refresh loop retries with backoff while the server is down and recover
 
     publishPolicy(dir, EXAMPLE_POLICY);
     srv = await serve(dir, { host: '127.0.0.1', port });
-    await until(() => attempts.at(-1) === 'ok');
+    await until(() => (attempts.at(-1) as string) === 'ok');
     assert.equal(agent.state().connection, 'online');
     assert.equal(agent.store.policyVersion(), 2);
     const retries = attempts.length;
