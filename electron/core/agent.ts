@@ -198,6 +198,15 @@ export class Agent {
     return d ? this.roleViews(sortRoles(d.relevant), d.view) : [];
   }
 
+  /** The offline answer to a full activation request ('request' mode): what the server will decide
+   *  too, with the same engine and the same signed policy. */
+  decideRequest(role: string, ask: { duration?: number; justification?: string; ticket?: string }, activeCount = 0): Decision {
+    const view = this.policyView('relevant')?.index.byName.has(role) ? this.policyView('relevant')! : this.policyView('all');
+    const found = view?.index.byName.get(role);
+    if (!view || !found) throw new AgentError('unknown-role', `no role named "${role}" in the cached policy`);
+    return decide({ subject: view.subject, role: found, now: this.clock(), mode: 'request', ask, activeCount, policyExpires: view.expires });
+  }
+
   check(role: string, duration?: number): Decision {
     const small = this.policyView('relevant');
     if (!small) throw new AgentError('no-policy', this.store.connection() ? 'no verified policy yet: run `pim policy refresh`' : 'not connected: run `pim connect`');

@@ -13,6 +13,7 @@ import { MetadataKind } from '@tufjs/models';
 import { compilePolicy } from '../../shared/policy/compile';
 import { formatPolicyErrors, parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { memberTargetPath, ROLES_TARGET } from '../../shared/policy/targets';
+import type { MemberFile, RolesFile } from '../../shared/policy/types';
 import { ensureDir, readJson, syncAll, withLock, writeAtomic } from './fs-safe';
 import { generateKey, loadKeys, saveKey, type RepoKey, type RoleName } from './keys';
 import {
@@ -50,6 +51,10 @@ const DAY = 86400;
 
 export const paths = (dir: string) => ({
   state: path.join(dir, 'repo.json'),
+  /** the compiled policy as last published: what the server itself decides with */
+  current: path.join(dir, 'current-policy.json'),
+  /** the YAML it came from, so adding a user can republish it */
+  source: path.join(dir, 'policy-source.yaml'),
   trustRoot: path.join(dir, 'trust-root.json'),
   metadata: path.join(dir, 'repo', 'metadata'),
   targets: path.join(dir, 'repo', 'targets'),
@@ -132,7 +137,26 @@ export function initRepo(dir: string, opts: InitOptions = {}): { trustRoot: stri
   return { trustRoot: paths(dir).trustRoot, rootSha256: sha256(rootBytes) };
 }
 
+/** Users added with `pim-server user add --groups`: their groups join those the policy gives them. */
+export interface ExtraMember {
+  email: string;
+  groups: string[];
+}
+
+function mergeExtraMembers(compiled: { roles: RolesFile; members: MemberFile[] }, extra: ExtraMember[]): { roles: RolesFile; members: MemberFile[] } {
+  if (extra.length === 0) return compiled;
+  const byEmail = new Map(compiled.members.map((m) => [m.email, { ...m, groups: [...m.groups] }]));
+  for (const x of extra) {
+    const m = byEmail.get(x.email) ?? { schema: 'pim-member/v1' as const, email: x.email, groups: [], assignments: [] };
+    for (const g of x.groups) if (!m.groups.includes(g)) m.groups.push(g);
+    byEmail.set(x.email, m);
+  }
+  return { roles: compiled.roles, members: [...byEmail.values()].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0)) };
+}
+
 export interface PublishOptions {
+  /** registry users whose groups are merged in (see ExtraMember) */
+  extraMembers?: ExtraMember[];
   /** how long agents may use this policy offline, seconds (default 7 days) */
   expiresSeconds?: number;
   now?: Date;
@@ -148,12 +172,23 @@ export interface PublishResult {
   expires: string;
 }
 
+export interface CurrentPolicy {
+  version: number;
+  expires: string;
+  roles: RolesFile;
+  members: MemberFile[];
+}
+
+export function readCurrentPolicy(dir: string): CurrentPolicy | null {
+  return fs.existsSync(paths(dir).current) ? readJson<CurrentPolicy>(paths(dir).current) : null;
+}
+
 export function publishPolicy(dir: string, yamlText: string, opts: PublishOptions = {}): PublishResult {
   const parsed = parsePolicyYaml(yamlText);
   if (!parsed.ok) {
     throw new RepoError(`policy rejected: ${parsed.errors.length} error(s)`, formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'));
   }
-  const compiled = compilePolicy(parsed.policy);
+  const compiled = mergeExtraMembers(compilePolicy(parsed.policy), opts.extraMembers ?? []);
   return withLock(dir, () => {
     const state = readState(dir);
     const now = opts.now ?? new Date();
@@ -220,6 +255,9 @@ export function publishPolicy(dir: string, yamlText: string, opts: PublishOption
     };
     signTimestamp(dir, next, now);
     writeState(dir, next);
+    const current: CurrentPolicy = { version, expires: expires.toISOString(), roles: compiled.roles, members: compiled.members };
+    writeAtomic(paths(dir).current, JSON.stringify(current));
+    writeAtomic(paths(dir).source, yamlText);
     return { version, roles: compiled.roles.roles.length, users: compiled.members.length, bins: binNames.length, expires: expires.toISOString() };
   });
 }

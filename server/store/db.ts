@@ -1,0 +1,118 @@
+// The control plane's state (DIR/server.db): users and their enrolment codes, devices, security
+// keys, device-request replay cache, activations and approvals. Numbered migrations, like the agent.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+     email TEXT PRIMARY KEY,
+     extra_groups TEXT NOT NULL DEFAULT '[]',
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE enrolment_codes (
+     code_sha256 TEXT PRIMARY KEY,
+     email TEXT NOT NULL REFERENCES users(email),
+     expires_at TEXT NOT NULL,
+     used_at TEXT
+   );
+   CREATE TABLE enrolments (
+     id TEXT PRIMARY KEY,
+     code_sha256 TEXT NOT NULL REFERENCES enrolment_codes(code_sha256),
+     email TEXT NOT NULL,
+     device_jwk TEXT NOT NULL,
+     device_thumbprint TEXT NOT NULL,
+     challenge TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     completed_at TEXT
+   );
+   CREATE TABLE devices (
+     thumbprint TEXT PRIMARY KEY,
+     email TEXT NOT NULL REFERENCES users(email),
+     public_jwk TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE TABLE credentials (
+     id TEXT PRIMARY KEY,
+     email TEXT NOT NULL REFERENCES users(email),
+     public_key BLOB NOT NULL,
+     counter INTEGER NOT NULL,
+     transports TEXT NOT NULL DEFAULT '[]',
+     label TEXT NOT NULL DEFAULT '',
+     created_at TEXT NOT NULL,
+     revoked_at TEXT,
+     -- set when a signature counter went backwards: a cloned key is suspected
+     flagged_at TEXT
+   );
+   CREATE TABLE device_jti (
+     jti TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE activations (
+     id TEXT PRIMARY KEY,
+     email TEXT NOT NULL,
+     device TEXT NOT NULL,
+     role TEXT NOT NULL,
+     request_json TEXT NOT NULL,
+     request_sha256 TEXT NOT NULL,
+     nonce TEXT NOT NULL UNIQUE,
+     nonce_expires_at TEXT NOT NULL,
+     nonce_used_at TEXT,
+     needs_approval INTEGER NOT NULL,
+     approvals_needed INTEGER NOT NULL,
+     state TEXT NOT NULL,
+     assertion_json TEXT,
+     credential_id TEXT,
+     created_at TEXT NOT NULL,
+     decided_at TEXT,
+     starts_at TEXT,
+     expires_at TEXT,
+     ended_at TEXT,
+     end_reason TEXT,
+     extends_id TEXT REFERENCES activations(id)
+   );
+   CREATE INDEX activations_by_user ON activations(email, state);
+   CREATE TABLE approval_challenges (
+     nonce TEXT PRIMARY KEY,
+     activation_id TEXT NOT NULL REFERENCES activations(id),
+     approver TEXT NOT NULL,
+     statement_json TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     used_at TEXT
+   );
+   CREATE TABLE approvals (
+     activation_id TEXT NOT NULL REFERENCES activations(id),
+     approver TEXT NOT NULL,
+     decision TEXT NOT NULL,
+     reason TEXT,
+     statement_json TEXT NOT NULL,
+     nonce TEXT NOT NULL,
+     assertion_json TEXT NOT NULL,
+     credential_id TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (activation_id, approver)
+   );`,
+];
+
+export type ServerDb = Database.Database;
+
+export function openServerDb(dir: string): ServerDb {
+  const file = path.join(dir, 'server.db');
+  fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) throw new Error(`server.db was written by a newer pim-server (schema ${current})`);
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+  return db;
+}
