@@ -6,7 +6,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const dist = path.join(root, 'dist');
 const t0 = performance.now();
 
 const node = {
@@ -19,15 +18,11 @@ const node = {
   absWorkingDir: root,
 };
 
-await Promise.all([
-  build({ ...node, entryPoints: ['electron/core/cli/bin.ts'], outfile: 'dist/pim.cjs' }),
-  build({ ...node, entryPoints: ['server/main.ts'], outfile: 'dist/pim-server.cjs' }),
-  build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/electron-main.cjs', external: ['electron'] }),
-  // a sandboxed preload can require only 'electron': bundle everything else into it
-  build({ ...node, packages: undefined, entryPoints: ['electron/preload/preload.ts'], outfile: 'dist/preload.cjs', external: ['electron'] }),
+// a web page: React and everything else bundled, plus its index.html and styles.css
+const page = (from, to) =>
   build({
-    entryPoints: ['renderer/main.tsx'],
-    outfile: 'dist/renderer/app.js',
+    entryPoints: [`${from}/main.tsx`],
+    outfile: `${to}/app.js`,
     bundle: true,
     platform: 'browser',
     format: 'iife',
@@ -37,7 +32,18 @@ await Promise.all([
     define: { 'process.env.NODE_ENV': '"production"' },
     logLevel: 'warning',
     absWorkingDir: root,
-  }),
+  }).then(() => {
+    for (const f of ['index.html', 'styles.css']) fs.copyFileSync(path.join(root, from, f), path.join(root, to, f));
+  });
+
+await Promise.all([
+  build({ ...node, entryPoints: ['electron/core/cli/bin.ts'], outfile: 'dist/pim.cjs' }),
+  build({ ...node, entryPoints: ['server/main.ts'], outfile: 'dist/pim-server.cjs' }),
+  build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/electron-main.cjs', external: ['electron'] }),
+  // a sandboxed preload can require only 'electron': bundle everything else into it
+  build({ ...node, packages: undefined, entryPoints: ['electron/preload/preload.ts'], outfile: 'dist/preload.cjs', external: ['electron'] }),
+  page('renderer', 'dist/renderer'),
+  // the WebAuthn ceremony page the control plane serves at its own origin (DESIGN §4)
+  page('renderer/ceremony', 'dist/ceremony'),
 ]);
-for (const f of ['index.html', 'styles.css']) fs.copyFileSync(path.join(root, 'renderer', f), path.join(dist, 'renderer', f));
 process.stderr.write(`built dist/ in ${Math.round(performance.now() - t0)} ms\n`);

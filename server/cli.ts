@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../shared/policy/duration';
 import { serve } from './http';
-import { initRepo, publishPolicy, RepoError, rotateRoot } from './repo/repository';
+import crypto from 'node:crypto';
+import { configFor, loadConfig } from './config';
+import { ControlPlane } from './control-plane';
+import { initRepo, paths, publishPolicy, readState, RepoError, rotateRoot } from './repo/repository';
+import { openServerDb } from './store/db';
 
 const HELP = `pim-server — reference control plane for PIM Agent
 
@@ -16,8 +20,16 @@ Usage:
       versions and print the new policy version. --expires is how long agents may use it offline.
   pim-server rotate-root DIR [--threshold N] [--keys N]
       Replace the root keys: the new root is signed by the old and the new keys.
-  pim-server serve DIR [--listen 127.0.0.1:7443]
-      Serve the repository and the API; keeps the timestamp fresh while it runs.
+  pim-server serve DIR [--listen 127.0.0.1:7443] [--public-url URL]
+      Serve the repository and the API; keeps the timestamp fresh while it runs. The public URL
+      (default http://localhost:PORT on loopback) is where people touch their security keys:
+      its host name is the WebAuthn relying party.
+  pim-server user add DIR EMAIL [--groups a,b] [--url URL] [--expires 24h]
+      Add a user (groups join those the policy gives them; republishes) and print a one-time
+      enrolment link for \`pim enroll\`.
+  pim-server user list DIR
+  pim-server user revoke-key DIR EMAIL KEY-ID
+  pim-server user revoke-device DIR DEVICE-THUMBPRINT
 
 Options:
   -h, --help     this help
@@ -64,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
           throw new RepoError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
         const t0 = performance.now();
-        const r = publishPolicy(dir, text, { expiresSeconds: values.expires ? parseDuration(values.expires) : undefined, sourceName: file });
+        const r = publishPolicy(dir, text, { expiresSeconds: values.expires ? parseDuration(values.expires) : undefined, sourceName: file, extraMembers: withControlPlane(dir, null, (cp) => cp.extraMembers()) });
         process.stdout.write(`published policy version ${r.version}: ${r.roles} roles, ${r.users} users, ${r.bins} bins; agents may use it offline until ${r.expires} (${Math.round(performance.now() - t0)} ms)\n`);
         return 0;
       }
@@ -75,15 +87,17 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`root rotated to version ${r.version} (${r.threshold} of ${r.keyids.length} keys); old root keys retired\n`);
         return 0;
       }
+      case 'user':
+        return userCommand(rest);
       case 'serve': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { listen: { type: 'string', default: '127.0.0.1:7443' }, 'insecure-remote': { type: 'boolean' } } });
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { listen: { type: 'string', default: '127.0.0.1:7443' }, 'insecure-remote': { type: 'boolean' }, 'public-url': { type: 'string' } } });
         const dir = one(positionals, 'DIR');
         const { host, port } = parseListen(values.listen!);
         if (!isLoopback(host) && !values['insecure-remote']) {
           throw new RepoError(`refusing to serve plain HTTP on ${host}: this build has no TLS yet. Listen on loopback behind a TLS proxy, or pass --insecure-remote`);
         }
-        const s = await serve(dir, { host, port, log: (l) => process.stderr.write(`pim-server: ${l}\n`) });
-        process.stdout.write(`pim-server serving ${dir} at ${s.url}\n`);
+        const s = await serve(dir, { host, port, publicUrl: values['public-url'], log: (l) => process.stderr.write(`pim-server: ${l}\n`) });
+        process.stdout.write(`pim-server serving ${dir} at ${s.url} (people open ${s.publicUrl})\n`);
         await new Promise<void>((resolve) => {
           const stop = () => void s.close().then(resolve);
           process.once('SIGINT', stop);
@@ -106,6 +120,65 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`pim-server: ${(e as Error).message}\n`);
     return 1;
+  }
+}
+
+/** Runs fn against DIR's server.db (created on first use), with the recorded or given public URL. */
+function withControlPlane<T>(dir: string, url: string | null, fn: (cp: ControlPlane) => T): T {
+  readState(dir);
+  const db = openServerDb(dir);
+  try {
+    const cfg = url ? configFor(url) : (loadConfig(dir) ?? configFor('http://localhost:7443'));
+    return fn(new ControlPlane(dir, db, cfg));
+  } finally {
+    db.close();
+  }
+}
+
+function userCommand(rest: string[]): number {
+  const [sub, ...args] = rest;
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { groups: { type: 'string' }, url: { type: 'string' }, expires: { type: 'string' } } });
+  switch (sub) {
+    case 'add': {
+      if (positionals.length !== 2) throw new RepoError('usage: pim-server user add DIR EMAIL [--groups a,b] [--url URL] [--expires 24h]');
+      const [dir, email] = positionals as [string, string];
+      const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+      for (const g of groups) if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(g)) throw new RepoError(`"${g}" is not a valid group name`);
+      const url = values.url ?? loadConfig(dir)?.publicUrl;
+      if (!url) throw new RepoError('which URL will people use to reach this control plane? pass --url (or run `pim-server serve` once, which records it)');
+      const ttl = values.expires ? parseDuration(values.expires) * 1000 : undefined;
+      const { code, expiresAt, extra } = withControlPlane(dir, url, (cp) => ({ ...cp.addUser(email, groups, ttl), extra: cp.extraMembers() }));
+      if (groups.length && fs.existsSync(paths(dir).source)) {
+        const r = publishPolicy(dir, fs.readFileSync(paths(dir).source, 'utf8'), { extraMembers: extra, sourceName: 'policy-source.yaml' });
+        process.stdout.write(`republished policy version ${r.version} with ${email}'s groups\n`);
+      }
+      const rootSha = crypto.createHash('sha256').update(fs.readFileSync(paths(dir).trustRoot)).digest('hex');
+      process.stdout.write(`enrolment link for ${email} (one use, expires ${expiresAt}):\n${configFor(url).publicUrl}/enrol#code=${code}&root=${rootSha}\n`);
+      return 0;
+    }
+    case 'list': {
+      const dir = one(positionals, 'DIR');
+      for (const u of withControlPlane(dir, null, (cp) => cp.listUsers())) {
+        process.stdout.write(`${u.email}\n  devices: ${u.devices.join(', ') || '-'}\n  keys: ${u.keys.map((k) => `${k.id}${k.revoked ? ' (revoked)' : ''}${k.flagged ? ' (FLAGGED: counter went backwards)' : ''}`).join(', ') || '-'}\n`);
+      }
+      return 0;
+    }
+    case 'revoke-key': {
+      if (positionals.length !== 3) throw new RepoError('usage: pim-server user revoke-key DIR EMAIL KEY-ID');
+      const [dir, email, id] = positionals as [string, string, string];
+      if (!withControlPlane(dir, null, (cp) => cp.revokeKey(email, id))) throw new RepoError(`no active key ${id} for ${email}`);
+      process.stdout.write(`revoked key ${id} of ${email}\n`);
+      return 0;
+    }
+    case 'revoke-device': {
+      if (positionals.length !== 2) throw new RepoError('usage: pim-server user revoke-device DIR DEVICE-THUMBPRINT');
+      const [dir, tp] = positionals as [string, string];
+      if (!withControlPlane(dir, null, (cp) => cp.revokeDevice(tp))) throw new RepoError(`no active device ${tp}`);
+      process.stdout.write(`revoked device ${tp}\n`);
+      return 0;
+    }
+    default:
+      throw new RepoError('usage: pim-server user add|list|revoke-key|revoke-device …');
   }
 }
 

@@ -3,7 +3,8 @@
 // in api/; this file is what the routes call, and what the tests drive directly.
 import crypto from 'node:crypto';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { ActivationRequestSchema, activationChallenge, approvalChallenge, objectHash, toBase64Url, type ActivationRequest, type ApprovalStatement } from '../shared/activation';
+import { ActivationRequestSchema, activationChallenge, approvalChallenge, objectHash, toBase64Url, type ActivationRequest, type ActivationView, type ApprovalStatement } from '../shared/activation';
+export type { ActivationView } from '../shared/activation';
 import { transition, type ActivationEvent, type ActivationState } from '../shared/activation-state';
 import { subjectFromMember } from '../shared/policy/compile';
 import { decide } from '../shared/policy/engine';
@@ -50,21 +51,6 @@ interface ActivationRow {
   extends_id: string | null;
 }
 
-export interface ActivationView {
-  id: string;
-  user: string;
-  role: string;
-  state: ActivationState;
-  request: ActivationRequest;
-  requestSha256: string;
-  createdAt: string;
-  startsAt: string | null;
-  expiresAt: string | null;
-  endReason: string | null;
-  approvals: { approver: string; decision: string; reason: string | null; at: string }[];
-  approvalsNeeded: number;
-  ceremonyUrl: string | null;
-}
 
 export class ControlPlane {
   constructor(
@@ -75,6 +61,10 @@ export class ControlPlane {
   ) {}
 
   private now(): Date {
+    return this.clock();
+  }
+
+  clockNow(): Date {
     return this.clock();
   }
 
@@ -125,6 +115,12 @@ export class ControlPlane {
   deviceKey(thumbprint: string): { email: string; jwk: { kty: 'OKP'; crv: 'Ed25519'; x: string } } | null {
     const r = this.db.prepare('SELECT email, public_jwk FROM devices WHERE thumbprint = ? AND revoked_at IS NULL').get(thumbprint) as { email: string; public_jwk: string } | undefined;
     return r ? { email: r.email, jwk: JSON.parse(r.public_jwk) } : null;
+  }
+
+  /** The device key of an enrolment in progress (it signs its own status polls). */
+  pendingDeviceJwk(thumbprint: string): { kty: 'OKP'; crv: 'Ed25519'; x: string } | null {
+    const r = this.db.prepare('SELECT device_jwk FROM enrolments WHERE device_thumbprint = ? ORDER BY expires_at DESC LIMIT 1').get(thumbprint) as { device_jwk: string } | undefined;
+    return r ? JSON.parse(r.device_jwk) : null;
   }
 
   /** Records a device-request id; false when it was seen before (a replay). */

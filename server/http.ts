@@ -3,7 +3,12 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { handleApi } from './api/routes';
+import { ceremonyDistDir, serveCeremonyPage } from './ceremony-page';
+import { configFor, loadConfig, saveConfig, type ServerConfig } from './config';
+import { ControlPlane } from './control-plane';
 import { paths, readState, refreshTimestamp } from './repo/repository';
+import { openServerDb } from './store/db';
 
 const METADATA_NAME = /^(?:[0-9]{1,10}\.)?(?:root|targets|snapshot|timestamp|bin-[0-9a-f]{1,4})\.json$/;
 const TARGET_PATH = /^(?:policy|members)\/[0-9a-f]{64}\.[A-Za-z0-9._-]{1,100}$/;
@@ -15,12 +20,19 @@ export interface ServeOptions {
   timestampCheckMs?: number;
   /** false serves the repository exactly as it is on disk (tests use it to play a frozen mirror) */
   keepTimestampFresh?: boolean;
+  /** the URL people reach this control plane at (WebAuthn RP ID and origin); default
+   *  http://localhost:PORT when listening on loopback */
+  publicUrl?: string;
+  clock?: () => Date;
   log?: (line: string) => void;
 }
 
 export interface RunningServer {
   url: string;
+  /** what people open (ceremonies): http://localhost:PORT on loopback */
+  publicUrl: string;
   port: number;
+  controlPlane: ControlPlane;
   close(): Promise<void>;
 }
 
@@ -28,19 +40,26 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
   readState(dir); // fail early with a clear message when DIR is not a repository
   const p = paths(dir);
   const log = opts.log ?? (() => {});
+  const db = openServerDb(dir);
+  // the control plane is created once the port (and so the public URL) is known
+  let cp: ControlPlane | null = null;
   const server = http.createServer((req, res) => {
     const send = (status: number, body: string | Buffer, type = 'application/json', cache = 'no-store') => {
       res.writeHead(status, { 'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff' });
       res.end(body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     let url: URL;
+    let route: string;
     try {
       url = new URL(req.url ?? '/', 'http://x');
+      route = decodeURIComponent(url.pathname);
     } catch {
       return send(400, JSON.stringify({ error: 'bad request' }));
     }
-    const route = decodeURIComponent(url.pathname);
+    if (cp && handleApi(cp, req, res, route)) return;
+    if (serveCeremonyPage(req, res, route, ceremonyDistDir())) return;
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
+    if (route === '/trust-root.json') return sendFile(p.trustRoot, 'no-store');
     if (route === '/healthz') return send(200, JSON.stringify({ ok: true }));
     if (route === '/api/v1/info') {
       const s = readState(dir);
@@ -72,6 +91,16 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
   const addr = server.address() as { port: number };
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `http://${host}:${addr.port}`;
+  let cfg: ServerConfig;
+  try {
+    cfg = configFor(opts.publicUrl ?? (isLoopback(opts.host) ? `http://localhost:${addr.port}` : loadConfig(dir)?.publicUrl ?? `http://localhost:${addr.port}`));
+  } catch (e) {
+    server.close();
+    db.close();
+    throw e;
+  }
+  saveConfig(dir, cfg);
+  cp = new ControlPlane(dir, db, cfg, opts.clock);
 
   const tick = () => {
     try {
@@ -88,12 +117,21 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
   }
   return {
     url,
+    publicUrl: cfg.publicUrl,
     port: addr.port,
+    controlPlane: cp,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);
-        server.close(() => resolve());
+        server.close(() => {
+          db.close();
+          resolve();
+        });
         server.closeAllConnections();
       }),
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

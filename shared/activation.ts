@@ -38,6 +38,23 @@ export const ActivationRequestSchema = z
 
 export type ActivationRequest = z.infer<typeof ActivationRequestSchema>;
 
+/** An activation as the control plane reports it to agents and ceremony pages. */
+export interface ActivationView {
+  id: string;
+  user: string;
+  role: string;
+  state: import('./activation-state').ActivationState;
+  request: ActivationRequest;
+  requestSha256: string;
+  createdAt: string;
+  startsAt: string | null;
+  expiresAt: string | null;
+  endReason: string | null;
+  approvals: { approver: string; decision: string; reason: string | null; at: string }[];
+  approvalsNeeded: number;
+  ceremonyUrl: string | null;
+}
+
 export const ApprovalStatementSchema = z
   .object({
     v: z.literal(1),

@@ -13,30 +13,43 @@ export function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 /** Start a long-running command and wait until its stdout matches `ready`; returns the match. */
-export async function start(bin: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string }> {
+export async function start(bin: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string; exited: () => Promise<number | null> }> {
   const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   let out = '';
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`)), 20_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = out.match(ready);
+    // ready may show on either stream (prompts go to stderr)
+    const check = () => {
+      const m = out.match(ready) ?? err.match(ready);
       if (m) {
         clearTimeout(timer);
         resolve(m);
       }
+    };
+    child.stdout!.on('data', (d) => {
+      out += d;
+      check();
+    });
+    child.stderr!.on('data', (d) => {
+      err += d;
+      check();
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${path.basename(bin)} exited (${code}) before it was ready\nstdout: ${out}\nstderr: ${err}`));
     });
   });
-  return { child, match, output: () => out + err };
+  return { child, match, output: () => out + err, exited: () => exitOf(child) };
+}
+
+/** Resolves with the exit code once the process ends. */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
 
 export function stop(child: ChildProcess): Promise<void> {

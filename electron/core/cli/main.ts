@@ -2,7 +2,8 @@
 // `pim agent` and `pim ui` keep running.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../../../shared/policy/duration';
+import { formatDuration, parseDuration } from '../../../shared/policy/duration';
+import type { ActivationService } from '../activation/service';
 import { Agent, AgentError } from '../agent';
 import { resolveHome } from '../home';
 import { RefreshError } from '../policy/errors';
@@ -19,6 +20,17 @@ Usage:
   pim check ROLE [--duration 2h] [--json]
                                   Could you activate ROLE now? Exit 0 yes, 3 no
   pim status [--json]             Server, user, policy version, expiry, online/offline
+  pim enroll LINK [--no-open]     Enrol this device with the link from your admin: creates the
+                                  device key and registers your security key in the browser
+  pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open] [--json]
+                                  Ask for ROLE; touch your key on the page it opens. Exit 0 active,
+                                  4 waiting for approval, 5 denied/expired, 3 not allowed
+  pim deactivate ROLE             Give an active role back early
+  pim activations [--json]        Your recent activations and their states
+  pim approvals [--json]          Requests waiting for your approval
+  pim approve ID [--reason TEXT] [--no-open]
+  pim deny ID --reason TEXT [--no-open]
+                                  Decide on a request; your key signs the decision
   pim agent                       Run the agent headless (periodic refresh with backoff)
   pim ui [--no-open] [--port N]   Serve the UI on 127.0.0.1 and open it in the browser
   pim start                       What \`npm start\` runs: the embedded demo control plane when
@@ -29,7 +41,7 @@ Global options:
   -h, --help      this help
 `;
 
-const EXIT = { ok: 0, error: 1, usage: 2, denied: 3 } as const;
+const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
 
 class UsageError extends Error {}
 
@@ -48,6 +60,10 @@ export async function main(argv: string[]): Promise<number> {
         duration: { type: 'string' },
         port: { type: 'string' },
         'no-open': { type: 'boolean' },
+        reason: { type: 'string' },
+        ticket: { type: 'string' },
+        wait: { type: 'boolean' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -63,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const home = resolveHome(o.home);
   const out = (s: string) => process.stdout.write(s);
+  // what to do next (open this page, touch the key) goes to stderr, so stdout stays the answer
+  const prompt = (s: string) => process.stderr.write(`${s}\n`);
   const json = (v: unknown) => out(JSON.stringify(v, null, 2) + '\n');
 
   try {
@@ -150,6 +168,82 @@ export async function main(argv: string[]): Promise<number> {
           }
           return EXIT.ok;
         });
+      case 'enroll':
+      case 'enrol': {
+        if (pos.length !== 2) throw new UsageError('usage: pim enroll LINK');
+        return await withActivation(home, async (svc, agent) => {
+          const r = await svc.enroll(pos[1]!, {
+            onCeremony: (url) => {
+              prompt(`Register your security key: ${url}`);
+              if (!o['no-open']) void openUrl(url);
+            },
+            timeoutMs: waitMs(o.timeout, 15 * 60_000),
+          });
+          out(`enrolled ${r.user} with ${r.server}; this device's requests are now signed by its device key\n`);
+          try {
+            const p = await agent.refresh();
+            out(`policy v${p.version} verified; usable offline until ${utc(p.expires)}\n`);
+          } catch (e) {
+            process.stderr.write(`pim: enrolled, but the first policy refresh failed: ${(e as Error).message}\n`);
+          }
+          return EXIT.ok;
+        });
+      }
+      case 'activate': {
+        const role = pos[1];
+        if (!role || pos.length !== 2) throw new UsageError('usage: pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]');
+        const duration = o.duration === undefined ? undefined : durationOf(o.duration);
+        return await withActivation(home, async (svc) => {
+          const a = await svc.request(role, { duration, justification: o.reason, ticket: o.ticket });
+          prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
+          if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
+          const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
+          if (o.json) json(done);
+          else out(outcomeText(done));
+          return exitFor(done.state);
+        });
+      }
+      case 'deactivate': {
+        const role = pos[1];
+        if (!role || pos.length !== 2) throw new UsageError('usage: pim deactivate ROLE');
+        return await withActivation(home, async (svc) => {
+          for (const a of await svc.deactivate(role)) out(`${clean(a.role)} (${a.id}): ${a.state}\n`);
+          return EXIT.ok;
+        });
+      }
+      case 'activations':
+        return await withActivation(home, async (svc) => {
+          const all = await svc.list();
+          if (o.json) json(all);
+          else for (const a of all) out(`${a.id}  ${clean(a.role).padEnd(28)} ${a.state.padEnd(17)} ${a.expiresAt ? `until ${utc(a.expiresAt)}` : ''}\n`);
+          return EXIT.ok;
+        });
+      case 'approvals':
+        return await withActivation(home, async (svc) => {
+          const list = await svc.approvals();
+          if (o.json) json(list);
+          else if (list.length === 0) out('No requests are waiting for your approval.\n');
+          else
+            for (const a of list) {
+              const r = a.request;
+              out(`${a.id}  ${clean(a.user)} asks for ${clean(a.role)} for ${formatDuration(r.duration)}\n    reason: ${clean(r.justification ?? '-')}${r.ticket ? `   ticket: ${clean(r.ticket)}` : ''}\n    approve: pim approve ${a.id}    deny: pim deny ${a.id} --reason "…"\n`);
+            }
+          return EXIT.ok;
+        });
+      case 'approve':
+      case 'deny': {
+        const id = pos[1];
+        if (!id || pos.length !== 2) throw new UsageError(`usage: pim ${cmd} ID${cmd === 'deny' ? ' --reason TEXT' : ' [--reason TEXT]'}`);
+        if (cmd === 'deny' && !o.reason?.trim()) throw new UsageError('a denial needs --reason: the requester will see it');
+        return await withActivation(home, async (svc, agent) => {
+          const c = await svc.decide(id, cmd, o.reason ?? null);
+          prompt(`Touch your security key to sign your decision: ${c.ceremonyUrl}`);
+          if (!o['no-open']) void openUrl(c.ceremonyUrl);
+          const a = await svc.waitForDecision(id, agent.store.connection()!.user, waitMs(o.timeout, 10 * 60_000));
+          out(`${clean(a.role)} for ${clean(a.user)}: ${a.state}\n`);
+          return a.approvals.some((x) => x.approver === agent.store.connection()!.user) ? EXIT.ok : EXIT.pending;
+        });
+      }
       case 'agent': {
         const { runHeadless } = await import('./long-running');
         return await runHeadless(home);
@@ -172,12 +266,50 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`pim: ${e.message}\n`);
       return EXIT.usage;
     }
-    if (e instanceof AgentError || e instanceof RefreshError) {
-      process.stderr.write(`pim: ${e.message}\n`);
-      return EXIT.error;
-    }
+    // our errors (agent, refresh, control plane, keystore) carry messages meant for people and no secrets
     process.stderr.write(`pim: ${(e as Error).message}\n`);
     return EXIT.error;
+  }
+}
+
+async function withActivation<T>(home: string, fn: (svc: ActivationService, agent: Agent) => Promise<T>): Promise<T> {
+  const { ActivationService } = await import('../activation/service');
+  return withAgent(home, (agent) => fn(new ActivationService(agent), agent));
+}
+
+function durationOf(s: string): number {
+  try {
+    return parseDuration(s);
+  } catch (e) {
+    throw new UsageError(`--duration: ${(e as Error).message}`);
+  }
+}
+
+function waitMs(flag: string | undefined, dflt: number): number {
+  return flag === undefined ? dflt : durationOf(flag) * 1000;
+}
+
+async function openUrl(url: string): Promise<void> {
+  const { openInBrowser } = await import('./long-running');
+  openInBrowser(url);
+}
+
+function exitFor(state: string): number {
+  if (state === 'active' || state === 'approved') return EXIT.ok;
+  if (state === 'pending-approval' || state === 'requested') return EXIT.pending;
+  return EXIT.ended;
+}
+
+function outcomeText(a: { role: string; state: string; expiresAt: string | null; endReason: string | null; approvalsNeeded: number }): string {
+  switch (a.state) {
+    case 'active':
+      return `${clean(a.role)} is ACTIVE until ${a.expiresAt ? utc(a.expiresAt) : '?'}\n`;
+    case 'pending-approval':
+      return `${clean(a.role)} is WAITING FOR APPROVAL (${a.approvalsNeeded} needed); run with --wait to wait, or check later with \`pim activations\`\n`;
+    case 'requested':
+      return `${clean(a.role)}: the request was not signed yet\n`;
+    default:
+      return `${clean(a.role)}: ${a.state.toUpperCase()}${a.endReason ? ` — ${clean(a.endReason)}` : ''}\n`;
   }
 }
 

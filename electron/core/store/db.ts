@@ -24,6 +24,19 @@ const MIGRATIONS: string[] = [
    ALTER TABLE policy ADD COLUMN role_count INTEGER NOT NULL DEFAULT 0;`,
   // UTC-offset tables of the zones those roles' windows use (offline decisions without ICU)
   `ALTER TABLE policy ADD COLUMN zones_json TEXT NOT NULL DEFAULT '[]';`,
+  // the agent's copy of its activations (the control plane holds the authoritative state machine)
+  `CREATE TABLE activations (
+     id TEXT PRIMARY KEY,
+     role TEXT NOT NULL,
+     state TEXT NOT NULL,
+     request_json TEXT NOT NULL,
+     ceremony_url TEXT,
+     starts_at TEXT,
+     expires_at TEXT,
+     end_reason TEXT,
+     updated_at TEXT NOT NULL
+   );
+   CREATE INDEX activations_by_role ON activations(role, state);`,
 ];
 
 export type Db = Database.Database;

@@ -1,0 +1,159 @@
+// The control plane's JSON API (/api/v1/…). Agent calls carry a device signature:
+//   Authorization: PIM-Device <compact JWS over method, path and body hash>  (shared/device-jws)
+// Ceremony calls (/api/v1/ceremony/…) come from the page the security key is touched on; they
+// need no device signature because the WebAuthn challenge itself binds them to one request.
+import type http from 'node:http';
+import { decodeProtectedHeader } from 'jose';
+import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
+import type { Caller, ControlPlane } from '../control-plane';
+import { ApiError, bad, unauthorized } from './errors';
+
+const MAX_BODY = 256 * 1024;
+
+type Handler = (ctx: { cp: ControlPlane; params: string[]; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
+
+interface Route {
+  method: 'GET' | 'POST';
+  path: RegExp;
+  handler: Handler;
+}
+
+const ID = '([A-Za-z0-9_-]{1,64})';
+const str = (v: unknown, name: string, max = 1000): string => {
+  if (typeof v !== 'string' || v.length > max) throw bad('bad-input', `${name} must be a string of at most ${max} characters`);
+  return v;
+};
+const obj = (v: unknown, name: string): Record<string, unknown> => {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('bad-input', `${name} must be an object`);
+  return v as Record<string, unknown>;
+};
+
+const routes: Route[] = [
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/enrol\/start$/,
+    // signed with the new device key itself: proves the agent holds the key it asks to bind
+    handler: async ({ cp, body, caller }) => {
+      const b = obj(body, 'body');
+      const jwk = obj(b.deviceJwk, 'deviceJwk') as { kty: string; crv: string; x: string };
+      const { device } = await caller();
+      return cp.startEnrolment(str(b.code, 'code', 200), jwk, device);
+    },
+  },
+  { method: 'GET', path: new RegExp(`^/api/v1/enrol/${ID}$`), handler: async ({ cp, params, caller }) => cp.enrolmentStatus(params[0]!, (await caller()).device) },
+  { method: 'GET', path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`), handler: ({ cp, params }) => cp.enrolmentCeremony(params[0]!) },
+  { method: 'POST', path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`), handler: ({ cp, params, body }) => cp.finishEnrolment(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
+  { method: 'POST', path: /^\/api\/v1\/activations$/, handler: async ({ cp, body, caller }) => cp.createActivation(await caller(), obj(body, 'body').request) },
+  { method: 'GET', path: /^\/api\/v1\/activations$/, handler: async ({ cp, caller }) => cp.listActivations(await caller()) },
+  { method: 'GET', path: new RegExp(`^/api/v1/activations/${ID}$`), handler: async ({ cp, params, caller }) => cp.getActivation(await caller(), params[0]!) },
+  { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`), handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!) },
+  { method: 'GET', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params }) => cp.activationCeremony(params[0]!) },
+  { method: 'POST', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params, body }) => cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
+  { method: 'GET', path: /^\/api\/v1\/approvals$/, handler: async ({ cp, caller }) => cp.pendingApprovals(await caller()) },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/v1/approvals/${ID}$`),
+    handler: async ({ cp, params, body, caller }) => {
+      const b = obj(body, 'body');
+      if (b.decision !== 'approve' && b.decision !== 'deny') throw bad('bad-input', 'decision must be "approve" or "deny"');
+      return cp.approvalChallenge(await caller(), params[0]!, b.decision, b.reason == null ? null : str(b.reason, 'reason'));
+    },
+  },
+  { method: 'GET', path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/, handler: ({ cp, params }) => cp.approvalCeremony(params[0]!) },
+  { method: 'POST', path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/, handler: ({ cp, params, body }) => cp.submitApprovalAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
+];
+
+/** Handles /api/v1/… requests; returns false when the path is not an API route. */
+export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http.ServerResponse, pathname: string): boolean {
+  if (!pathname.startsWith('/api/v1/') || pathname === '/api/v1/info') return false;
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
+  let params: string[] = [];
+  const route = routes.find((r) => {
+    if (r.method !== method) return false;
+    const m = r.path.exec(pathname);
+    if (m) params = m.slice(1);
+    return m !== null;
+  });
+  const reply = (status: number, payload: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(JSON.stringify(payload));
+  };
+  if (!route) {
+    reply(404, { ok: false, error: { code: 'not-found', message: 'no such API route' } });
+    return true;
+  }
+  readBody(req).then(
+    async (raw) => {
+      let body: unknown = {};
+      if (raw.length) {
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          throw bad('bad-json', 'the request body is not JSON');
+        }
+      }
+      const caller = () => authenticate(cp, req, pathname, raw, body);
+      return route.handler({ cp, params, body, caller });
+    },
+  ).then(
+    (value) => reply(200, { ok: true, value }),
+    (e: unknown) => {
+      const err = e instanceof ApiError ? e : new ApiError(500, 'internal', 'internal error in the control plane');
+      if (!(e instanceof ApiError)) process.stderr.write(`pim-server: ${(e as Error)?.stack ?? String(e)}\n`);
+      reply(err.status, { ok: false, error: { code: err.code, message: err.message } });
+    },
+  );
+  return true;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new ApiError(413, 'too-large', 'request body too large'));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Who sent this: the device whose key signed the request (method, path, body), seen once. */
+async function authenticate(cp: ControlPlane, req: http.IncomingMessage, pathname: string, raw: Buffer, body: unknown): Promise<Caller> {
+  const h = req.headers.authorization ?? '';
+  const m = /^PIM-Device ([A-Za-z0-9_.-]+)$/.exec(h);
+  if (!m) throw unauthorized('device-signature-required', 'this call must be signed by an enrolled device (Authorization: PIM-Device …)');
+  const jws = m[1]!;
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(jws).kid;
+  } catch {
+    throw unauthorized('device-signature-invalid', 'the device signature is malformed');
+  }
+  if (typeof kid !== 'string') throw unauthorized('device-signature-invalid', 'the device signature names no key');
+  // enrolment is signed by the key being enrolled, which is not registered yet
+  const enrolling = pathname === '/api/v1/enrol/start' ? (body as { deviceJwk?: unknown })?.deviceJwk : null;
+  const device = enrolling ? null : cp.deviceKey(kid);
+  const pendingJwk = pathname.startsWith('/api/v1/enrol/') && !enrolling ? cp.pendingDeviceJwk(kid) : null;
+  const jwk = (enrolling ?? device?.jwk ?? pendingJwk) as never;
+  if (!jwk) throw unauthorized('unknown-device', 'this device is not enrolled (or was revoked): run `pim enroll`');
+  let verified: { jti: string; exp: number };
+  try {
+    verified = await verifyDeviceRequest(jws, jwk, { htm: req.method === 'HEAD' ? 'GET' : req.method!, htu: pathname, bodySha256: bodySha256(raw), now: cp.clockNow() });
+  } catch (e) {
+    if (e instanceof DeviceJwsError) {
+      const code = e.code === 'expired' ? 'device-signature-expired' : e.code === 'mismatch' ? 'device-signature-mismatch' : 'device-signature-invalid';
+      throw unauthorized(code, e.message);
+    }
+    throw e;
+  }
+  if (!cp.rememberJti(verified.jti, verified.exp)) throw unauthorized('device-signature-replayed', 'this device signature was already used (replay)');
+  if (device) return { email: device.email, device: kid };
+  return { email: '', device: kid };
+}
+
+

@@ -1,0 +1,115 @@
+// `pim` and `pim-server` as people use them, with real processes: the admin adds users, each
+// enrols with a link, alice activates roles, bob approves or denies — every key touch is made by a
+// software security key on the ceremony the CLI printed (the browser's part, without a browser).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
+import { tmpDir } from '../helpers/repo';
+import { SoftAuthenticator } from '../helpers/soft-authenticator';
+
+const POLICY = `
+roles:
+  - name: readonly
+    eligible: { groups: [eng] }
+    activation: { maxDuration: 8h, justification: optional }
+  - name: admin
+    eligible: { groups: [eng] }
+    activation:
+      maxDuration: 2h
+      ticket: { required: true, pattern: '^INC-[0-9]+$' }
+      approval: { approvers: { groups: [leads] }, count: 1 }
+users:
+  - { email: alice@acme.example, groups: [eng] }
+`;
+
+const env = { PIM_KEYSTORE: 'file' };
+
+/** Plays the browser: fetch the ceremony behind `url`, let the key sign, post the answer. */
+async function touch(key: SoftAuthenticator, url: string): Promise<{ ok: boolean; value?: { state?: string }; error?: { code: string } }> {
+  const u = new URL(url);
+  const api = `${u.origin}/api/v1${u.pathname}`;
+  const info = (await (await fetch(api)).json()) as { value: { kind: string; options: never } };
+  const response = info.value.kind === 'enrolment' ? key.register(info.value.options, u.origin) : key.authenticate(info.value.options, u.origin);
+  return (await (await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response }) })).json()) as never;
+}
+
+async function setup() {
+  const dir = tmpDir();
+  const repo = path.join(dir, 'repo');
+  const fs = await import('node:fs');
+  fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+  assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
+  const people: Record<string, { home: string; key: SoftAuthenticator; pim: (...a: string[]) => ReturnType<typeof run> }> = {};
+  for (const [email, groups] of [['alice@acme.example', ''], ['bob@acme.example', 'eng,leads']] as const) {
+    const add = run(PIM_SERVER, ['user', 'add', repo, email, ...(groups ? ['--groups', groups] : [])]);
+    assert.equal(add.code, 0, add.stderr);
+    const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
+    const home = path.join(dir, email);
+    const key = new SoftAuthenticator({ name: email });
+    const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
+    const r = await touch(key, enrol.match[1]!);
+    assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(await enrol.exited(), 0, enrol.output());
+    assert.match(enrol.output(), new RegExp(`enrolled ${email.replace('.', '\\.')}`));
+    people[email] = { home, key, pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env) };
+  }
+  return { repo, server, alice: people['alice@acme.example']!, bob: people['bob@acme.example']! };
+}
+
+test('enrol two users, activate an auto-approved role with a key touch, and deactivate it', async () => {
+  const { alice } = await setup();
+  const status = JSON.parse(alice.pim('status', '--json').stdout);
+  assert.equal(status.unenrolled, false, 'enrolled, not the --user demo path');
+  assert.equal(status.policy.version, 1);
+
+  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'], /Touch your security key to sign this request: (\S+)/, env);
+  assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'active');
+  assert.equal(await act.exited(), 0, act.output());
+  assert.match(act.output(), /readonly is ACTIVE until/);
+
+  const list = JSON.parse(alice.pim('activations', '--json').stdout) as { role: string; state: string }[];
+  assert.deepEqual(list.map((a) => [a.role, a.state]), [['readonly', 'active']]);
+  const off = alice.pim('deactivate', 'readonly');
+  assert.equal(off.code, 0, off.stderr);
+  assert.match(off.stdout, /deactivated/);
+  assert.equal(alice.pim('deactivate', 'readonly').code, 1, 'nothing left to deactivate');
+});
+
+test('an approval-required role waits for bob, who approves it with his own key', async () => {
+  const { alice, bob } = await setup();
+  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'GPU node 17 hangs', '--ticket', 'INC-4711', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
+  let pending: { id: string; user: string; role: string }[] = [];
+  for (let i = 0; i < 50 && pending.length === 0; i++) pending = JSON.parse(bob.pim('approvals', '--json').stdout);
+  assert.deepEqual(pending.map((p) => [p.user, p.role]), [['alice@acme.example', 'admin']]);
+  assert.match(bob.pim('approvals').stdout, /GPU node 17 hangs/);
+  const approve = await start(PIM, ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'], /sign your decision: (\S+)/, env);
+  assert.equal((await touch(bob.key, approve.match[1]!)).value?.state, 'active');
+  assert.equal(await approve.exited(), 0, approve.output());
+  assert.equal(await act.exited(), 0, act.output());
+  assert.match(act.output(), /admin is ACTIVE/);
+});
+
+test('a denial ends the request and alice sees the reason', async () => {
+  const { alice, bob } = await setup();
+  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'curious', '--ticket', 'INC-1', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  await touch(alice.key, act.match[1]!);
+  const id = (JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string }[])[0]!.id;
+  assert.equal(bob.pim('deny', id).code, 2, 'a denial needs --reason');
+  const deny = await start(PIM, ['--home', bob.home, 'deny', id, '--reason', 'use readonly instead', '--no-open'], /sign your decision: (\S+)/, env);
+  await touch(bob.key, deny.match[1]!);
+  assert.equal(await deny.exited(), 0, deny.output());
+  assert.equal(await act.exited(), 5);
+  assert.match(act.output(), /DENIED — denied by bob@acme\.example: use readonly instead/);
+});
+
+test('what the offline policy refuses is refused before anything is signed', async () => {
+  const { alice } = await setup();
+  const r = alice.pim('activate', 'admin', '--reason', 'x', '--ticket', 'CHG-1', '--no-open');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /ticket-invalid/);
+  assert.doesNotMatch(r.stderr, /Touch your security key/);
+});
