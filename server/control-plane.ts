@@ -2,6 +2,8 @@
 // approvals, and the state machine (shared/activation-state) persisted in server.db. HTTP lives
 // in api/; this file is what the routes call, and what the tests drive directly.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { ActivationRequestSchema, activationChallenge, approvalChallenge, objectHash, toBase64Url, type ActivationRequest, type ActivationView, type ApprovalStatement } from '../shared/activation';
 export type { ActivationView } from '../shared/activation';
@@ -11,7 +13,8 @@ import { decide } from '../shared/policy/engine';
 import type { Decision, Subject } from '../shared/policy/types';
 import { ApiError, bad, conflict, forbidden, notFound } from './api/errors';
 import type { ServerConfig } from './config';
-import { readCurrentPolicy, type CurrentPolicy } from './repo/repository';
+import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository';
+import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
 import { assertionOptions, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
 
@@ -53,11 +56,17 @@ interface ActivationRow {
 
 
 export class ControlPlane {
+  /** 'change' (activation id) after every state transition: what long-polling agents wait on */
+  readonly events = new EventEmitter().setMaxListeners(0);
+
   constructor(
     readonly dir: string,
     readonly db: ServerDb,
     readonly cfg: ServerConfig,
     private readonly clock: () => Date = () => new Date(),
+    /** a connection without fsync on commit (see openLightDb), for writes an OS crash may lose
+     *  without harm: the replay cache and requests not signed yet; db when absent */
+    private readonly lightDb: ServerDb | null = null,
   ) {}
 
   private now(): Date {
@@ -68,14 +77,39 @@ export class ControlPlane {
     return this.clock();
   }
 
+  private statements = new Map<string, Statement<unknown[]>>();
+
+  /** Prepared once per SQL text: preparing costs more than running these small queries.
+   *  `light` runs it on the no-fsync connection (see lightDb). */
+  private sql(text: string, light = false): Statement<unknown[]> {
+    const conn = light && this.lightDb ? this.lightDb : this.db;
+    const key = conn === this.db ? text : `light:${text}`;
+    let st = this.statements.get(key);
+    if (!st) {
+      st = conn.prepare<unknown[]>(text);
+      this.statements.set(key, st);
+    }
+    return st;
+  }
+
   // --- policy ------------------------------------------------------------------------------
 
-  private policyCache: { version: number; policy: CurrentPolicy } | null = null;
+  private policyCache: { stamp: string; policy: CurrentPolicy } | null = null;
 
+  /** The policy as last published (re-read only when `publish` replaced the file). */
   policy(): CurrentPolicy {
-    const p = readCurrentPolicy(this.dir);
-    if (!p) throw new ApiError(503, 'no-policy', 'no policy has been published yet (pim-server publish)');
-    if (this.policyCache?.version !== p.version) this.policyCache = { version: p.version, policy: p };
+    let stamp = '';
+    try {
+      const st = fs.statSync(paths(this.dir).current);
+      stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+    } catch {
+      throw new ApiError(503, 'no-policy', 'no policy has been published yet (pim-server publish)');
+    }
+    if (this.policyCache?.stamp !== stamp) {
+      const p = readCurrentPolicy(this.dir);
+      if (!p) throw new ApiError(503, 'no-policy', 'no policy has been published yet (pim-server publish)');
+      this.policyCache = { stamp, policy: p };
+    }
     return this.policyCache.policy;
   }
 
@@ -93,18 +127,18 @@ export class ControlPlane {
     const code = crypto.randomBytes(18).toString('base64url');
     const expiresAt = new Date(now.getTime() + codeTtlMs).toISOString();
     this.db.transaction(() => {
-      this.db.prepare('INSERT INTO users (email, extra_groups, created_at) VALUES (?, ?, ?) ON CONFLICT(email) DO UPDATE SET extra_groups = excluded.extra_groups').run(e, JSON.stringify(groups), now.toISOString());
-      this.db.prepare('INSERT INTO enrolment_codes (code_sha256, email, expires_at) VALUES (?, ?, ?)').run(sha256hex(code), e, expiresAt);
+      this.sql('INSERT INTO users (email, extra_groups, created_at) VALUES (?, ?, ?) ON CONFLICT(email) DO UPDATE SET extra_groups = excluded.extra_groups').run(e, JSON.stringify(groups), now.toISOString());
+      this.sql('INSERT INTO enrolment_codes (code_sha256, email, expires_at) VALUES (?, ?, ?)').run(sha256hex(code), e, expiresAt);
     })();
     return { code, expiresAt };
   }
 
   extraMembers(): { email: string; groups: string[] }[] {
-    return (this.db.prepare('SELECT email, extra_groups FROM users').all() as { email: string; extra_groups: string }[]).map((r) => ({ email: r.email, groups: JSON.parse(r.extra_groups) as string[] }));
+    return (this.sql('SELECT email, extra_groups FROM users').all() as { email: string; extra_groups: string }[]).map((r) => ({ email: r.email, groups: JSON.parse(r.extra_groups) as string[] }));
   }
 
   credentialsOf(email: string): StoredCredential[] {
-    return (this.db.prepare('SELECT id, public_key, counter, transports FROM credentials WHERE email = ? AND revoked_at IS NULL').all(email) as { id: string; public_key: Buffer; counter: number; transports: string }[]).map((r) => ({
+    return (this.sql('SELECT id, public_key, counter, transports FROM credentials WHERE email = ? AND revoked_at IS NULL').all(email) as { id: string; public_key: Buffer; counter: number; transports: string }[]).map((r) => ({
       id: r.id,
       publicKey: new Uint8Array(r.public_key),
       counter: r.counter,
@@ -113,36 +147,42 @@ export class ControlPlane {
   }
 
   deviceKey(thumbprint: string): { email: string; jwk: { kty: 'OKP'; crv: 'Ed25519'; x: string } } | null {
-    const r = this.db.prepare('SELECT email, public_jwk FROM devices WHERE thumbprint = ? AND revoked_at IS NULL').get(thumbprint) as { email: string; public_jwk: string } | undefined;
+    const r = this.sql('SELECT email, public_jwk FROM devices WHERE thumbprint = ? AND revoked_at IS NULL').get(thumbprint) as { email: string; public_jwk: string } | undefined;
     return r ? { email: r.email, jwk: JSON.parse(r.public_jwk) } : null;
   }
 
   /** The device key of an enrolment in progress (it signs its own status polls). */
   pendingDeviceJwk(thumbprint: string): { kty: 'OKP'; crv: 'Ed25519'; x: string } | null {
-    const r = this.db.prepare('SELECT device_jwk FROM enrolments WHERE device_thumbprint = ? ORDER BY expires_at DESC LIMIT 1').get(thumbprint) as { device_jwk: string } | undefined;
+    const r = this.sql('SELECT device_jwk FROM enrolments WHERE device_thumbprint = ? ORDER BY expires_at DESC LIMIT 1').get(thumbprint) as { device_jwk: string } | undefined;
     return r ? JSON.parse(r.device_jwk) : null;
   }
 
+  private jtiPruned = 0;
+
   /** Records a device-request id; false when it was seen before (a replay). */
   rememberJti(jti: string, expSeconds: number): boolean {
-    this.db.prepare('DELETE FROM device_jti WHERE expires_at < ?').run(Math.floor(this.now().getTime() / 1000));
-    return this.db.prepare('INSERT OR IGNORE INTO device_jti (jti, expires_at) VALUES (?, ?)').run(jti, expSeconds).changes === 1;
+    const nowS = Math.floor(this.now().getTime() / 1000);
+    if (nowS - this.jtiPruned >= 10) {
+      this.sql('DELETE FROM device_jti WHERE expires_at < ?', true).run(nowS);
+      this.jtiPruned = nowS;
+    }
+    return this.sql('INSERT OR IGNORE INTO device_jti (jti, expires_at) VALUES (?, ?)', true).run(jti, expSeconds).changes === 1;
   }
 
   revokeKey(email: string, credentialId: string): boolean {
-    return this.db.prepare('UPDATE credentials SET revoked_at = ? WHERE email = ? AND id = ? AND revoked_at IS NULL').run(this.now().toISOString(), normaliseEmail(email), credentialId).changes === 1;
+    return this.sql('UPDATE credentials SET revoked_at = ? WHERE email = ? AND id = ? AND revoked_at IS NULL').run(this.now().toISOString(), normaliseEmail(email), credentialId).changes === 1;
   }
 
   revokeDevice(thumbprint: string): boolean {
-    return this.db.prepare('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(this.now().toISOString(), thumbprint).changes === 1;
+    return this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(this.now().toISOString(), thumbprint).changes === 1;
   }
 
   listUsers(): { email: string; devices: string[]; keys: { id: string; flagged: boolean; revoked: boolean }[] }[] {
-    const users = this.db.prepare('SELECT email FROM users ORDER BY email').all() as { email: string }[];
+    const users = this.sql('SELECT email FROM users ORDER BY email').all() as { email: string }[];
     return users.map(({ email }) => ({
       email,
-      devices: (this.db.prepare('SELECT thumbprint FROM devices WHERE email = ? AND revoked_at IS NULL').all(email) as { thumbprint: string }[]).map((d) => d.thumbprint),
-      keys: (this.db.prepare('SELECT id, flagged_at, revoked_at FROM credentials WHERE email = ?').all(email) as { id: string; flagged_at: string | null; revoked_at: string | null }[]).map((k) => ({ id: k.id, flagged: k.flagged_at !== null, revoked: k.revoked_at !== null })),
+      devices: (this.sql('SELECT thumbprint FROM devices WHERE email = ? AND revoked_at IS NULL').all(email) as { thumbprint: string }[]).map((d) => d.thumbprint),
+      keys: (this.sql('SELECT id, flagged_at, revoked_at FROM credentials WHERE email = ?').all(email) as { id: string; flagged_at: string | null; revoked_at: string | null }[]).map((k) => ({ id: k.id, flagged: k.flagged_at !== null, revoked: k.revoked_at !== null })),
     }));
   }
 
@@ -150,15 +190,15 @@ export class ControlPlane {
 
   /** Step 1 (agent): trade a code + the new device's public key for a registration ceremony. */
   async startEnrolment(code: string, deviceJwk: { kty: string; crv: string; x: string }, thumbprint: string) {
-    const row = this.db.prepare('SELECT code_sha256, email, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = ?').get(sha256hex(String(code))) as { code_sha256: string; email: string; expires_at: string; used_at: string | null } | undefined;
+    const row = this.sql('SELECT code_sha256, email, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = ?').get(sha256hex(String(code))) as { code_sha256: string; email: string; expires_at: string; used_at: string | null } | undefined;
     if (!row) throw forbidden('bad-enrolment-code', 'this enrolment code is not valid; ask your admin for a new link');
     if (row.used_at) throw forbidden('enrolment-code-used', 'this enrolment code was already used; ask your admin for a new link');
     if (Date.parse(row.expires_at) <= this.now().getTime()) throw forbidden('enrolment-code-expired', 'this enrolment code has expired; ask your admin for a new link');
     if (deviceJwk?.kty !== 'OKP' || deviceJwk?.crv !== 'Ed25519' || typeof deviceJwk?.x !== 'string') throw bad('bad-device-key', 'the device key must be an Ed25519 JWK');
     const options = await registrationOptions(this.cfg, { email: row.email, id: Buffer.from(sha256hex(row.email), 'hex').subarray(0, 16) }, this.credentialsOf(row.email));
     const id = newId();
-    this.db
-      .prepare('INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this
+      .sql('INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(id, row.code_sha256, row.email, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: deviceJwk.x }), thumbprint, options.challenge, new Date(this.now().getTime() + ENROLMENT_TTL_MS).toISOString());
     this.enrolmentOptions.set(id, options);
     return { id, user: row.email, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/enrol/${id}`, options };
@@ -174,7 +214,7 @@ export class ControlPlane {
   }
 
   private enrolment(id: string) {
-    const e = this.db.prepare('SELECT * FROM enrolments WHERE id = ?').get(id) as
+    const e = this.sql('SELECT * FROM enrolments WHERE id = ?').get(id) as
       | { id: string; code_sha256: string; email: string; device_jwk: string; device_thumbprint: string; challenge: string; expires_at: string; completed_at: string | null }
       | undefined;
     if (!e) throw notFound('enrolment');
@@ -189,13 +229,13 @@ export class ControlPlane {
     const info = await verifyRegistration(this.cfg, response, e.challenge);
     const now = this.now().toISOString();
     this.db.transaction(() => {
-      const code = this.db.prepare('UPDATE enrolment_codes SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL').run(now, e.code_sha256);
+      const code = this.sql('UPDATE enrolment_codes SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL').run(now, e.code_sha256);
       if (code.changes !== 1) throw forbidden('enrolment-code-used', 'this enrolment code was already used');
-      this.db.prepare('INSERT INTO devices (thumbprint, email, public_jwk, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(thumbprint) DO UPDATE SET email = excluded.email, public_jwk = excluded.public_jwk, revoked_at = NULL').run(e.device_thumbprint, e.email, e.device_jwk, now);
-      this.db
-        .prepare('INSERT INTO credentials (id, email, public_key, counter, transports, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO devices (thumbprint, email, public_jwk, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(thumbprint) DO UPDATE SET email = excluded.email, public_jwk = excluded.public_jwk, revoked_at = NULL').run(e.device_thumbprint, e.email, e.device_jwk, now);
+      this
+        .sql('INSERT INTO credentials (id, email, public_key, counter, transports, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(info.credential.id, e.email, Buffer.from(info.credential.publicKey), info.credential.counter, JSON.stringify(info.credential.transports ?? []), now);
-      this.db.prepare('UPDATE enrolments SET completed_at = ? WHERE id = ?').run(now, id);
+      this.sql('UPDATE enrolments SET completed_at = ? WHERE id = ?').run(now, id);
     })();
     this.enrolmentOptions.delete(id);
     return { user: e.email };
@@ -240,7 +280,7 @@ export class ControlPlane {
     if (request.policyVersion > policy.version) throw bad('unknown-policy-version', `policy v${request.policyVersion} does not exist (current is v${policy.version})`);
     if (request.kind === 'extend') this.checkExtends(caller, request);
     this.sweep();
-    const active = (this.db.prepare("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved')").get(request.user, request.role) as { n: number }).n;
+    const active = (this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved')").get(request.user, request.role) as { n: number }).n;
     const decision = this.evaluate(request, request.kind === 'extend' ? Math.max(0, active - 1) : active);
     if (!decision.allowed) {
       const why = decision.reasons.filter((r) => r.blocking);
@@ -252,10 +292,12 @@ export class ControlPlane {
     const nonce = crypto.randomBytes(32).toString('hex');
     const now = this.now();
     const approval = decision.requirements.approval;
-    this.db
-      .prepare(
+    // Not signed yet, so nothing is granted: this row may skip the fsync (lightDb). If an OS crash
+    // loses it, the user simply asks again. The signed outcome is committed durably.
+    this.sql(
         `INSERT INTO activations (id, email, device, role, request_json, request_sha256, nonce, nonce_expires_at, needs_approval, approvals_needed, state, created_at, extends_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?)`,
+        true,
       )
       .run(id, request.user, request.device, request.role, JSON.stringify(request), objectHash(request), nonce, new Date(now.getTime() + NONCE_TTL_MS).toISOString(), approval ? 1 : 0, approval?.count ?? 0, now.toISOString(), request.extends);
     const options = await assertionOptions(this.cfg, activationChallenge(nonce, request), credentials, decision.requirements.userVerification);
@@ -263,7 +305,7 @@ export class ControlPlane {
   }
 
   private checkExtends(caller: Caller, request: ActivationRequest): void {
-    const prev = this.db.prepare('SELECT * FROM activations WHERE id = ?').get(request.extends) as ActivationRow | undefined;
+    const prev = this.sql('SELECT * FROM activations WHERE id = ?').get(request.extends) as ActivationRow | undefined;
     if (!prev || prev.email !== caller.email) throw notFound('activation to extend');
     if (prev.state !== 'active') throw conflict('not-active', `only an active role can be extended (this one is ${prev.state})`);
     if (prev.role !== request.role) throw bad('role-mismatch', 'an extension must be for the same role');
@@ -295,14 +337,14 @@ export class ControlPlane {
     const expected = toBase64Url(activationChallenge(row.nonce, request));
     const { newCounter } = await this.verifyCounted(response, credential, expected, role.activation.userVerification === 'required');
     // re-check the policy at signing time: the request must still be allowed now
-    const active = (this.db.prepare("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ?").get(row.email, row.role, row.extends_id ?? '') as { n: number }).n;
+    const active = (this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ?").get(row.email, row.role, row.extends_id ?? '') as { n: number }).n;
     const decision = this.evaluate(request, active);
     if (!decision.allowed) throw new ApiError(403, 'not-allowed', decision.reasons.filter((r) => r.blocking).map((r) => `${r.code}: ${r.message}`).join('; '));
     this.db.transaction(() => {
       // the nonce is consumed atomically: a second submission of anything fails here
-      const used = this.db.prepare('UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL').run(now.toISOString(), JSON.stringify(response), credential.id, id);
+      const used = this.sql('UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL').run(now.toISOString(), JSON.stringify(response), credential.id, id);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this request was already signed');
-      this.db.prepare('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
+      this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
       this.apply(id, { type: 'assertion-verified', needsApproval: row.needs_approval === 1 }, now);
       if (row.needs_approval === 0) this.start(id, now);
     })();
@@ -314,7 +356,7 @@ export class ControlPlane {
     try {
       return await verifyAssertion(this.cfg, response, credential, expectedChallenge, requireUV);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 'counter-regressed') this.db.prepare('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(this.now().toISOString(), credential.id);
+      if (e instanceof ApiError && e.code === 'counter-regressed') this.sql('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(this.now().toISOString(), credential.id);
       throw e;
     }
   }
@@ -331,7 +373,7 @@ export class ControlPlane {
     }
     this.apply(id, { type: 'start' }, now);
     const expiresAt = new Date((row.extends_id ? startsAt.getTime() : now.getTime()) + request.duration * 1000);
-    this.db.prepare('UPDATE activations SET starts_at = ?, expires_at = ? WHERE id = ?').run(now.toISOString(), expiresAt.toISOString(), id);
+    this.sql('UPDATE activations SET starts_at = ?, expires_at = ? WHERE id = ?').run(now.toISOString(), expiresAt.toISOString(), id);
   }
 
   private apply(id: string, event: ActivationEvent, now: Date): ActivationState {
@@ -339,13 +381,15 @@ export class ControlPlane {
     const t = transition(row.state, event);
     if (!t.ok) throw conflict('bad-transition', t.error);
     const decided = ['approved', 'denied', 'pending-approval'].includes(t.state) ? now.toISOString() : row.decided_at;
-    this.db.prepare('UPDATE activations SET state = ?, decided_at = ? WHERE id = ? AND state = ?').run(t.state, decided, id, row.state);
+    this.sql('UPDATE activations SET state = ?, decided_at = ? WHERE id = ? AND state = ?').run(t.state, decided, id, row.state);
+    // listeners only resolve promises: they read the row after this transaction has committed
+    this.events.emit('change', id);
     return t.state;
   }
 
   private end(id: string, event: ActivationEvent, now: Date, reason: string): void {
     this.apply(id, event, now);
-    this.db.prepare('UPDATE activations SET ended_at = ?, end_reason = ? WHERE id = ?').run(now.toISOString(), reason, id);
+    this.sql('UPDATE activations SET ended_at = ?, end_reason = ? WHERE id = ?').run(now.toISOString(), reason, id);
   }
 
   deactivate(caller: Caller, id: string): ActivationView {
@@ -367,20 +411,43 @@ export class ControlPlane {
     return this.view(row);
   }
 
+  /** Long poll: the activation as soon as its state differs from `seen`, or as it is after `timeoutMs`. */
+  async waitForChange(caller: Caller, id: string, seen: string, timeoutMs: number): Promise<ActivationView> {
+    const now = this.getActivation(caller, id);
+    if (now.state !== seen) return now;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.events.off('change', onChange);
+        resolve();
+      };
+      const onChange = (changed: string) => changed === id && done();
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref(); // a pending long poll must not keep a stopping server alive
+      this.events.on('change', onChange);
+    });
+    return this.getActivation(caller, id);
+  }
+
   listActivations(caller: Caller): ActivationView[] {
     this.sweep();
-    return (this.db.prepare('SELECT * FROM activations WHERE email = ? ORDER BY created_at DESC LIMIT 200').all(caller.email) as ActivationRow[]).map((r) => this.view(r));
+    return (this.sql('SELECT * FROM activations WHERE email = ? ORDER BY created_at DESC LIMIT 200').all(caller.email) as ActivationRow[]).map((r) => this.view(r));
   }
 
   /** Time-driven transitions: unsigned requests after 5 min, unapproved after 24 h, windows ending. */
+  private lastSweep = -Infinity;
+
   sweep(): void {
     const now = this.now();
+    // time-driven transitions need second precision, not a scan on every call
+    if (now.getTime() - this.lastSweep < 1000 && now.getTime() >= this.lastSweep) return;
+    this.lastSweep = now.getTime();
     const iso = now.toISOString();
     this.db.transaction(() => {
-      for (const r of this.db.prepare("SELECT id FROM activations WHERE state = 'requested' AND nonce_expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not signed within 5 minutes');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'requested' AND nonce_expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not signed within 5 minutes');
       const cutoff = new Date(now.getTime() - APPROVAL_TTL_MS).toISOString();
-      for (const r of this.db.prepare("SELECT id FROM activations WHERE state = 'pending-approval' AND decided_at <= ?").all(cutoff) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not approved within 24 hours');
-      for (const r of this.db.prepare("SELECT id FROM activations WHERE state = 'active' AND expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'window-ended' }, now, 'the activation window ended');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'pending-approval' AND decided_at <= ?").all(cutoff) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not approved within 24 hours');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'active' AND expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'window-ended' }, now, 'the activation window ended');
     })();
   }
 
@@ -396,7 +463,7 @@ export class ControlPlane {
 
   pendingApprovals(caller: Caller): ActivationView[] {
     this.sweep();
-    const rows = this.db.prepare("SELECT * FROM activations WHERE state = 'pending-approval' ORDER BY created_at").all() as ActivationRow[];
+    const rows = this.sql("SELECT * FROM activations WHERE state = 'pending-approval' ORDER BY created_at").all() as ActivationRow[];
     return rows.filter((r) => this.canApprove(caller.email, r) && this.selfApprovalOk(caller.email, r) && !this.hasDecided(r.id, caller.email)).map((r) => this.view(r));
   }
 
@@ -406,7 +473,7 @@ export class ControlPlane {
   }
 
   private hasDecided(id: string, approver: string): boolean {
-    return this.db.prepare('SELECT 1 FROM approvals WHERE activation_id = ? AND approver = ?').get(id, approver) !== undefined;
+    return this.sql('SELECT 1 FROM approvals WHERE activation_id = ? AND approver = ?').get(id, approver) !== undefined;
   }
 
   /** An approver asks to decide: returns the statement to sign and its ceremony. */
@@ -420,7 +487,7 @@ export class ControlPlane {
     if (decision === 'deny' && !reason?.trim()) throw bad('reason-required', 'a denial needs a reason the requester will see');
     const statement: ApprovalStatement = { v: 1, activation: id, requestHash: row.request_sha256, decision, approver: caller.email, reason: reason?.trim() || null };
     const nonce = crypto.randomBytes(32).toString('hex');
-    this.db.prepare('INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at) VALUES (?, ?, ?, ?, ?)').run(nonce, id, caller.email, JSON.stringify(statement), new Date(this.now().getTime() + NONCE_TTL_MS).toISOString());
+    this.sql('INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at) VALUES (?, ?, ?, ?, ?)').run(nonce, id, caller.email, JSON.stringify(statement), new Date(this.now().getTime() + NONCE_TTL_MS).toISOString());
     const options = await assertionOptions(this.cfg, approvalChallenge(nonce, statement), this.credentialsOf(caller.email), 'required');
     return { ceremonyId: nonce, statement, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/approval/${nonce}`, options };
   }
@@ -434,7 +501,7 @@ export class ControlPlane {
   }
 
   private approvalRow(nonce: string) {
-    const c = this.db.prepare('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as { nonce: string; activation_id: string; approver: string; statement_json: string; expires_at: string; used_at: string | null } | undefined;
+    const c = this.sql('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as { nonce: string; activation_id: string; approver: string; statement_json: string; expires_at: string; used_at: string | null } | undefined;
     if (!c) throw notFound('approval ceremony');
     return c;
   }
@@ -453,16 +520,16 @@ export class ControlPlane {
     if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for the approver (or was revoked)');
     const { newCounter } = await this.verifyCounted(response, credential, toBase64Url(approvalChallenge(nonce, statement)), true);
     this.db.transaction(() => {
-      const used = this.db.prepare('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce);
+      const used = this.sql('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this approval was already signed');
-      this.db.prepare('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
-      this.db
-        .prepare('INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
+      this
+        .sql('INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(row.id, c.approver, statement.decision, statement.reason, c.statement_json, nonce, JSON.stringify(response), credential.id, now.toISOString());
       if (statement.decision === 'deny') {
         this.end(row.id, { type: 'denied' }, now, `denied by ${c.approver}: ${statement.reason ?? ''}`);
       } else {
-        const approvals = (this.db.prepare("SELECT COUNT(DISTINCT approver) AS n FROM approvals WHERE activation_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
+        const approvals = (this.sql("SELECT COUNT(DISTINCT approver) AS n FROM approvals WHERE activation_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
         if (approvals >= row.approvals_needed) {
           this.apply(row.id, { type: 'quorum-reached' }, now);
           this.start(row.id, now);
@@ -475,7 +542,7 @@ export class ControlPlane {
   // --- views -------------------------------------------------------------------------------
 
   private row(id: string): ActivationRow {
-    const r = this.db.prepare('SELECT * FROM activations WHERE id = ?').get(String(id)) as ActivationRow | undefined;
+    const r = this.sql('SELECT * FROM activations WHERE id = ?').get(String(id)) as ActivationRow | undefined;
     if (!r) throw notFound('activation');
     return r;
   }
@@ -489,12 +556,12 @@ export class ControlPlane {
       nonce: r.nonce,
       assertion: r.assertion_json ? (JSON.parse(r.assertion_json) as AuthenticationResponseJSON) : null,
       credentialId: r.credential_id,
-      approvals: this.db.prepare('SELECT approver, decision, reason, statement_json AS statement, nonce, assertion_json AS assertion, credential_id AS credentialId FROM approvals WHERE activation_id = ?').all(id),
+      approvals: this.sql('SELECT approver, decision, reason, statement_json AS statement, nonce, assertion_json AS assertion, credential_id AS credentialId FROM approvals WHERE activation_id = ?').all(id),
     };
   }
 
   private view(r: ActivationRow): ActivationView {
-    const approvals = this.db.prepare('SELECT approver, decision, reason, created_at AS at FROM approvals WHERE activation_id = ? ORDER BY created_at').all(r.id) as ActivationView['approvals'];
+    const approvals = this.sql('SELECT approver, decision, reason, created_at AS at FROM approvals WHERE activation_id = ? ORDER BY created_at').all(r.id) as ActivationView['approvals'];
     return {
       id: r.id,
       user: r.email,

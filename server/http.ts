@@ -8,7 +8,7 @@ import { ceremonyDistDir, serveCeremonyPage } from './ceremony-page';
 import { configFor, loadConfig, saveConfig, type ServerConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { paths, readState, refreshTimestamp } from './repo/repository';
-import { openServerDb } from './store/db';
+import { openLightDb, openServerDb } from './store/db';
 
 const METADATA_NAME = /^(?:[0-9]{1,10}\.)?(?:root|targets|snapshot|timestamp|bin-[0-9a-f]{1,4})\.json$/;
 const TARGET_PATH = /^(?:policy|members)\/[0-9a-f]{64}\.[A-Za-z0-9._-]{1,100}$/;
@@ -41,6 +41,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
   const p = paths(dir);
   const log = opts.log ?? (() => {});
   const db = openServerDb(dir);
+  const lightDb = openLightDb(dir);
   // the control plane is created once the port (and so the public URL) is known
   let cp: ControlPlane | null = null;
   const server = http.createServer((req, res) => {
@@ -56,7 +57,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     } catch {
       return send(400, JSON.stringify({ error: 'bad request' }));
     }
-    if (cp && handleApi(cp, req, res, route)) return;
+    if (cp && handleApi(cp, req, res, route, url.searchParams)) return;
     if (serveCeremonyPage(req, res, route, ceremonyDistDir())) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (route === '/trust-root.json') return sendFile(p.trustRoot, 'no-store');
@@ -96,11 +97,12 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     cfg = configFor(opts.publicUrl ?? (isLoopback(opts.host) ? `http://localhost:${addr.port}` : loadConfig(dir)?.publicUrl ?? `http://localhost:${addr.port}`));
   } catch (e) {
     server.close();
+    lightDb.close();
     db.close();
     throw e;
   }
   saveConfig(dir, cfg);
-  cp = new ControlPlane(dir, db, cfg, opts.clock);
+  cp = new ControlPlane(dir, db, cfg, opts.clock, lightDb);
 
   const tick = () => {
     try {
@@ -124,6 +126,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       new Promise<void>((resolve) => {
         clearInterval(timer);
         server.close(() => {
+          lightDb.close();
           db.close();
           resolve();
         });

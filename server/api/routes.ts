@@ -10,7 +10,7 @@ import { ApiError, bad, unauthorized } from './errors';
 
 const MAX_BODY = 256 * 1024;
 
-type Handler = (ctx: { cp: ControlPlane; params: string[]; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
+type Handler = (ctx: { cp: ControlPlane; params: string[]; query: URLSearchParams; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
 
 interface Route {
   method: 'GET' | 'POST';
@@ -45,7 +45,18 @@ const routes: Route[] = [
   { method: 'POST', path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`), handler: ({ cp, params, body }) => cp.finishEnrolment(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
   { method: 'POST', path: /^\/api\/v1\/activations$/, handler: async ({ cp, body, caller }) => cp.createActivation(await caller(), obj(body, 'body').request) },
   { method: 'GET', path: /^\/api\/v1\/activations$/, handler: async ({ cp, caller }) => cp.listActivations(await caller()) },
-  { method: 'GET', path: new RegExp(`^/api/v1/activations/${ID}$`), handler: async ({ cp, params, caller }) => cp.getActivation(await caller(), params[0]!) },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/v1/activations/${ID}$`),
+    // ?wait=STATE&timeout=SECONDS (≤ 30): answer when the state is no longer STATE (long poll)
+    handler: async ({ cp, params, query, caller }) => {
+      const who = await caller();
+      const wait = query.get('wait');
+      if (!wait) return cp.getActivation(who, params[0]!);
+      const timeout = Math.min(30, Math.max(0, Number(query.get('timeout') ?? 25) || 0));
+      return cp.waitForChange(who, params[0]!, wait, timeout * 1000);
+    },
+  },
   { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`), handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!) },
   { method: 'GET', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params }) => cp.activationCeremony(params[0]!) },
   { method: 'POST', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params, body }) => cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
@@ -64,7 +75,7 @@ const routes: Route[] = [
 ];
 
 /** Handles /api/v1/… requests; returns false when the path is not an API route. */
-export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http.ServerResponse, pathname: string): boolean {
+export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, query = new URLSearchParams()): boolean {
   if (!pathname.startsWith('/api/v1/') || pathname === '/api/v1/info') return false;
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   let params: string[] = [];
@@ -93,7 +104,7 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
         }
       }
       const caller = () => authenticate(cp, req, pathname, raw, body);
-      return route.handler({ cp, params, body, caller });
+      return route.handler({ cp, params, query, body, caller });
     },
   ).then(
     (value) => reply(200, { ok: true, value }),

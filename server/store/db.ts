@@ -116,3 +116,15 @@ export function openServerDb(dir: string): ServerDb {
   }
   return db;
 }
+
+/** A second connection to server.db whose commits skip the fsync (synchronous=NORMAL in WAL mode):
+ *  they survive a crash of the process; only an OS crash can forget the last few seconds. For the
+ *  device-request replay cache (entries live 2 minutes at most) and requests not signed yet —
+ *  never for anything that grants access. */
+export function openLightDb(dir: string): ServerDb {
+  const db = new Database(path.join(dir, 'server.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return db;
+}

@@ -84,3 +84,16 @@ test('a device that was never enrolled, or was revoked, is refused', async () =>
   assert.equal(srv.controlPlane.revokeDevice(key.thumbprint), true);
   await assert.rejects(client.call('GET', '/api/v1/activations'), (e: ControlPlaneError) => e.code === 'unknown-device');
 });
+
+test('a long poll answers as soon as the activation changes state, not at its timeout', async () => {
+  const { srv, client, authenticator, key } = await enrolledOverHttp();
+  const request = { v: 1, kind: 'activate', user: 'alice@acme.example', device: key.thumbprint, role: 'readonly', duration: 600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: new Date().toISOString(), extends: null };
+  const { activation, options } = await client.call<{ activation: { id: string }; options: never }>('POST', '/api/v1/activations', { request });
+  const t0 = Date.now();
+  const waiting = client.call<{ state: string }>('GET', `/api/v1/activations/${activation.id}?wait=requested&timeout=20`);
+  await new Promise((r) => setTimeout(r, 200));
+  const assertion = authenticator.authenticate(options, srv.publicUrl);
+  await new ControlPlaneClient(srv.url, null).call('POST', `/api/v1/ceremony/activation/${activation.id}`, { response: assertion }, { sign: false });
+  assert.equal((await waiting).state, 'active');
+  assert.ok(Date.now() - t0 < 5000, 'answered on the change, long before the 20 s timeout');
+});

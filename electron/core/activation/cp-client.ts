@@ -26,7 +26,8 @@ export class ControlPlaneClient {
     if (raw) headers['content-type'] = 'application/json';
     if (opts.sign !== false) {
       if (!this.key) throw new ControlPlaneError('not-enrolled', 'this agent has no device key: run `pim enroll LINK`', 0);
-      headers.authorization = `PIM-Device ${await signDeviceRequest(this.key, { htm: method, htu: path, bodySha256: bodySha256(raw) })}`;
+      // the signature covers the path (not the query, which only tunes long polls)
+      headers.authorization = `PIM-Device ${await signDeviceRequest(this.key, { htm: method, htu: path.split('?')[0]!, bodySha256: bodySha256(raw) })}`;
     }
     let res: Response;
     try {
