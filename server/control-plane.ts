@@ -198,24 +198,23 @@ export class ControlPlane {
     const options = await registrationOptions(this.cfg, { email: row.email, id: Buffer.from(sha256hex(row.email), 'hex').subarray(0, 16) }, this.credentialsOf(row.email));
     const id = newId();
     this
-      .sql('INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, row.code_sha256, row.email, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: deviceJwk.x }), thumbprint, options.challenge, new Date(this.now().getTime() + ENROLMENT_TTL_MS).toISOString());
-    this.enrolmentOptions.set(id, options);
+      .sql('INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at, options_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, row.code_sha256, row.email, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: deviceJwk.x }), thumbprint, options.challenge, new Date(this.now().getTime() + ENROLMENT_TTL_MS).toISOString(), JSON.stringify(options));
     return { id, user: row.email, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/enrol/${id}`, options };
   }
 
-  private enrolmentOptions = new Map<string, Awaited<ReturnType<typeof registrationOptions>>>();
-
   enrolmentCeremony(id: string) {
     const e = this.enrolment(id);
-    const options = this.enrolmentOptions.get(id);
+    if (e.completed_at) throw conflict('enrolment-done', 'this security key is already registered: you can close this page');
+    if (Date.parse(e.expires_at) <= this.now().getTime()) throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
+    const options = JSON.parse(e.options_json ?? 'null') as Awaited<ReturnType<typeof registrationOptions>> | null;
     if (!options) throw new ApiError(410, 'enrolment-restart', 'this enrolment ceremony is no longer available: run `pim enroll` again');
     return { kind: 'enrolment' as const, user: e.email, device: e.device_thumbprint, options };
   }
 
   private enrolment(id: string) {
     const e = this.sql('SELECT * FROM enrolments WHERE id = ?').get(id) as
-      | { id: string; code_sha256: string; email: string; device_jwk: string; device_thumbprint: string; challenge: string; expires_at: string; completed_at: string | null }
+      | { id: string; code_sha256: string; email: string; device_jwk: string; device_thumbprint: string; challenge: string; expires_at: string; completed_at: string | null; options_json: string | null }
       | undefined;
     if (!e) throw notFound('enrolment');
     return e;
@@ -237,7 +236,6 @@ export class ControlPlane {
         .run(info.credential.id, e.email, Buffer.from(info.credential.publicKey), info.credential.counter, JSON.stringify(info.credential.transports ?? []), now);
       this.sql('UPDATE enrolments SET completed_at = ? WHERE id = ?').run(now, id);
     })();
-    this.enrolmentOptions.delete(id);
     return { user: e.email };
   }
 

@@ -93,6 +93,8 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (activation_id, approver)
    );`,
+  // the registration options, so an enrolment survives a control plane restart
+  `ALTER TABLE enrolments ADD COLUMN options_json TEXT;`,
 ];
 
 export type ServerDb = Database.Database;

@@ -289,3 +289,18 @@ test('the server decides exactly as the agent decided offline, for the same requ
   }
   assert.equal(compared, 15);
 });
+
+test('an enrolment started before a control plane restart can still be finished after it', async () => {
+  const { cp, dir } = await newControlPlane({ policy: POLICY });
+  const { code } = cp.addUser('dave@acme.example', []);
+  const s = await cp.startEnrolment(code, { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) }, 'd'.repeat(43));
+  // a new ControlPlane on the same folder: nothing in memory survives
+  const { ControlPlane } = await import('../../server/control-plane');
+  const { configFor } = await import('../../server/config');
+  const again = new ControlPlane(dir, cp.db, configFor(ORIGIN));
+  const ceremony = again.enrolmentCeremony(s.id);
+  assert.equal(ceremony.user, 'dave@acme.example');
+  await again.finishEnrolment(s.id, new SoftAuthenticator().register(ceremony.options, ORIGIN));
+  assert.equal(again.enrolmentStatus(s.id, 'd'.repeat(43)).state, 'complete');
+  await refused(async () => again.enrolmentCeremony(s.id), 'enrolment-done');
+});
