@@ -1,14 +1,62 @@
-// The tray popover: who and where, how fresh the policy is, and which roles can be activated.
-import type { PimApi } from '../shared/api';
+// The tray popover: who and where, how fresh the policy is, which roles can be activated (and
+// their activations), requests waiting for this user's approval — or, on first run, enrolment.
+import { useCallback, useMemo, useState } from 'react';
+import type { ActivationView, PimApi, RoleView } from '../shared/api';
+import { ActivateDialog } from './ActivateDialog';
+import { activationFor, LIVE } from './activation-format';
+import { ActivationStatus } from './ActivationStatus';
+import { ApprovalsView } from './ApprovalsView';
+import { isElectronHost } from './client';
 import { ConnectionBadge } from './ConnectionBadge';
+import { EnrolPanel } from './EnrolPanel';
 import { ErrorBanner } from './ErrorBanner';
+import { openCeremony } from './open-ceremony';
 import { PolicyStatus } from './PolicyStatus';
+import type { RoleActions } from './RoleCard';
 import { RoleSections } from './RoleSections';
 import { serverLabel } from './format';
 import { useAgentState } from './useAgentState';
+import { useNow } from './useNow';
+
+type Tab = 'roles' | 'approvals';
 
 export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number }) {
-  const { state, loadError, refreshing, refreshError, refresh, dismissRefreshError } = useAgentState(client, pollMs);
+  const { state, loadError, refreshing, refreshError, refresh, dismissRefreshError, reload, clockOffsetMs } = useAgentState(client, pollMs);
+  const [tab, setTab] = useState<Tab>('roles');
+  const [dialog, setDialog] = useState<RoleView | null>(null);
+  const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
+  const [approvalCount, setApprovalCount] = useState<number | null>(null);
+  const activations = useMemo(() => state?.activations ?? [], [state]);
+  const anyActive = activations.some((a) => a.state === 'active');
+  const nowMs = useNow(clockOffsetMs, anyActive);
+
+  const onChanged = useCallback(() => void reload(), [reload]);
+  const onDismiss = useCallback((id: string) => setDismissed((d) => new Set([...d, id])), []);
+  const onRequested = useCallback(
+    (a: ActivationView) => {
+      setDialog(null);
+      void reload();
+      // Electron opens the ceremony window at once; a browser needs the user's click on the card
+      if (isElectronHost() && a.ceremonyUrl) void openCeremony(client, a.ceremonyUrl, state?.server ?? null);
+    },
+    [reload, client, state?.server],
+  );
+
+  const firstRun = !!state && !state.enrolled && state.connection === 'unconfigured';
+  const actions: RoleActions | null = state
+    ? {
+        client,
+        server: state.server,
+        nowMs,
+        cannotActivate: state.enrolled ? null : 'Enrol this device with a security key first',
+        activationFor: (role) => activationFor(role, activations, dismissed),
+        onActivate: setDialog,
+        onChanged,
+        onDismiss,
+      }
+    : null;
+  // activations of roles the policy no longer shows this user (e.g. a role removed while active)
+  const orphans = state ? activations.filter((a) => LIVE.has(a.state) && !state.roles.some((r) => r.name === a.role)) : [];
 
   return (
     <div className="app">
@@ -28,9 +76,9 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         )}
       </header>
 
-      {state && <ConnectionBadge state={state} />}
+      {state && !firstRun && <ConnectionBadge state={state} />}
 
-      {state && (
+      {state && !firstRun && (
         <div className="policy-row">
           <PolicyStatus state={state} />
           <button
@@ -49,10 +97,78 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
       <ErrorBanner loadError={loadError} refreshError={refreshError} onDismissRefreshError={dismissRefreshError} />
 
       <main className="content">
-        {state
-          ? !(state.connection === 'unconfigured' && state.roles.length === 0) && <RoleSections state={state} />
-          : !loadError && <p className="empty">Connecting to the agent…</p>}
+        {!state ? (
+          !loadError && <p className="empty">Connecting to the agent…</p>
+        ) : firstRun ? (
+          <EnrolPanel client={client} state={state} onChanged={onChanged} firstRun />
+        ) : (
+          <>
+            {!state.enrolled && (
+              <details className="enrol-notice" data-testid="enrol-notice" open={state.enrolment?.state === 'waiting'}>
+                <summary>Not enrolled: roles can be viewed, not activated. Enrol this device…</summary>
+                <EnrolPanel client={client} state={state} onChanged={onChanged} firstRun={false} />
+              </details>
+            )}
+            {state.enrolled && (
+              <div className="tabs" role="tablist" aria-label="Views">
+                <button type="button" role="tab" id="tab-roles" aria-selected={tab === 'roles'} aria-controls="panel-roles" className="tab" data-testid="roles-tab" onClick={() => setTab('roles')}>
+                  Roles
+                </button>
+                <button type="button" role="tab" id="tab-approvals" aria-selected={tab === 'approvals'} aria-controls="panel-approvals" className="tab" data-testid="approvals-tab" onClick={() => setTab('approvals')}>
+                  Approvals
+                  {approvalCount ? (
+                    <span className="tab__count" data-testid="approvals-count">
+                      {approvalCount}
+                    </span>
+                  ) : null}
+                </button>
+              </div>
+            )}
+            {tab === 'approvals' && state.enrolled ? (
+              <div role="tabpanel" id="panel-approvals" aria-labelledby="tab-approvals">
+                <ApprovalsView client={client} server={state.server} nowIso={new Date(nowMs).toISOString()} onCount={setApprovalCount} />
+              </div>
+            ) : (
+              <div role={state.enrolled ? 'tabpanel' : undefined} id="panel-roles" aria-labelledby={state.enrolled ? 'tab-roles' : undefined} className="content">
+                <RoleSections state={state} actions={actions ?? undefined} />
+                {orphans.length > 0 && actions && (
+                  <section aria-labelledby="orphans-heading">
+                    <h2 id="orphans-heading" className="section-title">
+                      Other activations
+                    </h2>
+                    <ul className="role-list">
+                      {orphans.map((a) => (
+                        <li key={a.id} className="role-card" data-testid={`role-card-${a.role}`}>
+                          <h3 className="role-card__name">{a.role}</h3>
+                          <p className="muted">This role is no longer offered to you by the policy.</p>
+                          <OrphanStatus activation={a} actions={actions} />
+                        </li>
+                      ))}
+                    </ul>
+                  </section>
+                )}
+              </div>
+            )}
+          </>
+        )}
       </main>
+
+      {dialog && <ActivateDialog client={client} role={dialog} onClose={() => setDialog(null)} onRequested={onRequested} />}
     </div>
+  );
+}
+
+function OrphanStatus({ activation, actions }: { activation: ActivationView; actions: RoleActions }) {
+  return (
+    <ActivationStatus
+      client={actions.client}
+      role={activation.role}
+      activation={activation}
+      requirements={null}
+      server={actions.server}
+      nowMs={actions.nowMs}
+      onChanged={actions.onChanged}
+      onDismiss={actions.onDismiss}
+    />
   );
 }

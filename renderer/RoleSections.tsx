@@ -1,8 +1,8 @@
 import type { AgentState } from '../shared/api';
 import { otherRolesText, partitionRoles } from './format';
-import { BlockedRoleCard, EligibleRoleCard } from './RoleCard';
+import { BlockedRoleCard, EligibleRoleCard, type RoleActions } from './RoleCard';
 
-export function RoleSections({ state }: { state: Pick<AgentState, 'roles' | 'otherRoles'> }) {
+export function RoleSections({ state, actions }: { state: Pick<AgentState, 'roles' | 'otherRoles'>; actions?: RoleActions }) {
   const { eligible, blocked } = partitionRoles(state.roles);
   return (
     <>
@@ -13,7 +13,7 @@ export function RoleSections({ state }: { state: Pick<AgentState, 'roles' | 'oth
         {eligible.length > 0 ? (
           <ul className="role-list">
             {eligible.map((r) => (
-              <EligibleRoleCard key={r.name} role={r} />
+              <EligibleRoleCard key={r.name} role={r} actions={actions} />
             ))}
           </ul>
         ) : (
@@ -25,7 +25,7 @@ export function RoleSections({ state }: { state: Pick<AgentState, 'roles' | 'oth
           <summary>Not available now ({blocked.length})</summary>
           <ul className="role-list">
             {blocked.map((r) => (
-              <BlockedRoleCard key={r.name} role={r} />
+              <BlockedRoleCard key={r.name} role={r} actions={actions} />
             ))}
           </ul>
         </details>

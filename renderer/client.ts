@@ -8,6 +8,13 @@ const METHODS = {
   refreshPolicy: true,
   checkRole: true,
   listAllRoles: true,
+  enroll: true,
+  activate: true,
+  listActivations: true,
+  deactivate: true,
+  approvals: true,
+  decide: true,
+  openCeremony: true,
 } as const satisfies Record<Method, true>;
 
 const TOKEN_KEY = 'pim.token';
@@ -17,6 +24,12 @@ export interface ClientEnv {
   location: Pick<Location, 'hash' | 'pathname' | 'search'>;
   history: Pick<History, 'replaceState' | 'state'>;
   storage: Pick<Storage, 'getItem' | 'setItem'>;
+}
+
+/** Inside Electron (the preload put the contract on `window.pim`): ceremonies open through the
+ *  main process; in a browser the page opens them itself. */
+export function isElectronHost(): boolean {
+  return typeof window !== 'undefined' && !!window.pim;
 }
 
 export function createClient(env?: Partial<ClientEnv>): PimApi {

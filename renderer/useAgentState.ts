@@ -13,6 +13,10 @@ export interface AgentStateHook {
   refreshError: ApiError | null;
   refresh: () => Promise<void>;
   dismissRefreshError: () => void;
+  /** fetch the state now (after an action that changed it) */
+  reload: () => Promise<void>;
+  /** the agent's clock minus this page's, measured at the last state: countdowns use the agent's time */
+  clockOffsetMs: number;
 }
 
 async function safely<T>(call: () => Promise<Reply<T>>): Promise<Reply<T>> {
@@ -28,6 +32,7 @@ export function useAgentState(client: PimApi, intervalMs = 2000): AgentStateHook
   const [loadError, setLoadError] = useState<ApiError | null>(null);
   const [refreshing, setRefreshing] = useState(false);
   const [refreshError, setRefreshError] = useState<ApiError | null>(null);
+  const [clockOffsetMs, setClockOffsetMs] = useState(0);
   const seq = useRef(0);
   const applied = useRef(0);
   const polling = useRef(false);
@@ -36,6 +41,8 @@ export function useAgentState(client: PimApi, intervalMs = 2000): AgentStateHook
     if (mySeq < applied.current) return;
     applied.current = mySeq;
     setState(value);
+    const agentNow = Date.parse(value.now);
+    if (!Number.isNaN(agentNow)) setClockOffsetMs(agentNow - Date.now());
   }, []);
 
   const load = useCallback(async () => {
@@ -86,5 +93,14 @@ export function useAgentState(client: PimApi, intervalMs = 2000): AgentStateHook
 
   const dismissRefreshError = useCallback(() => setRefreshError(null), []);
 
-  return { state, loadError, refreshing, refreshError, refresh, dismissRefreshError };
+  const reload = useCallback(async () => {
+    const mySeq = ++seq.current;
+    const r = await safely(() => client.getState({}));
+    if (r.ok) {
+      apply(mySeq, r.value);
+      setLoadError(null);
+    }
+  }, [client, apply]);
+
+  return { state, loadError, refreshing, refreshError, refresh, dismissRefreshError, reload, clockOffsetMs };
 }

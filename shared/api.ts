@@ -2,6 +2,8 @@
 // the web shell's loopback HTTP — carry exactly these calls; inputs are validated with zod at the
 // agent's boundary, and every reply is { ok: true, value } | { ok: false, error }.
 import { z } from 'zod';
+import type { ActivationView as ServerActivationView } from './activation';
+import { ACTIVATION_STATES } from './activation-state';
 import { METHOD_NAMES, type MethodName } from './api-methods';
 
 const Reason = z.object({
@@ -55,6 +57,58 @@ export const PolicyStatusSchema = z.object({
   verifiedAt: z.string(),
 });
 
+const noControl = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
+const RoleName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'not a role name');
+const ActivationId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not an activation id');
+const Instant = z.string();
+
+export const ActivationStateSchema = z.enum(ACTIVATION_STATES);
+
+/** An activation as the control plane reports it (shared/activation's ActivationView). */
+export const ActivationViewSchema = z.object({
+  id: z.string(),
+  user: z.string(),
+  role: z.string(),
+  state: ActivationStateSchema,
+  request: z.object({
+    v: z.literal(1),
+    kind: z.enum(['activate', 'extend']),
+    user: z.string(),
+    device: z.string(),
+    role: z.string(),
+    duration: z.number(),
+    justification: z.string().nullable(),
+    ticket: z.string().nullable(),
+    sshPublicKey: z.string().nullable(),
+    policyVersion: z.number(),
+    requestedAt: Instant,
+    extends: z.string().nullable(),
+  }),
+  requestSha256: z.string(),
+  createdAt: Instant,
+  startsAt: Instant.nullable(),
+  expiresAt: Instant.nullable(),
+  endReason: z.string().nullable(),
+  approvals: z.array(z.object({ approver: z.string(), decision: z.string(), reason: z.string().nullable(), at: Instant })),
+  approvalsNeeded: z.number(),
+  /** the page to touch the key on, while the request is `requested` */
+  ceremonyUrl: z.string().nullable(),
+});
+export type ActivationView = z.infer<typeof ActivationViewSchema>;
+
+export const EnrolmentStatusSchema = z.object({
+  /** waiting: the agent waits for the security key to be registered on the ceremony page */
+  state: z.enum(['waiting', 'complete', 'expired', 'failed']),
+  server: z.string(),
+  user: z.string(),
+  ceremonyUrl: z.string(),
+  /** the first 16 characters of the device key's thumbprint (the ceremony page shows the same) */
+  deviceFingerprint: z.string(),
+  /** why it failed or expired */
+  error: z.string().nullable(),
+});
+export type EnrolmentStatus = z.infer<typeof EnrolmentStatusSchema>;
+
 export const AgentStateSchema = z.object({
   now: z.string(),
   server: z.string().nullable(),
@@ -69,6 +123,13 @@ export const AgentStateSchema = z.object({
   roles: z.array(RoleViewSchema),
   /** how many further roles exist that the user is simply not eligible for */
   otherRoles: z.number(),
+  /** this device is enrolled with a security key (false: not connected, or the --user demo path) */
+  enrolled: z.boolean(),
+  /** the enrolment this agent is running or ran last (in memory; null when none since start) */
+  enrolment: EnrolmentStatusSchema.nullable(),
+  /** this user's activations from agent.db: live ones (requested, pending-approval, approved,
+   *  active) and recently ended ones with their endReason, newest first */
+  activations: z.array(ActivationViewSchema),
 });
 export type AgentState = z.infer<typeof AgentStateSchema>;
 
@@ -91,6 +152,51 @@ export const contract = {
     output: DecisionSchema,
   },
   listAllRoles: { input: z.object({}).strict(), output: z.array(RoleViewSchema) },
+  /** Start enrolling this device with the link from an admin. Returns at once with the ceremony
+   *  where the security key is registered; the agent finishes in the background (getState().enrolment). */
+  enroll: {
+    input: z.object({ link: noControl(2048).min(10) }).strict(),
+    output: z.object({ ceremonyUrl: z.string(), user: z.string(), server: z.string(), deviceFingerprint: z.string() }),
+  },
+  /** Ask for a role: checked offline first, then sent; the answer carries the ceremony URL. */
+  activate: {
+    input: z
+      .object({
+        role: RoleName,
+        duration: z.number().int().min(60).max(366 * 86400).optional(),
+        justification: noControl(1000).optional(),
+        ticket: noControl(128).optional(),
+      })
+      .strict(),
+    output: ActivationViewSchema,
+  },
+  /** This user's activations, fresh from the control plane (also refreshes agent.db). */
+  listActivations: { input: z.object({}).strict(), output: z.array(ActivationViewSchema) },
+  /** Give a role back early (every live activation of it), or end one activation by id. */
+  deactivate: {
+    input: z
+      .object({ role: RoleName.optional(), id: ActivationId.optional() })
+      .strict()
+      .refine((i) => (i.role === undefined) !== (i.id === undefined), 'give exactly one of role and id'),
+    output: z.array(ActivationViewSchema),
+  },
+  /** Requests waiting for this user's approval. */
+  approvals: { input: z.object({}).strict(), output: z.array(ActivationViewSchema) },
+  /** Start an approval or a denial (a denial needs a reason); the key signs it on the returned ceremony. */
+  decide: {
+    input: z
+      .object({ id: ActivationId, decision: z.enum(['approve', 'deny']), reason: noControl(1000).optional() })
+      .strict()
+      .refine((i) => i.decision !== 'deny' || (i.reason ?? '').trim() !== '', { message: 'a denial needs a reason the requester will see', path: ['reason'] }),
+    output: z.object({ ceremonyId: z.string(), ceremonyUrl: z.string() }),
+  },
+  /** Open a ceremony page of the connected control plane: Electron's main process opens it in a
+   *  locked-down window (or, with `external`, the system browser) and answers opened: true; other
+   *  hosts check the URL and answer opened: false — the page opens it itself. */
+  openCeremony: {
+    input: z.object({ url: z.string().min(1).max(2048), external: z.boolean().optional() }).strict(),
+    output: z.object({ opened: z.boolean() }),
+  },
 } as const;
 
 export type Contract = typeof contract;
@@ -103,6 +209,9 @@ export const methods: readonly Method[] = METHOD_NAMES;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _sameMethods: Same<MethodName, Method> = true;
 void _sameMethods;
+// compile-time: the zod view and the protocol's ActivationView interface describe the same object
+const _sameView: Same<ActivationView, ServerActivationView> = true;
+void _sameView;
 
 export function isMethod(name: unknown): name is Method {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(contract, name);

@@ -1,12 +1,14 @@
 // What a long-running host (Electron's main process, `pim agent`, `pim ui`) starts: the agent, its
 // refresh loop, and the dispatch for the UI contract.
 import type { AgentState, Reply } from '../../shared/api';
+import { ActivationTracker } from './activation/tracker';
 import { Agent } from './agent';
 import { createDispatch } from './api/dispatch';
 import { resolveHome } from './home';
 
 export interface AgentRuntime {
   agent: Agent;
+  tracker: ActivationTracker;
   dispatch: (method: string, input: unknown) => Promise<Reply<unknown>>;
   getState: () => Promise<AgentState>;
   onChange: (cb: () => void) => () => void;
@@ -16,9 +18,13 @@ export interface AgentRuntime {
 export async function startAgent(opts: { home?: string; intervalMs?: number; loop?: boolean } = {}): Promise<AgentRuntime> {
   const agent = new Agent(resolveHome(opts.home));
   if (opts.loop !== false) agent.startLoop({ intervalMs: opts.intervalMs ?? intervalFromEnv() });
+  // activations are followed in the background so the UI's getState stays local and cheap
+  const tracker = new ActivationTracker(agent);
+  tracker.start();
   return {
     agent,
-    dispatch: createDispatch(agent),
+    tracker,
+    dispatch: createDispatch(agent, { tracker }),
     getState: async () => agent.state(),
     onChange: (cb) => agent.onChange(cb),
     stop: async () => agent.close(),

@@ -3,7 +3,8 @@
 // one-shot CLI commands all use it; nothing here knows about windows or terminals.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentState, RoleView } from '../../shared/api';
+import type { ActivationView } from '../../shared/activation';
+import type { AgentState, EnrolmentStatus, RoleView } from '../../shared/api';
 // engine + compile only: the schema/YAML modules (zod, yaml) stay out of the offline read path
 import { decide, decideAll, indexRoles } from '../../shared/policy/engine';
 import { subjectFromMember } from '../../shared/policy/compile';
@@ -28,6 +29,9 @@ interface PolicyView {
   expires: Date;
 }
 
+/** How long an ended activation stays in getState (the UI shows "denied: …", "expired"). */
+export const RECENTLY_ENDED_MS = 60 * 60_000;
+
 export class AgentError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -41,6 +45,8 @@ export class Agent {
   private inflight: Promise<RefreshResult> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private closers = new Set<() => void>();
+  private enrolmentStatus: EnrolmentStatus | null = null;
 
   constructor(readonly home: string, private readonly clock: () => Date = () => new Date()) {
     ensurePrivateDir(home);
@@ -49,7 +55,33 @@ export class Agent {
 
   close(): void {
     this.stopLoop();
+    for (const cb of this.closers) cb();
+    this.closers.clear();
     this.store.db.close();
+  }
+
+  /** Runs once when the agent closes (before agent.db does): background work stops here. */
+  onClose(cb: () => void): void {
+    this.closers.add(cb);
+  }
+
+  now(): Date {
+    return this.clock();
+  }
+
+  /** Tell onChange listeners (tray, UI hosts) that something they show changed. */
+  emitChange(): void {
+    this.changed();
+  }
+
+  enrolment(): EnrolmentStatus | null {
+    return this.enrolmentStatus;
+  }
+
+  /** The enrolment in progress (or the last one), as getState reports it. */
+  setEnrolment(e: EnrolmentStatus | null): void {
+    this.enrolmentStatus = e;
+    this.changed();
   }
 
   onChange(cb: () => void): () => void {
@@ -190,7 +222,19 @@ export class Agent {
       policy: p ? { version: p.version, expires: p.expires, verifiedAt: p.verifiedAt } : null,
       roles: d ? this.roleViews(sortRoles(d.relevant), d.view) : [],
       otherRoles: d?.otherCount ?? 0,
+      enrolled: !!conn && !conn.unenrolled,
+      enrolment: this.enrolmentStatus,
+      activations: conn ? this.recentActivations(conn.user) : [],
     };
+  }
+
+  /** Live activations and those that ended in the last hour, from agent.db (works offline). An
+   *  activation past its end is shown expired even before the control plane says so. */
+  recentActivations(user: string): ActivationView[] {
+    const now = this.clock();
+    return this.store.activations(user, new Date(now.getTime() - RECENTLY_ENDED_MS)).map((a) =>
+      a.state === 'active' && a.expiresAt && Date.parse(a.expiresAt) <= now.getTime() ? { ...a, state: 'expired', endReason: a.endReason ?? 'the activation window ended' } : a,
+    );
   }
 
   listAllRoles(): RoleView[] {

@@ -3,14 +3,23 @@
 // in this folder with its own unit tests; this file only wires them to Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, Menu, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session } from 'electron';
+import { BrowserWindow, Menu, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session, shell } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
-import { methods } from '../../shared/api';
+import { methods, type Reply } from '../../shared/api';
 import { startAgent } from '../core/agent-runtime';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
-import { buildTrayMenu, menuAction, type MenuItemTemplate } from './tray-menu';
+import { buildTrayMenu, deactivateTarget, menuAction, type MenuItemTemplate } from './tray-menu';
 import { APP_SCHEME, APP_URL } from './urls';
-import { isAllowedNavigation, popoverPosition, popoverWindowOptions, resolveAppAsset } from './window-options';
+import {
+  CEREMONY_PARTITION,
+  ceremonyWindowOptions,
+  isAllowedCeremonyNavigation,
+  isAllowedNavigation,
+  popoverPosition,
+  popoverWindowOptions,
+  resolveAppAsset,
+  resolveCeremonyOpen,
+} from './window-options';
 
 type Agent = Awaited<ReturnType<typeof startAgent>>;
 
@@ -29,6 +38,9 @@ let tray: Tray | null = null;
 let popover: BrowserWindow | null = null;
 let agentStopped = false;
 let stopping = false;
+let ceremonyWindow: BrowserWindow | null = null;
+/** webContents id → the control plane origin that ceremony window is pinned to */
+const ceremonyOrigins = new Map<number, string>();
 
 function toElectronMenu(items: MenuItemTemplate[], onClick: (id: string) => void): MenuItemConstructorOptions[] {
   return items.map((it): MenuItemConstructorOptions => {
@@ -52,6 +64,18 @@ function onMenuClick(id: string): void {
     case 'open':
       showPopover();
       return;
+    case 'deactivate': {
+      const role = deactivateTarget(id);
+      if (role) {
+        void agent
+          ?.dispatch('deactivate', { role })
+          .then((r) => {
+            if (!r.ok) dialog.showErrorBox(`Could not deactivate ${role}`, r.error.message);
+          })
+          .finally(() => void updateTrayMenu());
+      }
+      return;
+    }
     default:
       return;
   }
@@ -124,22 +148,70 @@ function togglePopover(): void {
 
 function lockDownWebContents(): void {
   app.on('web-contents-created', (_event, contents) => {
+    // the popover stays on its own page; a ceremony window on its control plane's origin
+    const allowed = (url: string) => {
+      const origin = ceremonyOrigins.get(contents.id);
+      return origin !== undefined ? isAllowedCeremonyNavigation(url, origin) : isAllowedNavigation(url, APP_URL);
+    };
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
     contents.on('will-navigate', (event, url) => {
-      if (!isAllowedNavigation(url, APP_URL)) event.preventDefault();
+      if (!allowed(url)) event.preventDefault();
     });
     contents.on('will-redirect', (event, url) => {
-      if (!isAllowedNavigation(url, APP_URL)) event.preventDefault();
+      if (!allowed(url)) event.preventDefault();
     });
     contents.on('will-attach-webview', (event) => event.preventDefault());
   });
 }
 
 function lockDownSession(): void {
-  const ses = session.defaultSession;
-  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  ses.setPermissionCheckHandler(() => false);
-  ses.setDevicePermissionHandler(() => false);
+  // the app's session and the ceremony windows' own one: no permission is ever granted (WebAuthn
+  // does not go through the permission handler), nothing is downloaded
+  for (const ses of [session.defaultSession, session.fromPartition(CEREMONY_PARTITION)]) {
+    ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+    ses.setPermissionCheckHandler(() => false);
+    ses.setDevicePermissionHandler(() => false);
+    ses.on('will-download', (event) => event.preventDefault());
+  }
+}
+
+/** Opens (or reuses) the locked-down ceremony window on `url`, pinned to `origin`. */
+function openCeremonyWindow(url: string, origin: string): void {
+  if (!ceremonyWindow || ceremonyWindow.isDestroyed()) {
+    const win = new BrowserWindow(ceremonyWindowOptions());
+    const id = win.webContents.id;
+    ceremonyOrigins.set(id, origin);
+    win.setMenuBarVisibility(false);
+    win.on('closed', () => {
+      ceremonyOrigins.delete(id);
+      if (ceremonyWindow === win) ceremonyWindow = null;
+    });
+    ceremonyWindow = win;
+  } else {
+    ceremonyOrigins.set(ceremonyWindow.webContents.id, origin);
+  }
+  void ceremonyWindow.loadURL(url);
+  ceremonyWindow.show();
+  ceremonyWindow.focus();
+}
+
+/** The popover's `openCeremony` call: only ceremony pages of the connected (or enrolling) control
+ *  plane, in the ceremony window or — `external` — the system browser. */
+async function handleOpenCeremony(a: Agent, input: unknown): Promise<Reply<unknown>> {
+  const state = await a.getState();
+  const server = state.server ?? state.enrolment?.server ?? null;
+  const r = resolveCeremonyOpen(input, server);
+  if (!r.ok) return { ok: false, error: { code: r.code, message: r.message } };
+  if (r.external) {
+    try {
+      await shell.openExternal(r.url);
+    } catch (e) {
+      return { ok: false, error: { code: 'open-failed', message: `could not open the system browser (${e instanceof Error ? e.message : String(e)})` } };
+    }
+  } else {
+    openCeremonyWindow(r.url, new URL(r.url).origin);
+  }
+  return { ok: true, value: { opened: true } };
 }
 
 function serveRenderer(): void {
@@ -154,7 +226,8 @@ function serveRenderer(): void {
 
 function registerIpc(a: Agent): void {
   const router = createIpcRouter({
-    dispatch: a.dispatch,
+    // windows are Electron's business: openCeremony is answered here, everything else by the agent
+    dispatch: (method, input) => (method === 'openCeremony' ? handleOpenCeremony(a, input) : a.dispatch(method, input)),
     isTrustedSender: (url) => isTrustedSender(url, APP_URL),
   });
   for (const method of methods) {
@@ -210,6 +283,8 @@ async function main(): Promise<void> {
   });
   agent.onChange(() => void updateTrayMenu());
   await updateTrayMenu();
+  // "N min left" on active roles moves on its own
+  setInterval(() => void updateTrayMenu(), 30_000).unref();
   popover = createPopover();
 }
 

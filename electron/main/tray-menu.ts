@@ -1,13 +1,14 @@
 // The tray menu as plain data, built from the agent's state. main.ts turns it into an Electron
 // Menu; everything about what it says is decided (and tested) here.
-import type { AgentState, RoleView } from '../../shared/api';
+import type { ActivationView, AgentState, RoleView } from '../../shared/api';
 
 export type MenuItemType = 'normal' | 'separator' | 'submenu';
 
 export interface MenuItemTemplate {
   type: MenuItemType;
-  /** what a click means: 'refresh', 'quit', anything else opens the popover ('open', 'role:<name>',
-   *  'blocked:<name>', 'open:more-…'); absent = inert */
+  /** what a click means: 'refresh', 'quit', 'deactivate:<role>', anything else opens the popover
+   *  ('open', 'role:<name>', 'active:<name>', 'request:<name>', 'blocked:<name>', 'open:more-…');
+   *  absent = inert */
   id?: string;
   /** Electron label syntax: a literal '&' is written '&&' */
   label: string;
@@ -72,7 +73,22 @@ export function buildTrayMenu(state: AgentState | null): MenuItemTemplate[] {
 
   const menu: MenuItemTemplate[] = [item('status', safeLabel(statusLine(state), 80), false)];
   if (state.connection === 'unconfigured') {
-    menu.push(item(undefined, 'Run “pim connect …” to enrol this device', false));
+    menu.push(item(undefined, state.enrolment?.state === 'waiting' ? 'Enrolling: register your security key' : 'Open PIM Agent to enrol this device', false));
+  }
+
+  const now = Date.parse(state.now);
+  const active = state.activations.filter((a) => a.state === 'active' && a.expiresAt && Date.parse(a.expiresAt) > now);
+  if (active.length > 0) {
+    menu.push(separator(), item('active-header', 'Active roles', false));
+    for (const a of active.slice(0, MAX_ROLES_LISTED)) {
+      menu.push(item(`active:${a.role}`, `${safeLabel(a.role, 40)} — ${timeLeft(Date.parse(a.expiresAt!) - now)}`));
+      menu.push(item(`deactivate:${a.role}`, `Deactivate ${safeLabel(a.role, 40)}`));
+    }
+  }
+  const waiting = state.activations.filter((a) => a.state === 'requested' || a.state === 'pending-approval' || a.state === 'approved');
+  if (waiting.length > 0) {
+    menu.push(separator(), item('requests-header', 'Requests', false));
+    for (const a of waiting.slice(0, MAX_ROLES_LISTED)) menu.push(item(`request:${a.role}`, `${safeLabel(a.role, 40)} — ${REQUEST_TEXT[a.state] ?? a.state}`));
   }
 
   const eligible = state.roles.filter((r) => r.decision.allowed);
@@ -95,12 +111,36 @@ export function buildTrayMenu(state: AgentState | null): MenuItemTemplate[] {
   return menu;
 }
 
-export type MenuAction = 'quit' | 'refresh' | 'open';
+const REQUEST_TEXT: Partial<Record<ActivationView['state'], string>> = {
+  requested: 'touch your security key',
+  'pending-approval': 'waiting for approval',
+  approved: 'approved, starting',
+};
+
+/** "less than a minute left", "42 min left", "1 h 35 min left" (rounded up to the minute). */
+export function timeLeft(ms: number): string {
+  const minutes = Math.ceil(ms / 60_000);
+  if (minutes <= 1) return ms < 60_000 ? 'less than a minute left' : '1 min left';
+  if (minutes < 60) return `${minutes} min left`;
+  const h = Math.floor(minutes / 60);
+  const m = minutes % 60;
+  return `${h} h${m ? ` ${m} min` : ''} left`;
+}
+
+export type MenuAction = 'quit' | 'refresh' | 'open' | 'deactivate';
+
+const INERT = new Set(['status', 'eligible-header', 'active-header', 'requests-header', 'blocked']);
 
 /** What clicking the item with this id does; null for inert items. */
 export function menuAction(id: string | undefined): MenuAction | null {
-  if (id === undefined || id === 'status' || id === 'eligible-header' || id === 'blocked') return null;
+  if (id === undefined || INERT.has(id)) return null;
   if (id === 'quit') return 'quit';
   if (id === 'refresh') return 'refresh';
+  if (id.startsWith('deactivate:') && id.length > 'deactivate:'.length) return 'deactivate';
   return 'open';
+}
+
+/** The role a 'deactivate:<role>' item names; null for any other id. */
+export function deactivateTarget(id: string | undefined): string | null {
+  return id !== undefined && menuAction(id) === 'deactivate' ? id.slice('deactivate:'.length) : null;
 }

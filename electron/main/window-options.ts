@@ -1,9 +1,13 @@
 // What the popover window is and may do. Pure, so every security-relevant setting is unit-tested;
 // main.ts passes the result straight to `new BrowserWindow()` (its type checks the fields there).
+import { contract } from '../../shared/api';
+import { httpOrigin, isCeremonyUrl } from '../../shared/ceremony-url';
 import { APP_HOST, APP_SCHEME, isSameDocument } from './urls';
 
 export interface SecureWebPreferences {
   preload?: string;
+  /** a session of its own (ceremony windows): no cookies, storage or permissions shared with the app */
+  partition?: string;
   contextIsolation: true;
   sandbox: true;
   nodeIntegration: false;
@@ -18,6 +22,23 @@ export interface SecureWebPreferences {
   safeDialogs: true;
   plugins: false;
 }
+
+/** Every window's web preferences: isolated, sandboxed, no Node, web security on. */
+const LOCKED_DOWN = {
+  contextIsolation: true,
+  sandbox: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  nodeIntegrationInSubFrames: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+  experimentalFeatures: false,
+  navigateOnDragDrop: false,
+  safeDialogs: true,
+  plugins: false,
+} as const;
 
 /** A structural subset of Electron's BrowserWindowConstructorOptions. */
 export interface PopoverWindowOptions {
@@ -53,23 +74,64 @@ export function popoverWindowOptions(preloadPath: string): PopoverWindowOptions 
     skipTaskbar: true,
     alwaysOnTop: true,
     title: 'PIM Agent',
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      nodeIntegrationInSubFrames: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-      experimentalFeatures: false,
-      navigateOnDragDrop: false,
-      safeDialogs: true,
-      plugins: false,
-    },
+    webPreferences: { preload: preloadPath, ...LOCKED_DOWN },
   };
+}
+
+/** The in-memory session ceremony windows use (no `persist:` prefix: nothing reaches the disk). */
+export const CEREMONY_PARTITION = 'pim-ceremony';
+
+/** A structural subset of BrowserWindowConstructorOptions for the ceremony window. */
+export interface CeremonyWindowOptions {
+  width: number;
+  height: number;
+  minWidth: number;
+  minHeight: number;
+  show: true;
+  title: string;
+  autoHideMenuBar: true;
+  webPreferences: Omit<SecureWebPreferences, 'preload'> & { partition: string };
+}
+
+/**
+ * The window the control plane's ceremony page (DESIGN §4) opens in: a web page of another origin,
+ * so no preload (no `window.pim`), sandboxed and isolated, web security on, and a session of its
+ * own. main.ts pins its navigation to the control plane's origin and denies it new windows and
+ * permission requests (WebAuthn needs none).
+ */
+export function ceremonyWindowOptions(): CeremonyWindowOptions {
+  return {
+    width: 520,
+    height: 700,
+    minWidth: 360,
+    minHeight: 420,
+    show: true,
+    title: 'Security key — PIM Agent',
+    autoHideMenuBar: true,
+    webPreferences: { partition: CEREMONY_PARTITION, ...LOCKED_DOWN },
+  };
+}
+
+/** A ceremony window may only go to pages of the control plane's origin: same scheme, host and
+ *  port, http(s) only, no credentials in the URL. */
+export function isAllowedCeremonyNavigation(url: string, controlPlaneOrigin: string): boolean {
+  const a = httpOrigin(url);
+  return a !== null && a === httpOrigin(controlPlaneOrigin);
+}
+
+export type CeremonyOpen = { ok: true; url: string; external: boolean } | { ok: false; code: string; message: string };
+
+/**
+ * What to do with an `openCeremony` call from the popover: its input must match the contract and
+ * name a ceremony page of the control plane the agent is connected to (or enrolling with);
+ * anything else is refused. `external` means the system browser (http(s) of that origin only).
+ */
+export function resolveCeremonyOpen(input: unknown, server: string | null): CeremonyOpen {
+  const parsed = contract.openCeremony.input.safeParse(input ?? {});
+  if (!parsed.success) return { ok: false, code: 'bad-input', message: 'openCeremony: expected { url, external? }' };
+  if (!server) return { ok: false, code: 'not-connected', message: 'not connected to a control plane' };
+  if (!isCeremonyUrl(parsed.data.url, server)) return { ok: false, code: 'bad-ceremony-url', message: 'that is not a ceremony page of the connected control plane' };
+  return { ok: true, url: parsed.data.url, external: parsed.data.external === true };
 }
 
 /** The popover may only (re)load its own page; every other navigation is cancelled. */

@@ -132,11 +132,11 @@ test('pim-server refuses to re-init a repository and to serve plain HTTP off loo
 test('npm start with nothing configured runs the demo control plane and the web shell, twice in a row', async () => {
   const { home } = setup();
   for (const round of [1, 2]) {
-    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/[^/]+)\/#token=(\S+)/, { PIM_NO_ELECTRON: '1' });
+    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/[^/]+)\/#token=(\S+)/, { PIM_NO_ELECTRON: '1', PIM_KEYSTORE: 'file' });
     const [, origin, token] = app.match as unknown as [string, string, string];
-    assert.match(app.output(), /embedded demo control plane at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(app.output(), /embedded demo control plane at http:\/\/localhost:\d+/);
     assert.match(app.output(), /Electron tray app cannot start here: PIM_NO_ELECTRON=1/);
-    type State = { connection: string; roles: { name: string }[]; user: { email: string } };
+    type State = { connection: string; roles: { name: string }[]; user: { email: string }; enrolled: boolean; enrolment: { state: string } | null };
     const getState = async (): Promise<State> => {
       const r = await fetch(`${origin}/api/getState`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
       return ((await r.json()) as { value: State }).value;
@@ -149,6 +149,10 @@ test('npm start with nothing configured runs the demo control plane and the web 
     assert.equal(state.connection, 'online', `round ${round}`);
     assert.equal(state.user.email, 'alice@acme.example');
     assert.ok(state.roles.some((r) => r.name === 'gpu-cluster-readonly'), `round ${round}`);
+    // the demo hands the agent an enrolment link: the UI opens on "register your security key"
+    assert.equal(state.enrolled, false);
+    assert.match(app.output(), /Demo enrolment link \(or run: pim enroll LINK\): http:\/\/localhost:\d+\/enrol#code=/);
+    assert.equal(state.enrolment?.state, 'waiting', JSON.stringify(state.enrolment));
     await stop(app.child);
   }
   for (const f of ['agent.db', 'agent.db-wal']) {

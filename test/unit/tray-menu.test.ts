@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AgentState, RoleView } from '../../shared/api';
-import { buildTrayMenu, menuAction, safeLabel, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
+import type { ActivationView, AgentState, RoleView } from '../../shared/api';
+import { buildTrayMenu, deactivateTarget, menuAction, safeLabel, timeLeft, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
 
 const requirements: RoleView['decision']['requirements'] = {
   maxDuration: 7200,
@@ -31,6 +31,9 @@ function state(over: Partial<AgentState> = {}): AgentState {
     policy: { version: 7, expires: '2025-12-01T00:00:00.000Z', verifiedAt: '2025-11-24T09:57:00.000Z' },
     roles: [],
     otherRoles: 0,
+    enrolled: true,
+    enrolment: null,
+    activations: [],
     ...over,
   };
 }
@@ -95,7 +98,9 @@ test('a rejected policy update and an unconfigured agent say so in the status li
   assert.equal(buildTrayMenu(state({ connection: 'rejected', lastError: 'bad signature' }))[0]!.label, 'alice@acme.example — policy update rejected');
   const unconfigured = buildTrayMenu(state({ connection: 'unconfigured', user: null, server: null }));
   assert.equal(unconfigured[0]!.label, 'Not signed in — not connected');
-  assert.ok(unconfigured.some((i) => i.label.includes('pim connect')), 'it tells how to connect');
+  assert.ok(unconfigured.some((i) => i.label === 'Open PIM Agent to enrol this device'), 'it tells how to get started');
+  const enrolling = buildTrayMenu(state({ connection: 'unconfigured', user: null, server: null, enrolment: { state: 'waiting', server: 'https://pim.acme.example', user: 'alice@acme.example', ceremonyUrl: 'https://pim.acme.example/ceremony/enrol/abc', deviceFingerprint: 'AbCdEfGhIjKlMnOp', error: null } }));
+  assert.ok(enrolling.some((i) => i.label === 'Enrolling: register your security key'));
   assert.equal(byId(unconfigured, 'refresh')?.enabled, false, 'there is nothing to refresh from');
 });
 
@@ -142,4 +147,74 @@ test('before the agent has a state the menu says "Starting…" and offers only Q
   assert.equal(menu[0]!.enabled, false);
   const actionable = menu.filter((i) => i.type !== 'separator' && i.enabled);
   assert.deepEqual(actionable.map((i) => i.id), ['quit']);
+});
+
+function activation(role: string, st: ActivationView['state'], expiresAt: string | null = null): ActivationView {
+  return {
+    id: `id-${role}-${st}`,
+    user: 'alice@acme.example',
+    role,
+    state: st,
+    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role, duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 7, requestedAt: '2025-11-24T09:00:00.000Z', extends: null },
+    requestSha256: '0'.repeat(64),
+    createdAt: '2025-11-24T09:00:00.000Z',
+    startsAt: expiresAt ? '2025-11-24T09:00:00.000Z' : null,
+    expiresAt,
+    endReason: null,
+    approvals: [],
+    approvalsNeeded: 0,
+    ceremonyUrl: null,
+  };
+}
+
+test('active roles are listed with the minutes left, each with a Deactivate item', () => {
+  // state().now is 10:00
+  const menu = buildTrayMenu(
+    state({
+      roles: [role('ai-cluster-admin', true), role('db-reader', true)],
+      activations: [activation('ai-cluster-admin', 'active', '2025-11-24T10:41:30.000Z'), activation('db-reader', 'active', '2025-11-24T11:35:00.000Z'), activation('old', 'active', '2025-11-24T09:59:00.000Z')],
+    }),
+  );
+  const header = menu.findIndex((i) => i.id === 'active-header');
+  assert.ok(header > 0, 'an "Active roles" section');
+  assert.equal(menu[header]!.label, 'Active roles');
+  assert.equal(menu[header]!.enabled, false);
+  assert.equal(byId(menu, 'active:ai-cluster-admin')?.label, 'ai-cluster-admin — 42 min left');
+  assert.equal(byId(menu, 'active:db-reader')?.label, 'db-reader — 1 h 35 min left');
+  assert.equal(byId(menu, 'active:old'), undefined, 'an activation past its end is not shown as active');
+  const off = byId(menu, 'deactivate:ai-cluster-admin');
+  assert.equal(off?.label, 'Deactivate ai-cluster-admin');
+  assert.equal(menuAction(off?.id), 'deactivate');
+  assert.equal(deactivateTarget(off?.id), 'ai-cluster-admin');
+  assert.equal(menuAction('active:ai-cluster-admin'), 'open', 'clicking the role itself opens the popover');
+  assert.equal(menuAction('active-header'), null);
+  assert.ok(header < menu.findIndex((i) => i.id === 'eligible-header'), 'active roles come before the eligible list');
+});
+
+test('requests in flight are listed with what they wait for; nothing active means no section', () => {
+  const menu = buildTrayMenu(state({ activations: [activation('admin', 'pending-approval'), activation('readonly', 'requested'), activation('gone', 'denied')] }));
+  assert.equal(byId(menu, 'active-header'), undefined);
+  assert.equal(byId(menu, 'request:admin')?.label, 'admin — waiting for approval');
+  assert.equal(byId(menu, 'request:readonly')?.label, 'readonly — touch your security key');
+  assert.equal(byId(menu, 'request:gone'), undefined, 'ended ones are not requests');
+  assert.equal(menuAction('request:admin'), 'open');
+});
+
+test('deactivate items only name a role; role names in them are made safe', () => {
+  assert.equal(deactivateTarget('deactivate:'), null);
+  assert.equal(menuAction('deactivate:'), 'open');
+  assert.equal(deactivateTarget('role:x'), null);
+  assert.equal(deactivateTarget(undefined), null);
+  const evil = 'x\u202Eevil';
+  const menu = buildTrayMenu(state({ activations: [activation(evil, 'active', '2025-11-24T10:30:00.000Z')] }));
+  assert.equal(byId(menu, `deactivate:${evil}`)?.label, 'Deactivate x evil');
+});
+
+test('time left reads in minutes, rounded up, and in hours and minutes from an hour on', () => {
+  assert.equal(timeLeft(20_000), 'less than a minute left');
+  assert.equal(timeLeft(60_000), '1 min left');
+  assert.equal(timeLeft(61_000), '2 min left');
+  assert.equal(timeLeft(59 * 60_000), '59 min left');
+  assert.equal(timeLeft(60 * 60_000), '1 h left');
+  assert.equal(timeLeft(125 * 60_000), '2 h 5 min left');
 });

@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isAllowedNavigation, popoverPosition, popoverWindowOptions, resolveAppAsset } from '../../electron/main/window-options';
+import {
+  CEREMONY_PARTITION,
+  ceremonyWindowOptions,
+  isAllowedCeremonyNavigation,
+  isAllowedNavigation,
+  popoverPosition,
+  popoverWindowOptions,
+  resolveAppAsset,
+  resolveCeremonyOpen,
+} from '../../electron/main/window-options';
 import { APP_URL } from '../../electron/main/urls';
 
 const opts = popoverWindowOptions('/opt/pim/dist/preload.cjs');
@@ -126,4 +135,97 @@ test('app:// requests map to files inside the renderer folder and nothing outsid
   for (const url of ['app://pim/a%2f..%2f..%2fsecret', 'app://pim/a%5c..%5csecret', 'app://pim/x%00.js', 'app://pim//etc/passwd', 'app://other/index.html', 'file:///etc/passwd', 'app://pim/%E0%A4%A']) {
     assert.equal(resolveAppAsset(url, root), null, url);
   }
+});
+
+// --- the ceremony window (DESIGN §4): the control plane's page, locked down ---------------------
+
+const ceremony = ceremonyWindowOptions();
+const cprefs = ceremony.webPreferences as unknown as Record<string, unknown>;
+
+test('the ceremony window has no preload, is sandboxed and isolated, and keeps web security on', () => {
+  assert.equal('preload' in cprefs, false, 'a page of another origin gets no window.pim');
+  assert.equal(cprefs.sandbox, true);
+  assert.equal(cprefs.contextIsolation, true);
+  assert.equal(cprefs.nodeIntegration, false);
+  assert.equal(cprefs.nodeIntegrationInWorker, false);
+  assert.equal(cprefs.nodeIntegrationInSubFrames, false);
+  assert.equal(cprefs.webSecurity, true);
+  assert.equal(cprefs.allowRunningInsecureContent, false);
+  assert.equal(cprefs.webviewTag, false);
+  assert.equal(cprefs.experimentalFeatures, false);
+  assert.equal(cprefs.plugins, false);
+  assert.equal(cprefs.navigateOnDragDrop, false);
+});
+
+test('the ceremony window lives in a session of its own, in memory only, and loosens nothing else', () => {
+  assert.equal(cprefs.partition, CEREMONY_PARTITION);
+  assert.doesNotMatch(String(cprefs.partition), /^persist:/, 'no cookies or storage on disk');
+  assert.notEqual(cprefs.partition, undefined);
+  assert.deepEqual(Object.keys(cprefs).sort(), [
+    'allowRunningInsecureContent',
+    'contextIsolation',
+    'experimentalFeatures',
+    'navigateOnDragDrop',
+    'nodeIntegration',
+    'nodeIntegrationInSubFrames',
+    'nodeIntegrationInWorker',
+    'partition',
+    'plugins',
+    'safeDialogs',
+    'sandbox',
+    'spellcheck',
+    'webSecurity',
+    'webviewTag',
+  ]);
+  assert.equal(ceremony.show, true);
+  assert.ok(ceremony.width >= 360 && ceremony.height >= 420, 'room for the summary and the button');
+});
+
+test('a ceremony window may navigate within the control plane origin only: same scheme, host and port', () => {
+  const cp = 'https://pim.acme.example';
+  for (const url of ['https://pim.acme.example/ceremony/activation/abc', 'https://pim.acme.example:443/ceremony/enrol/x', 'https://pim.acme.example/anything?x=1#y']) {
+    assert.equal(isAllowedCeremonyNavigation(url, cp), true, url);
+  }
+  for (const url of [
+    'http://pim.acme.example/ceremony/activation/abc',
+    'https://pim.acme.example:8443/ceremony/activation/abc',
+    'https://evil.example/ceremony/activation/abc',
+    'https://pim.acme.example.evil.example/',
+    'https://user:pw@pim.acme.example/',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'data:text/html,x',
+    'app://pim/index.html',
+    'about:blank',
+    'not a url',
+    '',
+  ]) {
+    assert.equal(isAllowedCeremonyNavigation(url, cp), false, url);
+  }
+  assert.equal(isAllowedCeremonyNavigation('http://localhost:7443/ceremony/enrol/a', 'http://localhost:7443'), true);
+  assert.equal(isAllowedCeremonyNavigation('http://127.0.0.1:7443/ceremony/enrol/a', 'http://localhost:7443'), false, 'another host name is another origin');
+  assert.equal(isAllowedCeremonyNavigation('https://pim.acme.example/', 'not a url'), false);
+});
+
+test('openCeremony opens only ceremony pages of the connected control plane, in the window or the system browser', () => {
+  const server = 'https://pim.acme.example';
+  const url = `${server}/ceremony/activation/abcDEF_-1`;
+  assert.deepEqual(resolveCeremonyOpen({ url }, server), { ok: true, url, external: false });
+  assert.deepEqual(resolveCeremonyOpen({ url, external: true }, server), { ok: true, url, external: true });
+  const approval = `${server}/ceremony/approval/${'a'.repeat(64)}`;
+  assert.equal(resolveCeremonyOpen({ url: approval }, server).ok, true);
+  const refused = (input: unknown, srv: string | null = server) => {
+    const r = resolveCeremonyOpen(input, srv);
+    return r.ok ? null : r.code;
+  };
+  assert.equal(refused({ url: 'https://evil.example/ceremony/activation/abc' }), 'bad-ceremony-url');
+  assert.equal(refused({ url: `${server}/trust-root.json` }), 'bad-ceremony-url', 'another page of the right origin');
+  assert.equal(refused({ url: `${server}/ceremony/activation/abc?next=https://evil.example` }), 'bad-ceremony-url');
+  assert.equal(refused({ url: `${server}/ceremony/approval/not-a-nonce` }), 'bad-ceremony-url');
+  assert.equal(refused({ url: 'file:///etc/passwd', external: true }), 'bad-ceremony-url', 'never a file for the system browser');
+  assert.equal(refused({ url: 'javascript:alert(1)', external: true }), 'bad-ceremony-url');
+  assert.equal(refused({ url }, null), 'not-connected');
+  assert.equal(refused({ url, extra: 1 }), 'bad-input');
+  assert.equal(refused({ url: 5 }), 'bad-input');
+  assert.equal(refused('text'), 'bad-input');
 });

@@ -10,6 +10,16 @@ import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '..
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
 
 
+export interface PendingEnrolment {
+  id: string;
+  user: string;
+  server: string;
+  ceremonyUrl: string;
+  /** RFC 7638 thumbprint of the device key being enrolled */
+  deviceThumbprint: string;
+  finish(opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<{ user: string; server: string }>;
+}
+
 export interface EnrolmentLink {
   server: string;
   code: string;
@@ -57,6 +67,15 @@ export class ActivationService {
   /** Enrol this device: pin the trust root from the link, create the device key, then wait while
    *  the user registers a security key on the ceremony page (`onCeremony` opens it). */
   async enroll(link: string, opts: { onCeremony: (url: string) => void; timeoutMs?: number; replaceKey?: boolean }): Promise<{ user: string; server: string }> {
+    const started = await this.beginEnrolment(link, { replaceKey: opts.replaceKey });
+    opts.onCeremony(started.ceremonyUrl);
+    return started.finish({ timeoutMs: opts.timeoutMs });
+  }
+
+  /** The first half of enrolment, which returns at once: trust root checked against the link,
+   *  device key ready, ceremony started. `finish` waits for the key to be registered, then
+   *  connects the agent (the UI runs it in the background; `pim enroll` awaits it). */
+  async beginEnrolment(link: string, opts: { replaceKey?: boolean } = {}): Promise<PendingEnrolment> {
     const l = parseEnrolmentLink(link);
     let root: Buffer;
     try {
@@ -74,16 +93,20 @@ export class ActivationService {
     this.key = key;
     const client = new ControlPlaneClient(l.server, key);
     const started = await client.call<{ id: string; user: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', { code: l.code, deviceJwk: key.publicJwk });
-    opts.onCeremony(started.ceremonyUrl);
-    const deadline = Date.now() + (opts.timeoutMs ?? 15 * 60_000);
-    for (;;) {
-      const s = await client.call<{ state: string; user: string }>('GET', `/api/v1/enrol/${started.id}`);
-      if (s.state === 'complete') break;
-      if (s.state === 'expired' || Date.now() > deadline) throw new AgentError('enrolment-expired', 'the security key was not registered in time; run `pim enroll` again with a new link');
-      await sleep(1000);
-    }
-    this.agent.connect({ server: l.server, user: started.user, root, unenrolled: false });
-    return { user: started.user, server: l.server };
+    const finish = async (o: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ user: string; server: string }> => {
+      const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
+      for (;;) {
+        if (o.signal?.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
+        const s = await client.call<{ state: string; user: string }>('GET', `/api/v1/enrol/${started.id}`);
+        if (s.state === 'complete') break;
+        if (s.state === 'expired' || Date.now() > deadline) throw new AgentError('enrolment-expired', 'the security key was not registered in time; run `pim enroll` again with a new link');
+        await sleep(1000);
+      }
+      if (o.signal?.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
+      this.agent.connect({ server: l.server, user: started.user, root, unenrolled: false });
+      return { user: started.user, server: l.server };
+    };
+    return { id: started.id, user: started.user, server: l.server, ceremonyUrl: started.ceremonyUrl, deviceThumbprint: key.thumbprint, finish };
   }
 
   /** Ask for a role: checked offline first, then sent; returns the ceremony to sign it in. */
@@ -124,18 +147,21 @@ export class ActivationService {
     return a;
   }
 
-  /** Poll until the request leaves `requested` (signed) — and, with `untilDecided`, until it also
-   *  leaves `pending-approval`. */
+  /** Wait (long poll) until the request leaves `requested` (signed) — and, with `untilDecided`,
+   *  until it also leaves `pending-approval`. */
   async wait(id: string, opts: { untilDecided: boolean; timeoutMs: number; onState?: (s: ActivationState) => void }): Promise<ActivationView> {
     const deadline = Date.now() + opts.timeoutMs;
-    let last: ActivationState | null = null;
+    const client = await this.client();
+    let a = await this.get(id);
+    opts.onState?.(a.state);
     for (;;) {
-      const a = await this.get(id);
-      if (a.state !== last) opts.onState?.(a.state);
-      last = a.state;
       const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
-      if (done || Date.now() > deadline) return a;
-      await sleep(500);
+      const left = deadline - Date.now();
+      if (done || left <= 0) return a;
+      const seen = a.state;
+      a = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}?wait=${encodeURIComponent(seen)}&timeout=${Math.max(1, Math.min(25, Math.floor(left / 1000)))}`);
+      this.remember(a);
+      if (a.state !== seen) opts.onState?.(a.state);
     }
   }
 
@@ -152,9 +178,20 @@ export class ActivationService {
     return out;
   }
 
+  /** End one activation (or withdraw one request) by its id. */
+  async deactivateId(id: string): Promise<ActivationView> {
+    const v = await (await this.client()).call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(id)}/deactivate`, {});
+    this.remember(v);
+    return v;
+  }
+
   async list(): Promise<ActivationView[]> {
     const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
-    for (const a of all) this.remember(a);
+    const now = new Date();
+    this.agent.store.db.transaction(() => {
+      for (const a of all) this.agent.store.saveActivation(a, now);
+    })();
+    this.agent.emitChange();
     return all;
   }
 
@@ -182,12 +219,8 @@ export class ActivationService {
   }
 
   private remember(a: ActivationView): void {
-    this.agent.store.db
-      .prepare(
-        `INSERT INTO activations (id, role, state, request_json, ceremony_url, starts_at, expires_at, end_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET state = excluded.state, ceremony_url = excluded.ceremony_url, starts_at = excluded.starts_at, expires_at = excluded.expires_at, end_reason = excluded.end_reason, updated_at = excluded.updated_at`,
-      )
-      .run(a.id, a.role, a.state, JSON.stringify(a.request), a.ceremonyUrl, a.startsAt, a.expiresAt, a.endReason, new Date().toISOString());
+    this.agent.store.saveActivation(a, new Date());
+    this.agent.emitChange();
   }
 }
 

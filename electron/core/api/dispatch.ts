@@ -1,14 +1,23 @@
 // The agent's side of the contract: validate the input with zod, run the handler, and always
-// answer { ok, value } | { ok: false, error } — never throw across a transport.
-import { contract, isMethod, type Method, type Reply } from '../../../shared/api';
+// answer { ok, value } | { ok: false, error } — never throw across a transport. Errors keep their
+// codes: the agent's own, the policy refresh's, the keystore's and the control plane's.
+import { contract, isMethod, type Input, type Method, type Reply } from '../../../shared/api';
+import { isCeremonyUrl } from '../../../shared/ceremony-url';
+import { ControlPlaneError } from '../activation/cp-client';
+import { ActivationTracker } from '../activation/tracker';
 import { Agent, AgentError } from '../agent';
+import { KeystoreError } from '../keystore/keystore';
 import { RefreshError } from '../policy/errors';
 
 export type Dispatch = (method: string, input: unknown) => Promise<Reply<unknown>>;
 
-type Handlers = { [M in Method]: (input: never) => unknown | Promise<unknown> };
+type Handlers = { [M in Method]: (input: Input<M>) => unknown | Promise<unknown> };
 
-export function createDispatch(agent: Agent): Dispatch {
+/** `tracker`: the host's background activation tracker (started by agent-runtime); without one,
+ *  an idle tracker is made and nothing runs in the background but enrolment. */
+export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker } = {}): Dispatch {
+  let own: ActivationTracker | null = opts.tracker ?? null;
+  const tracker = () => (own ??= new ActivationTracker(agent));
   const handlers: Handlers = {
     getState: () => agent.state(),
     refreshPolicy: async () => {
@@ -16,8 +25,38 @@ export function createDispatch(agent: Agent): Dispatch {
       await agent.refresh().catch(() => undefined);
       return agent.state();
     },
-    checkRole: (input: { role: string; duration?: number }) => agent.check(input.role, input.duration),
+    checkRole: (input) => agent.check(input.role, input.duration),
     listAllRoles: () => agent.listAllRoles(),
+    enroll: (input) => tracker().enroll(input.link),
+    activate: async (input) => {
+      const t = tracker();
+      const a = await t.svc.request(input.role, { duration: input.duration, justification: input.justification, ticket: input.ticket });
+      t.kick();
+      return a;
+    },
+    listActivations: async () => {
+      const t = tracker();
+      const all = await t.svc.list();
+      t.kick();
+      return all;
+    },
+    deactivate: async (input) => {
+      const t = tracker();
+      const out = input.id !== undefined ? [await t.svc.deactivateId(input.id)] : await t.svc.deactivate(input.role!);
+      t.kick();
+      return out;
+    },
+    approvals: () => tracker().svc.approvals(),
+    decide: async (input) => {
+      const c = await tracker().svc.decide(input.id, input.decision, input.reason?.trim() || null);
+      return { ceremonyId: c.ceremonyId, ceremonyUrl: c.ceremonyUrl };
+    },
+    openCeremony: (input) => {
+      // this host has no window of its own to open: check the URL, and let the page open it
+      const server = agent.store.connection()?.server ?? agent.enrolment()?.server ?? null;
+      if (!isCeremonyUrl(input.url, server)) throw new AgentError('bad-ceremony-url', 'that is not a ceremony page of the connected control plane');
+      return { opened: false };
+    },
   };
   return async (method, input) => {
     if (!isMethod(method)) return { ok: false, error: { code: 'unknown-method', message: `unknown method "${String(method).slice(0, 64)}"` } };
@@ -30,7 +69,7 @@ export function createDispatch(agent: Agent): Dispatch {
       const value = await (handlers[method] as (i: unknown) => unknown)(parsed.data);
       return { ok: true, value };
     } catch (e) {
-      if (e instanceof AgentError || e instanceof RefreshError) return { ok: false, error: { code: e.code, message: e.message } };
+      if (e instanceof AgentError || e instanceof RefreshError || e instanceof ControlPlaneError || e instanceof KeystoreError) return { ok: false, error: { code: e.code, message: e.message } };
       return { ok: false, error: { code: 'internal', message: 'internal error in the agent' } };
     }
   };

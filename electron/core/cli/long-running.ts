@@ -28,9 +28,14 @@ export async function runHeadless(home: string): Promise<number> {
   return 0;
 }
 
-export async function runUi(home: string, opts: { open: boolean; port?: number }): Promise<number> {
+export async function runUi(home: string, opts: { open: boolean; port?: number; enrolLink?: string }): Promise<number> {
   const rt = await startAgent({ home, loop: false });
   rt.agent.startLoop({ intervalMs: Number(process.env.PIM_REFRESH_INTERVAL_MS) || undefined, onResult: (r) => log(describe(r)) });
+  if (opts.enrolLink) {
+    // the embedded demo hands us a link: the UI opens on "register your security key"
+    const r = await rt.dispatch('enroll', { link: opts.enrolLink });
+    if (!r.ok) log(`enrolment could not start: ${r.error.message}`);
+  }
   const shell = await startWebShell({ dispatch: rt.dispatch, rendererDir: path.join(packageRoot(), 'dist', 'renderer'), port: opts.port });
   // the URL carries this run's session token: it goes to stdout for the user, never to a log
   process.stdout.write(`PIM Agent UI: ${shell.url}\n`);

@@ -18,12 +18,23 @@ const log = (l: string) => process.stderr.write(`pim: ${l}\n`);
 export async function runStart(home: string, opts: { open: boolean }): Promise<number> {
   const agent = new Agent(home);
   let demo: RunningServer | null = null;
+  let enrolLink: string | undefined;
   try {
     const conn = agent.store.connection();
     if (!conn || conn.demo) {
       demo = await startDemoControlPlane(home);
-      agent.connect({ server: demo.url, user: DEMO_USER, root: fs.readFileSync(paths(demoDir(home)).trustRoot), unenrolled: true, demo: true });
-      log(`embedded demo control plane at ${demo.url} (data in ${demoDir(home)}); signed in as ${DEMO_USER}`);
+      // an enrolment made in an earlier run stays (the demo's server.db keeps the device and key)
+      const unenrolled = conn?.unenrolled ?? true;
+      agent.connect({ server: demo.publicUrl, user: DEMO_USER, root: fs.readFileSync(paths(demoDir(home)).trustRoot), unenrolled, demo: true });
+      log(`embedded demo control plane at ${demo.publicUrl} (data in ${demoDir(home)}); signed in as ${DEMO_USER}`);
+      if (unenrolled) {
+        const { code } = demo.controlPlane.addUser(DEMO_USER, [], 3600_000);
+        const rootSha = crypto.createHash('sha256').update(fs.readFileSync(paths(demoDir(home)).trustRoot)).digest('hex');
+        enrolLink = `${demo.publicUrl}/enrol#code=${code}&root=${rootSha}`;
+        // the link carries a one-time code: stdout, for the user, never a log
+        log('to activate roles, register a security key: the app shows how');
+        process.stdout.write(`Demo enrolment link (or run: pim enroll LINK): ${enrolLink}\n`);
+      }
     } else {
       log(`using the configured control plane ${conn.server} as ${conn.user}`);
     }
@@ -34,7 +45,7 @@ export async function runStart(home: string, opts: { open: boolean }): Promise<n
     const why = electronUnavailable();
     if (!why) return await runElectron(home);
     log(`the Electron tray app cannot start here: ${why}. Opening the web shell instead.`);
-    return await runUi(home, { open: opts.open });
+    return await runUi(home, { open: opts.open, enrolLink });
   } finally {
     await demo?.close();
   }

@@ -1,5 +1,11 @@
-// Typed access to agent.db: connection settings, refresh outcome, and the last verified policy.
+// Typed access to agent.db: connection settings, refresh outcome, the last verified policy, and
+// the agent's copy of its activations.
+import type { ActivationView } from '../../../shared/activation';
+import { TERMINAL, type ActivationState } from '../../../shared/activation-state';
 import type { Db } from './db';
+
+/** States in which an activation is still going somewhere (or is in force). */
+export const LIVE_STATES: readonly ActivationState[] = ['requested', 'pending-approval', 'approved', 'active'];
 
 export interface Connection {
   server: string;
@@ -114,6 +120,46 @@ export class AgentStore {
       if (r.changes !== 1) throw new Error('no stored policy to update');
       this.setLastRefresh(outcome);
     })();
+  }
+
+  /** Records an activation as the control plane reported it; `ended_at` is when this agent first
+   *  saw it in a terminal state. */
+  saveActivation(a: ActivationView, now: Date): void {
+    const ended = TERMINAL.has(a.state) ? now.toISOString() : null;
+    this.db
+      .prepare(
+        `INSERT INTO activations (id, role, state, request_json, ceremony_url, starts_at, expires_at, end_reason, updated_at, user, view_json, created_at, ended_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET state = excluded.state, ceremony_url = excluded.ceremony_url, starts_at = excluded.starts_at,
+           expires_at = excluded.expires_at, end_reason = excluded.end_reason, updated_at = excluded.updated_at,
+           user = excluded.user, view_json = excluded.view_json, created_at = excluded.created_at,
+           ended_at = CASE WHEN excluded.ended_at IS NULL THEN NULL ELSE COALESCE(activations.ended_at, excluded.ended_at) END`,
+      )
+      .run(a.id, a.role, a.state, JSON.stringify(a.request), a.ceremonyUrl, a.startsAt, a.expiresAt, a.endReason, now.toISOString(), a.user, JSON.stringify(a), a.createdAt, ended);
+  }
+
+  /** `user`'s activations, newest first: every live one, and those that ended after `endedSince`. */
+  activations(user: string, endedSince: Date, limit = 50): ActivationView[] {
+    const rows = this.db
+      .prepare(
+        `SELECT view_json FROM activations
+         WHERE user = ? AND view_json IS NOT NULL AND (state IN (${LIVE_STATES.map(() => '?').join(', ')}) OR ended_at >= ?)
+         ORDER BY created_at DESC LIMIT ?`,
+      )
+      .all(user, ...LIVE_STATES, endedSince.toISOString(), limit) as { view_json: string }[];
+    return rows.map((r) => JSON.parse(r.view_json) as ActivationView);
+  }
+
+  /** How many of `user`'s activations are live in agent.db, by state. */
+  liveActivations(user: string): { id: string; state: ActivationState; expiresAt: string | null }[] {
+    return this.db
+      .prepare(`SELECT id, state, expires_at AS expiresAt FROM activations WHERE user = ? AND state IN (${LIVE_STATES.map(() => '?').join(', ')})`)
+      .all(user, ...LIVE_STATES) as { id: string; state: ActivationState; expiresAt: string | null }[];
+  }
+
+  /** Ended activations this agent saw end before `before` are forgotten. */
+  pruneActivations(before: Date): void {
+    this.db.prepare('DELETE FROM activations WHERE ended_at IS NOT NULL AND ended_at < ?').run(before.toISOString());
   }
 
   /** A new connection (other server or user) starts from an empty policy cache. */

@@ -37,6 +37,12 @@ const MIGRATIONS: string[] = [
      updated_at TEXT NOT NULL
    );
    CREATE INDEX activations_by_role ON activations(role, state);`,
+  // the whole view as the control plane last reported it (the UI shows approvals, reasons, …),
+  // whose it is, and when this agent first saw it end (for "recently ended")
+  `ALTER TABLE activations ADD COLUMN user TEXT;
+   ALTER TABLE activations ADD COLUMN view_json TEXT;
+   ALTER TABLE activations ADD COLUMN created_at TEXT;
+   ALTER TABLE activations ADD COLUMN ended_at TEXT;`,
 ];
 
 export type Db = Database.Database;

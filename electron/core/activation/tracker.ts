@@ -1,0 +1,161 @@
+// Background work for long-running hosts (Electron, `pim ui`): it keeps agent.db's copy of the
+// user's activations fresh so getState (polled by the popover every two seconds) never has to reach
+// the control plane, and it finishes enrolments the UI started.
+//
+//   - while an activation is requested / pending-approval / approved: list them every few seconds
+//     (PIM_ACTIVATION_POLL_MS, default 3 s; backing off to a minute while the server is away);
+//   - while one is active: once, just after it ends (the window's end is known);
+//   - otherwise: only when asked (a UI call, a kick after activate/deactivate).
+import type { EnrolmentStatus } from '../../../shared/api';
+import { Agent, AgentError } from '../agent';
+import { ControlPlaneError } from './cp-client';
+import { ActivationService } from './service';
+
+const MAX_BACKOFF_MS = 60_000;
+const MAX_TIMER_MS = 60 * 60_000;
+const ENROLMENT_TIMEOUT_MS = 15 * 60_000;
+const WAITING: ReadonlySet<string> = new Set(['requested', 'pending-approval', 'approved']);
+
+export interface EnrolmentStarted {
+  ceremonyUrl: string;
+  user: string;
+  server: string;
+  deviceFingerprint: string;
+}
+
+export class ActivationTracker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = true;
+  private failures = 0;
+  private enrolment: AbortController | null = null;
+  readonly pollMs: number;
+
+  constructor(
+    private readonly agent: Agent,
+    readonly svc: ActivationService = new ActivationService(agent),
+    opts: { pollMs?: number } = {},
+  ) {
+    const fromEnv = Number(process.env.PIM_ACTIVATION_POLL_MS);
+    this.pollMs = opts.pollMs ?? (Number.isFinite(fromEnv) && fromEnv >= 200 ? fromEnv : 3000);
+    agent.onClose(() => this.stop());
+  }
+
+  /** Start background syncing: once now (anything may have changed while the agent was down). */
+  start(): void {
+    this.stopped = false;
+    this.kick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.enrolment?.abort();
+    this.enrolment = null;
+  }
+
+  /** Sync soon (something was just asked of the control plane), then follow the schedule. */
+  kick(delayMs = 0): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    this.timer = null;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.sync()
+      .then(() => {
+        this.failures = 0;
+      })
+      .catch(() => {
+        // offline or refused: agent.db keeps answering; the schedule backs off
+        this.failures++;
+      })
+      .finally(() => {
+        this.running = null;
+        if (this.stopped) return;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+          return;
+        }
+        const next = this.nextDelay();
+        if (next !== null) this.kick(next);
+      });
+    await this.running;
+  }
+
+  /** Fetch the user's activations from the control plane into agent.db (no-op when not enrolled). */
+  async sync(): Promise<void> {
+    const conn = this.agent.store.connection();
+    if (!conn || conn.unenrolled) return;
+    await this.svc.list();
+    this.agent.store.pruneActivations(new Date(this.agent.now().getTime() - 7 * 86400_000));
+  }
+
+  /** When to look again, from what agent.db holds; null when nothing can change on its own. */
+  nextDelay(now = this.agent.now()): number | null {
+    const conn = this.agent.store.connection();
+    if (!conn || conn.unenrolled) return null;
+    const live = this.agent.store.liveActivations(conn.user);
+    if (live.some((a) => WAITING.has(a.state))) return Math.min(MAX_BACKOFF_MS, this.pollMs * 2 ** Math.min(this.failures, 8));
+    const ends = live.filter((a) => a.state === 'active' && a.expiresAt).map((a) => Date.parse(a.expiresAt!) - now.getTime());
+    if (ends.length === 0) return null;
+    // just after the earliest end (the control plane sweeps it to expired), and retry while offline
+    const base = Math.max(1000, Math.min(...ends) + 1500);
+    return Math.min(MAX_TIMER_MS, this.failures ? Math.max(base, Math.min(MAX_BACKOFF_MS, this.pollMs * 2 ** Math.min(this.failures, 8))) : base);
+  }
+
+  /** Start enrolment with the admin's link; it finishes in the background (getState().enrolment). */
+  async enroll(link: string): Promise<EnrolmentStarted> {
+    this.enrolment?.abort();
+    const abort = new AbortController();
+    this.enrolment = abort;
+    const started = await this.svc.beginEnrolment(link);
+    if (abort.signal.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
+    const status: EnrolmentStatus = {
+      state: 'waiting',
+      server: started.server,
+      user: started.user,
+      ceremonyUrl: started.ceremonyUrl,
+      deviceFingerprint: started.deviceThumbprint.slice(0, 16),
+      error: null,
+    };
+    this.agent.setEnrolment(status);
+    const deadline = Date.now() + ENROLMENT_TIMEOUT_MS;
+    const finish = async (): Promise<unknown> => {
+      for (;;) {
+        try {
+          return await started.finish({ signal: abort.signal, timeoutMs: Math.max(0, deadline - Date.now()) });
+        } catch (e) {
+          // a control plane that blinks while the user looks for their key is not a failure
+          if (!(e instanceof ControlPlaneError && e.code === 'unreachable') || abort.signal.aborted || Date.now() > deadline) throw e;
+          await new Promise((r) => setTimeout(r, 3000).unref?.());
+        }
+      }
+    };
+    finish().then(
+      async () => {
+        if (abort.signal.aborted) return;
+        // the first policy, so the popover can show the roles at once (a failure shows as offline)
+        await this.agent.refresh().catch(() => undefined);
+        if (abort.signal.aborted) return;
+        this.agent.setEnrolment({ ...status, state: 'complete' });
+        this.kick();
+      },
+      (e: unknown) => {
+        if (abort.signal.aborted) return;
+        const expired = e instanceof AgentError && e.code === 'enrolment-expired';
+        this.agent.setEnrolment({ ...status, state: expired ? 'expired' : 'failed', error: expired ? 'the security key was not registered in time: ask your admin for a new link' : (e as Error).message });
+      },
+    );
+    return { ceremonyUrl: started.ceremonyUrl, user: started.user, server: started.server, deviceFingerprint: status.deviceFingerprint };
+  }
+}

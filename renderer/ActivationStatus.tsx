@@ -1,0 +1,95 @@
+// A role's current activation on its card: touch your key, waiting for approval, active with a
+// countdown and Deactivate, or how it ended.
+import { useState } from 'react';
+import type { ActivationView, ApiError, PimApi, RoleView } from '../shared/api';
+import { activationStatus, formatCountdown } from './activation-format';
+import { isElectronHost } from './client';
+import { openCeremony } from './open-ceremony';
+
+export interface ActivationStatusProps {
+  client: PimApi;
+  role: string;
+  activation: ActivationView;
+  requirements: RoleView['decision']['requirements'] | null;
+  server: string | null;
+  nowMs: number;
+  onChanged: () => void;
+  onDismiss: (id: string) => void;
+}
+
+export function ActivationStatus({ client, role, activation: a, requirements, server, nowMs, onChanged, onDismiss }: ActivationStatusProps) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const text = activationStatus(a, requirements, nowMs);
+
+  const end = async () => {
+    setBusy(true);
+    setError(null);
+    const r = await client.deactivate(a.state === 'active' ? { role } : { id: a.id }).catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
+    setBusy(false);
+    if (!r.ok) setError(r.error);
+    onChanged();
+  };
+
+  const open = (external: boolean) => {
+    if (!a.ceremonyUrl) return;
+    void openCeremony(client, a.ceremonyUrl, server, { external }).then((err) => err && setError(err));
+  };
+
+  return (
+    <div className={`activation activation--${text.tone}`} data-testid={`activation-state-${role}`} data-state={a.state}>
+      <div className="activation__head">
+        <p className="activation__title" aria-live="polite">
+          <span className="activation__dot" aria-hidden="true" />
+          {text.title}
+        </p>
+        {a.state === 'active' && a.expiresAt && (
+          <span className="countdown" data-testid={`countdown-${role}`} title={`until ${new Date(a.expiresAt).toLocaleString()}`} aria-live="off">
+            {formatCountdown(Date.parse(a.expiresAt) - nowMs)} left
+          </span>
+        )}
+      </div>
+      {text.detail && a.state !== 'active' && <p className="activation__detail" data-testid={`activation-detail-${role}`}>{text.detail}</p>}
+
+      {a.state === 'requested' && a.ceremonyUrl && (
+        <div className="actions-row">
+          <button type="button" className="button button--primary" data-testid={`open-ceremony-${role}`} onClick={() => open(false)}>
+            Open security key page
+          </button>
+          {isElectronHost() && (
+            <button type="button" className="link-button" data-testid={`open-ceremony-external-${role}`} onClick={() => open(true)}>
+              Open in system browser
+            </button>
+          )}
+          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} onClick={() => void end()} disabled={busy}>
+            Cancel request
+          </button>
+        </div>
+      )}
+      {a.state === 'pending-approval' && (
+        <div className="actions-row">
+          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} onClick={() => void end()} disabled={busy}>
+            Withdraw request
+          </button>
+        </div>
+      )}
+      {a.state === 'active' && (
+        <div className="actions-row">
+          <button type="button" className="button" data-testid={`deactivate-${role}`} onClick={() => void end()} disabled={busy} aria-busy={busy}>
+            {busy ? 'Deactivating…' : 'Deactivate'}
+          </button>
+        </div>
+      )}
+      {!['requested', 'pending-approval', 'approved', 'active'].includes(a.state) && (
+        <button type="button" className="link-button muted activation__dismiss" data-testid={`dismiss-${role}`} onClick={() => onDismiss(a.id)}>
+          Dismiss
+        </button>
+      )}
+      {error && (
+        <p className="field-error" role="alert" data-code={error.code}>
+          {error.message}
+        </p>
+      )}
+    </div>
+  );
+}

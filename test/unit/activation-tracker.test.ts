@@ -1,0 +1,83 @@
+// What getState says about activations (from agent.db, offline) and when the tracker looks again.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ActivationView } from '../../shared/activation';
+import { ActivationTracker } from '../../electron/core/activation/tracker';
+import { newAgent } from '../helpers/agent';
+
+const NOW = new Date('2025-06-02T10:00:00.000Z');
+
+function view(id: string, state: ActivationView['state'], over: Partial<ActivationView> = {}): ActivationView {
+  return {
+    id,
+    user: 'alice@acme.example',
+    role: 'readonly',
+    state,
+    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role: 'readonly', duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: '2025-06-02T09:00:00.000Z', extends: null },
+    requestSha256: '0'.repeat(64),
+    createdAt: '2025-06-02T09:00:00.000Z',
+    startsAt: null,
+    expiresAt: null,
+    endReason: null,
+    approvals: [],
+    approvalsNeeded: 0,
+    ceremonyUrl: null,
+    ...over,
+  };
+}
+
+function setup(now = NOW) {
+  let clock = now;
+  const agent = newAgent(undefined, () => clock);
+  agent.store.setConnection({ server: 'https://pim.acme.example', user: 'alice@acme.example', unenrolled: false, demo: false });
+  const tracker = new ActivationTracker(agent, undefined, { pollMs: 3000 });
+  return { agent, tracker, setClock: (d: Date) => (clock = d) };
+}
+
+test('getState lists live activations and those that ended within the hour, newest first, for this user only', () => {
+  const { agent } = setup();
+  agent.store.saveActivation(view('a', 'active', { createdAt: '2025-06-02T09:30:00.000Z', expiresAt: '2025-06-02T10:30:00.000Z' }), NOW);
+  agent.store.saveActivation(view('b', 'denied', { createdAt: '2025-06-02T09:40:00.000Z', endReason: 'denied by bob: no' }), NOW);
+  agent.store.saveActivation(view('c', 'expired', { createdAt: '2025-06-02T07:00:00.000Z' }), new Date(NOW.getTime() - 2 * 3600_000));
+  agent.store.saveActivation(view('d', 'active', { user: 'mallory@acme.example', createdAt: '2025-06-02T09:50:00.000Z' }), NOW);
+  const s = agent.state();
+  assert.equal(s.enrolled, true);
+  assert.deepEqual(s.activations.map((a) => [a.id, a.state]), [['b', 'denied'], ['a', 'active']]);
+  assert.equal(s.activations[0]!.endReason, 'denied by bob: no');
+});
+
+test('an active activation past its end reads expired even before the control plane says so', () => {
+  const { agent, setClock } = setup();
+  agent.store.saveActivation(view('a', 'active', { expiresAt: '2025-06-02T10:30:00.000Z' }), NOW);
+  setClock(new Date('2025-06-02T10:30:01.000Z'));
+  const [a] = agent.state().activations;
+  assert.equal(a!.state, 'expired');
+  assert.equal(a!.endReason, 'the activation window ended');
+});
+
+test('an ended activation keeps the time it was first seen ending; a live one has none', () => {
+  const { agent } = setup();
+  agent.store.saveActivation(view('a', 'denied'), new Date(NOW.getTime() - 30 * 60_000));
+  agent.store.saveActivation(view('a', 'denied'), NOW); // seen again later: still "ended 30 min ago"
+  assert.equal(agent.state().activations.length, 1);
+  agent.store.pruneActivations(new Date(NOW.getTime() - 31 * 60_000));
+  assert.equal(agent.state().activations.length, 1);
+  agent.store.pruneActivations(new Date(NOW.getTime() - 29 * 60_000));
+  assert.equal(agent.state().activations.length, 0, 'pruned by when it ended');
+});
+
+test('the tracker polls every few seconds while something waits, once after the earliest end otherwise, never when idle', () => {
+  const { agent, tracker } = setup();
+  assert.equal(tracker.nextDelay(NOW), null, 'nothing to follow');
+  agent.store.saveActivation(view('a', 'active', { expiresAt: '2025-06-02T10:10:00.000Z' }), NOW);
+  agent.store.saveActivation(view('b', 'active', { expiresAt: '2025-06-02T10:05:00.000Z' }), NOW);
+  assert.equal(tracker.nextDelay(NOW), 5 * 60_000 + 1500, 'just after the first one ends');
+  agent.store.saveActivation(view('c', 'pending-approval'), NOW);
+  assert.equal(tracker.nextDelay(NOW), 3000);
+  agent.store.saveActivation(view('c', 'denied'), NOW);
+  agent.store.saveActivation(view('a', 'active', { expiresAt: '2025-06-03T10:00:00.000Z' }), NOW);
+  agent.store.saveActivation(view('b', 'deactivated'), NOW);
+  assert.equal(tracker.nextDelay(NOW), 60 * 60_000, 'a far end is checked hourly at most');
+  agent.store.setConnection({ server: 'https://pim.acme.example', user: 'alice@acme.example', unenrolled: true, demo: true });
+  assert.equal(tracker.nextDelay(NOW), null, 'an unenrolled agent cannot ask the control plane');
+});
