@@ -113,3 +113,22 @@ test('what the offline policy refuses is refused before anything is signed', asy
   assert.match(r.stderr, /ticket-invalid/);
   assert.doesNotMatch(r.stderr, /Touch your security key/);
 });
+
+test('extending an active role chains a new signed request and moves the end of the window', async () => {
+  const { alice } = await setup();
+  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'], /sign this request: (\S+)/, env);
+  await touch(alice.key, act.match[1]!);
+  assert.equal(await act.exited(), 0);
+  const before = (JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string }[]).find((a) => a.state === 'active')!;
+  const ext = await start(PIM, ['--home', alice.home, 'extend', 'readonly', '--duration', '2h', '--no-open'], /sign this request: (\S+)/, env);
+  assert.equal((await touch(alice.key, ext.match[1]!)).value?.state, 'active');
+  assert.equal(await ext.exited(), 0, ext.output());
+  const after = JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string; request: { kind: string; extends: string | null } }[];
+  const live = after.filter((a) => a.state === 'active');
+  assert.equal(live.length, 1, 'the extension replaces the active activation');
+  assert.equal(live[0]!.request.kind, 'extend');
+  assert.equal(live[0]!.request.extends, before.id, 'chained to the activation it extends');
+  assert.equal(Date.parse(live[0]!.expiresAt) - Date.parse(before.expiresAt), 2 * 3600_000, 'two more hours from the old end');
+  assert.equal(after.find((a) => a.id === before.id)!.state, 'deactivated');
+  assert.equal(alice.pim('extend', 'admin').code, 1, 'only an active role can be extended');
+});

@@ -304,3 +304,18 @@ test('an enrolment started before a control plane restart can still be finished 
   assert.equal(again.enrolmentStatus(s.id, 'd'.repeat(43)).state, 'complete');
   await refused(async () => again.enrolmentCeremony(s.id), 'enrolment-done');
 });
+
+test('a user may enrol a backup key, and either key can then sign', async () => {
+  const { cp, alice } = await setup();
+  const backup = new SoftAuthenticator({ name: 'backup' });
+  const { code } = cp.addUser('alice@acme.example', []);
+  const s = await cp.startEnrolment(code, { kty: 'OKP', crv: 'Ed25519', x: 'B'.repeat(43) }, alice.caller.device);
+  assert.deepEqual(s.options.excludeCredentials?.map((c) => c.id), [alice.key.credentials()[0]!.id], 'the first key is not registered twice');
+  await cp.finishEnrolment(s.id, backup.register(s.options, ORIGIN));
+  assert.equal(cp.listUsers().find((u) => u.email === 'alice@acme.example')!.keys.length, 2);
+  for (const key of [alice.key, backup]) {
+    const { activation, options } = await ask(cp, alice, 'readonly', { justification: key.name });
+    assert.equal(options.allowCredentials?.length, 2);
+    assert.equal((await cp.submitActivationAssertion(activation.id, key.authenticate(options, ORIGIN))).state, 'active');
+  }
+});

@@ -141,6 +141,19 @@ export class ActivationService {
     return activation;
   }
 
+  /** Ask for more time on an active role: a new signed request chained to the active one. */
+  async extend(role: string, ask: { duration?: number; justification?: string; ticket?: string }): Promise<ActivationView> {
+    const client = await this.client();
+    const active = (await client.call<ActivationView[]>('GET', '/api/v1/activations')).find((a) => a.role === role && a.state === 'active');
+    if (!active) throw new AgentError('not-active', `${role} is not active: activate it instead of extending it`);
+    return this.request(role, {
+      duration: ask.duration ?? active.request.duration,
+      justification: ask.justification ?? active.request.justification ?? undefined,
+      ticket: ask.ticket ?? active.request.ticket ?? undefined,
+      extends: active.id,
+    });
+  }
+
   async get(id: string): Promise<ActivationView> {
     const a = await (await this.client()).call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}`);
     this.remember(a);

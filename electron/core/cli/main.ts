@@ -25,6 +25,8 @@ Usage:
   pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open] [--json]
                                   Ask for ROLE; touch your key on the page it opens. Exit 0 active,
                                   4 waiting for approval, 5 denied/expired, 3 not allowed
+  pim extend ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open]
+                                  More time on an active role: a new signed request chained to it
   pim deactivate ROLE             Give an active role back early
   pim activations [--json]        Your recent activations and their states
   pim approvals [--json]          Requests waiting for your approval
@@ -189,12 +191,14 @@ export async function main(argv: string[]): Promise<number> {
           return EXIT.ok;
         });
       }
-      case 'activate': {
+      case 'activate':
+      case 'extend': {
         const role = pos[1];
-        if (!role || pos.length !== 2) throw new UsageError('usage: pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]');
+        if (!role || pos.length !== 2) throw new UsageError(`usage: pim ${cmd} ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]`);
         const duration = o.duration === undefined ? undefined : durationOf(o.duration);
         return await withActivation(home, async (svc) => {
-          const a = await svc.request(role, { duration, justification: o.reason, ticket: o.ticket });
+          const ask = { duration, justification: o.reason, ticket: o.ticket };
+          const a = cmd === 'extend' ? await svc.extend(role, ask) : await svc.request(role, ask);
           prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
           if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
           const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
