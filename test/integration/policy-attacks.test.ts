@@ -183,3 +183,14 @@ test('a new root signed only by new keys is refused', async () => {
   const trusted = JSON.parse(fs.readFileSync(path.join(agent.home, 'tuf', 'metadata', 'root.json'), 'utf8'));
   assert.equal(trusted.signed.version, 1, 'the pinned root is still trusted');
 });
+
+test('mix-and-match: targets from another snapshot served under the current name are refused', async () => {
+  const { dir, trustRoot } = makeRepo();
+  publishPolicy(dir, EXAMPLE_POLICY);
+  // version 2 is what the snapshot names; serve the old version 1 file in its place
+  fs.copyFileSync(mdFile(dir, '1.targets.json'), mdFile(dir, '2.targets.json'));
+  const srv = await serveRepo(dir);
+  const agent = await connectedAgent(srv.url, trustRoot);
+  await refused(agent.refresh(), 'mix-and-match');
+  assert.equal(agent.store.policy(), null);
+});
