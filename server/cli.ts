@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../shared/policy/duration';
 import { serve } from './http';
+import { auditFlags, describeProblem, exportRecords, verifyStoredChains } from './audit/report';
 import crypto from 'node:crypto';
 import { configFor, loadConfig } from './config';
 import { ControlPlane } from './control-plane';
 import { initRepo, paths, publishPolicy, readState, RepoError, rotateRoot } from './repo/repository';
-import { openServerDb } from './store/db';
+import { openServerDb, type ServerDb } from './store/db';
 
 const HELP = `pim-server — reference control plane for PIM Agent
 
@@ -30,6 +31,13 @@ Usage:
   pim-server user list DIR
   pim-server user revoke-key DIR EMAIL KEY-ID
   pim-server user revoke-device DIR DEVICE-THUMBPRINT
+  pim-server audit verify DIR
+      Re-verify every device's synced audit chain from its first record and list the events
+      ingest flagged (gaps, forks, broken links, foreign or invalid records). Exit 0 when every
+      chain is intact and nothing was flagged, 1 otherwise.
+  pim-server audit export DIR [--since ISO-TIME] [--device THUMBPRINT] [--format jsonl]
+      Print the synced audit records, one JSON object {device, seq, hash, record} a line,
+      ordered by device then seq. --since keeps records at or after that time (record.at).
 
 Options:
   -h, --help     this help
@@ -89,6 +97,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'user':
         return userCommand(rest);
+      case 'audit':
+        return await auditCommand(rest);
       case 'serve': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { listen: { type: 'string', default: '127.0.0.1:7443' }, 'insecure-remote': { type: 'boolean' }, 'public-url': { type: 'string' } } });
         const dir = one(positionals, 'DIR');
@@ -179,6 +189,93 @@ function userCommand(rest: string[]): number {
     }
     default:
       throw new RepoError('usage: pim-server user add|list|revoke-key|revoke-device …');
+  }
+}
+
+async function auditCommand(rest: string[]): Promise<number> {
+  const [sub, ...args] = rest;
+  switch (sub) {
+    case 'verify': {
+      const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+      const dir = one(positionals, 'DIR');
+      const { chains, flags } = withServerDb(dir, (db) => ({ chains: verifyStoredChains(db), flags: auditFlags(db) }));
+      const out: string[] = [];
+      if (!chains.length) out.push('no audit records synced yet');
+      for (const c of chains) out.push(`device ${c.device}: ${c.records} record${c.records === 1 ? '' : 's'}, ${c.problem ? `CHAIN BROKEN — ${describeProblem(c.problem)}` : 'chain intact'}`);
+      if (flags.length) {
+        out.push(`${flags.length} flagged event${flags.length === 1 ? '' : 's'}:`);
+        for (const f of flags) out.push(`  ${f.kind}  device ${f.device}  seq ${f.seq ?? '-'}  ${f.detail}  (at ${f.at})`);
+      } else out.push('no flagged events');
+      process.stdout.write(`${out.join('\n')}\n`);
+      return chains.every((c) => c.problem === null) && flags.length === 0 ? 0 : 1;
+    }
+    case 'export': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, device: { type: 'string' }, format: { type: 'string', default: 'jsonl' } } });
+      const usage = 'usage: pim-server audit export DIR [--since ISO-TIME] [--device THUMBPRINT] [--format jsonl]';
+      if (values.format !== 'jsonl') {
+        process.stderr.write(`pim-server: unknown export format "${values.format}": only jsonl is supported\n${usage}\n`);
+        return 2;
+      }
+      let since: Date | undefined;
+      if (values.since !== undefined) {
+        since = new Date(values.since);
+        if (!/^\d{4}-\d\d-\d\d/.test(values.since) || Number.isNaN(since.getTime())) {
+          process.stderr.write(`pim-server: --since must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z), got "${values.since}"\n${usage}\n`);
+          return 2;
+        }
+      }
+      if (positionals.length !== 1) {
+        process.stderr.write(`pim-server: expected exactly one DIR\n${usage}\n`);
+        return 2;
+      }
+      const dir = positionals[0]!;
+      await withServerDb(dir, async (db) => {
+        let buf = '';
+        for (const line of exportRecords(db, { since, device: values.device })) {
+          buf += `${line}\n`;
+          if (buf.length >= 1 << 20) {
+            await write(buf);
+            buf = '';
+          }
+        }
+        if (buf) await write(buf);
+      });
+      return 0;
+    }
+    default:
+      throw new RepoError('usage: pim-server audit verify|export …');
+  }
+}
+
+/** Writes to stdout, waiting when the pipe is full (large exports). */
+function write(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (process.stdout.write(text)) return resolve();
+    const done = (e?: Error) => {
+      process.stdout.off('drain', done);
+      process.stdout.off('error', done);
+      if (e) reject(e);
+      else resolve();
+    };
+    process.stdout.on('drain', done);
+    process.stdout.on('error', done);
+  });
+}
+
+/** Runs fn against DIR's server.db (created on first use), closed afterwards. */
+function withServerDb<T>(dir: string, fn: (db: ServerDb) => T): T {
+  readState(dir);
+  const db = openServerDb(dir);
+  let async = false;
+  try {
+    const r = fn(db);
+    if (r instanceof Promise) {
+      async = true;
+      return r.finally(() => db.close()) as T;
+    }
+    return r;
+  } finally {
+    if (!async) db.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { ActivationRequestSchema, activationChallenge, approvalChallenge, objectHash, toBase64Url, type ActivationRequest, type ActivationView, type ApprovalStatement } from '../shared/activation';
 export type { ActivationView } from '../shared/activation';
+import { canonicalJson } from '../shared/canonical';
 import { transition, type ActivationEvent, type ActivationState } from '../shared/activation-state';
 import { subjectFromMember } from '../shared/policy/compile';
 import { decide } from '../shared/policy/engine';
@@ -297,7 +298,7 @@ export class ControlPlane {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?)`,
         true,
       )
-      .run(id, request.user, request.device, request.role, JSON.stringify(request), objectHash(request), nonce, new Date(now.getTime() + NONCE_TTL_MS).toISOString(), approval ? 1 : 0, approval?.count ?? 0, now.toISOString(), request.extends);
+      .run(id, request.user, request.device, request.role, canonicalJson(request), objectHash(request), nonce, new Date(now.getTime() + NONCE_TTL_MS).toISOString(), approval ? 1 : 0, approval?.count ?? 0, now.toISOString(), request.extends);
     const options = await assertionOptions(this.cfg, activationChallenge(nonce, request), credentials, decision.requirements.userVerification);
     return { activation: this.view(this.row(id)), decision, options };
   }
@@ -556,6 +557,12 @@ export class ControlPlane {
       credentialId: r.credential_id,
       approvals: this.sql('SELECT approver, decision, reason, statement_json AS statement, nonce, assertion_json AS assertion, credential_id AS credentialId FROM approvals WHERE activation_id = ?').all(id),
     };
+  }
+
+  /** evidence(), for the activation's owner only (the agent journals it); others see no such activation */
+  evidenceFor(caller: Caller, id: string) {
+    if (this.row(id).email !== caller.email) throw notFound('activation');
+    return this.evidence(id);
   }
 
   private view(r: ActivationRow): ActivationView {

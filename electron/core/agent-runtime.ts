@@ -4,11 +4,14 @@ import type { AgentState, Reply } from '../../shared/api';
 import { ActivationTracker } from './activation/tracker';
 import { Agent } from './agent';
 import { createDispatch } from './api/dispatch';
+import { AuditSyncer } from './audit/sync';
 import { resolveHome } from './home';
 
 export interface AgentRuntime {
   agent: Agent;
   tracker: ActivationTracker;
+  /** sends the audit journal to the control plane in the background */
+  auditSyncer: AuditSyncer;
   dispatch: (method: string, input: unknown) => Promise<Reply<unknown>>;
   getState: () => Promise<AgentState>;
   onChange: (cb: () => void) => () => void;
@@ -21,9 +24,13 @@ export async function startAgent(opts: { home?: string; intervalMs?: number; loo
   // activations are followed in the background so the UI's getState stays local and cheap
   const tracker = new ActivationTracker(agent);
   tracker.start();
+  // the journal's sync cursor is in agent.db: whatever a previous run left unsent goes now
+  const auditSyncer = new AuditSyncer(agent);
+  auditSyncer.start();
   return {
     agent,
     tracker,
+    auditSyncer,
     dispatch: createDispatch(agent, { tracker }),
     getState: async () => agent.state(),
     onChange: (cb) => agent.onChange(cb),

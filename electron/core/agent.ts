@@ -11,7 +11,8 @@ import { subjectFromMember } from '../../shared/policy/compile';
 import { useZoneTables, type ZoneTable } from '../../shared/policy/windows';
 import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../../shared/policy/types';
 import { ensurePrivateDir } from './home';
-import type { RefreshError } from './policy/errors';
+import type { Journal } from './audit/journal';
+import { RefreshError } from './policy/errors';
 import { checkDistinctKeys } from './policy/key-guard';
 import type { RefreshResult } from './policy/refresh';
 import { tufDirs } from './policy/tuf-dirs';
@@ -32,6 +33,9 @@ interface PolicyView {
 /** How long an ended activation stays in getState (the UI shows "denied: …", "expired"). */
 export const RECENTLY_ENDED_MS = 60 * 60_000;
 
+/** An unchanged policy refresh is journaled at most this often (a changed one always is). */
+const UNCHANGED_REFRESH_AUDIT_MS = 60 * 60_000;
+
 export class AgentError extends Error {
   constructor(readonly code: string, message: string) {
     super(message);
@@ -47,6 +51,8 @@ export class Agent {
   private stopped = false;
   private closers = new Set<() => void>();
   private enrolmentStatus: EnrolmentStatus | null = null;
+  private journalP: Promise<Journal> | null = null;
+  private auditListeners = new Set<() => void>();
 
   constructor(readonly home: string, private readonly clock: () => Date = () => new Date()) {
     ensurePrivateDir(home);
@@ -93,6 +99,59 @@ export class Agent {
     for (const cb of this.listeners) cb();
   }
 
+  /** The audit journal in agent.db (loaded on first use: the offline read path never needs it). */
+  journal(): Promise<Journal> {
+    this.journalP ??= import('./audit/journal').then(
+      ({ Journal }) =>
+        new Journal(this.store.db, {
+          now: this.clock,
+          onAppend: () => {
+            for (const cb of this.auditListeners) cb();
+          },
+        }),
+    );
+    return this.journalP;
+  }
+
+  /** The journal when this agent keeps one — enrolled with a security key (not the `--user` demo
+   *  path) and its chain started — else null: then nothing is journaled. */
+  async activeJournal(): Promise<Journal | null> {
+    const conn = this.store.connection();
+    if (!conn || conn.unenrolled) return null;
+    const j = await this.journal();
+    return j.device() ? j : null;
+  }
+
+  /** Called after each record this process appends (the audit syncer sends them soon after). */
+  onAudit(cb: () => void): () => void {
+    this.auditListeners.add(cb);
+    return () => this.auditListeners.delete(cb);
+  }
+
+  /** policy-refreshed: every change; an unchanged refresh at most hourly (the agent was checking). */
+  private async auditRefreshed(r: RefreshResult): Promise<void> {
+    const j = await this.activeJournal();
+    if (!j) return;
+    const last = j.lastOf('policy-refreshed');
+    const d = last?.record.data as { version?: unknown; expires?: unknown } | undefined;
+    const same = !r.changed && !!last && d?.version === r.version && d?.expires === r.expires;
+    if (same && this.clock().getTime() - Date.parse(last.record.at) < UNCHANGED_REFRESH_AUDIT_MS) return;
+    j.append('policy-refreshed', this.store.connection()!.user, { version: r.version, expires: r.expires, changed: r.changed });
+  }
+
+  /** policy-rejected (what the control plane offered and why it was refused — tampering,
+   *  rollback, freeze …), once per distinct code and cached version; being offline is not. */
+  private async auditRejected(e: unknown): Promise<void> {
+    if (!(e instanceof RefreshError) || e.kind !== 'rejected') return;
+    const j = await this.activeJournal();
+    if (!j) return;
+    const version = this.store.policyVersion();
+    const last = j.lastOf('policy-rejected');
+    const d = last?.record.data as { code?: unknown; version?: unknown } | undefined;
+    if (last && d?.code === e.code && d?.version === version && (j.lastOf('policy-refreshed')?.record.seq ?? 0) < last.record.seq) return;
+    j.append('policy-rejected', this.store.connection()!.user, { code: e.code, message: e.message, version });
+  }
+
   /** Pin a trust root and remember the control plane and user. A different server, user or
    *  root starts from an empty cache; the same ones keep it (and its rollback protection). */
   connect(opts: { server: string; user: string; root: Buffer; unenrolled: boolean; demo?: boolean }): void {
@@ -129,7 +188,21 @@ export class Agent {
   refresh(): Promise<RefreshResult> {
     if (!this.inflight) {
       // tuf-js, zod and the fetcher load only when a refresh actually runs
-      this.inflight = import('./policy/refresh').then(({ refreshPolicy }) => refreshPolicy(this.home, this.store, { now: this.clock })).finally(() => {
+      this.inflight = import('./policy/refresh')
+        .then(({ refreshPolicy }) => refreshPolicy(this.home, this.store, { now: this.clock }))
+        .then(
+          // journaled before the refresh is reported done; a journal that cannot be written fails it
+          async (r) => {
+            await this.auditRefreshed(r);
+            return r;
+          },
+          async (e: unknown) => {
+            // the refusal itself is what the caller needs to hear, even if the journal fails too
+            await this.auditRejected(e).catch(() => undefined);
+            throw e;
+          },
+        )
+        .finally(() => {
         this.inflight = null;
         this.changed();
       });

@@ -3,12 +3,18 @@
 // Ceremony calls (/api/v1/ceremony/…) come from the page the security key is touched on; they
 // need no device signature because the WebAuthn challenge itself binds them to one request.
 import type http from 'node:http';
+import zlib from 'node:zlib';
 import { decodeProtectedHeader } from 'jose';
 import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
+import { auditHead, ingestBatch } from '../audit/ingest';
 import type { Caller, ControlPlane } from '../control-plane';
 import { ApiError, bad, unauthorized } from './errors';
 
 const MAX_BODY = 256 * 1024;
+/** audit batches: what may arrive on the wire (compressed or not) … */
+const MAX_AUDIT_BODY = 16 * 1024 * 1024;
+/** … and what a gzip body may inflate to */
+const MAX_AUDIT_INFLATED = 64 * 1024 * 1024;
 
 type Handler = (ctx: { cp: ControlPlane; params: string[]; query: URLSearchParams; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
 
@@ -16,6 +22,11 @@ interface Route {
   method: 'GET' | 'POST';
   path: RegExp;
   handler: Handler;
+  /** largest body read (bytes on the wire); MAX_BODY when absent */
+  maxBody?: number;
+  /** accepts Content-Encoding: gzip, inflated to at most this many bytes (after the device signature,
+   *  which covers the compressed bytes, was checked) */
+  gzipMax?: number;
 }
 
 const ID = '([A-Za-z0-9_-]{1,64})';
@@ -58,6 +69,30 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`), handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!) },
+  // what the agent journals with an activation: the request bytes, nonce, assertion and approvals
+  { method: 'GET', path: new RegExp(`^/api/v1/activations/${ID}/evidence$`), handler: async ({ cp, params, caller }) => cp.evidenceFor(await caller(), params[0]!) },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/audit$/,
+    maxBody: MAX_AUDIT_BODY,
+    gzipMax: MAX_AUDIT_INFLATED,
+    // { records: [{ record, hash }] } → { acked, problem }: the agent advances its cursor to acked
+    handler: async ({ cp, body, caller }) => {
+      const { device } = await caller();
+      const records = obj(body, 'body').records;
+      if (!Array.isArray(records)) throw bad('bad-input', 'records must be an array of { record, hash }');
+      return ingestBatch(cp.db, device, records, cp.clockNow());
+    },
+  },
+  // where an agent that lost its cursor resumes
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/audit\/head$/,
+    handler: async ({ cp, caller }) => {
+      const head = auditHead(cp.db, (await caller()).device);
+      return { acked: head.seq, hash: head.hash };
+    },
+  },
   { method: 'GET', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params }) => cp.activationCeremony(params[0]!) },
   { method: 'POST', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params, body }) => cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
   { method: 'GET', path: /^\/api\/v1\/approvals$/, handler: async ({ cp, caller }) => cp.pendingApprovals(await caller()) },
@@ -93,17 +128,30 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
     reply(404, { ok: false, error: { code: 'not-found', message: 'no such API route' } });
     return true;
   }
-  readBody(req).then(
+  readBody(req, route.maxBody ?? MAX_BODY).then(
     async (raw) => {
+      const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      let text = raw;
       let body: unknown = {};
-      if (raw.length) {
+      let caller = () => authenticate(cp, req, pathname, raw, body);
+      const gzip = encoding === 'gzip';
+      if (encoding !== 'identity' && encoding !== '' && !(gzip && route.gzipMax)) {
+        throw new ApiError(415, 'unsupported-encoding', `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${route.gzipMax ? ' (gzip only)' : ''}`);
+      }
+      if (route.gzipMax) {
+        // large bodies: only an enrolled device makes the server inflate or parse them. The
+        // signature covers the bytes as they came (compressed, when they are)
+        const who = await authenticate(cp, req, pathname, raw, null);
+        caller = () => Promise.resolve(who);
+        if (gzip) text = inflate(raw, route.gzipMax);
+      }
+      if (text.length) {
         try {
-          body = JSON.parse(raw.toString('utf8'));
+          body = JSON.parse(text.toString('utf8'));
         } catch {
           throw bad('bad-json', 'the request body is not JSON');
         }
       }
-      const caller = () => authenticate(cp, req, pathname, raw, body);
       return route.handler({ cp, params, query, body, caller });
     },
   ).then(
@@ -117,13 +165,24 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
   return true;
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
+function inflate(raw: Buffer, max: number): Buffer {
+  try {
+    return zlib.gunzipSync(raw, { maxOutputLength: max });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw new ApiError(413, 'too-large', `the request body inflates to more than ${max / (1024 * 1024)} MiB; send smaller batches`);
+    }
+    throw bad('bad-gzip', 'the request body is not valid gzip');
+  }
+}
+
+function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
+      if (size > max) {
         reject(new ApiError(413, 'too-large', 'request body too large'));
         req.destroy();
       } else chunks.push(c);

@@ -1,5 +1,6 @@
 // The control plane's state (DIR/server.db): users and their enrolment codes, devices, security
-// keys, device-request replay cache, activations and approvals. Numbered migrations, like the agent.
+// keys, device-request replay cache, activations and approvals, the synced audit journals.
+// Numbered migrations, like the agent.
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -95,6 +96,31 @@ const MIGRATIONS: string[] = [
    );`,
   // the registration options, so an enrolment survives a control plane restart
   `ALTER TABLE enrolments ADD COLUMN options_json TEXT;`,
+  // the audit journals the agents sync (DESIGN §4 "Audit journal", server/audit/ingest.ts): every
+  // record held, one head per device (the highest contiguous seq and its hash; none = genesis,
+  // seq 0), and what ingest refused (gaps, forks, broken links, foreign or invalid records)
+  `CREATE TABLE audit_records (
+     device TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL,
+     record_json TEXT NOT NULL,
+     received_at TEXT NOT NULL,
+     PRIMARY KEY (device, seq)
+   );
+   CREATE TABLE audit_heads (
+     device TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE TABLE audit_flags (
+     id INTEGER PRIMARY KEY,
+     device TEXT NOT NULL,
+     seq INTEGER,
+     kind TEXT NOT NULL CHECK (kind IN ('gap', 'fork', 'broken-link', 'wrong-device', 'invalid')),
+     detail TEXT NOT NULL,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX audit_flags_by_device ON audit_flags(device, seq, kind);`,
 ];
 
 export type ServerDb = Database.Database;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
+import { touch } from '../helpers/ceremony';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
 const POLICY = `
@@ -25,14 +26,6 @@ users:
 
 const env = { PIM_KEYSTORE: 'file' };
 
-/** Plays the browser: fetch the ceremony behind `url`, let the key sign, post the answer. */
-async function touch(key: SoftAuthenticator, url: string): Promise<{ ok: boolean; value?: { state?: string }; error?: { code: string } }> {
-  const u = new URL(url);
-  const api = `${u.origin}/api/v1${u.pathname}`;
-  const info = (await (await fetch(api)).json()) as { value: { kind: string; options: never } };
-  const response = info.value.kind === 'enrolment' ? key.register(info.value.options, u.origin) : key.authenticate(info.value.options, u.origin);
-  return (await (await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response }) })).json()) as never;
-}
 
 async function setup() {
   const dir = tmpDir();

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
-import { activationChallenge, objectHash, toBase64Url } from '../../shared/activation';
+import { activationChallenge, canonicalBytes, objectHash, toBase64Url } from '../../shared/activation';
+import crypto from 'node:crypto';
 import { ApiError } from '../../server/api/errors';
 import type { ControlPlane } from '../../server/control-plane';
 import { enrol, newControlPlane, ORIGIN, requestFor, type Person } from '../helpers/control-plane';
@@ -318,4 +319,13 @@ test('a user may enrol a backup key, and either key can then sign', async () => 
     assert.equal(options.allowCredentials?.length, 2);
     assert.equal((await cp.submitActivationAssertion(activation.id, key.authenticate(options, ORIGIN))).state, 'active');
   }
+});
+
+test('the stored evidence holds the canonical request bytes, whose hash is the one signed', async () => {
+  const { cp, alice } = await setup();
+  const { activation, options } = await ask(cp, alice, 'readonly');
+  await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  const ev = cp.evidence(activation.id);
+  assert.equal(ev.request, new TextDecoder().decode(canonicalBytes(JSON.parse(ev.request))));
+  assert.equal(crypto.createHash('sha256').update(ev.request).digest('hex'), ev.requestSha256);
 });

@@ -13,6 +13,7 @@ import { createDispatch, type Dispatch } from '../../electron/core/api/dispatch'
 import { serve } from '../../server/http';
 import { newAgent } from '../helpers/agent';
 import { makeRepo } from '../helpers/repo';
+import { touch } from '../helpers/ceremony';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
 const POLICY = `
@@ -31,13 +32,6 @@ users:
 
 process.env.PIM_KEYSTORE = 'file';
 
-async function touch(key: SoftAuthenticator, url: string): Promise<{ ok: boolean; value?: { state?: string }; error?: { code: string } }> {
-  const u = new URL(url);
-  const api = `${u.origin}/api/v1${u.pathname}`;
-  const info = (await (await fetch(api)).json()) as { value: { kind: string; options: never } };
-  const response = info.value.kind === 'enrolment' ? key.register(info.value.options, u.origin) : key.authenticate(info.value.options, u.origin);
-  return (await (await fetch(api, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ response }) })).json()) as never;
-}
 
 async function until(d: Dispatch, what: string, ok: (s: AgentState) => boolean, timeoutMs = 10_000): Promise<AgentState> {
   const deadline = Date.now() + timeoutMs;

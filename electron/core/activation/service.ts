@@ -1,13 +1,44 @@
 // The agent's side of enrolment, activation and approval (DESIGN §3). It builds the request the
 // user's key will sign, checks it offline with the same engine first, talks to the control plane
 // with device-signed calls, and mirrors each activation's state into agent.db.
+//
+// Each step is journaled (electron/core/audit/journal.ts) before it is reported done: the
+// enrolment, the request sent, every state this device's activations are seen to reach — with the
+// request bytes, nonce and WebAuthn assertion once the key was touched, so anyone can re-verify
+// it — and the approvals this user gives. A journal that cannot be written refuses new requests.
 import crypto from 'node:crypto';
-import type { ActivationRequest, ActivationView } from '../../../shared/activation';
+import { objectHash, type ActivationRequest, type ActivationView } from '../../../shared/activation';
 import type { ActivationState } from '../../../shared/activation-state';
+import type { AuditType } from '../../../shared/audit';
+import { canonicalJson } from '../../../shared/canonical';
 import type { Agent } from '../agent';
 import { AgentError } from '../agent';
+import type { AuditData, Journal } from '../audit/journal';
 import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
+
+/** What the control plane keeps as evidence of an activation (GET /api/v1/activations/:id/evidence). */
+export interface ActivationEvidence {
+  /** the canonical (JCS) request JSON the key signed */
+  request: string;
+  requestSha256: string;
+  /** hex; challenge = SHA-256("pim-activation/v1" ‖ nonce ‖ requestSha256) */
+  nonce: string;
+  /** WebAuthn AuthenticationResponseJSON, once the key was touched */
+  assertion: unknown;
+  credentialId: string | null;
+  approvals: unknown[];
+}
+
+/** The journal record for an activation seen in `state` (null: `requested` is journaled on send). */
+export function auditTypeFor(a: Pick<ActivationView, 'state' | 'request'>): AuditType | null {
+  if (a.state === 'requested') return null;
+  if (a.state === 'active' && a.request.kind === 'extend') return 'activation-extended';
+  return `activation-${a.state}`;
+}
+
+/** States reached after the key touch: their records carry the evidence. */
+const WITH_EVIDENCE: ReadonlySet<AuditType> = new Set(['activation-pending-approval', 'activation-approved', 'activation-active', 'activation-extended']);
 
 
 export interface PendingEnrolment {
@@ -90,6 +121,8 @@ export class ActivationService {
     const ks = openKeystore(this.agent.home);
     const existing = await loadDeviceKey(ks);
     const key = existing && !opts.replaceKey ? existing : await createDeviceKey(ks, { replace: true });
+    // journaled (keystore-changed) as the new chain's second record, when the enrolment completes
+    if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind);
     this.key = key;
     const client = new ControlPlaneClient(l.server, key);
     const started = await client.call<{ id: string; user: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', { code: l.code, deviceJwk: key.publicJwk });
@@ -104,6 +137,8 @@ export class ActivationService {
       }
       if (o.signal?.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
       this.agent.connect({ server: l.server, user: started.user, root, unenrolled: false });
+      // record 1 of this device's chain (or the next one, re-enrolling with the same key)
+      (await this.agent.journal()).begin(key.thumbprint, started.user, [{ type: 'enrolled', data: { server: l.server, device: key.thumbprint, user: started.user } }]);
       return { user: started.user, server: l.server };
     };
     return { id: started.id, user: started.user, server: l.server, ceremonyUrl: started.ceremonyUrl, deviceThumbprint: key.thumbprint, finish };
@@ -121,6 +156,9 @@ export class ActivationService {
     }
     const key = await this.deviceKey();
     if (!key) throw new AgentError('not-enrolled', 'this agent has no device key: run `pim enroll LINK`');
+    // fail closed: nothing leaves the agent unless its journal can record it
+    const journal = await this.chain(key);
+    journal?.assertWritable();
     const request: ActivationRequest = {
       v: 1,
       kind: ask.extends ? 'extend' : 'activate',
@@ -137,7 +175,29 @@ export class ActivationService {
     };
     const client = await this.client();
     const { activation } = await client.call<{ activation: ActivationView }>('POST', '/api/v1/activations', { request });
-    this.remember(activation);
+    if (!journal) {
+      await this.remember(activation);
+      return activation;
+    }
+    try {
+      journal.write(() => {
+        journal.append('activation-requested', conn.user, {
+          activation: activation.id,
+          role,
+          kind: request.kind,
+          extends: request.extends,
+          duration: request.duration,
+          requestSha256: activation.requestSha256 ?? objectHash(request),
+          request: canonicalJson(activation.request ?? request),
+        });
+        this.agent.store.saveActivation(activation, new Date());
+      });
+    } catch (e) {
+      // not journaled, so not reported: withdraw it (unsigned, it would lapse in minutes anyway)
+      await client.call('POST', `/api/v1/activations/${encodeURIComponent(activation.id)}/deactivate`, {}).catch(() => undefined);
+      throw e;
+    }
+    this.agent.emitChange();
     return activation;
   }
 
@@ -156,7 +216,7 @@ export class ActivationService {
 
   async get(id: string): Promise<ActivationView> {
     const a = await (await this.client()).call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}`);
-    this.remember(a);
+    await this.remember(a);
     return a;
   }
 
@@ -173,7 +233,7 @@ export class ActivationService {
       if (done || left <= 0) return a;
       const seen = a.state;
       a = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}?wait=${encodeURIComponent(seen)}&timeout=${Math.max(1, Math.min(25, Math.floor(left / 1000)))}`);
-      this.remember(a);
+      await this.remember(a);
       if (a.state !== seen) opts.onState?.(a.state);
     }
   }
@@ -185,7 +245,7 @@ export class ActivationService {
     const out: ActivationView[] = [];
     for (const a of mine) {
       const v = await client.call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(a.id)}/deactivate`, {});
-      this.remember(v);
+      await this.remember(v);
       out.push(v);
     }
     return out;
@@ -194,17 +254,13 @@ export class ActivationService {
   /** End one activation (or withdraw one request) by its id. */
   async deactivateId(id: string): Promise<ActivationView> {
     const v = await (await this.client()).call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(id)}/deactivate`, {});
-    this.remember(v);
+    await this.remember(v);
     return v;
   }
 
   async list(): Promise<ActivationView[]> {
     const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
-    const now = new Date();
-    this.agent.store.db.transaction(() => {
-      for (const a of all) this.agent.store.saveActivation(a, now);
-    })();
-    this.agent.emitChange();
+    await this.remember(...all);
     return all;
   }
 
@@ -217,13 +273,22 @@ export class ActivationService {
     return (await this.client()).call('POST', `/api/v1/approvals/${encodeURIComponent(id)}`, { decision, reason });
   }
 
-  /** Wait until this approver's decision is recorded on the activation. */
-  async waitForDecision(id: string, approver: string, timeoutMs: number): Promise<ActivationView> {
+  /** Wait until this approver's decision is recorded on the activation; then it is journaled
+   *  (approval-given) before this returns. */
+  async waitForDecision(id: string, approver: string, timeoutMs: number, opts: { intervalMs?: number; signal?: AbortSignal } = {}): Promise<ActivationView> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const a = await this.get(id);
-      if (a.approvals.some((x) => x.approver === approver) || Date.now() > deadline) return a;
-      await sleep(500);
+      const mine = a.approvals.find((x) => x.approver === approver);
+      if (mine) {
+        const journal = await this.chain();
+        if (journal && !journal.has(a.id, 'approval-given')) {
+          journal.append('approval-given', approver, { activation: a.id, role: a.role, requester: a.user, requestSha256: a.requestSha256, decision: mine.decision, reason: mine.reason });
+        }
+        return a;
+      }
+      if (Date.now() > deadline || opts.signal?.aborted) return a;
+      await sleep(opts.intervalMs ?? 500);
     }
   }
 
@@ -231,8 +296,57 @@ export class ActivationService {
     return this.agent.store.db.prepare("SELECT id FROM activations WHERE role = ? AND state IN ('active', 'approved') AND (expires_at IS NULL OR expires_at > ?)").all(role, new Date().toISOString()) as { id: string }[];
   }
 
-  private remember(a: ActivationView): void {
-    this.agent.store.saveActivation(a, new Date());
+  /**
+   * The journal of this enrolled agent, its chain started — for an agent enrolled before it kept
+   * one, or whose device key changed, the chain starts (or restarts) here. Null when nothing is
+   * journaled (the `--user` demo path).
+   */
+  private async chain(key?: DeviceKey | null): Promise<Journal | null> {
+    const conn = this.agent.store.connection();
+    if (!conn || conn.unenrolled) return null;
+    const journal = await this.agent.journal();
+    const k = key ?? (await this.deviceKey());
+    if (!k) return journal.device() ? journal : null;
+    if (journal.device() !== k.thumbprint) journal.begin(k.thumbprint, conn.user, [{ type: 'enrolled', data: { server: conn.server, device: k.thumbprint, user: conn.user, note: 'journal started for an existing enrolment' } }]);
+    return journal;
+  }
+
+  /** Fetches what proves the key touch; when it cannot be had, says why (the control plane keeps it). */
+  private async evidence(a: ActivationView): Promise<AuditData> {
+    try {
+      const ev = await (await this.client()).call<ActivationEvidence>('GET', `/api/v1/activations/${encodeURIComponent(a.id)}/evidence`);
+      return { request: ev.request, requestSha256: ev.requestSha256, nonce: ev.nonce, assertion: ev.assertion ?? null, credentialId: ev.credentialId ?? null, approvals: ev.approvals ?? [] };
+    } catch (e) {
+      return { request: canonicalJson(a.request), requestSha256: a.requestSha256, nonce: null, assertion: null, evidenceError: (e as Error).message };
+    }
+  }
+
+  /**
+   * Mirrors activations into agent.db. When one of this device's activations is seen in a state
+   * the journal has no record of yet, the record is appended in the same transaction — so the new
+   * state is durable in the journal before anyone is told about it.
+   */
+  private async remember(...views: ActivationView[]): Promise<void> {
+    const journal = await this.chain();
+    const user = this.agent.store.connection()?.user ?? null;
+    const device = journal?.device();
+    const records: { type: AuditType; data: AuditData; id: string }[] = [];
+    if (journal) {
+      for (const a of views) {
+        const type = auditTypeFor(a);
+        if (!type || a.request.device !== device || journal.has(a.id, type)) continue;
+        const data: AuditData = { activation: a.id, role: a.role, state: a.state, kind: a.request.kind, extends: a.request.extends, startsAt: a.startsAt, expiresAt: a.expiresAt, endReason: a.endReason };
+        if (WITH_EVIDENCE.has(type)) Object.assign(data, await this.evidence(a));
+        records.push({ type, data, id: a.id });
+      }
+    }
+    const now = new Date();
+    const save = () => {
+      for (const r of records) if (!journal!.has(r.id, r.type)) journal!.append(r.type, user, r.data);
+      for (const a of views) this.agent.store.saveActivation(a, now);
+    };
+    if (journal) journal.write(save);
+    else this.agent.store.db.transaction(save)();
     this.agent.emitChange();
   }
 }

@@ -5,7 +5,9 @@
 //   - while an activation is requested / pending-approval / approved: list them every few seconds
 //     (PIM_ACTIVATION_POLL_MS, default 3 s; backing off to a minute while the server is away);
 //   - while one is active: once, just after it ends (the window's end is known);
-//   - otherwise: only when asked (a UI call, a kick after activate/deactivate).
+//   - otherwise: only when asked (a UI call, a kick after activate/deactivate);
+//   - after the UI starts an approval or denial: until the approver's decision is recorded, so it is
+//     journaled (approval-given) as the CLI's `pim approve` does.
 import type { EnrolmentStatus } from '../../../shared/api';
 import { Agent, AgentError } from '../agent';
 import { ControlPlaneError } from './cp-client';
@@ -15,6 +17,8 @@ const MAX_BACKOFF_MS = 60_000;
 const MAX_TIMER_MS = 60 * 60_000;
 const ENROLMENT_TIMEOUT_MS = 15 * 60_000;
 const WAITING: ReadonlySet<string> = new Set(['requested', 'pending-approval', 'approved']);
+/** How long the UI's approver has to touch their key (the ceremony's nonce lives 5 minutes). */
+const DECISION_WATCH_MS = 10 * 60_000;
 
 export interface EnrolmentStarted {
   ceremonyUrl: string;
@@ -30,6 +34,8 @@ export class ActivationTracker {
   private stopped = true;
   private failures = 0;
   private enrolment: AbortController | null = null;
+  private readonly closed = new AbortController();
+  private watching = new Set<string>();
   readonly pollMs: number;
 
   constructor(
@@ -39,7 +45,10 @@ export class ActivationTracker {
   ) {
     const fromEnv = Number(process.env.PIM_ACTIVATION_POLL_MS);
     this.pollMs = opts.pollMs ?? (Number.isFinite(fromEnv) && fromEnv >= 200 ? fromEnv : 3000);
-    agent.onClose(() => this.stop());
+    agent.onClose(() => {
+      this.closed.abort();
+      this.stop();
+    });
   }
 
   /** Start background syncing: once now (anything may have changed while the agent was down). */
@@ -111,6 +120,29 @@ export class ActivationTracker {
     // just after the earliest end (the control plane sweeps it to expired), and retry while offline
     const base = Math.max(1000, Math.min(...ends) + 1500);
     return Math.min(MAX_TIMER_MS, this.failures ? Math.max(base, Math.min(MAX_BACKOFF_MS, this.pollMs * 2 ** Math.min(this.failures, 8))) : base);
+  }
+
+  /** The UI started a decision on activation `id`: follow it until this user's decision is
+   *  recorded (then journaled), for as long as the ceremony can be completed. */
+  watchDecision(id: string): void {
+    const conn = this.agent.store.connection();
+    if (!conn || conn.unenrolled || this.watching.has(id)) return;
+    this.watching.add(id);
+    const deadline = Date.now() + DECISION_WATCH_MS;
+    void (async () => {
+      while (!this.closed.signal.aborted && Date.now() < deadline) {
+        try {
+          const a = await this.svc.waitForDecision(id, conn.user, Math.max(0, deadline - Date.now()), { intervalMs: 2000, signal: this.closed.signal });
+          if (a.approvals.some((x) => x.approver === conn.user)) {
+            this.kick();
+            return;
+          }
+        } catch {
+          // offline for a moment, or the journal refused: try again shortly
+          await new Promise((r) => setTimeout(r, 5000).unref?.());
+        }
+      }
+    })().finally(() => this.watching.delete(id));
   }
 
   /** Start enrolment with the admin's link; it finishes in the background (getState().enrolment). */

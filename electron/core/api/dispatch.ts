@@ -6,6 +6,7 @@ import { isCeremonyUrl } from '../../../shared/ceremony-url';
 import { ControlPlaneError } from '../activation/cp-client';
 import { ActivationTracker } from '../activation/tracker';
 import { Agent, AgentError } from '../agent';
+import { JournalError } from '../audit/journal';
 import { KeystoreError } from '../keystore/keystore';
 import { RefreshError } from '../policy/errors';
 
@@ -48,7 +49,9 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
     },
     approvals: () => tracker().svc.approvals(),
     decide: async (input) => {
-      const c = await tracker().svc.decide(input.id, input.decision, input.reason?.trim() || null);
+      const t = tracker();
+      const c = await t.svc.decide(input.id, input.decision, input.reason?.trim() || null);
+      t.watchDecision(input.id);
       return { ceremonyId: c.ceremonyId, ceremonyUrl: c.ceremonyUrl };
     },
     openCeremony: (input) => {
@@ -69,7 +72,7 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       const value = await (handlers[method] as (i: unknown) => unknown)(parsed.data);
       return { ok: true, value };
     } catch (e) {
-      if (e instanceof AgentError || e instanceof RefreshError || e instanceof ControlPlaneError || e instanceof KeystoreError) return { ok: false, error: { code: e.code, message: e.message } };
+      if (e instanceof AgentError || e instanceof RefreshError || e instanceof ControlPlaneError || e instanceof KeystoreError || e instanceof JournalError) return { ok: false, error: { code: e.code, message: e.message } };
       return { ok: false, error: { code: 'internal', message: 'internal error in the agent' } };
     }
   };

@@ -4,12 +4,14 @@ import path from 'node:path';
 import { startAgent } from '../agent-runtime';
 import { packageRoot } from '../package-root';
 import { startWebShell } from '../webshell/server';
-import type { RefreshError } from '../policy/errors';
+import { RefreshError } from '../policy/errors';
 
 const log = (l: string) => process.stderr.write(`pim: ${l}\n`);
 
 function describe(r: { version: number } | RefreshError): string {
-  return 'version' in r ? `policy v${r.version} verified` : `refresh failed (${r.kind}): ${r.message}; keeping the cached policy`;
+  if ('version' in r) return `policy v${r.version} verified`;
+  // a refresh that verified but could not be journaled fails with the journal's error
+  return r instanceof RefreshError ? `refresh failed (${r.kind}): ${r.message}; keeping the cached policy` : `refresh failed: ${(r as Error).message}`;
 }
 
 function untilSignal(): Promise<void> {

@@ -33,6 +33,11 @@ Usage:
   pim approve ID [--reason TEXT] [--no-open]
   pim deny ID --reason TEXT [--no-open]
                                   Decide on a request; your key signs the decision
+  pim audit list [--json] [--role ROLE] [--type TYPE] [--limit N]
+                                  This device's audit journal (the last N records, default 100)
+  pim audit verify                Check the journal's hash chain: exit 0 intact, 1 broken (names
+                                  the record)
+  pim audit sync                  Send the records the control plane does not hold yet
   pim agent                       Run the agent headless (periodic refresh with backoff)
   pim ui [--no-open] [--port N]   Serve the UI on 127.0.0.1 and open it in the browser
   pim start                       What \`npm start\` runs: the embedded demo control plane when
@@ -66,6 +71,9 @@ export async function main(argv: string[]): Promise<number> {
         ticket: { type: 'string' },
         wait: { type: 'boolean' },
         timeout: { type: 'string' },
+        role: { type: 'string' },
+        type: { type: 'string' },
+        limit: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -188,6 +196,7 @@ export async function main(argv: string[]): Promise<number> {
           } catch (e) {
             process.stderr.write(`pim: enrolled, but the first policy refresh failed: ${(e as Error).message}\n`);
           }
+          await syncSoon(agent);
           return EXIT.ok;
         });
       }
@@ -196,12 +205,13 @@ export async function main(argv: string[]): Promise<number> {
         const role = pos[1];
         if (!role || pos.length !== 2) throw new UsageError(`usage: pim ${cmd} ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]`);
         const duration = o.duration === undefined ? undefined : durationOf(o.duration);
-        return await withActivation(home, async (svc) => {
+        return await withActivation(home, async (svc, agent) => {
           const ask = { duration, justification: o.reason, ticket: o.ticket };
           const a = cmd === 'extend' ? await svc.extend(role, ask) : await svc.request(role, ask);
           prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
           if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
           const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
+          await syncSoon(agent);
           if (o.json) json(done);
           else out(outcomeText(done));
           return exitFor(done.state);
@@ -210,8 +220,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'deactivate': {
         const role = pos[1];
         if (!role || pos.length !== 2) throw new UsageError('usage: pim deactivate ROLE');
-        return await withActivation(home, async (svc) => {
+        return await withActivation(home, async (svc, agent) => {
           for (const a of await svc.deactivate(role)) out(`${clean(a.role)} (${a.id}): ${a.state}\n`);
+          await syncSoon(agent);
           return EXIT.ok;
         });
       }
@@ -244,8 +255,46 @@ export async function main(argv: string[]): Promise<number> {
           prompt(`Touch your security key to sign your decision: ${c.ceremonyUrl}`);
           if (!o['no-open']) void openUrl(c.ceremonyUrl);
           const a = await svc.waitForDecision(id, agent.store.connection()!.user, waitMs(o.timeout, 10 * 60_000));
+          await syncSoon(agent);
           out(`${clean(a.role)} for ${clean(a.user)}: ${a.state}\n`);
           return a.approvals.some((x) => x.approver === agent.store.connection()!.user) ? EXIT.ok : EXIT.pending;
+        });
+      }
+      case 'audit': {
+        const sub = pos[1];
+        if (pos.length !== 2 || !['list', 'verify', 'sync'].includes(sub ?? '')) throw new UsageError('usage: pim audit list [--json] [--role ROLE] [--type TYPE] [--limit N] | pim audit verify | pim audit sync');
+        if (sub === 'list') {
+          let limit: number | undefined;
+          if (o.limit !== undefined) {
+            limit = Number(o.limit);
+            if (!Number.isInteger(limit) || limit < 1) throw new UsageError('--limit must be a whole number ≥ 1');
+          }
+          return await withAgent(home, async (agent) => {
+            const records = (await agent.journal()).list({ limit, role: o.role, type: o.type });
+            if (o.json) json(records);
+            else if (records.length === 0) out('The audit journal has no records yet (it starts when this device is enrolled).\n');
+            else for (const r of records) out(`${auditLine(r.record)}\n`);
+            return EXIT.ok;
+          });
+        }
+        if (sub === 'verify') {
+          return await withAgent(home, async (agent) => {
+            const j = await agent.journal();
+            const v = j.verify();
+            if (!v.ok) {
+              process.stderr.write(`pim: the audit journal is broken: ${v.message}\n`);
+              return EXIT.error;
+            }
+            if (v.device === null) out('The audit journal is empty: it starts when this device is enrolled.\n');
+            else out(`audit journal intact: ${v.count} record(s), device ${v.device.slice(0, 16)}…; the control plane holds up to seq ${j.acked()}\n`);
+            return EXIT.ok;
+          });
+        }
+        return await withAgent(home, async (agent) => {
+          const { syncOnce } = await import('../audit/sync');
+          const r = await syncOnce(agent);
+          out(`synced ${r.sent} records; server holds up to seq ${r.acked}\n`);
+          return EXIT.ok;
         });
       }
       case 'agent': {
@@ -279,6 +328,52 @@ export async function main(argv: string[]): Promise<number> {
 async function withActivation<T>(home: string, fn: (svc: ActivationService, agent: Agent) => Promise<T>): Promise<T> {
   const { ActivationService } = await import('../activation/service');
   return withAgent(home, (agent) => fn(new ActivationService(agent), agent));
+}
+
+/** After a command that reached the control plane: send its journal records while it is
+ *  reachable (a running agent does this in the background too). Quietly; a failure is journaled
+ *  as sync-failed (at most hourly) and the next sync retries. */
+async function syncSoon(agent: Agent): Promise<void> {
+  try {
+    if (!(await agent.activeJournal())) return;
+    const { syncOnce } = await import('../audit/sync');
+    await syncOnce(agent, { timeoutMs: 3000 });
+  } catch {
+    /* at least once: it goes with the next sync */
+  }
+}
+
+/** One journal record on one line: seq, time, type and what it is about. */
+function auditLine(r: { seq: number; at: string; type: string; user: string | null; data: Record<string, unknown> }): string {
+  const d = r.data;
+  const s = (v: unknown) => clean(String(v ?? '-'));
+  let what: string;
+  switch (r.type) {
+    case 'enrolled':
+      what = `${s(d.user)} with ${s(d.server)} (device ${s(d.device).slice(0, 16)}…)`;
+      break;
+    case 'keystore-changed':
+      what = `${s(d.kind)} in the ${s(d.keystore)} keystore`;
+      break;
+    case 'policy-refreshed':
+      what = `v${s(d.version)}${d.changed ? '' : ' (unchanged)'}, usable until ${s(d.expires)}`;
+      break;
+    case 'policy-rejected':
+      what = `${s(d.code)}: ${s(d.message)}`;
+      break;
+    case 'approval-given':
+      what = `${s(d.decision)} ${s(d.role)} for ${s(d.requester)} (${s(d.activation)})${d.reason ? ` — ${s(d.reason)}` : ''}`;
+      break;
+    case 'sync-failed':
+      what = `${s(d.code)}: ${s(d.message)}`;
+      break;
+    default:
+      if (r.type.startsWith('activation-')) {
+        const extra = r.type === 'activation-requested' ? ` for ${formatDuration(Number(d.duration) || 0)}` : d.expiresAt && (r.type === 'activation-active' || r.type === 'activation-extended') ? ` until ${s(d.expiresAt)}` : d.endReason ? ` — ${s(d.endReason)}` : '';
+        what = `${s(d.role)} (${s(d.activation)})${extra}${'assertion' in d ? (d.assertion ? ' [key touch recorded]' : ' [evidence not fetched]') : ''}`;
+      } else what = clean(JSON.stringify(d)).slice(0, 200);
+  }
+  return `${String(r.seq).padStart(5)}  ${r.at}  ${r.type.padEnd(28)} ${what}`;
 }
 
 function durationOf(s: string): number {

@@ -43,6 +43,35 @@ const MIGRATIONS: string[] = [
    ALTER TABLE activations ADD COLUMN view_json TEXT;
    ALTER TABLE activations ADD COLUMN created_at TEXT;
    ALTER TABLE activations ADD COLUMN ended_at TEXT;`,
+  // the audit journal (DESIGN §4, electron/core/audit/journal.ts): one hash chain, that of the
+  // device key (meta 'audit_device'); the sync cursor is meta 'audit_acked'. Records are only ever
+  // appended: the triggers catch a bug that would rewrite one (not an attacker, who can drop them —
+  // the chain and the control plane's copy are what catch that). A chain whose device key was
+  // replaced is kept, read-only, in audit_retired.
+  `CREATE TABLE audit (
+     seq INTEGER PRIMARY KEY,
+     at TEXT NOT NULL,
+     type TEXT NOT NULL,
+     record_json TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_by_type ON audit(type, seq);
+   CREATE INDEX audit_by_activation ON audit(json_extract(record_json, '$.data.activation'), type);
+   CREATE TABLE audit_retired (
+     device TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     at TEXT NOT NULL,
+     type TEXT NOT NULL,
+     record_json TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     retired_at TEXT NOT NULL,
+     PRIMARY KEY (device, seq)
+   );
+   CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit
+     BEGIN SELECT RAISE(ABORT, 'the audit journal is append-only'); END;
+   CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+     WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'audit_retiring')
+     BEGIN SELECT RAISE(ABORT, 'the audit journal is append-only'); END;`,
 ];
 
 export type Db = Database.Database;

@@ -1,0 +1,105 @@
+// What `pim-server audit verify|export` reads: every device's stored chain re-verified from genesis,
+// the events ingest flagged, and the records as JSON lines.
+import { GENESIS_HASH, verifyChain, type AuditRecord, type ChainedRecord, type ChainProblem } from '../../shared/audit';
+import type { ServerDb } from '../store/db';
+import type { FlagKind } from './ingest';
+
+const CHUNK = 1000;
+
+export type StoredChainProblem = ChainProblem | { kind: 'head-mismatch'; seq: number; message: string };
+
+export interface DeviceChainReport {
+  device: string;
+  records: number;
+  problem: StoredChainProblem | null;
+}
+
+export interface AuditFlag {
+  id: number;
+  device: string;
+  seq: number | null;
+  kind: FlagKind;
+  detail: string;
+  at: string;
+}
+
+/** Re-verifies each device's stored chain from genesis (GENESIS_HASH, seq 0), in chunks, and checks
+ *  that the head ingest keeps is where the chain ends. */
+export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
+  const devices = (db.prepare('SELECT device FROM audit_heads UNION SELECT DISTINCT device FROM audit_records ORDER BY device').all() as { device: string }[]).map((r) => r.device);
+  const rows = db.prepare('SELECT seq, hash, record_json FROM audit_records WHERE device = ? ORDER BY seq');
+  const headOf = db.prepare('SELECT seq, hash FROM audit_heads WHERE device = ?');
+  return devices.map((device) => {
+    let seq = 0;
+    let hash = GENESIS_HASH;
+    let count = 0;
+    let problem: StoredChainProblem | null = null;
+    let chunk: ChainedRecord[] = [];
+    const check = () => {
+      if (problem || !chunk.length) return;
+      problem = verifyChain(device, seq, hash, chunk);
+      const last = chunk[chunk.length - 1]!;
+      seq = last.record.seq;
+      hash = last.hash;
+      chunk = [];
+    };
+    for (const r of rows.iterate(device) as IterableIterator<{ seq: number; hash: string; record_json: string }>) {
+      count++;
+      if (problem) continue; // keep counting
+      let record: AuditRecord;
+      try {
+        record = JSON.parse(r.record_json) as AuditRecord;
+      } catch {
+        problem = { kind: 'invalid', seq: r.seq, message: 'the stored record is not JSON' };
+        continue;
+      }
+      if (record?.seq !== r.seq) {
+        problem = { kind: 'invalid', seq: r.seq, message: `the record stored at seq ${r.seq} says seq ${String(record?.seq)}` };
+        continue;
+      }
+      chunk.push({ record, hash: r.hash });
+      if (chunk.length >= CHUNK) check();
+    }
+    check();
+    const head = (headOf.get(device) as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+    if (!problem && (head.seq !== seq || head.hash !== hash)) {
+      problem = { kind: 'head-mismatch', seq: head.seq, message: `the head says seq ${head.seq} but the stored chain ends at seq ${seq}${head.seq === seq ? ' with another hash' : ''}` };
+    }
+    return { device, records: count, problem };
+  });
+}
+
+export function auditFlags(db: ServerDb): AuditFlag[] {
+  return db.prepare('SELECT id, device, seq, kind, detail, at FROM audit_flags ORDER BY id').all() as AuditFlag[];
+}
+
+export function describeProblem(p: StoredChainProblem): string {
+  switch (p.kind) {
+    case 'gap':
+      return `gap: seq ${p.expected} expected, seq ${p.seq} found`;
+    case 'broken-link':
+      return `broken link at seq ${p.seq}: the record does not hash to its stored hash (edited?)`;
+    case 'wrong-device':
+      return `seq ${p.seq} names another device`;
+    case 'invalid':
+      return `invalid record${p.seq === null ? '' : ` at seq ${p.seq}`}: ${p.message}`;
+    case 'head-mismatch':
+      return p.message;
+  }
+}
+
+/** The stored records as JSON lines {device, seq, hash, record}, ordered by device then seq.
+ *  `since` keeps records whose own time (record.at) is at or after it. */
+export function* exportRecords(db: ServerDb, opts: { since?: Date; device?: string } = {}): Generator<string> {
+  const since = opts.since ? opts.since.toISOString() : null;
+  const device = opts.device ?? null;
+  const rows = db.prepare(
+    `SELECT device, seq, hash, record_json FROM audit_records
+     WHERE (@device IS NULL OR device = @device) AND (@since IS NULL OR json_extract(record_json, '$.at') >= @since)
+     ORDER BY device, seq`,
+  );
+  for (const r of rows.iterate({ device, since }) as IterableIterator<{ device: string; seq: number; hash: string; record_json: string }>) {
+    // record_json is canonical JSON already: spliced in as it is
+    yield `{"device":${JSON.stringify(r.device)},"seq":${r.seq},"hash":${JSON.stringify(r.hash)},"record":${r.record_json}}`;
+  }
+}
