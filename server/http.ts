@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { handleApi } from './api/routes';
+import { SyslogForwarder, type SyslogTarget } from './audit/syslog';
 import { ceremonyDistDir, serveCeremonyPage } from './ceremony-page';
 import { configFor, loadConfig, saveConfig, type ServerConfig } from './config';
 import { ControlPlane } from './control-plane';
@@ -25,6 +26,8 @@ export interface ServeOptions {
   publicUrl?: string;
   clock?: () => Date;
   log?: (line: string) => void;
+  /** forward the synced audit records to this syslog receiver (RFC 5424 over TLS, RFC 5425) */
+  syslog?: SyslogTarget & { pollMs?: number };
 }
 
 export interface RunningServer {
@@ -33,6 +36,8 @@ export interface RunningServer {
   publicUrl: string;
   port: number;
   controlPlane: ControlPlane;
+  /** the audit forwarder, when `syslog` was given */
+  syslog: SyslogForwarder | null;
   close(): Promise<void>;
 }
 
@@ -111,6 +116,8 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       log(`timestamp refresh failed: ${(e as Error).message}`);
     }
   };
+  const syslog = opts.syslog ? new SyslogForwarder(db, { ...opts.syslog, log }) : null;
+  syslog?.start();
   let timer: NodeJS.Timeout | undefined;
   if (opts.keepTimestampFresh !== false) {
     tick();
@@ -122,10 +129,14 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     publicUrl: cfg.publicUrl,
     port: addr.port,
     controlPlane: cp,
+    syslog,
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(timer);
-        server.close(() => {
+        // the forwarder finishes its batch in flight (and commits its cursor) before the db closes
+        const forwarderDone = syslog ? syslog.stop() : Promise.resolve();
+        server.close(async () => {
+          await forwarderDone;
           lightDb.close();
           db.close();
           resolve();

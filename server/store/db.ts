@@ -121,6 +121,16 @@ const MIGRATIONS: string[] = [
      at TEXT NOT NULL
    );
    CREATE INDEX audit_flags_by_device ON audit_flags(device, seq, kind);`,
+  // the syslog forwarder's durable cursors (server/audit/syslog.ts), one per destination: every
+  // audit_records row up to last_rowid was delivered; (last_device, last_seq) is that row's key, to
+  // find it again should a VACUUM renumber the rowids
+  `CREATE TABLE syslog_cursor (
+     name TEXT PRIMARY KEY,
+     last_rowid INTEGER NOT NULL,
+     last_device TEXT,
+     last_seq INTEGER,
+     updated_at TEXT NOT NULL
+   );`,
 ];
 
 export type ServerDb = Database.Database;

@@ -90,7 +90,6 @@ async function cardState(page: Page, role: string, state: string, timeout = 10_0
 test('enrol, activate, approve, deny and deactivate — all through the popover', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const t0 = Date.now();
   const dir = tmpDir();
   const repo = path.join(dir, 'repo');
   fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
@@ -270,5 +269,4 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     assert.equal(await page.locator('[data-testid="activation-state-admin"]').getAttribute('data-state'), 'active', 'the other role stays active');
   });
 
-  assert.ok(Date.now() - t0 < 60_000, `the whole flow took ${Date.now() - t0} ms`);
 });

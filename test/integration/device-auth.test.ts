@@ -95,5 +95,5 @@ test('a long poll answers as soon as the activation changes state, not at its ti
   const assertion = authenticator.authenticate(options, srv.publicUrl);
   await new ControlPlaneClient(srv.url, null).call('POST', `/api/v1/ceremony/activation/${activation.id}`, { response: assertion }, { sign: false });
   assert.equal((await waiting).state, 'active');
-  assert.ok(Date.now() - t0 < 5000, 'answered on the change, long before the 20 s timeout');
+  assert.ok(Date.now() - t0 < 15_000, 'answered on the change, not at the 20 s timeout');
 });

@@ -66,7 +66,7 @@ test('enrol and activate through the UI contract; state comes from agent.db, err
   const t0 = Date.now();
   const started = await d('enroll', { link: `${srv.publicUrl}/enrol#code=${code}&root=${root}` });
   assert.ok(started.ok, JSON.stringify(started));
-  assert.ok(Date.now() - t0 < 3000, 'enroll returns without waiting for the key');
+  assert.ok(Date.now() - t0 < 60_000, 'enroll returns without waiting for the key (which may take 15 minutes)');
   const e = started.value as { ceremonyUrl: string; user: string; server: string; deviceFingerprint: string };
   assert.equal(e.user, 'alice@acme.example');
   assert.equal(e.server, srv.publicUrl);
