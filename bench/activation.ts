@@ -10,6 +10,7 @@ import { ControlPlaneClient } from '../electron/core/activation/cp-client';
 import { createDeviceKey, FileKeystore, type DeviceKey } from '../electron/core/keystore';
 import { initRepo, publishPolicy } from '../server/repo/repository';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator';
+import { startServer } from './_server';
 import { median, ms, quantile } from './_stats';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 8);
@@ -43,18 +44,8 @@ async function main() {
   initRepo(repo);
   publishPolicy(repo, POLICY);
   const root = path.join(__dirname, '..');
-  const server = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), path.join(root, 'bin', 'pim-server.cjs'), 'serve', repo, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { server, url, publicUrl } = await startServer(repo);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (d) => {
-        out += d;
-        const m = /at (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      server.on('exit', () => reject(new Error('pim-server exited')));
-    });
-    const publicUrl = url.replace('127.0.0.1', 'localhost');
     const anon = new ControlPlaneClient(url, null);
 
     // enrol one user per worker (a security key's counter cannot be shared by concurrent signers)

@@ -18,6 +18,7 @@ import { initRepo, publishPolicy } from '../server/repo/repository';
 import { chainHash, type AuditRecord, type AuditType } from '../shared/audit';
 import { canonicalJson } from '../shared/canonical';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator';
+import { startServer } from './_server';
 import { median, ms, quantile } from './_stats';
 
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 3000);
@@ -97,19 +98,9 @@ async function main() {
   initRepo(repo);
   publishPolicy(repo, POLICY);
   const root = path.join(__dirname, '..');
-  const server = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : []), path.join(root, 'bin', 'pim-server.cjs'), 'serve', repo, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { server, url, publicUrl } = await startServer(repo);
   let agent: Agent | null = null;
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      server.stdout!.on('data', (d) => {
-        out += d;
-        const m = /at (http:\/\/\S+)/.exec(out);
-        if (m) resolve(m[1]!);
-      });
-      server.on('exit', () => reject(new Error('pim-server exited')));
-    });
-    const publicUrl = url.replace('127.0.0.1', 'localhost');
 
     // enrol the device as the tests do: an invitation code, the device key, a security-key ceremony
     const code = /code=([^&\s]+)/.exec(await run([path.join(root, 'bin', 'pim-server.cjs'), 'user', 'add', repo, USER]))![1]!;
