@@ -188,7 +188,9 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     assert.match(await page.getByTestId('uv-notice').innerText(), /Key \+ PIN/);
     const submit = page.getByTestId('activate-submit');
     const hint = page.getByTestId('ticket-hint');
-    const validity = (v: 'true' | 'false') => page.locator(`[data-testid="ticket-hint"][data-valid="${v}"]`).waitFor();
+    // wait for the state AND its words: an empty field is invalid too ("A ticket is required")
+    const validity = (v: 'true' | 'false') =>
+      page.locator(`[data-testid="ticket-hint"][data-valid="${v}"]`, { hasText: v === 'true' ? /Matches/ : /Does not match/ }).waitFor();
     await page.locator('[data-testid="activate-submit"]:disabled').waitFor(); // justification and ticket are required
     await page.getByTestId('justification-input').fill('GPU node 17 hangs, need to cordon it');
     await page.getByTestId('ticket-input').pressSequentially('CHG-1');
@@ -197,6 +199,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     assert.match(await hint.innerText(), /Does not match \^INC-\[0-9\]\+\$/);
     await page.locator('[data-testid="activate-submit"]:disabled').waitFor();
     await page.getByTestId('ticket-input').fill('');
+    await page.locator('[data-testid="ticket-hint"][data-valid="false"]', { hasText: /A ticket is required/ }).waitFor();
     await page.getByTestId('ticket-input').pressSequentially('INC-');
     await validity('false'); // checked on every keystroke
     await page.getByTestId('ticket-input').pressSequentially('4711');
