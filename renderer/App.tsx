@@ -1,15 +1,19 @@
-// The tray popover: who and where, how fresh the policy is, which roles can be activated (and
-// their activations), requests waiting for this user's approval — or, on first run, enrolment.
+// The tray popover: who and where, how fresh the policy is, roles ending soon (one-click extend),
+// which roles can be activated (and their activations and credentials), requests waiting for this
+// user's approval, this device's audit journal — or, on first run, enrolment.
 import { useCallback, useMemo, useState } from 'react';
-import type { ActivationView, PimApi, RoleView } from '../shared/api';
+import type { ActivationView, ApiError, PimApi, RoleView } from '../shared/api';
 import { ActivateDialog } from './ActivateDialog';
-import { activationFor, LIVE } from './activation-format';
+import { activationFor, extensionFor, LIVE } from './activation-format';
 import { ActivationStatus } from './ActivationStatus';
 import { ApprovalsView } from './ApprovalsView';
+import { AuditView } from './AuditView';
 import { isElectronHost } from './client';
 import { ConnectionBadge } from './ConnectionBadge';
+import { credentialsFor } from './credentials-format';
 import { EnrolPanel } from './EnrolPanel';
-import { ErrorBanner } from './ErrorBanner';
+import { ErrorBanner, type ActionError } from './ErrorBanner';
+import { ExpiryBanner } from './ExpiryBanner';
 import { openCeremony } from './open-ceremony';
 import { PolicyStatus } from './PolicyStatus';
 import type { RoleActions } from './RoleCard';
@@ -18,7 +22,9 @@ import { serverLabel } from './format';
 import { useAgentState } from './useAgentState';
 import { useNow } from './useNow';
 
-type Tab = 'roles' | 'approvals';
+type Tab = 'roles' | 'approvals' | 'audit';
+
+const unreachable = (x: unknown): { ok: false; error: ApiError } => ({ ok: false, error: { code: 'agent-unreachable', message: String(x) } });
 
 export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number }) {
   const { state, loadError, refreshing, refreshError, refresh, dismissRefreshError, reload, clockOffsetMs } = useAgentState(client, pollMs);
@@ -26,6 +32,9 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
   const [dialog, setDialog] = useState<RoleView | null>(null);
   const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
   const [approvalCount, setApprovalCount] = useState<number | null>(null);
+  const [extending, setExtending] = useState<ReadonlySet<string>>(new Set());
+  const [actionError, setActionError] = useState<ActionError | null>(null);
+  const [laterNotices, setLaterNotices] = useState<ReadonlySet<string>>(new Set());
   const activations = useMemo(() => state?.activations ?? [], [state]);
   const anyActive = activations.some((a) => a.state === 'active');
   const nowMs = useNow(clockOffsetMs, anyActive);
@@ -42,6 +51,34 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
     [reload, client, state?.server],
   );
 
+  const server = state?.server ?? null;
+  const roles = state?.roles;
+  /** One click: a new signed request chained to the active one, for the policy's default duration;
+   *  its ceremony opens as the activate flow's does (Electron at once, a browser on the user's click). */
+  const onExtend = useCallback(
+    async (role: string) => {
+      setExtending((s) => new Set([...s, role]));
+      setActionError(null);
+      const duration = roles?.find((r) => r.name === role)?.decision.requirements.defaultDuration;
+      const r = await client.extend({ role, ...(duration && duration >= 60 ? { duration } : {}) }).catch(unreachable);
+      setExtending((s) => new Set([...s].filter((x) => x !== role)));
+      if (!r.ok) {
+        setActionError({ title: `Could not extend ${role}`, error: r.error });
+        return;
+      }
+      void reload();
+      if (isElectronHost() && r.value.ceremonyUrl) {
+        void openCeremony(client, r.value.ceremonyUrl, server).then((err) => err && setActionError({ title: 'Could not open the security key page', error: err }));
+      }
+    },
+    [client, reload, roles, server],
+  );
+  const onOpenCeremony = useCallback(
+    (url: string, external: boolean) => void openCeremony(client, url, server, { external }).then((err) => err && setActionError({ title: 'Could not open the security key page', error: err })),
+    [client, server],
+  );
+  const onLater = useCallback((key: string) => setLaterNotices((d) => new Set([...d, key])), []);
+
   const firstRun = !!state && !state.enrolled && state.connection === 'unconfigured';
   const actions: RoleActions | null = state
     ? {
@@ -53,8 +90,13 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         onActivate: setDialog,
         onChanged,
         onDismiss,
+        extensionFor: (a) => extensionFor(a, activations, dismissed),
+        credentialsFor: (a) => credentialsFor(a, state.credentials),
+        onExtend: state.enrolled ? (role) => void onExtend(role) : null,
+        extending,
       }
     : null;
+  const notices = state && state.enrolled ? state.notices.filter((n) => !laterNotices.has(n.key)) : [];
   // activations of roles the policy no longer shows this user (e.g. a role removed while active)
   const orphans = state ? activations.filter((a) => LIVE.has(a.state) && !state.roles.some((r) => r.name === a.role)) : [];
 
@@ -94,7 +136,11 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         </div>
       )}
 
-      <ErrorBanner loadError={loadError} refreshError={refreshError} onDismissRefreshError={dismissRefreshError} />
+      <ErrorBanner loadError={loadError} refreshError={refreshError} onDismissRefreshError={dismissRefreshError} actionError={actionError} onDismissActionError={() => setActionError(null)} />
+
+      {state && !firstRun && (
+        <ExpiryBanner notices={notices} activations={activations} nowMs={nowMs} extending={extending} onExtend={(role) => void onExtend(role)} onOpenCeremony={onOpenCeremony} onDismiss={onLater} />
+      )}
 
       <main className="content">
         {!state ? (
@@ -122,11 +168,18 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
                     </span>
                   ) : null}
                 </button>
+                <button type="button" role="tab" id="tab-audit" aria-selected={tab === 'audit'} aria-controls="panel-audit" className="tab" data-testid="audit-tab" onClick={() => setTab('audit')}>
+                  Audit
+                </button>
               </div>
             )}
             {tab === 'approvals' && state.enrolled ? (
               <div role="tabpanel" id="panel-approvals" aria-labelledby="tab-approvals">
                 <ApprovalsView client={client} server={state.server} nowIso={new Date(nowMs).toISOString()} onCount={setApprovalCount} />
+              </div>
+            ) : tab === 'audit' && state.enrolled ? (
+              <div role="tabpanel" id="panel-audit" aria-labelledby="tab-audit">
+                <AuditView client={client} policyRoles={state.roles.map((r) => r.name)} />
               </div>
             ) : (
               <div role={state.enrolled ? 'tabpanel' : undefined} id="panel-roles" aria-labelledby={state.enrolled ? 'tab-roles' : undefined} className="content">
@@ -169,6 +222,7 @@ function OrphanStatus({ activation, actions }: { activation: ActivationView; act
       nowMs={actions.nowMs}
       onChanged={actions.onChanged}
       onDismiss={actions.onDismiss}
+      credentials={actions.credentialsFor(activation)}
     />
   );
 }

@@ -1,4 +1,4 @@
-import type { ActivationView, PimApi, RoleView } from '../shared/api';
+import type { ActivationView, InjectionView, PimApi, RoleView } from '../shared/api';
 import { LIVE } from './activation-format';
 import { ActivationStatus } from './ActivationStatus';
 import { blockingReasons, notices, requirementChips } from './format';
@@ -14,6 +14,14 @@ export interface RoleActions {
   onActivate: (role: RoleView) => void;
   onChanged: () => void;
   onDismiss: (id: string) => void;
+  /** the extension request of an active activation, if any */
+  extensionFor: (active: ActivationView) => ActivationView | null;
+  /** what was injected for an activation */
+  credentialsFor: (a: ActivationView) => InjectionView | null;
+  /** one-click extend of an active role (null: not offered, e.g. not enrolled) */
+  onExtend: ((role: string) => void) | null;
+  /** roles whose extend request is being sent */
+  extending: ReadonlySet<string>;
 }
 
 function Status({ role, actions }: { role: RoleView; actions: RoleActions }) {
@@ -29,6 +37,10 @@ function Status({ role, actions }: { role: RoleView; actions: RoleActions }) {
       nowMs={actions.nowMs}
       onChanged={actions.onChanged}
       onDismiss={actions.onDismiss}
+      extension={actions.extensionFor(a)}
+      credentials={actions.credentialsFor(a)}
+      onExtend={actions.onExtend ? () => actions.onExtend?.(role.name) : undefined}
+      extending={actions.extending.has(role.name)}
     />
   );
 }

@@ -116,11 +116,50 @@ export function formatCountdown(ms: number): string {
 
 export const LIVE: ReadonlySet<State> = new Set<State>(['requested', 'pending-approval', 'approved', 'active']);
 
+/** A request to extend an activation that is still active: the card shows it under the active one
+ *  (the role stays active while the extension waits for the key or an approver). */
+function isExtensionOfActive(a: ActivationView, all: readonly ActivationView[]): boolean {
+  return a.state !== 'active' && a.request.kind === 'extend' && a.request.extends !== null && all.some((b) => b.id === a.request.extends && b.state === 'active');
+}
+
 /** The activation a role's card shows: its newest live one, else its newest recently ended one
- *  that was not dismissed. */
+ *  that was not dismissed — an extension of an active one is not shown in its place. */
 export function activationFor(role: string, activations: readonly ActivationView[], dismissed: ReadonlySet<string> = new Set()): ActivationView | null {
   const mine = activations.filter((a) => a.role === role).sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
-  return mine.find((a) => LIVE.has(a.state)) ?? mine.find((a) => !dismissed.has(a.id)) ?? null;
+  const shown = mine.filter((a) => !isExtensionOfActive(a, mine));
+  return shown.find((a) => LIVE.has(a.state)) ?? shown.find((a) => !dismissed.has(a.id)) ?? null;
+}
+
+/** The newest request to extend `active` (live, or denied / lapsed and not dismissed: a denial is
+ *  worth reading); null when there is none. */
+export function extensionFor(active: ActivationView, activations: readonly ActivationView[], dismissed: ReadonlySet<string> = new Set()): ActivationView | null {
+  if (active.state !== 'active') return null;
+  const ext = activations
+    .filter((a) => a.request.kind === 'extend' && a.request.extends === active.id && a.state !== 'active')
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  // a withdrawn extension (deactivated) needs no words; a refused or lapsed one does
+  return ext.find((a) => LIVE.has(a.state)) ?? ext.find((a) => (a.state === 'denied' || a.state === 'request-expired') && !dismissed.has(a.id)) ?? null;
+}
+
+/** Words for a pending (or refused) extension, shown under the active role. */
+export function extensionStatus(ext: ActivationView, requirements: Requirements | null): StatusText {
+  const by = durationLabel(ext.request.duration);
+  switch (ext.state) {
+    case 'requested':
+      return { tone: 'action', title: `Extend by ${by}: touch your security key`, detail: 'Open the security key page and touch your key to sign the extension.' };
+    case 'pending-approval': {
+      const s = activationStatus(ext, requirements, 0);
+      return { tone: 'waiting', title: `Extension by ${by}: ${s.title[0]!.toLowerCase()}${s.title.slice(1)}`, detail: 'The role stays active meanwhile; the extra time starts when the current window ends.' };
+    }
+    case 'approved':
+      return { tone: 'ok', title: `Extension by ${by} approved — starting…`, detail: '' };
+    case 'denied':
+      return { tone: 'bad', title: 'Extension denied', detail: denialText(ext) };
+    default: {
+      const s = activationStatus(ext, requirements, 0);
+      return { tone: s.tone, title: `Extension: ${s.title.toLowerCase()}`, detail: s.detail };
+    }
+  }
 }
 
 export type Tone = 'action' | 'waiting' | 'ok' | 'bad' | 'ended';

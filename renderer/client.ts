@@ -10,6 +10,8 @@ const METHODS = {
   listAllRoles: true,
   enroll: true,
   activate: true,
+  extend: true,
+  auditView: true,
   listActivations: true,
   deactivate: true,
   approvals: true,

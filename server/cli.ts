@@ -7,7 +7,10 @@ import { auditFlags, describeProblem, exportRecords, verifyStoredChains } from '
 import type { SyslogTarget } from './audit/syslog';
 import crypto from 'node:crypto';
 import { configFor, loadConfig } from './config';
+import { ApiError } from './api/errors';
 import { ControlPlane } from './control-plane';
+import { IssuerKeys } from './credentials/issuer-keys';
+import { SshCa } from './credentials/ssh-ca';
 import { initRepo, paths, publishPolicy, readState, RepoError, rotateRoot } from './repo/repository';
 import { openServerDb, type ServerDb } from './store/db';
 
@@ -22,6 +25,12 @@ Usage:
       versions and print the new policy version. --expires is how long agents may use it offline.
   pim-server rotate-root DIR [--threshold N] [--keys N]
       Replace the root keys: the new root is signed by the old and the new keys.
+  pim-server rotate-issuer-key DIR
+      A new ES256 key signs kube and AWS tokens from now on. The previous keys stay in
+      /.well-known/jwks.json for another hour, so tokens they signed (15 minutes at most) keep
+      verifying; keys past that are removed. A running \`serve\` picks the new key up at once.
+  pim-server ssh-ca DIR
+      Print the SSH CA's public key line, for sshd's TrustedUserCAKeys (also served at /ssh-ca.pub).
   pim-server serve DIR [--listen 127.0.0.1:7443] [--public-url URL]
                    [--syslog HOST:PORT --syslog-ca FILE [--syslog-name SERVERNAME]]
       Serve the repository and the API; keeps the timestamp fresh while it runs. The public URL
@@ -39,6 +48,13 @@ Usage:
   pim-server user list DIR
   pim-server user revoke-key DIR EMAIL KEY-ID
   pim-server user revoke-device DIR DEVICE-THUMBPRINT
+      Refuse the device's signed calls from now on, and revoke its live activations
+      (reason "device revoked").
+  pim-server activation list DIR [--live] [--json]
+      List activations, newest first (--live: only those not ended yet).
+  pim-server activation revoke DIR ID [--reason TEXT]
+      End an active or approved activation now: no more credentials are issued for it, and the
+      agent removes what it injected. Works while \`serve\` runs on DIR.
   pim-server audit verify DIR
       Re-verify every device's synced audit chain from its first record and list the events
       ingest flagged (gaps, forks, broken links, foreign or invalid records). Exit 0 when every
@@ -78,7 +94,10 @@ export async function main(argv: string[]): Promise<number> {
           rootTtlDays: values['root-expires'] ? parseDuration(values['root-expires']) / 86400 : undefined,
           timestampTtlSeconds: values['timestamp-expires'] ? parseDuration(values['timestamp-expires']) : undefined,
         });
-        process.stdout.write(`initialised repository in ${dir}\ntrust root: ${r.trustRoot}\ntrust root sha256: ${r.rootSha256}\n`);
+        // the credential issuers' keys, so sshd and OIDC consumers can be set up before `serve`
+        await new IssuerKeys(dir).ensure();
+        const caLine = new SshCa(dir).publicKeyLine();
+        process.stdout.write(`initialised repository in ${dir}\ntrust root: ${r.trustRoot}\ntrust root sha256: ${r.rootSha256}\nSSH CA (for sshd's TrustedUserCAKeys): ${caLine}\n`);
         return 0;
       }
       case 'publish': {
@@ -103,6 +122,26 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(`root rotated to version ${r.version} (${r.threshold} of ${r.keyids.length} keys); old root keys retired\n`);
         return 0;
       }
+      case 'rotate-issuer-key': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+        const dir = one(positionals, 'DIR');
+        readState(dir);
+        const r = await new IssuerKeys(dir).rotate();
+        const lines = [`new issuer signing key ${r.kid}`];
+        for (const k of r.retiring) lines.push(`  previous key ${k.kid} stays in the JWKS until ${k.retiresAt}`);
+        for (const kid of r.deleted) lines.push(`  retired key ${kid} removed`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return 0;
+      }
+      case 'ssh-ca': {
+        const { positionals } = parseArgs({ args: rest, allowPositionals: true, options: {} });
+        const dir = one(positionals, 'DIR');
+        readState(dir);
+        process.stdout.write(`${new SshCa(dir).publicKeyLine()}\n`);
+        return 0;
+      }
+      case 'activation':
+        return activationCommand(rest);
       case 'user':
         return userCommand(rest);
       case 'audit':
@@ -193,12 +232,56 @@ function userCommand(rest: string[]): number {
     case 'revoke-device': {
       if (positionals.length !== 2) throw new RepoError('usage: pim-server user revoke-device DIR DEVICE-THUMBPRINT');
       const [dir, tp] = positionals as [string, string];
-      if (!withControlPlane(dir, null, (cp) => cp.revokeDevice(tp))) throw new RepoError(`no active device ${tp}`);
-      process.stdout.write(`revoked device ${tp}\n`);
+      const r = withControlPlane(dir, null, (cp) => cp.revokeDeviceAccess(tp));
+      if (!r.device && r.activations.length === 0) throw new RepoError(`no active device ${tp}`);
+      const acts = r.activations.length ? ` and ${r.activations.length} live activation${r.activations.length === 1 ? '' : 's'} (${r.activations.join(', ')})` : '';
+      process.stdout.write(`revoked device ${tp}${acts}\n`);
       return 0;
     }
     default:
       throw new RepoError('usage: pim-server user add|list|revoke-key|revoke-device …');
+  }
+}
+
+function activationCommand(rest: string[]): number {
+  const [sub, ...args] = rest;
+  switch (sub) {
+    case 'list': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, live: { type: 'boolean' } } });
+      const dir = one(positionals, 'DIR');
+      const list = withControlPlane(dir, null, (cp) => cp.allActivations({ live: values.live }));
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        return 0;
+      }
+      if (!list.length) {
+        process.stdout.write(values.live ? 'no live activations\n' : 'no activations\n');
+        return 0;
+      }
+      const rows = [['ID', 'STATE', 'ROLE', 'USER', 'STARTED', 'ENDS', 'REASON'], ...list.map((a) => [a.id, a.state, a.role, a.user, a.startsAt ?? '-', a.expiresAt ?? '-', a.endReason ?? ''])];
+      const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n');
+      return 0;
+    }
+    case 'revoke': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { reason: { type: 'string' } } });
+      if (positionals.length !== 2) throw new RepoError('usage: pim-server activation revoke DIR ID [--reason TEXT]');
+      const [dir, id] = positionals as [string, string];
+      const reason = values.reason?.trim() || 'revoked by an administrator';
+      if (/[\u0000-\u001f\u007f]/.test(reason) || reason.length > 1000) throw new RepoError('--reason must be one line of at most 1000 characters');
+      const view = withControlPlane(dir, null, (cp) => {
+        try {
+          return cp.revoke(id, reason);
+        } catch (e) {
+          if (e instanceof ApiError) throw new RepoError(`cannot revoke activation ${id}: ${e.message}`);
+          throw e;
+        }
+      });
+      process.stdout.write(`revoked activation ${view.id} (${view.role} for ${view.user}): ${reason}\n`);
+      return 0;
+    }
+    default:
+      throw new RepoError('usage: pim-server activation list|revoke …');
   }
 }
 

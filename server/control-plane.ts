@@ -12,8 +12,12 @@ import { transition, type ActivationEvent, type ActivationState } from '../share
 import { subjectFromMember } from '../shared/policy/compile';
 import { decide } from '../shared/policy/engine';
 import type { Decision, Subject } from '../shared/policy/types';
+import type { IssuedCredentials } from '../shared/credentials';
 import { ApiError, bad, conflict, forbidden, notFound } from './api/errors';
 import type { ServerConfig } from './config';
+import { mintCredentials } from './credentials/issue';
+import { IssuerKeys } from './credentials/issuer-keys';
+import { SshCa, SshCaError } from './credentials/ssh-ca';
 import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository';
 import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
@@ -175,7 +179,19 @@ export class ControlPlane {
   }
 
   revokeDevice(thumbprint: string): boolean {
-    return this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(this.now().toISOString(), thumbprint).changes === 1;
+    return this.revokeDeviceAccess(thumbprint).device;
+  }
+
+  /** Revokes a device and every live (active or approved) activation it requested, with reason
+   *  "device revoked": nothing it holds may be refreshed, and the agents' long polls see it. */
+  revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[] } {
+    const now = this.now();
+    return this.db.transaction(() => {
+      const device = this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(now.toISOString(), thumbprint).changes === 1;
+      const live = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('active', 'approved') ORDER BY created_at").all(thumbprint) as { id: string }[];
+      for (const r of live) this.end(r.id, { type: 'revoke' }, now, 'device revoked');
+      return { device, activations: live.map((r) => r.id) };
+    })();
   }
 
   listUsers(): { email: string; devices: string[]; keys: { id: string; flagged: boolean; revoked: boolean }[] }[] {
@@ -428,6 +444,15 @@ export class ControlPlane {
     return this.getActivation(caller, id);
   }
 
+  /** Every activation, newest first (admin view: `pim-server activation list`); `live` keeps those
+   *  not ended yet. */
+  allActivations(opts: { live?: boolean; limit?: number } = {}): (ActivationView & { device: string })[] {
+    this.sweep();
+    const where = opts.live ? "WHERE state IN ('requested', 'pending-approval', 'approved', 'active')" : '';
+    const rows = this.sql(`SELECT * FROM activations ${where} ORDER BY created_at DESC LIMIT ?`).all(opts.limit ?? 1000) as ActivationRow[];
+    return rows.map((r) => ({ ...this.view(r), device: r.device }));
+  }
+
   listActivations(caller: Caller): ActivationView[] {
     this.sweep();
     return (this.sql('SELECT * FROM activations WHERE email = ? ORDER BY created_at DESC LIMIT 200').all(caller.email) as ActivationRow[]).map((r) => this.view(r));
@@ -448,6 +473,52 @@ export class ControlPlane {
       for (const r of this.sql("SELECT id FROM activations WHERE state = 'pending-approval' AND decided_at <= ?").all(cutoff) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not approved within 24 hours');
       for (const r of this.sql("SELECT id FROM activations WHERE state = 'active' AND expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'window-ended' }, now, 'the activation window ended');
     })();
+  }
+
+  // --- credentials -------------------------------------------------------------------------
+
+  private issuerKeysCache: IssuerKeys | null = null;
+  private sshCaCache: SshCa | null = null;
+
+  /** The token-signing keys (DIR/keys/issuer), created on first use. */
+  get issuerKeys(): IssuerKeys {
+    return (this.issuerKeysCache ??= new IssuerKeys(this.dir, this.clock));
+  }
+
+  /** The SSH CA (DIR/keys/ssh-ca), created on first use. */
+  get sshCa(): SshCa {
+    return (this.sshCaCache ??= new SshCa(this.dir));
+  }
+
+  /** Credentials for an active activation (shared/credentials.ts), to the device that requested it
+   *  only, and never past the activation's end. The agent asks again while the activation lives
+   *  (kube tokens last 15 minutes at most); once it ended, the answer is 409 not-active. */
+  async issueCredentials(caller: Caller, id: string): Promise<IssuedCredentials> {
+    this.sweep();
+    const row = this.row(id);
+    if (row.email !== caller.email) throw notFound('activation');
+    if (row.device !== caller.device) throw forbidden('wrong-device', 'credentials for this activation are issued only to the device that requested it');
+    const now = this.now();
+    const ended = row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime();
+    if (row.state !== 'active' || ended || !row.starts_at || !row.expires_at) throw conflict('not-active', notActiveMessage(row));
+    const policy = this.policy();
+    const role = policy.roles.roles.find((r) => r.name === row.role);
+    if (!role) throw conflict('role-removed', `role ${row.role} is no longer in the policy (v${policy.version}): nothing can be issued for it`);
+    const request = JSON.parse(row.request_json) as ActivationRequest;
+    try {
+      return await mintCredentials({
+        issuer: this.cfg.publicUrl,
+        now,
+        activation: { id: row.id, user: row.email, role: row.role, startsAt: new Date(row.starts_at), expiresAt: new Date(row.expires_at), sshPublicKey: request.sshPublicKey },
+        role,
+        clusters: policy.roles.clusters,
+        keys: this.issuerKeys,
+        ca: this.sshCa,
+      });
+    } catch (e) {
+      if (e instanceof SshCaError) throw bad('bad-ssh-key', e.message);
+      throw e;
+    }
   }
 
   // --- approvals ---------------------------------------------------------------------------
@@ -582,6 +653,27 @@ export class ControlPlane {
       approvalsNeeded: r.approvals_needed,
       ceremonyUrl: r.state === 'requested' ? `${this.cfg.publicUrl}/ceremony/activation/${r.id}` : null,
     };
+  }
+}
+
+/** Why an activation gets no credentials, in words a person acts on. */
+function notActiveMessage(row: ActivationRow): string {
+  const role = `role ${row.role}`;
+  const reason = row.end_reason ? ` (${row.end_reason})` : '';
+  switch (row.state) {
+    case 'active':
+    case 'expired':
+      return `${role} expired at ${row.expires_at ?? row.ended_at}: activate it again to get new credentials`;
+    case 'deactivated':
+      return `${role} was deactivated at ${row.ended_at}${reason}`;
+    case 'revoked':
+      return `${role} was revoked: ${row.end_reason ?? 'no reason given'}`;
+    case 'denied':
+      return `${role} was not granted: ${row.end_reason ?? 'denied'}`;
+    case 'request-expired':
+      return `${role} was never activated${reason}`;
+    default:
+      return `${role} is not active yet (${row.state})`;
   }
 }
 

@@ -8,6 +8,7 @@ import { SyslogForwarder, type SyslogTarget } from './audit/syslog';
 import { ceremonyDistDir, serveCeremonyPage } from './ceremony-page';
 import { configFor, loadConfig, saveConfig, type ServerConfig } from './config';
 import { ControlPlane } from './control-plane';
+import { openidConfiguration } from './credentials/issue';
 import { paths, readState, refreshTimestamp } from './repo/repository';
 import { openLightDb, openServerDb } from './store/db';
 
@@ -67,6 +68,32 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (route === '/trust-root.json') return sendFile(p.trustRoot, 'no-store');
     if (route === '/healthz') return send(200, JSON.stringify({ ok: true }));
+    // the OIDC-style issuer (DESIGN §4): kube API servers and AWS IAM OIDC providers fetch these
+    if (route === '/.well-known/openid-configuration') {
+      if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
+      return send(200, JSON.stringify(openidConfiguration(cp.cfg.publicUrl)), 'application/json', 'public, max-age=300');
+    }
+    if (route === '/.well-known/jwks.json') {
+      if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
+      cp.issuerKeys.jwks().then(
+        (jwks) => send(200, JSON.stringify(jwks), 'application/json', 'public, max-age=60'),
+        (e: unknown) => {
+          log(`JWKS unavailable: ${(e as Error).message}`);
+          send(500, JSON.stringify({ error: 'the issuer keys are unavailable' }));
+        },
+      );
+      return;
+    }
+    // the SSH CA's public key, for sshd's TrustedUserCAKeys
+    if (route === '/ssh-ca.pub') {
+      if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
+      try {
+        return send(200, `${cp.sshCa.publicKeyLine()}\n`, 'text/plain; charset=utf-8', 'public, max-age=300');
+      } catch (e) {
+        log(`SSH CA unavailable: ${(e as Error).message}`);
+        return send(500, JSON.stringify({ error: 'the SSH CA is unavailable' }));
+      }
+    }
     if (route === '/api/v1/info') {
       const s = readState(dir);
       return send(200, JSON.stringify({ service: 'pim-server', rootVersion: s.rootVersion, policyVersion: s.targetsVersion, policyExpires: s.policyExpires }));

@@ -8,6 +8,8 @@ export const METHOD_NAMES = [
   'listAllRoles',
   'enroll',
   'activate',
+  'extend',
+  'auditView',
   'listActivations',
   'deactivate',
   'approvals',

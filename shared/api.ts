@@ -109,6 +109,26 @@ export const EnrolmentStatusSchema = z.object({
 });
 export type EnrolmentStatus = z.infer<typeof EnrolmentStatusSchema>;
 
+export const ExpiryNoticeSchema = z.object({
+  key: z.string(),
+  activation: z.string(),
+  role: z.string(),
+  expiresAt: z.string(),
+  threshold: z.number(),
+  minutesLeft: z.number(),
+});
+
+/** What the agent put into the user's world for an activation (kubeconfig, AWS config, ssh-agent). */
+export const InjectionViewSchema = z.object({
+  role: z.string(),
+  activation: z.string(),
+  expiresAt: z.string(),
+  /** set while the role's helpers only explain that it ended */
+  endedAt: z.string().nullable(),
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string() })),
+});
+export type InjectionView = z.infer<typeof InjectionViewSchema>;
+
 export const AgentStateSchema = z.object({
   now: z.string(),
   server: z.string().nullable(),
@@ -130,11 +150,57 @@ export const AgentStateSchema = z.object({
   /** this user's activations from agent.db: live ones (requested, pending-approval, approved,
    *  active) and recently ended ones with their endReason, newest first */
   activations: z.array(ActivationViewSchema),
+  /** active roles ending within 10 minutes (then 2): the UI offers a one-click extend */
+  notices: z.array(ExpiryNoticeSchema),
+  /** the credentials injected for this user's activations */
+  credentials: z.array(InjectionViewSchema),
 });
 export type AgentState = z.infer<typeof AgentStateSchema>;
 
 export const ApiError = z.object({ code: z.string(), message: z.string() });
 export type ApiError = z.infer<typeof ApiError>;
+
+/** One record of this device's audit journal as the audit view shows it: what it is about and its
+ *  small details (scalars only — the signed request and the key's assertion stay in agent.db). */
+export const AuditEntrySchema = z.object({
+  seq: z.number(),
+  at: z.string(),
+  type: z.string(),
+  user: z.string().nullable(),
+  /** data.role / data.activation when the record names them */
+  role: z.string().nullable(),
+  activation: z.string().nullable(),
+  /** the record's other scalar details, strings shortened; lists of injected items as one string */
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  /** the control plane acknowledged holding it */
+  synced: z.boolean(),
+});
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+/** Where sending the journal to the control plane stands (kept in agent.db, so it survives restarts). */
+export const AuditSyncStateSchema = z.object({
+  /** this device keeps a journal (enrolled with a security key) */
+  journaling: z.boolean(),
+  /** the last record's seq, and the highest one the control plane acknowledged */
+  last: z.number(),
+  acked: z.number(),
+  /** records not yet acknowledged by the control plane */
+  pending: z.number(),
+  lastSuccessAt: z.string().nullable(),
+  /** the first failure of the current run of failures (null once a sync succeeds) */
+  failingSince: z.string().nullable(),
+  lastError: ApiError.nullable(),
+});
+export type AuditSyncState = z.infer<typeof AuditSyncStateSchema>;
+
+export const AuditViewSchema = z.object({
+  /** the agent's clock */
+  now: z.string(),
+  /** newest first */
+  records: z.array(AuditEntrySchema),
+  sync: AuditSyncStateSchema,
+});
+export type AuditView = z.infer<typeof AuditViewSchema>;
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ApiError };
 
@@ -179,6 +245,16 @@ export const contract = {
       .strict()
       .refine((i) => (i.role === undefined) !== (i.id === undefined), 'give exactly one of role and id'),
     output: z.array(ActivationViewSchema),
+  },
+  /** More time on an active role: a new signed request chained to it (the answer carries its ceremony). */
+  extend: {
+    input: z.object({ role: RoleName, duration: z.number().int().min(60).max(366 * 86400).optional() }).strict(),
+    output: ActivationViewSchema,
+  },
+  /** This device's audit journal, newest first (optionally one role's records), and its sync state. */
+  auditView: {
+    input: z.object({ role: RoleName.optional(), limit: z.number().int().min(1).max(500).optional() }).strict(),
+    output: AuditViewSchema,
   },
   /** Requests waiting for this user's approval. */
   approvals: { input: z.object({}).strict(), output: z.array(ActivationViewSchema) },

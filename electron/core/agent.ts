@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ActivationView } from '../../shared/activation';
 import type { AgentState, EnrolmentStatus, RoleView } from '../../shared/api';
 // engine + compile only: the schema/YAML modules (zod, yaml) stay out of the offline read path
+import { expiryNotices } from '../../shared/notices';
 import { decide, decideAll, indexRoles } from '../../shared/policy/engine';
 import { subjectFromMember } from '../../shared/policy/compile';
 import { useZoneTables, type ZoneTable } from '../../shared/policy/windows';
@@ -285,6 +286,7 @@ export class Agent {
     const last = this.store.lastRefresh();
     const p = this.store.policySummary();
     const d = this.decisions('relevant');
+    const activations = conn ? this.recentActivations(conn.user) : [];
     return {
       now: this.clock().toISOString(),
       server: conn?.server ?? null,
@@ -297,7 +299,9 @@ export class Agent {
       otherRoles: d?.otherCount ?? 0,
       enrolled: !!conn && !conn.unenrolled,
       enrolment: this.enrolmentStatus,
-      activations: conn ? this.recentActivations(conn.user) : [],
+      activations,
+      notices: expiryNotices(activations, this.clock().getTime()),
+      credentials: conn ? this.store.injections() : [],
     };
   }
 
@@ -322,6 +326,11 @@ export class Agent {
     const found = view?.index.byName.get(role);
     if (!view || !found) throw new AgentError('unknown-role', `no role named "${role}" in the cached policy`);
     return decide({ subject: view.subject, role: found, now: this.clock(), mode: 'request', ask, activeCount, policyExpires: view.expires });
+  }
+
+  /** A role as the cached policy defines it (grants included), or null. */
+  role(name: string): CompiledRole | null {
+    return this.policyView('relevant')?.index.byName.get(name) ?? this.policyView('all')?.index.byName.get(name) ?? null;
   }
 
   check(role: string, duration?: number): Decision {

@@ -3,11 +3,12 @@
 // in this folder with its own unit tests; this file only wires them to Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, Menu, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session, shell } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session, shell } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
 import { methods, type Reply } from '../../shared/api';
 import { startAgent } from '../core/agent-runtime';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
+import { noticesToShow } from './notifications';
 import { buildTrayMenu, deactivateTarget, menuAction, type MenuItemTemplate } from './tray-menu';
 import { APP_SCHEME, APP_URL } from './urls';
 import {
@@ -81,6 +82,27 @@ function onMenuClick(id: string): void {
   }
 }
 
+let seenNotices: ReadonlySet<string> = new Set();
+/** shown notifications, kept referenced until closed (else their click handler may be collected) */
+const shownNotifications = new Set<Notification>();
+
+/** "gpu-admin ends in 2 minutes", once per notice; a click opens the popover (its banner extends). */
+function notifyExpiry(state: Awaited<ReturnType<Agent['getState']>> | null): void {
+  const { show, seen } = noticesToShow(state, seenNotices);
+  seenNotices = seen;
+  if (show.length === 0 || !Notification.isSupported()) return;
+  for (const n of show) {
+    const note = new Notification({ title: n.title, body: n.body });
+    shownNotifications.add(note);
+    note.on('click', () => {
+      shownNotifications.delete(note);
+      showPopover();
+    });
+    note.on('close', () => shownNotifications.delete(note));
+    note.show();
+  }
+}
+
 let trayMenu: Menu | null = null;
 let menuUpdate: Promise<void> | null = null;
 let menuDirty = false;
@@ -99,6 +121,7 @@ async function updateTrayMenu(): Promise<void> {
       } catch (e) {
         console.error('pim: could not read agent state for the tray menu:', e);
       }
+      notifyExpiry(state);
       if (tray && !tray.isDestroyed()) {
         trayMenu = Menu.buildFromTemplate(toElectronMenu(buildTrayMenu(state), onMenuClick));
         // macOS shows a context menu on left click when one is set; there the left click opens the
@@ -283,8 +306,8 @@ async function main(): Promise<void> {
   });
   agent.onChange(() => void updateTrayMenu());
   await updateTrayMenu();
-  // "N min left" on active roles moves on its own
-  setInterval(() => void updateTrayMenu(), 30_000).unref();
+  // "N min left" on active roles moves on its own, and the T-10 / T-2 notices come due
+  setInterval(() => void updateTrayMenu(), 15_000).unref();
   popover = createPopover();
 }
 

@@ -7,7 +7,8 @@ export type MenuItemType = 'normal' | 'separator' | 'submenu';
 export interface MenuItemTemplate {
   type: MenuItemType;
   /** what a click means: 'refresh', 'quit', 'deactivate:<role>', anything else opens the popover
-   *  ('open', 'role:<name>', 'active:<name>', 'request:<name>', 'blocked:<name>', 'open:more-…');
+   *  ('open', 'role:<name>', 'active:<name>', 'extend:<name>', 'request:<name>', 'blocked:<name>',
+   *  'open:more-…'; extending is a key-signed request, so "Extend…" opens the popover's banner);
    *  absent = inert */
   id?: string;
   /** Electron label syntax: a literal '&' is written '&&' */
@@ -24,9 +25,14 @@ export const MAX_ROLES_LISTED = 15;
 // characters and the BOM: nothing in a menu label needs them, and they can disguise a name.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
 
+/** Text that shows what it says: unsafe characters replaced by spaces, whitespace collapsed. */
+export function plainText(text: string): string {
+  return text.replace(UNSAFE, ' ').replace(/\s+/g, ' ').trim();
+}
+
 /** A label that shows what it says: unsafe characters removed, whitespace collapsed, length capped, '&' escaped. */
 export function safeLabel(text: string, max = MAX_LABEL): string {
-  let s = text.replace(UNSAFE, ' ').replace(/\s+/g, ' ').trim();
+  let s = plainText(text);
   const chars = Array.from(s);
   if (chars.length > max) s = chars.slice(0, max - 1).join('').trimEnd() + '…';
   return s.replace(/&/g, '&&');
@@ -81,7 +87,10 @@ export function buildTrayMenu(state: AgentState | null): MenuItemTemplate[] {
   if (active.length > 0) {
     menu.push(separator(), item('active-header', 'Active roles', false));
     for (const a of active.slice(0, MAX_ROLES_LISTED)) {
-      menu.push(item(`active:${a.role}`, `${safeLabel(a.role, 40)} — ${timeLeft(Date.parse(a.expiresAt!) - now)}`));
+      // ending soon (the agent's notices: 10, then 2 minutes before): say so, and offer to extend
+      const notice = state.notices.find((n) => n.activation === a.id);
+      menu.push(item(`active:${a.role}`, `${safeLabel(a.role, 40)} — ${notice ? `ends in ${notice.minutesLeft} min` : timeLeft(Date.parse(a.expiresAt!) - now)}`));
+      if (notice) menu.push(item(`extend:${a.role}`, `Extend ${safeLabel(a.role, 40)}…`));
       menu.push(item(`deactivate:${a.role}`, `Deactivate ${safeLabel(a.role, 40)}`));
     }
   }

@@ -69,6 +69,9 @@ const routes: Route[] = [
     },
   },
   { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`), handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!) },
+  // short-lived credentials for an active activation (shared/credentials.ts), to the device that
+  // requested it; body {}. 409 not-active once the activation ended (deactivated, expired, revoked)
+  { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/credentials$`), handler: async ({ cp, params, caller }) => cp.issueCredentials(await caller(), params[0]!) },
   // what the agent journals with an activation: the request bytes, nonce, assertion and approvals
   { method: 'GET', path: new RegExp(`^/api/v1/activations/${ID}/evidence$`), handler: async ({ cp, params, caller }) => cp.evidenceFor(await caller(), params[0]!) },
   {

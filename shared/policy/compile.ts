@@ -57,6 +57,8 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
           : null,
         windows: a.windows.map((w) => ({ days: [...w.days], from: w.from, to: w.to, tz: w.tz })),
         maxActive: a.maxActive ?? null,
+        // only when on, so policies without it compile to the same bytes as before
+        ...(a.sessionTrail ? { sessionTrail: true as const } : {}),
       },
       grants: {
         kubernetes: r.grants.kubernetes.map((k) => ({ cluster: k.cluster, groups: [...k.groups] })),

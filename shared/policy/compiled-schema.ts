@@ -37,6 +37,7 @@ export const CompiledRoleSchema = z
           .nullable(),
         windows: z.array(TimeWindow),
         maxActive: z.number().int().min(1).nullable(),
+        sessionTrail: z.literal(true).optional(),
       })
       .strict(),
     grants: z

@@ -179,6 +179,8 @@ const activation = z
     approval: approval.optional(),
     windows: z.array(window).default([]),
     maxActive: z.number({ error: 'maxActive must be a whole number >= 1' }).int('maxActive must be a whole number').min(1).optional(),
+    /** journal every command typed in a shell (with `pim shell-init`) while the role is active */
+    sessionTrail: z.boolean({ error: 'sessionTrail must be true or false' }).optional(),
   })
   .superRefine((a, ctx) => {
     if (a.defaultDuration !== undefined && a.defaultDuration > a.maxDuration) {

@@ -34,6 +34,8 @@ export interface CompiledRole {
     approval: ApprovalRule | null;
     windows: TimeWindow[];
     maxActive: number | null;
+    /** commands typed in shells while the role is active are journaled (opt-in, off by default) */
+    sessionTrail?: true;
   };
   grants: {
     kubernetes: { cluster: string; groups: string[] }[];

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import type { Browser, CDPSession, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
+import { SecurityKey } from '../helpers/virtual-key';
 
 const POLICY = `
 roles:
@@ -41,28 +42,6 @@ users:
 `;
 
 const ENV = { PIM_KEYSTORE: 'file', PIM_ACTIVATION_POLL_MS: '400' };
-
-type Credential = Record<string, unknown>;
-
-/** A person's security key. CDP's virtual authenticators live per page, and every ceremony opens
- *  in a new one: the key's credentials move from page to page (with their signature counter). */
-class SecurityKey {
-  private credentials: Credential[] = [];
-
-  async attach(page: Page): Promise<{ cdp: CDPSession; authenticatorId: string }> {
-    const cdp = await page.context().newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
-    });
-    for (const credential of this.credentials) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: credential as never });
-    return { cdp, authenticatorId };
-  }
-
-  async keep(at: { cdp: CDPSession; authenticatorId: string }): Promise<void> {
-    this.credentials = (await at.cdp.send('WebAuthn.getCredentials', { authenticatorId: at.authenticatorId })).credentials as unknown as Credential[];
-  }
-}
 
 interface Person {
   email: string;

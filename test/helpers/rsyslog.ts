@@ -8,7 +8,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after } from 'node:test';
+import { freePort } from './net';
 import { tmpDir } from './repo';
+
+export { freePort };
 
 export interface TlsMaterial {
   dir: string;
@@ -31,18 +34,6 @@ export function makeTlsMaterial(): TlsMaterial {
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext'], dir);
   for (const f of ['ca.key', 'server.key']) fs.chmodSync(path.join(dir, f), 0o600);
   return { dir, caCert: path.join(dir, 'ca.pem'), serverCert: path.join(dir, 'server.pem'), serverKey: path.join(dir, 'server.key') };
-}
-
-/** A loopback TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface Rsyslog {

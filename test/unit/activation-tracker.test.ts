@@ -66,18 +66,20 @@ test('an ended activation keeps the time it was first seen ending; a live one ha
   assert.equal(agent.state().activations.length, 0, 'pruned by when it ended');
 });
 
-test('the tracker polls every few seconds while something waits, once after the earliest end otherwise, never when idle', () => {
+test('the tracker polls every few seconds while something waits, often enough for revocations while a role is active, and looks at agent.db when idle', () => {
   const { agent, tracker } = setup();
-  assert.equal(tracker.nextDelay(NOW), null, 'nothing to follow');
+  assert.equal(tracker.nextDelay(NOW), 5000, 'idle: agent.db is looked at every 5 s (the control plane once a minute)');
   agent.store.saveActivation(view('a', 'active', { expiresAt: '2025-06-02T10:10:00.000Z' }), NOW);
-  agent.store.saveActivation(view('b', 'active', { expiresAt: '2025-06-02T10:05:00.000Z' }), NOW);
-  assert.equal(tracker.nextDelay(NOW), 5 * 60_000 + 1500, 'just after the first one ends');
+  agent.store.saveActivation(view('b', 'active', { expiresAt: '2025-06-02T10:00:10.000Z' }), NOW);
+  assert.equal(tracker.nextDelay(NOW), 10_000 + 1500, 'just after the first one ends, when that is soon');
+  agent.store.saveActivation(view('b', 'deactivated'), NOW);
+  assert.equal(tracker.nextDelay(NOW), tracker.revocationPollMs, 'while a role is active: often enough that a revocation is seen within 30 s');
+  assert.ok(tracker.revocationPollMs <= 30_000);
   agent.store.saveActivation(view('c', 'pending-approval'), NOW);
   assert.equal(tracker.nextDelay(NOW), 3000);
   agent.store.saveActivation(view('c', 'denied'), NOW);
-  agent.store.saveActivation(view('a', 'active', { expiresAt: '2025-06-03T10:00:00.000Z' }), NOW);
-  agent.store.saveActivation(view('b', 'deactivated'), NOW);
-  assert.equal(tracker.nextDelay(NOW), 60 * 60_000, 'a far end is checked hourly at most');
+  agent.store.saveActivation(view('a', 'deactivated'), NOW);
+  assert.equal(tracker.nextDelay(NOW), 5000);
   agent.store.setConnection({ server: 'https://pim.acme.example', user: 'alice@acme.example', unenrolled: true, demo: true });
   assert.equal(tracker.nextDelay(NOW), null, 'an unenrolled agent cannot ask the control plane');
 });

@@ -34,6 +34,8 @@ function state(over: Partial<AgentState> = {}): AgentState {
     enrolled: true,
     enrolment: null,
     activations: [],
+    notices: [],
+    credentials: [],
     ...over,
   };
 }
@@ -217,4 +219,27 @@ test('time left reads in minutes, rounded up, and in hours and minutes from an h
   assert.equal(timeLeft(59 * 60_000), '59 min left');
   assert.equal(timeLeft(60 * 60_000), '1 h left');
   assert.equal(timeLeft(125 * 60_000), '2 h 5 min left');
+});
+
+test('an active role ending soon reads "ends in N min" and offers Extend…, which opens the popover', () => {
+  // state().now is 10:00; the agent reports a notice for the activation ending at 10:01:30
+  const ending = activation('gpu-admin', 'active', '2025-11-24T10:01:30.000Z');
+  const later = activation('db-reader', 'active', '2025-11-24T11:35:00.000Z');
+  const menu = buildTrayMenu(
+    state({
+      activations: [ending, later],
+      notices: [{ key: `${ending.id}:2`, activation: ending.id, role: 'gpu-admin', expiresAt: ending.expiresAt!, threshold: 2, minutesLeft: 2 }],
+    }),
+  );
+  assert.equal(byId(menu, 'active:gpu-admin')?.label, 'gpu-admin — ends in 2 min');
+  const extend = byId(menu, 'extend:gpu-admin');
+  assert.equal(extend?.label, 'Extend gpu-admin…');
+  assert.equal(extend?.enabled, true);
+  assert.equal(menuAction(extend?.id), 'open', 'extending needs the key touch: the popover does it');
+  const ids = menu.map((i) => i.id);
+  assert.ok(ids.indexOf('active:gpu-admin') < ids.indexOf('extend:gpu-admin') && ids.indexOf('extend:gpu-admin') < ids.indexOf('deactivate:gpu-admin'), 'Extend… sits between the role and Deactivate');
+  assert.equal(byId(menu, 'active:db-reader')?.label, 'db-reader — 1 h 35 min left', 'a role not ending soon keeps its time left');
+  assert.equal(byId(menu, 'extend:db-reader'), undefined);
+  const evil = buildTrayMenu(state({ activations: [{ ...ending, role: 'x\u202Eevil&co' }], notices: [{ key: 'k', activation: ending.id, role: 'x', expiresAt: ending.expiresAt!, threshold: 10, minutesLeft: 9 }] }));
+  assert.equal(byId(evil, 'extend:x\u202Eevil&co')?.label, 'Extend x evil&&co…');
 });

@@ -15,6 +15,7 @@ import type { Agent } from '../agent';
 import { AgentError } from '../agent';
 import type { AuditData, Journal } from '../audit/journal';
 import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
+import type { CredentialManager } from '../credentials/manager';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
 
 /** What the control plane keeps as evidence of an activation (GET /api/v1/activations/:id/evidence). */
@@ -81,6 +82,17 @@ export class ActivationService {
   private key: DeviceKey | null | undefined;
 
   constructor(private readonly agent: Agent) {}
+
+  private manager: CredentialManager | undefined;
+
+  /** What puts this agent's active roles into kubeconfig, ~/.aws/config and the ssh-agent. */
+  async credentials(): Promise<CredentialManager> {
+    if (!this.manager) {
+      const { CredentialManager } = await import('../credentials/manager');
+      this.manager = new CredentialManager(this.agent);
+    }
+    return this.manager;
+  }
 
   private async deviceKey(): Promise<DeviceKey | null> {
     if (this.key === undefined) this.key = await loadDeviceKey(openKeystore(this.agent.home));
@@ -168,7 +180,9 @@ export class ActivationService {
       duration: ask.duration ?? offline.requirements.defaultDuration,
       justification: ask.justification?.trim() || null,
       ticket: ask.ticket?.trim() || null,
-      sshPublicKey: null,
+      // a fresh key per request for roles that grant SSH: the certificate will be for this key,
+      // and the key is inside what the security key signs
+      sshPublicKey: this.agent.role(role)?.grants.ssh.length ? (await this.credentials()).newSshKey() : null,
       policyVersion: policy.version,
       requestedAt: new Date().toISOString(),
       extends: ask.extends ?? null,

@@ -4,8 +4,10 @@
 //
 //   - while an activation is requested / pending-approval / approved: list them every few seconds
 //     (PIM_ACTIVATION_POLL_MS, default 3 s; backing off to a minute while the server is away);
-//   - while one is active: once, just after it ends (the window's end is known);
-//   - otherwise: only when asked (a UI call, a kick after activate/deactivate);
+//   - while one is active: every PIM_REVOCATION_POLL_MS (default 20 s: a revocation reaches the
+//     credentials within 30 s), and just after it ends;
+//   - otherwise: agent.db every 5 s (a `pim activate` in a terminal is picked up at once) and the
+//     control plane once a minute, or when asked (a UI call, a kick after activate/deactivate);
 //   - after the UI starts an approval or denial: until the approver's decision is recorded, so it is
 //     journaled (approval-given) as the CLI's `pim approve` does.
 import type { EnrolmentStatus } from '../../../shared/api';
@@ -14,6 +16,9 @@ import { ControlPlaneError } from './cp-client';
 import { ActivationService } from './service';
 
 const MAX_BACKOFF_MS = 60_000;
+/** with nothing live: how often agent.db is looked at, and how often the control plane is asked */
+const IDLE_CHECK_MS = 5_000;
+const IDLE_SERVER_MS = 60_000;
 const MAX_TIMER_MS = 60 * 60_000;
 const ENROLMENT_TIMEOUT_MS = 15 * 60_000;
 const WAITING: ReadonlySet<string> = new Set(['requested', 'pending-approval', 'approved']);
@@ -33,10 +38,13 @@ export class ActivationTracker {
   private again = false;
   private stopped = true;
   private failures = 0;
+  private lastServerSync = 0;
   private enrolment: AbortController | null = null;
   private readonly closed = new AbortController();
   private watching = new Set<string>();
   readonly pollMs: number;
+  /** how often active roles are checked for revocation (PIM_REVOCATION_POLL_MS, default 20 s) */
+  readonly revocationPollMs: number;
 
   constructor(
     private readonly agent: Agent,
@@ -45,6 +53,8 @@ export class ActivationTracker {
   ) {
     const fromEnv = Number(process.env.PIM_ACTIVATION_POLL_MS);
     this.pollMs = opts.pollMs ?? (Number.isFinite(fromEnv) && fromEnv >= 200 ? fromEnv : 3000);
+    const revocation = Number(process.env.PIM_REVOCATION_POLL_MS);
+    this.revocationPollMs = Number.isFinite(revocation) && revocation >= 200 ? Math.min(revocation, 30_000) : 20_000;
     agent.onClose(() => {
       this.closed.abort();
       this.stop();
@@ -79,7 +89,7 @@ export class ActivationTracker {
       this.again = true;
       return;
     }
-    this.running = this.sync()
+    this.running = this.sync({ skipWhenIdle: true })
       .then(() => {
         this.failures = 0;
       })
@@ -101,11 +111,14 @@ export class ActivationTracker {
     await this.running;
   }
 
-  /** Fetch the user's activations from the control plane into agent.db (no-op when not enrolled). */
-  async sync(): Promise<void> {
+  /** Fetch the user's activations from the control plane into agent.db (no-op when not enrolled).
+   *  `skipWhenIdle`: with nothing live in agent.db, ask the control plane at most once a minute. */
+  async sync(opts: { skipWhenIdle?: boolean } = {}): Promise<void> {
     const conn = this.agent.store.connection();
     if (!conn || conn.unenrolled) return;
+    if (opts.skipWhenIdle && this.agent.store.liveActivations(conn.user).length === 0 && Date.now() - this.lastServerSync < IDLE_SERVER_MS) return;
     await this.svc.list();
+    this.lastServerSync = Date.now();
     this.agent.store.pruneActivations(new Date(this.agent.now().getTime() - 7 * 86400_000));
   }
 
@@ -116,9 +129,12 @@ export class ActivationTracker {
     const live = this.agent.store.liveActivations(conn.user);
     if (live.some((a) => WAITING.has(a.state))) return Math.min(MAX_BACKOFF_MS, this.pollMs * 2 ** Math.min(this.failures, 8));
     const ends = live.filter((a) => a.state === 'active' && a.expiresAt).map((a) => Date.parse(a.expiresAt!) - now.getTime());
-    if (ends.length === 0) return null;
-    // just after the earliest end (the control plane sweeps it to expired), and retry while offline
-    const base = Math.max(1000, Math.min(...ends) + 1500);
+    // idle: look at agent.db every few seconds (an activation another process made, `pim activate`,
+    // is followed at once) and at the control plane once a minute (see sync)
+    if (ends.length === 0) return IDLE_CHECK_MS;
+    // just after the earliest end (the control plane sweeps it to expired), and retry while offline;
+    // while a role is active, often enough that a revocation reaches its credentials within 30 s
+    const base = Math.min(this.revocationPollMs, Math.max(1000, Math.min(...ends) + 1500));
     return Math.min(MAX_TIMER_MS, this.failures ? Math.max(base, Math.min(MAX_BACKOFF_MS, this.pollMs * 2 ** Math.min(this.failures, 8))) : base);
   }
 

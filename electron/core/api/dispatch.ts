@@ -1,7 +1,8 @@
 // The agent's side of the contract: validate the input with zod, run the handler, and always
 // answer { ok, value } | { ok: false, error } — never throw across a transport. Errors keep their
 // codes: the agent's own, the policy refresh's, the keystore's and the control plane's.
-import { contract, isMethod, type Input, type Method, type Reply } from '../../../shared/api';
+import { contract, isMethod, type AuditEntry, type AuditView, type Input, type Method, type Reply } from '../../../shared/api';
+import type { AuditRecord } from '../../../shared/audit';
 import { isCeremonyUrl } from '../../../shared/ceremony-url';
 import { ControlPlaneError } from '../activation/cp-client';
 import { ActivationTracker } from '../activation/tracker';
@@ -35,6 +36,12 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       t.kick();
       return a;
     },
+    extend: async (input) => {
+      const t = tracker();
+      const a = await t.svc.extend(input.role, { duration: input.duration });
+      t.kick();
+      return a;
+    },
     listActivations: async () => {
       const t = tracker();
       const all = await t.svc.list();
@@ -47,6 +54,7 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       t.kick();
       return out;
     },
+    auditView: async (input) => auditView(agent, input),
     approvals: () => tracker().svc.approvals(),
     decide: async (input) => {
       const t = tracker();
@@ -76,4 +84,63 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       return { ok: false, error: { code: 'internal', message: 'internal error in the agent' } };
     }
   };
+}
+
+/** Details bulkier than a line (the signed request, the key's assertion) stay in agent.db. */
+const BULKY = new Set(['request', 'assertion', 'role', 'activation']);
+const MAX_DETAIL = 200;
+const MAX_DETAILS = 24;
+
+function short(s: string): string {
+  return s.length > MAX_DETAIL ? `${s.slice(0, MAX_DETAIL - 1)}…` : s;
+}
+
+/** A journal record as the audit view shows it: what it is about and its small details. Pure. */
+export function auditEntry(r: AuditRecord, acked: number): AuditEntry {
+  const d = r.data;
+  const details: AuditEntry['details'] = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(d)) {
+    if (BULKY.has(k) || n >= MAX_DETAILS) continue;
+    let out: string | number | boolean | null | undefined;
+    if (typeof v === 'string') out = short(v);
+    else if (typeof v === 'number' || typeof v === 'boolean' || v === null) out = v;
+    else if (Array.isArray(v)) {
+      // injected items ({kind, name, where}) and lists of names read as one line
+      const parts = v.map((x) => (typeof x === 'string' ? x : x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string' ? `${String((x as { kind?: unknown }).kind ?? '')} ${(x as { name: string }).name}`.trim() : null)).filter((x): x is string => x !== null);
+      if (parts.length) out = short(parts.join(', '));
+    }
+    if (out === undefined) continue;
+    details[k] = out;
+    n++;
+  }
+  // whether the key's assertion (the evidence) came with the record
+  if ('assertion' in d) details.keyTouch = !!d.assertion;
+  return {
+    seq: r.seq,
+    at: r.at,
+    type: r.type,
+    user: r.user,
+    role: typeof d.role === 'string' ? d.role : null,
+    activation: typeof d.activation === 'string' ? d.activation : null,
+    details,
+    synced: r.seq <= acked,
+  };
+}
+
+async function auditView(agent: Agent, input: Input<'auditView'>): Promise<AuditView> {
+  const now = agent.now().toISOString();
+  const j = await agent.journal();
+  const device = j.device();
+  const outcome = j.syncOutcome();
+  if (!device) {
+    return { now, records: [], sync: { journaling: false, last: 0, acked: 0, pending: 0, ...outcome } };
+  }
+  const acked = j.acked();
+  const last = j.head().seq;
+  const records = j
+    .list({ limit: input.limit ?? 100, role: input.role })
+    .reverse()
+    .map((c) => auditEntry(c.record, acked));
+  return { now, records, sync: { journaling: true, last, acked, pending: Math.max(0, last - acked), ...outcome } };
 }

@@ -37,6 +37,14 @@ export interface VerifyResult {
   message: string | null;
 }
 
+/** How sending the journal went, kept in agent.db (every host and `pim audit sync` share it). */
+export interface SyncOutcome {
+  lastSuccessAt: string | null;
+  /** the first failure since the last success */
+  failingSince: string | null;
+  lastError: { code: string; message: string } | null;
+}
+
 export interface ListOptions {
   /** the most recent `limit` records (default 100), oldest first */
   limit?: number;
@@ -56,6 +64,8 @@ interface Row {
 const META_DEVICE = 'audit_device';
 const META_ACKED = 'audit_acked';
 const META_PENDING_KEY = 'audit_pending_key';
+/** how syncing went: { lastSuccessAt, failingSince, lastError } (see syncOutcome) */
+const META_SYNC = 'audit_sync';
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** The words for a chain problem, naming the record. */
@@ -307,6 +317,37 @@ export class Journal {
   acked(): number {
     const v = Number(this.meta(META_ACKED) ?? 0);
     return Number.isSafeInteger(v) && v > 0 ? v : 0;
+  }
+
+  /** How the last syncs went (all null before the first one). */
+  syncOutcome(): SyncOutcome {
+    const none: SyncOutcome = { lastSuccessAt: null, failingSince: null, lastError: null };
+    try {
+      const o = JSON.parse(this.meta(META_SYNC) ?? 'null') as Partial<SyncOutcome> | null;
+      if (!o || typeof o !== 'object') return none;
+      const str = (v: unknown) => (typeof v === 'string' ? v : null);
+      const e = o.lastError;
+      return {
+        lastSuccessAt: str(o.lastSuccessAt),
+        failingSince: str(o.failingSince),
+        lastError: e && typeof e.code === 'string' && typeof e.message === 'string' ? { code: e.code, message: e.message } : null,
+      };
+    } catch (e) {
+      if (e instanceof SyntaxError) return none;
+      throw unavailable(e);
+    }
+  }
+
+  /** Notes a sync's outcome: a success clears the failure run, a failure starts one (or goes on). */
+  noteSync(outcome: { ok: true } | { ok: false; code: string; message: string }): void {
+    this.write(() => {
+      const prev = this.syncOutcome();
+      const at = this.now().toISOString();
+      const next: SyncOutcome = outcome.ok
+        ? { lastSuccessAt: at, failingSince: null, lastError: null }
+        : { lastSuccessAt: prev.lastSuccessAt, failingSince: prev.failingSince ?? at, lastError: { code: outcome.code, message: outcome.message.slice(0, 1000) } };
+      this.setMeta(META_SYNC, JSON.stringify(next));
+    });
   }
 
   /** Moves the sync cursor forward to `n`; never backwards, never past the last record. */

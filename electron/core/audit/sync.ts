@@ -6,7 +6,9 @@
 //
 // `syncOnce` runs until caught up; a failure is journaled as `sync-failed` (at most hourly) and
 // rethrown. `AuditSyncer` runs it in long-running hosts: soon after each append, every minute, and
-// with jittered exponential backoff while the control plane is away.
+// with jittered exponential backoff while the control plane is away. Every outcome of syncOnce is
+// noted in agent.db (meta 'audit_sync': last success, first failure of the current run, last
+// error), which the UI's audit view shows.
 import type { ChainedRecord } from '../../../shared/audit';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
@@ -78,10 +80,23 @@ export async function syncOnce(agent: Agent, opts: { key?: DeviceKey; timeoutMs?
     const key = opts.key ?? (await loadDeviceKey(openKeystore(agent.home)));
     if (!key) throw new AuditSyncError('not-enrolled', 'this agent has no device key to sign its journal with: run `pim enroll LINK`');
     if (key.thumbprint !== device) throw new AuditSyncError('wrong-device', `the journal is the chain of device ${device.slice(0, 12)}…, but this agent's device key is ${key.thumbprint.slice(0, 12)}…: re-enrol this device`);
-    return await sendAll(journal, new ControlPlaneClient(conn.server, key, opts.timeoutMs));
+    const r = await sendAll(journal, new ControlPlaneClient(conn.server, key, opts.timeoutMs));
+    noteOutcome(journal, null);
+    return r;
   } catch (e) {
     if (!(e instanceof JournalError)) auditFailure(journal, conn.user, e);
+    noteOutcome(journal, e);
     throw e;
+  }
+}
+
+/** Remembers when syncing last worked and since when it fails (the audit view shows both). */
+function noteOutcome(journal: Journal, e: unknown): void {
+  try {
+    if (e === null) journal.noteSync({ ok: true });
+    else journal.noteSync({ ok: false, code: String((e as { code?: unknown })?.code ?? 'error'), message: String((e as Error)?.message ?? e) });
+  } catch {
+    // bookkeeping only: the sync's own outcome is what counts
   }
 }
 

@@ -14,24 +14,32 @@ function describe(r: { version: number } | RefreshError): string {
   return r instanceof RefreshError ? `refresh failed (${r.kind}): ${r.message}; keeping the cached policy` : `refresh failed: ${(r as Error).message}`;
 }
 
+/** Resolves on Ctrl-C or SIGTERM, and keeps the process alive until then (the agent's own timers
+ *  are unref'd: without this, a headless agent with nothing to wait on exits at once). */
 function untilSignal(): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   return new Promise((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
+    const done = () => {
+      clearInterval(keepAlive);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
   });
 }
 
 export async function runHeadless(home: string): Promise<number> {
-  const rt = await startAgent({ home, loop: false });
+  const rt = await startAgent({ home, loop: false, log });
   rt.agent.startLoop({ onResult: (r) => log(describe(r)) });
   log(`agent running (home ${home}); Ctrl-C to stop`);
   await untilSignal();
   await rt.stop();
+  exitSoon();
   return 0;
 }
 
 export async function runUi(home: string, opts: { open: boolean; port?: number; enrolLink?: string }): Promise<number> {
-  const rt = await startAgent({ home, loop: false });
+  const rt = await startAgent({ home, loop: false, log });
   rt.agent.startLoop({ intervalMs: Number(process.env.PIM_REFRESH_INTERVAL_MS) || undefined, onResult: (r) => log(describe(r)) });
   if (opts.enrolLink) {
     // the embedded demo hands us a link: the UI opens on "register your security key"
@@ -45,7 +53,14 @@ export async function runUi(home: string, opts: { open: boolean; port?: number; 
   await untilSignal();
   await shell.close();
   await rt.stop();
+  exitSoon();
   return 0;
+}
+
+/** After a stop was asked for: whatever still holds the event loop (a keep-alive socket, a long
+ *  poll) must not keep the process alive; a moment for output to flush, then exit. */
+function exitSoon(): void {
+  setTimeout(() => process.exit(), 1500).unref();
 }
 
 export function openInBrowser(url: string): boolean {

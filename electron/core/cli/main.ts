@@ -1,12 +1,16 @@
 // `pim`: the agent's command line. One-shot commands answer from agent.db (offline-capable);
 // `pim agent` and `pim ui` keep running.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from '../../../shared/policy/duration';
 import type { ActivationService } from '../activation/service';
 import { Agent, AgentError } from '../agent';
 import { resolveHome } from '../home';
 import { RefreshError } from '../policy/errors';
+import { reportLines } from '../credentials/scheduler';
+import { exportLines, shellInit, SHELLS, type Shell } from '../credentials/shell';
 import { checkText, clean, rolesText, statusLine, utc } from './format';
 
 const HELP = `pim — PIM Agent command line (just-in-time privileged access)
@@ -27,7 +31,16 @@ Usage:
                                   4 waiting for approval, 5 denied/expired, 3 not allowed
   pim extend ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open]
                                   More time on an active role: a new signed request chained to it
-  pim deactivate ROLE             Give an active role back early
+  pim deactivate ROLE             Give an active role back early (its credentials go at once)
+  pim credentials [sweep] [--json]
+                                  What is injected where (kube contexts, AWS profiles, SSH
+                                  certificates); \`sweep\` removes anything of ours past its end
+  pim env ROLE [--shell bash|zsh|fish|sh]
+                                  Print the exports that select ROLE's credentials in this shell
+                                  (AWS_PROFILE, KUBECONFIG with the role's context): eval "$(pim env ROLE)"
+  pim exec ROLE -- COMMAND [ARG…] Run one command with ROLE's environment; exits with its code
+  pim shell-init bash|zsh|fish|sh Prompt segment with your active roles and minutes left:
+                                  eval "$(pim shell-init bash)" in ~/.bashrc
   pim activations [--json]        Your recent activations and their states
   pim approvals [--json]          Requests waiting for your approval
   pim approve ID [--reason TEXT] [--no-open]
@@ -74,6 +87,7 @@ export async function main(argv: string[]): Promise<number> {
         role: { type: 'string' },
         type: { type: 'string' },
         limit: { type: 'string' },
+        shell: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -211,9 +225,14 @@ export async function main(argv: string[]): Promise<number> {
           prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
           if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
           const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
+          // active: its kube context, AWS profile and SSH certificate are put in place before we answer
+          const creds = done.state === 'active' ? await (await svc.credentials()).reconcile() : null;
           await syncSoon(agent);
-          if (o.json) json(done);
-          else out(outcomeText(done));
+          if (o.json) json(creds ? { ...done, credentials: creds } : done);
+          else {
+            out(outcomeText(done));
+            if (creds) for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
+          }
           return exitFor(done.state);
         });
       }
@@ -222,6 +241,8 @@ export async function main(argv: string[]): Promise<number> {
         if (!role || pos.length !== 2) throw new UsageError('usage: pim deactivate ROLE');
         return await withActivation(home, async (svc, agent) => {
           for (const a of await svc.deactivate(role)) out(`${clean(a.role)} (${a.id}): ${a.state}\n`);
+          const creds = await (await svc.credentials()).reconcile();
+          for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
           await syncSoon(agent);
           return EXIT.ok;
         });
@@ -296,6 +317,53 @@ export async function main(argv: string[]): Promise<number> {
           out(`synced ${r.sent} records; server holds up to seq ${r.acked}\n`);
           return EXIT.ok;
         });
+      }
+      case 'credentials': {
+        const sub = pos[1] ?? 'list';
+        if (!['list', 'sweep'].includes(sub) || pos.length > 2) throw new UsageError('usage: pim credentials [list|sweep] [--json]');
+        return await withActivation(home, async (svc) => {
+          const mgr = await svc.credentials();
+          if (sub === 'sweep') {
+            const r = await mgr.sweep();
+            if (o.json) json(r);
+            else for (const l of reportLines(r).length ? reportLines(r) : ['nothing to remove']) out(`${clean(l)}\n`);
+            return EXIT.ok;
+          }
+          const list = mgr.injected();
+          if (o.json) json(list);
+          else if (list.length === 0) out('No credentials are injected.\n');
+          else
+            for (const v of list) {
+              out(`${clean(v.role)} (${v.activation}) ${v.endedAt ? `ENDED at ${utc(v.endedAt)}; its helpers explain why until they are removed` : `until ${utc(v.expiresAt)}`}\n`);
+              for (const it of v.items) out(`  ${it.kind.padEnd(4)} ${clean(it.name)}  ${clean(it.where)}\n`);
+            }
+          return EXIT.ok;
+        });
+      }
+      case 'env':
+      case 'exec': {
+        const role = pos[1];
+        const shell = (o.shell ?? 'sh') as Shell;
+        if (!role || (cmd === 'env' && pos.length !== 2) || (cmd === 'exec' && pos.length < 3)) {
+          throw new UsageError(cmd === 'env' ? 'usage: pim env ROLE [--shell bash|zsh|fish|sh]' : 'usage: pim exec ROLE -- COMMAND [ARG…]');
+        }
+        if (!SHELLS.includes(shell)) throw new UsageError(`--shell must be one of ${SHELLS.join(', ')}`);
+        const vars = await withActivation(home, async (svc) => (await svc.credentials()).envFor(role));
+        if (!vars) {
+          process.stderr.write(`pim: role ${clean(role)} has no credentials on this machine (not active, or it ended): pim activate ${clean(role)}\n`);
+          return EXIT.ended;
+        }
+        if (cmd === 'env') {
+          out(exportLines(vars, shell));
+          return EXIT.ok;
+        }
+        return await runWith(pos.slice(2), vars);
+      }
+      case 'shell-init': {
+        const shell = pos[1] as Shell | undefined;
+        if (!shell || pos.length !== 2 || !SHELLS.includes(shell)) throw new UsageError(`usage: pim shell-init ${SHELLS.join('|')}`);
+        out(shellInit(shell, path.join(home, 'creds')));
+        return EXIT.ok;
       }
       case 'agent': {
         const { runHeadless } = await import('./long-running');
@@ -411,6 +479,20 @@ function outcomeText(a: { role: string; state: string; expiresAt: string | null;
       return `${clean(a.role)}: ${a.state.toUpperCase()}${a.endReason ? ` — ${clean(a.endReason)}` : ''}\n`;
   }
 }
+
+/** `pim exec`: the command inherits our terminal; its exit code (or 128+signal) is ours. */
+function runWith(argv: string[], vars: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, ...vars } });
+    child.on('error', (e) => {
+      process.stderr.write(`pim: cannot run ${clean(argv[0]!)}: ${(e as NodeJS.ErrnoException).code ?? e.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));
+  });
+}
+
+const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
 
 async function withAgent<T>(home: string, fn: (a: Agent) => Promise<T>): Promise<T> {
   const agent = new Agent(home);

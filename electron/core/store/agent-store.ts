@@ -1,6 +1,7 @@
 // Typed access to agent.db: connection settings, refresh outcome, the last verified policy, and
 // the agent's copy of its activations.
 import type { ActivationView } from '../../../shared/activation';
+import type { InjectionView } from '../../../shared/api';
 import { TERMINAL, type ActivationState } from '../../../shared/activation-state';
 import type { Db } from './db';
 
@@ -160,6 +161,28 @@ export class AgentStore {
   /** Ended activations this agent saw end before `before` are forgotten. */
   pruneActivations(before: Date): void {
     this.db.prepare('DELETE FROM activations WHERE ended_at IS NOT NULL AND ended_at < ?').run(before.toISOString());
+  }
+
+  /** What the credential manager injected, per activation (electron/core/credentials/manager.ts). */
+  injections(): InjectionView[] {
+    const rows = this.db.prepare('SELECT kind, name, target, role, activation, expires_at, ended_at FROM injections ORDER BY activation, kind, name').all() as {
+      kind: string;
+      name: string;
+      target: string;
+      role: string;
+      activation: string;
+      expires_at: string;
+      ended_at: string | null;
+    }[];
+    const by = new Map<string, InjectionView>();
+    for (const r of rows) {
+      let v = by.get(r.activation);
+      if (!v) by.set(r.activation, (v = { role: r.role, activation: r.activation, expiresAt: r.expires_at, endedAt: null, items: [] }));
+      if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh') continue;
+      v.items.push({ kind: r.kind, name: r.name, where: r.target });
+      if (r.ended_at) v.endedAt = r.ended_at;
+    }
+    return [...by.values()].filter((v) => v.items.length > 0);
   }
 
   /** A new connection (other server or user) starts from an empty policy cache. */

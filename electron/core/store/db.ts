@@ -72,6 +72,22 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
      WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'audit_retiring')
      BEGIN SELECT RAISE(ABORT, 'the audit journal is append-only'); END;`,
+  // credentials this agent put into the user's world (electron/core/credentials/manager.ts): one
+  // row per kube entry, AWS profile or ssh-agent identity, and one 'activation' row per injected
+  // activation (when to renew). Written before the thing itself, so a crash leaves a row to sweep.
+  `CREATE TABLE injections (
+     kind TEXT NOT NULL,
+     name TEXT NOT NULL,
+     target TEXT NOT NULL,
+     role TEXT NOT NULL,
+     activation TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     renew_at TEXT,
+     ended_at TEXT,
+     detail_json TEXT NOT NULL DEFAULT '{}',
+     PRIMARY KEY (kind, name, target)
+   );
+   CREATE INDEX injections_by_activation ON injections(activation);`,
 ];
 
 export type Db = Database.Database;
