@@ -27,7 +27,14 @@ export const NONCE_TTL_MS = 5 * 60_000;
 export const APPROVAL_TTL_MS = 24 * 3600_000;
 const ENROLMENT_TTL_MS = 15 * 60_000;
 
-const newId = () => crypto.randomBytes(16).toString('base64url');
+/** 128 random bits, base64url, never starting with '-' or '_': people paste ids into command
+ *  lines (`pim deny ID`), where a leading '-' reads as an option. */
+const newId = (): string => {
+  for (;;) {
+    const id = crypto.randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
+};
 const sha256hex = (s: string | Buffer) => crypto.createHash('sha256').update(s).digest('hex');
 
 export interface Caller {

@@ -120,6 +120,12 @@ export async function main(argv: string[]): Promise<number> {
         }
         const agent = new Agent(home);
         try {
+          // an enrolled agent switching to the --user path: its journal records the change first
+          const journal = await agent.activeJournal();
+          const prev = agent.store.connection();
+          if (journal && prev) {
+            journal.append('config-changed', prev.user, { what: 'connection', from: { server: prev.server, user: prev.user, enrolled: true }, to: { server: url, user: o.user.trim().toLowerCase(), enrolled: false } });
+          }
           agent.connect({ server: url, user: o.user, root, unenrolled: true });
           const c = agent.store.connection()!;
           out(`connected to ${c.server} as ${c.user}\n(demo/test path: --user without security-key enrolment)\n`);

@@ -18,6 +18,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { ActivationRequest, ActivationView } from '../../../shared/activation';
 import type { IssuedCredentials } from '../../../shared/credentials';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
@@ -72,7 +73,7 @@ interface Row {
   detail_json: string;
 }
 
-type JournalRecord = { type: 'credentials-injected' | 'credentials-removed' | 'shell-command'; data: Record<string, unknown> };
+type JournalRecord = { type: 'credentials-injected' | 'credentials-removed' | 'shell-command' | 'config-changed'; data: Record<string, unknown> };
 
 interface LiveActivation {
   id: string;
@@ -99,8 +100,10 @@ export class CredentialManager {
   private readonly homedir: string;
   private readonly graceMs: number;
   private key: DeviceKey | null = null;
+  /** set by the long-running host: one-shot CLI runs may see another environment ($KUBECONFIG…),
+   *  which is not a change of configuration */
+  journalTargets = false;
   private running: Promise<ReconcileReport> | null = null;
-  private again = false;
 
   constructor(
     private readonly agent: Agent,
@@ -182,13 +185,10 @@ export class CredentialManager {
 
   // ----- reconcile ------------------------------------------------------------------------------
 
-  /** Bring the user's world in line with what is live. Single-flight: a call during a run makes
-   *  one more run after it. `offline`: never contact the control plane or STS (start-up sweep). */
+  /** Bring the user's world in line with what is live. Single-flight: a call during a run runs
+   *  again after it. `offline`: never contact the control plane or STS (start-up sweep). */
   reconcile(opts: { offline?: boolean } = {}): Promise<ReconcileReport> {
-    if (this.running) {
-      this.again = true;
-      return this.running.then(() => this.reconcile(opts));
-    }
+    if (this.running) return this.running.then(() => this.reconcile(opts));
     this.running = this.run(opts).finally(() => {
       this.running = null;
     });
@@ -227,6 +227,7 @@ export class CredentialManager {
     }
     this.writeStatusFiles(now, live);
     this.importTrail(live, records, report);
+    if (this.journalTargets) this.noteTargets(records);
     if (records.length > 0) {
       try {
         const journal = await this.agent.activeJournal();
@@ -358,7 +359,10 @@ export class CredentialManager {
       try {
         const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
         const names = text === null ? [] : kind === 'kube' ? listPimEntries(text) : listPimProfiles(text);
-        const strays = names.filter((n) => !known(kind, n, file));
+        // only entries whose helper is this home's: another PIM home (another install, a test run)
+        // may share the same kubeconfig or AWS config, and its entries are not ours to judge
+        const helper = path.join(this.credsDir, 'bin', 'pim-cred');
+        const strays = names.filter((n) => !known(kind, n, file) && usesHelper(text!, kind, n, helper));
         if (strays.length === 0) continue;
         if (kind === 'kube') updateKubeconfig(file, (t) => (t === null ? null : removeKubeEntries(t, (n) => strays.includes(n))));
         else updateAwsConfig(file, (t) => (t === null ? null : removeAwsProfiles(t, (n) => strays.includes(n))));
@@ -412,6 +416,17 @@ export class CredentialManager {
         if (this.agent.now().getTime() - st.mtimeMs > SEED_MAX_AGE_MS || !f.endsWith('.seed')) removeFile(path.join(seedDir, f));
       }
     }
+  }
+
+  /** Where credentials go (kubeconfig, AWS config, ssh-agent) is configuration: when it moves
+   *  ($KUBECONFIG, $AWS_CONFIG_FILE or SSH_AUTH_SOCK changed), the journal says so (config-changed). */
+  private noteTargets(records: JournalRecord[]): void {
+    const targets = { kubeconfig: this.kubeconfigFile(), awsConfig: this.awsConfigFile(), sshAgent: this.env.SSH_AUTH_SOCK ?? null };
+    const text = JSON.stringify(targets);
+    const prev = this.agent.store.db.prepare("SELECT value FROM meta WHERE key = 'credential_targets'").pluck().get() as string | undefined;
+    if (prev === text) return;
+    this.agent.store.db.prepare("INSERT INTO meta (key, value) VALUES ('credential_targets', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(text);
+    if (prev !== undefined) records.push({ type: 'config-changed', data: { what: 'credential-targets', from: JSON.parse(prev) as unknown, to: targets } });
   }
 
   /** `pim env` / `pim exec`: the environment selecting `role`'s injected credentials, or null
@@ -630,6 +645,17 @@ export class CredentialManager {
 /** renew at two thirds of a credential's remaining life (a 15-minute token: after 10 minutes) */
 function renewAt(now: Date, exp: Date): number {
   return now.getTime() + Math.max(1000, Math.floor(((exp.getTime() - now.getTime()) * 2) / 3));
+}
+
+/** Whether our entry `name` in that kubeconfig / AWS config text runs `helper`. */
+function usesHelper(text: string, kind: 'kube' | 'aws', name: string, helper: string): boolean {
+  if (kind === 'kube') {
+    const doc = parseYaml(text) as { users?: { name?: string; user?: { exec?: { command?: string } } }[] } | null;
+    return (doc?.users ?? []).some((u) => u?.name === name && u.user?.exec?.command === helper);
+  }
+  const begin = text.indexOf(`managed profile ${name} `);
+  const block = begin < 0 ? '' : text.slice(begin, text.indexOf(`# END PIM Agent managed profile ${name}`, begin));
+  return block.split(/\r?\n/).some((l) => /^\s*credential_process\s*=/.test(l) && l.includes(helper));
 }
 
 function seedId(publicKey: string): string {

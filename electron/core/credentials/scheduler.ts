@@ -16,7 +16,9 @@ export class CredentialScheduler {
     private readonly agent: Agent,
     readonly manager: CredentialManager,
     private readonly onReport: (r: ReconcileReport) => void = () => undefined,
-  ) {}
+  ) {
+    manager.journalTargets = true;
+  }
 
   async start(): Promise<void> {
     await this.run(() => this.manager.sweep());
