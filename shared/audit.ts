@@ -68,7 +68,15 @@ export type ChainProblem =
 
 /** Checks that `records` continue the chain after (prevSeq, prevHash); returns the first problem,
  *  or null when every record links. Used by `pim audit verify`, and by the server on ingest. */
-export function verifyChain(device: string, prevSeq: number, prevHash: string, records: readonly ChainedRecord[]): ChainProblem | null {
+export function verifyChain(
+  device: string,
+  prevSeq: number,
+  prevHash: string,
+  records: readonly ChainedRecord[],
+  /** the link hash of a record after `prev` (default chainHash); the server passes one that reuses
+   *  the canonical JSON it already made and hashes natively */
+  link: (prev: string, record: AuditRecord) => string = chainHash,
+): ChainProblem | null {
   let seq = prevSeq;
   let hash = prevHash;
   for (const r of records) {
@@ -76,7 +84,7 @@ export function verifyChain(device: string, prevSeq: number, prevHash: string, r
     if (!parsed.success) return { kind: 'invalid', seq: typeof (r.record as { seq?: unknown })?.seq === 'number' ? (r.record as { seq: number }).seq : null, message: parsed.error.issues[0]?.message ?? 'invalid record' };
     if (r.record.device !== device) return { kind: 'wrong-device', seq: r.record.seq };
     if (r.record.seq !== seq + 1) return { kind: 'gap', seq: r.record.seq, expected: seq + 1 };
-    if (chainHash(hash, r.record) !== r.hash) return { kind: 'broken-link', seq: r.record.seq };
+    if (link(hash, r.record) !== r.hash) return { kind: 'broken-link', seq: r.record.seq };
     seq = r.record.seq;
     hash = r.hash;
   }

@@ -5,6 +5,7 @@
 //   - stores a record only when it links to the head it holds (chainHash(head.hash, record)),
 //   - never stores past a problem (gap, fork, broken link, foreign or invalid record), and flags it,
 // and answers with the highest contiguous seq it holds: the only thing the agent's cursor follows.
+import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
 import { ApiError } from '../api/errors';
@@ -75,7 +76,8 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
           return flag({ kind: 'invalid', seq: seqOf(item), message }, message);
         }
         // schema, device, seq and link, in that order (shared/audit: the agent runs the same check)
-        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash } as ChainedRecord]);
+        // the link hash over the canonical JSON made above, with Node's native SHA-256
+        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash } as ChainedRecord], (prev) => crypto.createHash('sha256').update(Buffer.from(prev, 'hex')).update(json).digest('hex'));
         if (problem === null) {
           insert.run(callerDevice, record.seq, hash, json, at);
           head = { seq: record.seq, hash };
