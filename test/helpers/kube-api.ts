@@ -191,3 +191,24 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
   });
   return { url: `https://127.0.0.1:${port}`, caData: cert.toString('base64'), caFile: path.join(dir, 'cert.pem'), requests, stop };
 }
+
+/** A user's own kubeconfig from before PIM Agent, with a comment: every byte of it must survive. */
+export const USER_KUBECONFIG = `# my clusters — hand-edited, keep this comment
+apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    server: https://dev.example.internal:6443
+  name: dev
+contexts:
+- context:
+    cluster: dev
+    user: me
+  name: dev
+current-context: dev
+users:
+- name: me
+  user:
+    token: not-a-real-token
+preferences: {}
+`;

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
 import { freePort } from './net';
-import { findProgram } from './system';
+import { cannotRun, findProgram } from './system';
 
 const SBIN = ['/usr/sbin', '/usr/local/sbin', '/sbin'];
 
@@ -32,13 +32,6 @@ export function findSystemProgram(name: string): string | null {
 }
 
 /** Skips the test locally (loudly) or fails it under CI=true; returns false when it cannot run. */
-function cannotRun(t: TestContext, msg: string): false {
-  if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}`);
-  process.stderr.write(`\n*** SKIPPED: ${msg} ***\n\n`);
-  t.skip(msg);
-  return false;
-}
-
 /** requireProgram (test/helpers/system.ts) that also finds programs in /usr/sbin and friends. */
 export function requireSystemProgram(t: TestContext, name: string, why: string): string | null {
   const p = findSystemProgram(name);

@@ -12,9 +12,14 @@ export function findProgram(name: string): string | null {
 export function requireProgram(t: TestContext, name: string, why: string): string | null {
   const p = findProgram(name);
   if (p) return p;
-  const msg = `${name} is not installed: ${why}. Install it (see .ci/run) to run this test.`;
+  cannotRun(t, `${name} is not installed: ${why}. Install it (see .ci/run) to run this test.`);
+  return null;
+}
+
+/** Something the test needs is missing: skip with a loud message locally, fail under CI=true. */
+export function cannotRun(t: TestContext, msg: string): false {
   if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}`);
   process.stderr.write(`\n*** SKIPPED: ${msg} ***\n\n`);
   t.skip(msg);
-  return null;
+  return false;
 }

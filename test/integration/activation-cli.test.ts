@@ -2,12 +2,10 @@
 // enrols with a link, alice activates roles, bob approves or denies — every key touch is made by a
 // software security key on the ceremony the CLI printed (the browser's part, without a browser).
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { test } from 'node:test';
-import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
-import { tmpDir } from '../helpers/repo';
+import { PIM, start } from '../helpers/procs';
+import { cliWorld } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
-import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
 const POLICY = `
 roles:
@@ -28,27 +26,10 @@ const env = { PIM_KEYSTORE: 'file' };
 
 
 async function setup() {
-  const dir = tmpDir();
-  const repo = path.join(dir, 'repo');
-  const fs = await import('node:fs');
-  fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
-  assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
-  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
-  const people: Record<string, { home: string; key: SoftAuthenticator; pim: (...a: string[]) => ReturnType<typeof run> }> = {};
-  for (const [email, groups] of [['alice@acme.example', ''], ['bob@acme.example', 'eng,leads']] as const) {
-    const add = run(PIM_SERVER, ['user', 'add', repo, email, ...(groups ? ['--groups', groups] : [])]);
-    assert.equal(add.code, 0, add.stderr);
-    const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
-    const home = path.join(dir, email);
-    const key = new SoftAuthenticator({ name: email });
-    const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
-    const r = await touch(key, enrol.match[1]!);
-    assert.equal(r.ok, true, JSON.stringify(r));
-    assert.equal(await enrol.exited(), 0, enrol.output());
-    assert.match(enrol.output(), new RegExp(`enrolled ${email.replace('.', '\\.')}`));
-    people[email] = { home, key, pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env) };
-  }
+  const { repo, server, people } = await cliWorld(POLICY, [
+    ['alice@acme.example', ''],
+    ['bob@acme.example', 'eng,leads'],
+  ]);
   return { repo, server, alice: people['alice@acme.example']!, bob: people['bob@acme.example']! };
 }
 

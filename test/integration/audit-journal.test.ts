@@ -4,53 +4,21 @@
 // checks the chain, `pim audit sync` sends it to the control plane (which re-verifies it), and an
 // edit made to agent.db behind the agent's back is named.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { activationChallenge, toBase64Url, type ActivationRequest } from '../../shared/activation';
 import type { ChainedRecord } from '../../shared/audit';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
-import { tmpDir } from '../helpers/repo';
+import { cliWorld, ENG_POLICY } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
-import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
 
 const env = { PIM_KEYSTORE: 'file' };
 
 
 async function setup(users: [string, string][]) {
-  const dir = tmpDir();
-  const repo = path.join(dir, 'repo');
-  fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
-  assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
-  await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
-  const people: Record<string, { home: string; key: SoftAuthenticator; pim: (...a: string[]) => ReturnType<typeof run> }> = {};
-  for (const [email, groups] of users) {
-    const add = run(PIM_SERVER, ['user', 'add', repo, email, ...(groups ? ['--groups', groups] : [])]);
-    assert.equal(add.code, 0, add.stderr);
-    const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
-    const home = path.join(dir, email);
-    const key = new SoftAuthenticator({ name: email });
-    const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
-    assert.equal((await touch(key, enrol.match[1]!)).ok, true);
-    assert.equal(await enrol.exited(), 0, enrol.output());
-    people[email] = { home, key, pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env) };
-  }
+  const { repo, people } = await cliWorld(ENG_POLICY, users, env);
   return { repo, people };
 }
 

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { touch } from '../helpers/ceremony';
-import { startKubeApi } from '../helpers/kube-api';
+import { startKubeApi, USER_KUBECONFIG } from '../helpers/kube-api';
 import { startMoto } from '../helpers/moto';
 import { exitOf, PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
@@ -25,26 +25,6 @@ const ROLE = 'gpu-admin';
 const CONTEXT = `pim-gpu-train-${ROLE}`;
 const PROFILE = `pim-${ROLE}`;
 
-// what the user had before PIM Agent: every byte of it must survive
-const USER_KUBECONFIG = `# my clusters — hand-edited, keep this comment
-apiVersion: v1
-kind: Config
-clusters:
-- cluster:
-    server: https://dev.example.internal:6443
-  name: dev
-contexts:
-- context:
-    cluster: dev
-    user: me
-  name: dev
-current-context: dev
-users:
-- name: me
-  user:
-    token: not-a-real-token
-preferences: {}
-`;
 const USER_AWS_CONFIG = `[default]
 region = eu-central-1
 # my own profile

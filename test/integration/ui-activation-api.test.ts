@@ -13,22 +13,10 @@ import { createDispatch, type Dispatch } from '../../electron/core/api/dispatch'
 import { serve } from '../../server/http';
 import { newAgent } from '../helpers/agent';
 import { makeRepo } from '../helpers/repo';
+import { ENG_POLICY } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
 
 process.env.PIM_KEYSTORE = 'file';
 
@@ -46,7 +34,7 @@ async function until(d: Dispatch, what: string, ok: (s: AgentState) => boolean, 
 }
 
 test('enrol and activate through the UI contract; state comes from agent.db, errors keep their codes', async () => {
-  const { dir } = makeRepo({ policy: POLICY });
+  const { dir } = makeRepo({ policy: ENG_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
   const root = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, 'trust-root.json'))).digest('hex');

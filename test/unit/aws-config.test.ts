@@ -18,7 +18,7 @@ import {
   type AwsProfile,
 } from '../../electron/core/credentials/aws-config';
 import { UnsafePathError } from '../../electron/core/credentials/fs-safe';
-import { findProgram } from '../helpers/system';
+import { cannotRun, findProgram, requireProgram } from '../helpers/system';
 
 const HELPER = '/home/alice/.config/pim-agent/creds/bin/pim-cred';
 const profile = (role: string, over: Partial<AwsProfile> = {}): AwsProfile => ({
@@ -77,8 +77,8 @@ describe('adding and removing our profiles keeps every other byte', () => {
   test('the result is a file botocore reads: our profile with its credential_process and region, the user sections unchanged', (t) => {
     const original = ORIGINALS['no newline at the end']!;
     const text = addAwsProfile(original, profile('ml-admin'));
-    const read = pythonReads(text);
-    if (!read) return t.skip('python3 is not installed: cannot read the file with configparser');
+    if (!requireProgram(t, 'python3', 'the written file is read back with Python\'s configparser, as botocore reads it')) return;
+    const read = pythonReads(text)!;
     assert.deepEqual(read['default'], { region: 'us-east-1', output: 'json' });
     assert.deepEqual(read['profile pim-ml-admin'], { credential_process: `"${HELPER}" aws pim-ml-admin`, region: 'eu-west-1' });
   });
@@ -265,7 +265,7 @@ describe('the credential_process command', () => {
     ];
     const script = 'import json,sys\nfrom botocore.compat import compat_shell_split\nprint(json.dumps([compat_shell_split(c["cmd"], c["platform"]) for c in json.load(sys.stdin)]))\n';
     const r = findProgram('python3') ? spawnSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' }) : null;
-    if (!r || r.status !== 0) return t.skip(`botocore is not importable from python3 here: ${r?.stderr.trim().split('\n').pop() ?? 'no python3'}`);
+    if (!r || r.status !== 0) return void cannotRun(t, `botocore is not importable from python3 (it comes with the aws CLI's Python; see .ci/run): ${r?.stderr.trim().split('\n').pop() ?? 'no python3'}`);
     assert.deepEqual(JSON.parse(r.stdout), cases.map((c) => c.want));
   });
 

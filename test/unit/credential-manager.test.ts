@@ -17,6 +17,7 @@ import { CredentialManager } from '../../electron/core/credentials/manager';
 import { addKubeEntries } from '../../electron/core/credentials/kubeconfig';
 import { createDeviceKey, openKeystore } from '../../electron/core/keystore';
 import { newAgent } from '../helpers/agent';
+import { USER_KUBECONFIG } from '../helpers/kube-api';
 import { tmpDir } from '../helpers/repo';
 
 const USER = 'alice@acme.example';
@@ -25,24 +26,6 @@ const MIN = 60_000;
 const T0 = Math.floor(Date.now() / MIN) * MIN;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-const USERS_OWN = `apiVersion: v1
-kind: Config
-# mine
-clusters:
-- cluster:
-    server: https://dev.example.internal:6443
-  name: dev
-contexts:
-- context:
-    cluster: dev
-    user: me
-  name: dev
-current-context: dev
-users:
-- name: me
-  user:
-    token: mine
-`;
 
 async function setup() {
   const dir = tmpDir();
@@ -51,7 +34,7 @@ async function setup() {
   const env = { PIM_KEYSTORE: 'file', KUBECONFIG: path.join(dir, 'kubeconfig') } as NodeJS.ProcessEnv;
   const key = await createDeviceKey(openKeystore(agent.home, env));
   agent.store.setConnection({ server: 'http://127.0.0.1:9', user: USER, unenrolled: false, demo: false });
-  fs.writeFileSync(env.KUBECONFIG!, USERS_OWN, { mode: 0o600 });
+  fs.writeFileSync(env.KUBECONFIG!, USER_KUBECONFIG, { mode: 0o600 });
   const issued: string[] = [];
   let refuse: string | null = null;
   const mgr = new CredentialManager(agent, {
@@ -122,7 +105,7 @@ test('deactivated: the helper explains for the grace period, then every entry go
   const w = await setup();
   w.save('a1', 'gpu-admin', 'active', 60);
   await w.mgr.reconcile();
-  assert.notEqual(fs.readFileSync(w.kubeconfig, 'utf8'), USERS_OWN);
+  assert.notEqual(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
   w.at(5);
   w.save('a1', 'gpu-admin', 'deactivated', 55);
   const r = await w.mgr.reconcile();
@@ -135,7 +118,7 @@ test('deactivated: the helper explains for the grace period, then every entry go
   assert.equal(w.mgr.injected()[0]?.endedAt, new Date(T0 + 5 * MIN).toISOString());
   w.at(15);
   await w.mgr.reconcile();
-  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USERS_OWN);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
   assert.deepEqual(fs.readdirSync(path.join(w.agent.home, 'creds', 'kube')), []);
   assert.deepEqual(w.mgr.injected(), []);
 });
@@ -147,7 +130,7 @@ test('the start-up sweep removes at once what ended, with no grace', async () =>
   w.at(61);
   const r = await w.mgr.sweep();
   assert.deepEqual(r.removed.map((x) => [x.role, x.reason]), [['gpu-admin', 'expired']]);
-  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USERS_OWN);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
   assert.deepEqual(w.issued, ['a1'], 'the sweep never calls the control plane');
 });
 
@@ -175,8 +158,8 @@ test('an entry of ours that nothing accounts for (a crash between writing and re
   w.agent.store.db.prepare("UPDATE activations SET state = 'expired'").run();
   const r = await w.mgr.reconcile();
   assert.deepEqual(r.removed.flatMap((x) => x.items.map((i) => i.name)), ['pim-gpu-train-gpu-admin']);
-  assert.notEqual(withOurs, USERS_OWN);
-  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USERS_OWN);
+  assert.notEqual(withOurs, USER_KUBECONFIG);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
 });
 
 test('twenty roles injected and ended together leave one valid kubeconfig, then the original one', async () => {
@@ -192,7 +175,7 @@ test('twenty roles injected and ended together leave one valid kubeconfig, then 
   await w.mgr.reconcile();
   w.at(11);
   await w.mgr.reconcile();
-  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USERS_OWN);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
 });
 
 test('another device of the same user: its activations are not injected here', async () => {
@@ -225,7 +208,7 @@ test('session trail: lines from shells become shell-command records for a traile
 
 test('entries of another PIM home sharing the kubeconfig are left alone', async () => {
   const w = await setup();
-  const theirs = addKubeEntries(USERS_OWN, [{ name: 'pim-prod-admin', cluster: 'prod', role: 'admin', server: 'https://prod.example.internal', certificateAuthorityData: null, command: '/home/other/.config/pim-agent/creds/bin/pim-cred', args: ['kube', 'pim-prod-admin'] }]);
+  const theirs = addKubeEntries(USER_KUBECONFIG, [{ name: 'pim-prod-admin', cluster: 'prod', role: 'admin', server: 'https://prod.example.internal', certificateAuthorityData: null, command: '/home/other/.config/pim-agent/creds/bin/pim-cred', args: ['kube', 'pim-prod-admin'] }]);
   fs.writeFileSync(w.kubeconfig, theirs);
   const r = await w.mgr.reconcile();
   assert.deepEqual(r.removed, []);

@@ -9,7 +9,7 @@ import { parseTrailLine } from '../../electron/core/credentials/manager';
 import { exportLines, quoteFish, quoteSh, roleEnv, shellInit } from '../../electron/core/credentials/shell';
 import { expiryNotices, noticeText, unseenNotices } from '../../shared/notices';
 import { tmpDir } from '../helpers/repo';
-import { findProgram } from '../helpers/system';
+import { requireProgram } from '../helpers/system';
 
 test('values are single-quoted so that no shell expands anything in them', () => {
   const nasty = `it's $(rm -rf ~) \`x\` "q" \\ ; & | \n end`;
@@ -46,7 +46,7 @@ test('the bash prompt segment shows active roles and minutes left, and nothing o
 });
 
 test('session trail: an interactive bash journals each command line typed while a trailed role is active', (t) => {
-  if (!findProgram('bash')) return t.skip('bash is not installed');
+  if (!requireProgram(t, 'bash', 'the session trail hook is run in a real interactive bash')) return;
   const dir = tmpDir();
   const creds = path.join(dir, 'creds');
   fs.mkdirSync(creds, { recursive: true, mode: 0o700 });

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ActivationRequest, ActivationView } from '../../../shared/activation';
+import type { InjectionView } from '../../../shared/api';
 import type { IssuedCredentials } from '../../../shared/credentials';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
@@ -36,22 +37,9 @@ import { assumeRoleWithWebIdentity, credentialProcessJson, stsEndpointFor } from
 
 export type InjectionKind = 'kube' | 'aws' | 'ssh';
 
-export interface InjectedItem {
-  kind: InjectionKind;
-  /** kube context / AWS profile name; for ssh the certificate's key id */
-  name: string;
-  /** the kubeconfig or AWS config file, or the ssh-agent socket */
-  where: string;
-}
-
-export interface InjectionView {
-  role: string;
-  activation: string;
-  expiresAt: string;
-  items: InjectedItem[];
-  /** set while the role's helper only explains that it ended (tombstone) */
-  endedAt: string | null;
-}
+/** kube context / AWS profile name (ssh: the identity's comment) and where: the kubeconfig or AWS
+ *  config file, or the ssh-agent socket */
+export type InjectedItem = InjectionView['items'][number];
 
 export interface ReconcileReport {
   injected: { role: string; activation: string; items: InjectedItem[] }[];
@@ -79,7 +67,6 @@ interface LiveActivation {
   id: string;
   role: string;
   expiresAt: Date;
-  state: string;
   request: ActivationRequest;
 }
 
@@ -154,12 +141,12 @@ export class CredentialManager {
     const out = new Map<string, LiveActivation>();
     if (!conn || !device) return out;
     const rows = this.agent.store.db
-      .prepare("SELECT id, role, state, expires_at, request_json FROM activations WHERE user = ? AND state = 'active' AND expires_at > ?")
-      .all(conn.user, now.toISOString()) as { id: string; role: string; state: string; expires_at: string; request_json: string }[];
+      .prepare("SELECT id, role, expires_at, request_json FROM activations WHERE user = ? AND state = 'active' AND expires_at > ?")
+      .all(conn.user, now.toISOString()) as { id: string; role: string; expires_at: string; request_json: string }[];
     for (const r of rows) {
       const request = JSON.parse(r.request_json) as ActivationRequest;
       if (request.device !== device) continue;
-      const a: LiveActivation = { id: r.id, role: r.role, state: r.state, expiresAt: new Date(r.expires_at), request };
+      const a: LiveActivation = { id: r.id, role: r.role, expiresAt: new Date(r.expires_at), request };
       const prev = out.get(r.role);
       if (!prev || prev.expiresAt < a.expiresAt) out.set(r.role, a);
     }
@@ -170,18 +157,11 @@ export class CredentialManager {
     return this.agent.store.db.prepare('SELECT * FROM injections').all() as Row[];
   }
 
-  /** What is injected now, per activation (for `pim status`, `pim env`, the UI). */
+  /** What is injected now, per activation (for `pim credentials`, `pim env`, the UI). */
   injected(): InjectionView[] {
-    const by = new Map<string, InjectionView>();
-    for (const r of this.rows()) {
-      let v = by.get(r.activation);
-      if (!v) by.set(r.activation, (v = { role: r.role, activation: r.activation, expiresAt: r.expires_at, items: [], endedAt: null }));
-      if (r.kind === 'activation') continue;
-      v.items.push({ kind: r.kind, name: r.name, where: r.target });
-      if (r.ended_at) v.endedAt = r.ended_at;
-    }
-    return [...by.values()].filter((v) => v.items.length > 0 || !v.endedAt);
+    return this.agent.store.injections();
   }
+
 
   // ----- reconcile ------------------------------------------------------------------------------
 
@@ -226,7 +206,7 @@ export class CredentialManager {
       }
     }
     this.writeStatusFiles(now, live);
-    this.importTrail(live, records, report);
+    this.importTrail(records, report);
     if (this.journalTargets) this.noteTargets(records);
     if (records.length > 0) {
       try {
@@ -608,7 +588,7 @@ export class CredentialManager {
    * records). The spool is renamed first, so lines shells write meanwhile go to a new one; a line
    * is kept only for a role with sessionTrail that was active at its time.
    */
-  private importTrail(live: Map<string, LiveActivation>, records: JournalRecord[], report: ReconcileReport): void {
+  private importTrail(records: JournalRecord[], report: ReconcileReport): void {
     const spool = path.join(this.credsDir, 'trail.spool');
     const taking = path.join(this.credsDir, 'trail.importing');
     try {
@@ -628,7 +608,6 @@ export class CredentialManager {
     } catch (e) {
       report.warnings.push(`the session trail could not be read: ${(e as Error).message}`);
     }
-    void live;
   }
 
   private trailTaken: string | null = null;
