@@ -49,9 +49,24 @@ export function ActivateDialog({ client, role, onClose, onRequested }: { client:
     onRequested(res.value);
   };
 
+  // aria-modal promises that nothing behind the dialog can be reached: make that true for the
+  // keyboard too (the rest of the popover is inert while it is open), and give focus back to the
+  // control that opened it when it closes
+  const backdrop = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+    const el = backdrop.current;
+    const behind = el?.parentElement ? [...el.parentElement.children].filter((c): c is HTMLElement => c !== el && c instanceof HTMLElement && !c.inert) : [];
+    for (const b of behind) b.inert = true;
+    return () => {
+      for (const b of behind) b.inert = false;
+      if (opener?.isConnected) opener.focus();
+    };
+  }, []);
+
   const ticketTone = check.ticket.state === 'valid' ? 'ok' : check.ticket.state === 'invalid' ? 'bad' : 'neutral';
   return (
-    <div className="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
+    <div ref={backdrop} className="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
       <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={`${ids}-title`} data-testid="activate-dialog">
         <form onSubmit={(e) => void submit(e)} noValidate>
           <header className="dialog__header">
@@ -145,7 +160,7 @@ export function ActivateDialog({ client, role, onClose, onRequested }: { client:
             <button type="button" className="button" data-testid="activate-cancel" onClick={onClose}>
               Cancel
             </button>
-            <button type="submit" className="button button--primary" data-testid="activate-submit" disabled={!check.ok || busy} aria-busy={busy}>
+            <button type="submit" className="button button--primary" data-testid="activate-submit" aria-label={`${busy ? 'Sending' : 'Request'} ${role.name}`} disabled={!check.ok || busy} aria-busy={busy}>
               {busy ? 'Sending…' : 'Request'}
             </button>
           </div>

@@ -72,22 +72,22 @@ export function ActivationStatus({ client, role, activation: a, requirements, se
 
       {a.state === 'requested' && a.ceremonyUrl && (
         <div className="actions-row">
-          <button type="button" className="button button--primary" data-testid={`open-ceremony-${role}`} onClick={() => open(false)}>
+          <button type="button" className="button button--primary" data-testid={`open-ceremony-${role}`} aria-label={`Open security key page for ${role}`} onClick={() => open(false)}>
             Open security key page
           </button>
           {isElectronHost() && (
-            <button type="button" className="link-button" data-testid={`open-ceremony-external-${role}`} onClick={() => open(true)}>
+            <button type="button" className="link-button" data-testid={`open-ceremony-external-${role}`} aria-label={`Open in system browser: security key page for ${role}`} onClick={() => open(true)}>
               Open in system browser
             </button>
           )}
-          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} onClick={() => void end()} disabled={busy}>
+          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} aria-label={`Cancel request for ${role}`} onClick={() => void end()} disabled={busy}>
             Cancel request
           </button>
         </div>
       )}
       {a.state === 'pending-approval' && (
         <div className="actions-row">
-          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} onClick={() => void end()} disabled={busy}>
+          <button type="button" className="link-button muted" data-testid={`withdraw-${role}`} aria-label={`Withdraw request for ${role}`} onClick={() => void end()} disabled={busy}>
             Withdraw request
           </button>
         </div>
@@ -96,11 +96,11 @@ export function ActivationStatus({ client, role, activation: a, requirements, se
       {a.state === 'active' && (
         <div className="actions-row">
           {onExtend && !(ext && LIVE.has(ext.state)) && (
-            <button type="button" className="button" data-testid={`extend-${role}`} onClick={onExtend} disabled={extending || busy} aria-busy={extending}>
+            <button type="button" className="button" data-testid={`extend-${role}`} aria-label={`${extending ? 'Extending' : 'Extend'} ${role}`} onClick={onExtend} disabled={extending || busy} aria-busy={extending}>
               {extending ? 'Extending…' : 'Extend'}
             </button>
           )}
-          <button type="button" className="button" data-testid={`deactivate-${role}`} onClick={() => void end()} disabled={busy} aria-busy={busy}>
+          <button type="button" className="button" data-testid={`deactivate-${role}`} aria-label={`${busy ? 'Deactivating' : 'Deactivate'} ${role}`} onClick={() => void end()} disabled={busy} aria-busy={busy}>
             {busy ? 'Deactivating…' : 'Deactivate'}
           </button>
         </div>
@@ -114,11 +114,11 @@ export function ActivationStatus({ client, role, activation: a, requirements, se
           {extText.detail && <p className="activation__detail">{extText.detail}</p>}
           {ext.state === 'requested' && ext.ceremonyUrl && (
             <div className="actions-row">
-              <button type="button" className="button button--primary" data-testid={`open-extension-ceremony-${role}`} onClick={() => open(false, ext.ceremonyUrl)}>
+              <button type="button" className="button button--primary" data-testid={`open-extension-ceremony-${role}`} aria-label={`Open security key page for extending ${role}`} onClick={() => open(false, ext.ceremonyUrl)}>
                 Open security key page
               </button>
               {isElectronHost() && (
-                <button type="button" className="link-button" onClick={() => open(true, ext.ceremonyUrl)}>
+                <button type="button" className="link-button" aria-label={`Open in system browser: security key page for extending ${role}`} onClick={() => open(true, ext.ceremonyUrl)}>
                   Open in system browser
                 </button>
               )}
@@ -126,20 +126,20 @@ export function ActivationStatus({ client, role, activation: a, requirements, se
           )}
           {(ext.state === 'requested' || ext.state === 'pending-approval') && (
             <div className="actions-row">
-              <button type="button" className="link-button muted" data-testid={`withdraw-extension-${role}`} onClick={() => void withdrawExtension(ext.id)} disabled={busy}>
+              <button type="button" className="link-button muted" data-testid={`withdraw-extension-${role}`} aria-label={`Cancel extension of ${role}`} onClick={() => void withdrawExtension(ext.id)} disabled={busy}>
                 Cancel extension
               </button>
             </div>
           )}
           {!LIVE.has(ext.state) && (
-            <button type="button" className="link-button muted activation__dismiss" data-testid={`dismiss-extension-${role}`} onClick={() => onDismiss(ext.id)}>
+            <button type="button" className="link-button muted activation__dismiss" data-testid={`dismiss-extension-${role}`} aria-label={`Dismiss extension of ${role}`} onClick={() => onDismiss(ext.id)}>
               Dismiss
             </button>
           )}
         </div>
       )}
       {!['requested', 'pending-approval', 'approved', 'active'].includes(a.state) && (
-        <button type="button" className="link-button muted activation__dismiss" data-testid={`dismiss-${role}`} onClick={() => onDismiss(a.id)}>
+        <button type="button" className="link-button muted activation__dismiss" data-testid={`dismiss-${role}`} aria-label={`Dismiss ${role}`} onClick={() => onDismiss(a.id)}>
           Dismiss
         </button>
       )}

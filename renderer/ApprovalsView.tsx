@@ -103,6 +103,8 @@ export function ApprovalsView({ client, server, nowIso, onCount }: { client: Pim
           {list.map((a) => {
             const step = steps[a.id];
             const r = a.request;
+            // what each button acts on, for screen readers: "Approve alice@acme.example's request for admin"
+            const request = `${a.user}'s request for ${a.role}`;
             return (
               <li key={a.id} className="role-card approval" data-testid={`approval-${a.id}`}>
                 <p className="approval__who">
@@ -126,10 +128,10 @@ export function ApprovalsView({ client, server, nowIso, onCount }: { client: Pim
 
                 {!step && (
                   <div className="actions-row">
-                    <button type="button" className="button button--primary" data-testid={`approve-${a.id}`} onClick={() => void decide(a, 'approve')}>
+                    <button type="button" className="button button--primary" data-testid={`approve-${a.id}`} aria-label={`Approve ${request}`} onClick={() => void decide(a, 'approve')}>
                       Approve
                     </button>
-                    <button type="button" className="button button--danger" data-testid={`deny-${a.id}`} onClick={() => setStep(a.id, { kind: 'deny-reason', reason: '' })}>
+                    <button type="button" className="button button--danger" data-testid={`deny-${a.id}`} aria-label={`Deny ${request}…`} onClick={() => setStep(a.id, { kind: 'deny-reason', reason: '' })}>
                       Deny…
                     </button>
                   </div>
@@ -155,10 +157,10 @@ export function ApprovalsView({ client, server, nowIso, onCount }: { client: Pim
                       />
                     </label>
                     <div className="actions-row">
-                      <button type="submit" className="button button--danger" data-testid={`deny-confirm-${a.id}`} disabled={!step.reason.trim()}>
+                      <button type="submit" className="button button--danger" data-testid={`deny-confirm-${a.id}`} aria-label={`Deny ${request}`} disabled={!step.reason.trim()}>
                         Deny
                       </button>
-                      <button type="button" className="link-button" onClick={() => setStep(a.id, null)}>
+                      <button type="button" className="link-button" aria-label={`Cancel denying ${request}`} onClick={() => setStep(a.id, null)}>
                         Cancel
                       </button>
                     </div>
@@ -173,15 +175,15 @@ export function ApprovalsView({ client, server, nowIso, onCount }: { client: Pim
                     </p>
                     <p className="activation__detail">Your key signs this decision on the security key page; it counts once it is signed.</p>
                     <div className="actions-row">
-                      <button type="button" className="button button--primary" data-testid={`approval-open-ceremony-${a.id}`} onClick={() => open(step.ceremonyUrl, false)}>
+                      <button type="button" className="button button--primary" data-testid={`approval-open-ceremony-${a.id}`} aria-label={`Open security key page to ${step.decision} ${request}`} onClick={() => open(step.ceremonyUrl, false)}>
                         Open security key page
                       </button>
                       {isElectronHost() && (
-                        <button type="button" className="link-button" onClick={() => open(step.ceremonyUrl, true)}>
+                        <button type="button" className="link-button" aria-label={`Open in system browser: security key page to ${step.decision} ${request}`} onClick={() => open(step.ceremonyUrl, true)}>
                           Open in system browser
                         </button>
                       )}
-                      <button type="button" className="link-button muted" onClick={() => setStep(a.id, null)}>
+                      <button type="button" className="link-button muted" aria-label={`Start over on ${request}`} onClick={() => setStep(a.id, null)}>
                         Start over
                       </button>
                     </div>

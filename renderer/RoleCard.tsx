@@ -63,6 +63,7 @@ export function EligibleRoleCard({ role, actions }: { role: RoleView; actions?: 
             onClick={() => actions.onActivate(role)}
             disabled={actions.cannotActivate !== null}
             title={actions.cannotActivate ?? `Activate ${role.name}`}
+            aria-label={`Activate ${role.name}`}
           >
             Activate
           </button>
