@@ -191,14 +191,17 @@ export class ControlPlane {
   }
 
   /** Revokes a device and every live (active or approved) activation it requested, with reason
-   *  "device revoked": nothing it holds may be refreshed, and the agents' long polls see it. */
-  revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[] } {
+   *  "device revoked": nothing it holds may be refreshed, and the agents' long polls see it. Its
+   *  requests still waiting (to be signed, or approved) end too: none may take effect later. */
+  revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[]; requests: string[] } {
     const now = this.now();
     return this.db.transaction(() => {
       const device = this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(now.toISOString(), thumbprint).changes === 1;
       const live = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('active', 'approved') ORDER BY created_at").all(thumbprint) as { id: string }[];
       for (const r of live) this.end(r.id, { type: 'revoke' }, now, 'device revoked');
-      return { device, activations: live.map((r) => r.id) };
+      const waiting = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('requested', 'pending-approval') ORDER BY created_at").all(thumbprint) as { id: string }[];
+      for (const r of waiting) this.end(r.id, { type: 'refused' }, now, 'the device that signed the request was revoked');
+      return { device, activations: live.map((r) => r.id), requests: waiting.map((r) => r.id) };
     })();
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { makeRepo, serveRepo } from '../helpers/repo';
 
-async function post(url: string, body: string | Uint8Array, type: string | null) {
+async function post(url: string, body: string | Uint8Array<ArrayBuffer>, type: string | null) {
   const res = await fetch(url, { method: 'POST', headers: type ? { 'content-type': type } : {}, body });
   return { status: res.status, json: (await res.json()) as { ok: boolean; error?: { code: string; message: string } } };
 }

@@ -178,10 +178,19 @@ test('the 24 h approval deadline passing between the challenge and the key touch
 test('an activation challenge issued before the device was revoked cannot be signed afterwards', async () => {
   const w = await world();
   const asked = await w.request(w.alice, 'readonly');
-  w.srv.controlPlane.revokeDevice(w.alice.device.thumbprint);
+  const waiting = await w.request(w.alice, 'admin');
+  assert.equal((await w.sign(w.alice, waiting)).value.state, 'pending-approval');
+  const bobAsks = await w.challenge(w.bob, waiting.activation.id);
+  assert.deepEqual(w.srv.controlPlane.revokeDeviceAccess(w.alice.device.thumbprint).requests.sort(), [asked.activation.id, waiting.activation.id].sort());
   const r = await w.sign(w.alice, asked);
-  assert.equal(r.value.state, 'denied');
-  assert.match(r.value.endReason ?? '', /device that signed the request was revoked/);
+  assert.equal(r.status, 409, 'the request ended with its device');
+  assert.equal(r.error?.code, 'ceremony-done');
+  const approved = await bobAsks.touch();
+  assert.equal(approved.status, 409, "bob's approval comes too late");
+  for (const id of [asked.activation.id, waiting.activation.id]) {
+    const v = w.srv.controlPlane.allActivations().find((a) => a.id === id)!;
+    endedWith(v, 'denied', /device that signed the request was revoked/);
+  }
   assert.equal(w.srv.controlPlane.allActivations({ live: true }).length, 0, 'nothing is live');
 });
 
