@@ -233,9 +233,10 @@ function userCommand(rest: string[]): number {
       if (positionals.length !== 2) throw new RepoError('usage: pim-server user revoke-device DIR DEVICE-THUMBPRINT');
       const [dir, tp] = positionals as [string, string];
       const r = withControlPlane(dir, null, (cp) => cp.revokeDeviceAccess(tp));
-      if (!r.device && r.activations.length === 0) throw new RepoError(`no active device ${tp}`);
+      if (!r.device && r.activations.length === 0 && r.requests.length === 0) throw new RepoError(`no active device ${tp}`);
       const acts = r.activations.length ? ` and ${r.activations.length} live activation${r.activations.length === 1 ? '' : 's'} (${r.activations.join(', ')})` : '';
-      process.stdout.write(`revoked device ${tp}${acts}\n`);
+      const waiting = r.requests.length ? `; ${r.requests.length} waiting request${r.requests.length === 1 ? '' : 's'} ended` : '';
+      process.stdout.write(`revoked device ${tp}${acts}${waiting}\n`);
       return 0;
     }
     default:

@@ -21,10 +21,11 @@ import { SshCa, SshCaError } from './credentials/ssh-ca';
 import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository';
 import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
+import { admit, APPROVAL_TTL_MS, type Admission } from './admission';
 import { assertionOptions, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
 
 export const NONCE_TTL_MS = 5 * 60_000;
-export const APPROVAL_TTL_MS = 24 * 3600_000;
+export { APPROVAL_TTL_MS } from './admission';
 const ENROLMENT_TTL_MS = 15 * 60_000;
 
 /** 128 random bits, base64url, never starting with '-' or '_': people paste ids into command
@@ -190,14 +191,17 @@ export class ControlPlane {
   }
 
   /** Revokes a device and every live (active or approved) activation it requested, with reason
-   *  "device revoked": nothing it holds may be refreshed, and the agents' long polls see it. */
-  revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[] } {
+   *  "device revoked": nothing it holds may be refreshed, and the agents' long polls see it. Its
+   *  requests still waiting (to be signed, or approved) end too: none may take effect later. */
+  revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[]; requests: string[] } {
     const now = this.now();
     return this.db.transaction(() => {
       const device = this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(now.toISOString(), thumbprint).changes === 1;
       const live = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('active', 'approved') ORDER BY created_at").all(thumbprint) as { id: string }[];
       for (const r of live) this.end(r.id, { type: 'revoke' }, now, 'device revoked');
-      return { device, activations: live.map((r) => r.id) };
+      const waiting = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('requested', 'pending-approval') ORDER BY created_at").all(thumbprint) as { id: string }[];
+      for (const r of waiting) this.end(r.id, { type: 'refused' }, now, 'the device that signed the request was revoked');
+      return { device, activations: live.map((r) => r.id), requests: waiting.map((r) => r.id) };
     })();
   }
 
@@ -354,23 +358,44 @@ export class ControlPlane {
     const policy = this.policy();
     const role = policy.roles.roles.find((r) => r.name === row.role);
     if (!role) throw forbidden('unknown-role', 'the role no longer exists');
+    // a revoked key is no longer listed, so a challenge issued before its revocation cannot be signed
     const credential = this.credentialsOf(row.email).find((c) => c.id === response?.id);
     if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for this user (or was revoked)');
     const expected = toBase64Url(activationChallenge(row.nonce, request));
     const { newCounter } = await this.verifyCounted(response, credential, expected, role.activation.userVerification === 'required');
-    // re-check the policy at signing time: the request must still be allowed now
-    const active = (this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ?").get(row.email, row.role, row.extends_id ?? '') as { n: number }).n;
-    const decision = this.evaluate(request, active);
-    if (!decision.allowed) throw new ApiError(403, 'not-allowed', decision.reasons.filter((r) => r.blocking).map((r) => `${r.code}: ${r.message}`).join('; '));
     this.db.transaction(() => {
       // the nonce is consumed atomically: a second submission of anything fails here
       const used = this.sql('UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL').run(now.toISOString(), JSON.stringify(response), credential.id, id);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this request was already signed');
       this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
+      // checked after the signature verified (an unsigned POST must not end someone's request), in
+      // the transaction that starts it: the facts cannot change between the check and the start
+      const admission = this.admission(this.row(id), now, null);
+      if (!admission.ok) return this.end(id, { type: 'refused' }, now, `not granted when signed: ${admission.message}`);
       this.apply(id, { type: 'assertion-verified', needsApproval: row.needs_approval === 1 }, now);
       if (row.needs_approval === 0) this.start(id, now);
     })();
     return this.view(this.row(id));
+  }
+
+  /** The facts admit() needs about a request that is about to take effect, read now. */
+  private admission(row: ActivationRow, now: Date, pendingSince: Date | null): Admission {
+    const policy = this.policy();
+    const request = JSON.parse(row.request_json) as ActivationRequest;
+    const prev = row.extends_id ? this.row(row.extends_id) : null;
+    const live = this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ? AND id != ?").get(row.email, row.role, row.id, row.extends_id ?? '') as { n: number };
+    return admit({
+      request,
+      now,
+      role: policy.roles.roles.find((r) => r.name === row.role) ?? null,
+      policyVersion: policy.version,
+      policyExpires: new Date(policy.expires),
+      subject: this.subject(row.email),
+      activeCount: live.n,
+      deviceEnrolled: this.deviceKey(row.device) !== null,
+      pendingSince,
+      extending: prev ? { state: prev.state, endReason: prev.end_reason } : null,
+    });
   }
 
   /** Verify, and flag the key when its counter went backwards (a clone is suspected). */
@@ -564,7 +589,7 @@ export class ControlPlane {
     if (decision === 'deny' && !reason?.trim()) throw bad('reason-required', 'a denial needs a reason the requester will see');
     const statement: ApprovalStatement = { v: 1, activation: id, requestHash: row.request_sha256, decision, approver: caller.email, reason: reason?.trim() || null };
     const nonce = crypto.randomBytes(32).toString('hex');
-    this.sql('INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at) VALUES (?, ?, ?, ?, ?)').run(nonce, id, caller.email, JSON.stringify(statement), new Date(this.now().getTime() + NONCE_TTL_MS).toISOString());
+    this.sql('INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at, device) VALUES (?, ?, ?, ?, ?, ?)').run(nonce, id, caller.email, JSON.stringify(statement), new Date(this.now().getTime() + NONCE_TTL_MS).toISOString(), caller.device);
     const options = await assertionOptions(this.cfg, approvalChallenge(nonce, statement), this.credentialsOf(caller.email), 'required');
     return { ceremonyId: nonce, statement, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/approval/${nonce}`, options };
   }
@@ -578,7 +603,7 @@ export class ControlPlane {
   }
 
   private approvalRow(nonce: string) {
-    const c = this.sql('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as { nonce: string; activation_id: string; approver: string; statement_json: string; expires_at: string; used_at: string | null } | undefined;
+    const c = this.sql('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as { nonce: string; activation_id: string; approver: string; statement_json: string; expires_at: string; used_at: string | null; device: string | null } | undefined;
     if (!c) throw notFound('approval ceremony');
     return c;
   }
@@ -590,15 +615,28 @@ export class ControlPlane {
     if (Date.parse(c.expires_at) <= now.getTime()) throw forbidden('nonce-expired', 'the approval expired before the key was touched; decide again');
     const statement = JSON.parse(c.statement_json) as ApprovalStatement;
     const row = this.row(c.activation_id);
+    // the 24 h deadline is the server's, whatever the sweep has done yet: a touch after it grants nothing
+    if (row.state === 'pending-approval' && row.decided_at && now.getTime() >= Date.parse(row.decided_at) + APPROVAL_TTL_MS) {
+      this.db.transaction(() => this.end(row.id, { type: 'request-timeout' }, now, 'not approved within 24 hours'))();
+      throw conflict('approval-deadline-passed', 'this request was not approved within 24 hours and has expired; the requester must ask again');
+    }
     if (row.state !== 'pending-approval') throw conflict('not-pending', `this request is ${row.state}`);
     if (!this.canApprove(c.approver, row)) throw forbidden('not-an-approver', `${c.approver} is no longer an approver for ${row.role}`);
+    if (!this.selfApprovalOk(c.approver, row)) throw forbidden('self-approval-forbidden', `${row.role} does not allow approving your own request`);
     if (statement.requestHash !== row.request_sha256) throw forbidden('challenge-mismatch', 'the approval is for another request');
+    // the approver's device asked for this challenge; once it is revoked, what it asked for is void
+    if (c.device !== null && this.deviceKey(c.device) === null) throw forbidden('device-revoked', 'the device that asked for this approval was revoked; decide again from an enrolled device');
+    // a revoked key is no longer listed, so a challenge issued before its revocation cannot be signed
     const credential = this.credentialsOf(c.approver).find((k) => k.id === response?.id);
     if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for the approver (or was revoked)');
     const { newCounter } = await this.verifyCounted(response, credential, toBase64Url(approvalChallenge(nonce, statement)), true);
     this.db.transaction(() => {
       const used = this.sql('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this approval was already signed');
+      // the same approver through two challenges: the second one only learns it was too late
+      if (this.hasDecided(row.id, c.approver)) throw conflict('already-decided', 'you already decided on this request');
+      const current = this.row(row.id);
+      if (current.state !== 'pending-approval') throw conflict('not-pending', `this request is ${current.state}`);
       this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
       this
         .sql('INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
@@ -608,6 +646,14 @@ export class ControlPlane {
       } else {
         const approvals = (this.sql("SELECT COUNT(DISTINCT approver) AS n FROM approvals WHERE activation_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
         if (approvals >= row.approvals_needed) {
+          // the last approval: the request takes effect only if the policy in force now allows it
+          const admission = this.admission(current, now, current.decided_at ? new Date(current.decided_at) : null);
+          if (!admission.ok) {
+            const why = `not granted when approved: ${admission.message}`;
+            if (admission.expired) this.end(row.id, { type: 'request-timeout' }, now, admission.message);
+            else this.end(row.id, { type: 'refused' }, now, why);
+            return;
+          }
           this.apply(row.id, { type: 'quorum-reached' }, now);
           this.start(row.id, now);
         }

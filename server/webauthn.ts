@@ -2,6 +2,9 @@
 // Notes on v14: it takes `credential` {id, publicKey, counter}; it throws on origin, RP ID,
 // challenge, UP/UV and counter problems, but only returns verified:false on a bad signature; and
 // it never matches response.id to the credential, so we look the credential up by id ourselves.
+// It also judges the signature counter BEFORE it checks the signature, so an unsigned POST with a low
+// counter would read as a cloned key: we hand it counter 0 (which it never finds regressed) and
+// judge the counter ourselves, on a verified assertion only (counterRegressed).
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -66,21 +69,29 @@ export async function verifyAssertion(cfg: ServerConfig, response: Authenticatio
       expectedChallenge,
       expectedOrigin: cfg.origins,
       expectedRPID: cfg.rpId,
-      credential: { id: credential.id, publicKey: new Uint8Array(credential.publicKey), counter: credential.counter },
+      credential: { id: credential.id, publicKey: new Uint8Array(credential.publicKey), counter: 0 },
       requireUserVerification: requireUV,
     });
   } catch (e) {
     throw mapError(e);
   }
   if (!r.verified) throw forbidden('bad-signature', 'the security key signature does not verify');
+  if (counterRegressed(credential.counter, r.authenticationInfo.newCounter)) throw forbidden('counter-regressed', COUNTER_REGRESSED);
   return { newCounter: r.authenticationInfo.newCounter, userVerified: r.authenticationInfo.userVerified };
+}
+
+const COUNTER_REGRESSED = 'the security key signature counter went backwards: the key may have been cloned; it is flagged';
+
+/** WebAuthn §7.2 step 21: a counter that does not grow, when either side counts at all, means two
+ *  copies of the key are signing. Keys that never count (always 0) are not judged. */
+export function counterRegressed(stored: number, received: number): boolean {
+  return (stored > 0 || received > 0) && received <= stored;
 }
 
 function mapError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
   const msg = (e as Error)?.message ?? String(e);
   const rules: [RegExp, string, string][] = [
-    [/counter value .* lower than expected/i, 'counter-regressed', 'the security key signature counter went backwards: the key may have been cloned; it is flagged'],
     [/origin/i, 'origin-not-allowed', 'the ceremony came from an origin this control plane does not allow'],
     [/RP ID/i, 'rp-id-mismatch', 'the assertion was made for another relying party (RP ID)'],
     [/user could not be verified|user verification/i, 'user-verification-required', 'this role needs the key PIN or biometric (user verification), and it was not given'],

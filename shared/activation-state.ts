@@ -5,6 +5,8 @@
 //       │ (auto-approved roles)  │   └─deny──▶ denied                         │ │ └─revoke──▶ revoked
 //       └──assertion-auto──▶ approved          └─24 h──▶ request-expired       │ └─deactivate──▶ deactivated
 //   requested ──5 min, no assertion──▶ request-expired                         └─end of window──▶ expired
+//   requested / pending-approval ──refused──▶ denied   (the policy in force when it would take
+//                                                         effect no longer allows it: server/admission)
 //
 // Terminal states never change again; anything else is refused with a reason.
 
@@ -25,6 +27,7 @@ export type ActivationEvent =
   | { type: 'assertion-verified'; needsApproval: boolean }
   | { type: 'quorum-reached' }
   | { type: 'denied' }
+  | { type: 'refused' }
   | { type: 'start' }
   | { type: 'request-timeout' }
   | { type: 'window-ended' }
@@ -45,6 +48,8 @@ export function transition(state: ActivationState, event: ActivationEvent): Tran
       return state === 'pending-approval' ? to('approved') : refuse(state, event.type);
     case 'denied':
       return state === 'pending-approval' ? to('denied') : refuse(state, event.type);
+    case 'refused':
+      return state === 'requested' || state === 'pending-approval' ? to('denied') : refuse(state, event.type);
     case 'start':
       return state === 'approved' ? to('active') : refuse(state, event.type);
     case 'request-timeout':

@@ -110,6 +110,10 @@ export function activationOutcome(v: ActivationOutcome, opts: TimeOpts = {}): Ou
 /** What an approver reads after their decision was accepted. */
 export function approvalOutcome(v: ActivationOutcome, decision: 'approve' | 'deny', requester: string, opts: TimeOpts = {}): OutcomeText {
   const who = firstName(requester);
+  // approved, yet refused by the policy in force when it was to start (server/admission.ts)
+  if (decision === 'approve' && v.state === 'denied') {
+    return { tone: 'bad', title: 'Approved, but not granted', detail: `Your approval is recorded, but ${who}'s ${v.role} cannot start: ${v.endReason ?? 'the policy no longer allows it'}` };
+  }
   if (decision === 'deny' || v.state === 'denied') {
     const mine = [...v.approvals].reverse().find((a) => a.decision === 'deny');
     return { tone: 'ok', title: 'Denied — your decision is recorded', detail: `You denied ${who}'s request for ${v.role}. ${who} sees your reason: ${mine?.reason ?? v.endReason ?? '(none)'}` };

@@ -15,6 +15,9 @@ const MAX_BODY = 256 * 1024;
 const MAX_AUDIT_BODY = 16 * 1024 * 1024;
 /** … and what a gzip body may inflate to */
 const MAX_AUDIT_INFLATED = 64 * 1024 * 1024;
+/** past its limit a body is read and dropped (so the client, still sending, can read the 413 rather
+ *  than meet a reset), up to this many bytes more; beyond that the connection is cut */
+const MAX_DISCARD = 64 * 1024 * 1024;
 
 type Handler = (ctx: { cp: ControlPlane; params: string[]; query: URLSearchParams; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
 
@@ -124,6 +127,7 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
     return m !== null;
   });
   const reply = (status: number, payload: unknown) => {
+    if (res.headersSent || res.destroyed) return;
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
     res.end(JSON.stringify(payload));
   };
@@ -133,6 +137,7 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
   }
   readBody(req, route.maxBody ?? MAX_BODY).then(
     async (raw) => {
+      if (raw.length > 0) checkJsonType(req.headers['content-type']);
       const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       let text = raw;
       let body: unknown = {};
@@ -179,19 +184,31 @@ function inflate(raw: Buffer, max: number): Buffer {
   }
 }
 
+/** A body is JSON, said so: anything else (a form post, text/plain from a cross-site page) is
+ *  refused before it is parsed. */
+function checkJsonType(header: string | undefined): void {
+  const type = String(header ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError(415, 'unsupported-media-type', `the request body must be JSON sent as Content-Type: application/json${type ? ` (got ${type.slice(0, 60)})` : ''}`);
+  }
+}
+
+/** The body, at most `max` bytes. A larger one is refused with 413 once it has been read to its end
+ *  (dropped as it comes), so the answer reaches a client that is still sending. */
 function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > max) {
-        reject(new ApiError(413, 'too-large', 'request body too large'));
-        req.destroy();
-      } else chunks.push(c);
+      if (size <= max) chunks.push(c);
+      else if (chunks.length) chunks.length = 0;
+      if (size > max + MAX_DISCARD) req.destroy();
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => (size > max ? reject(new ApiError(413, 'too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`)) : resolve(Buffer.concat(chunks))));
     req.on('error', reject);
+    // cut off (past MAX_DISCARD, or by the client): settle, or the handler would wait forever
+    req.on('close', () => reject(new ApiError(413, 'too-large', 'the request body was cut off')));
   });
 }
 

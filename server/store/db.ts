@@ -131,6 +131,8 @@ const MIGRATIONS: string[] = [
      last_seq INTEGER,
      updated_at TEXT NOT NULL
    );`,
+  // the device that asked for an approval challenge: revoking it voids the challenges it holds
+  `ALTER TABLE approval_challenges ADD COLUMN device TEXT;`,
 ];
 
 export type ServerDb = Database.Database;

@@ -220,7 +220,14 @@ const awsArn = z
     'roleArn must look like arn:aws:iam::123456789012:role/name',
   );
 
-const stsEndpoint = z.string({ error: 'stsEndpoint must be a URL' }).refine((s) => {
+// URL fields end up in the agent's kubeconfig and AWS config, one line each. The URL parser quietly
+// drops tabs and newlines, so they are refused on the raw text first (as the agent does at injection).
+const LINE_BREAKING = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const oneLine = (field: string) => (s: string, ctx: z.RefinementCtx) => {
+  if (LINE_BREAKING.test(s)) ctx.addIssue({ code: 'custom', message: `${field} must not contain spaces, newlines or control characters`, continue: false });
+};
+
+const stsEndpoint = z.string({ error: 'stsEndpoint must be a URL' }).superRefine(oneLine('stsEndpoint')).refine((s) => {
   let u: URL;
   try {
     u = new URL(s);
@@ -273,7 +280,7 @@ const role = z.strictObject({
 
 const cluster = z.strictObject({
   name: name('name'),
-  server: z.string({ error: 'server must be a URL' }).refine((s) => {
+  server: z.string({ error: 'server must be a URL' }).superRefine(oneLine('server')).refine((s) => {
     try {
       return new URL(s).protocol === 'https:';
     } catch {
@@ -282,7 +289,8 @@ const cluster = z.strictObject({
   }, 'server must be an https:// URL'),
   certificateAuthorityData: z
     .string({ error: 'certificateAuthorityData must be a base64 string' })
-    .regex(/^[A-Za-z0-9+/\s]+={0,2}$/, 'certificateAuthorityData must be base64')
+    .superRefine(oneLine('certificateAuthorityData'))
+    .regex(/^[A-Za-z0-9+/]+={0,2}$/, 'certificateAuthorityData must be base64 on one line')
     .optional(),
 });
 

@@ -321,7 +321,7 @@ test('revoking a device revokes its live activations ("device revoked") and noth
   const mine = await activate(cp, alice, ADMIN);
   const other = await activate(cp, laptop2, 'gpu-readonly');
   const r = cp.revokeDeviceAccess(alice.caller.device);
-  assert.deepEqual(r, { device: true, activations: [mine.id] });
+  assert.deepEqual(r, { device: true, activations: [mine.id], requests: [] });
   const view = cp.getActivation(alice.caller, mine.id);
   assert.deepEqual([view.state, view.endReason], ['revoked', 'device revoked']);
   assert.equal(cp.getActivation(laptop2.caller, other.id).state, 'active');

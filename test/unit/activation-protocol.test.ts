@@ -66,6 +66,11 @@ test('the state machine follows DESIGN §3 and never leaves a terminal state', (
   assert.equal(go('requested', { type: 'assertion-verified', needsApproval: true }), 'pending-approval');
   assert.equal(go('pending-approval', { type: 'quorum-reached' }), 'approved');
   assert.equal(go('pending-approval', { type: 'denied' }), 'denied');
+  // refused by the policy in force when it was to take effect (server/admission.ts)
+  assert.equal(go('requested', { type: 'refused' }), 'denied');
+  assert.equal(go('pending-approval', { type: 'refused' }), 'denied');
+  assert.equal(go('approved', { type: 'refused' }), null);
+  assert.equal(go('active', { type: 'refused' }), null);
   assert.equal(go('pending-approval', { type: 'request-timeout' }), 'request-expired');
   assert.equal(go('approved', { type: 'start' }), 'active');
   assert.equal(go('active', { type: 'window-ended' }), 'expired');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { MAX_ANSWER_BYTES, StsError, assumeRoleWithWebIdentity, credentialProcessJson, parseXml, stsEndpointFor, type StsCredentials } from '../../electron/core/credentials/sts';
+import { MAX_ANSWER_BYTES, StsError, assumeRoleWithWebIdentity, credentialProcessJson, parseXml, sessionSeconds, stsEndpointFor, type StsCredentials } from '../../electron/core/credentials/sts';
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZS1vZi10aGUtdG9rZW4';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY';
@@ -286,4 +286,16 @@ describe('the XML reader', () => {
       assert.throws(() => parseXml(xml!));
     });
   }
+});
+
+test('an AWS session is asked for what the activation has left, within STS floor and ceiling', () => {
+  const now = new Date('2026-12-01T10:00:00Z');
+  const at = (s: number) => new Date(now.getTime() + s * 1000);
+  assert.equal(sessionSeconds(now, at(1800)), 1800, 'half an hour left: half an hour');
+  assert.equal(sessionSeconds(now, at(1799.2)), 1800, 'rounded up to whole seconds');
+  assert.equal(sessionSeconds(now, at(300)), 900, "STS's 900 s floor");
+  assert.equal(sessionSeconds(now, at(-10)), 900);
+  assert.equal(sessionSeconds(now, at(8 * 3600)), 3600, 'the default role maximum');
+  assert.equal(sessionSeconds(now, at(8 * 3600), 7200), 7200, "a role's raised maximum");
+  assert.equal(sessionSeconds(now, at(8 * 3600), 60), 900, 'a ceiling below the floor is the floor');
 });

@@ -33,7 +33,7 @@ import { updateKubeconfig } from './kubeconfig-file';
 import { contextFileText, roleEnv } from './shell';
 import { addCertificate, agentSocket, listIdentities, removeIdentity, SshAgentError } from './ssh-agent';
 import { generateSshKey, parseCertificate, sshKeyFromSeed, type EphemeralSshKey } from './ssh-key';
-import { assumeRoleWithWebIdentity, credentialProcessJson, stsEndpointFor } from './sts';
+import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEndpointFor } from './sts';
 
 export type InjectionKind = 'kube' | 'aws' | 'ssh';
 
@@ -495,7 +495,7 @@ export class CredentialManager {
           roleArn: g.roleArn,
           sessionName: g.sessionName,
           webIdentityToken: g.webIdentityToken,
-          durationSeconds: Math.max(900, Math.min(3600, Math.ceil((end.getTime() - now.getTime()) / 1000))),
+          durationSeconds: sessionSeconds(now, end),
         });
         const exp = new Date(Math.min(sts.expiration.getTime(), end.getTime()));
         upsert.run('aws', name, awsFile, a.role, a.id, end.toISOString(), null, JSON.stringify({ roleArn: g.roleArn, assumedRoleArn: sts.assumedRoleArn }));

@@ -32,6 +32,17 @@ export class StsError extends Error {
 
 const MIN_DURATION = 900;
 const MAX_DURATION = 43_200;
+/** An IAM role's default MaxSessionDuration: asking STS for more fails unless the role was raised. */
+export const STS_SESSION_CEILING = 3600;
+
+/** How long an AWS session to ask for: what the activation has left, so the session ends with it —
+ *  but never less than STS's 900 s floor (a session then outlives its activation by up to 15 min)
+ *  nor more than the ceiling (the agent renews before the session ends while the activation lives). */
+export function sessionSeconds(now: Date, activationEnd: Date, ceiling = STS_SESSION_CEILING): number {
+  const left = Math.ceil((activationEnd.getTime() - now.getTime()) / 1000);
+  return Math.max(MIN_DURATION, Math.min(Math.max(MIN_DURATION, Math.floor(ceiling)), left));
+}
+
 /** A real answer is about 1.5 KiB (the session token is the bulk); anything past this is not STS. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 const DEFAULT_TIMEOUT_MS = 10_000;
