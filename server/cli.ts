@@ -59,7 +59,7 @@ Usage:
       Re-verify every device's synced audit chain from its first record and list the events
       ingest flagged (gaps, forks, broken links, foreign or invalid records). Exit 0 when every
       chain is intact and nothing was flagged, 1 otherwise.
-  pim-server audit export DIR [--since ISO-TIME] [--device THUMBPRINT] [--format jsonl]
+  pim-server audit export DIR [--since ISO-TIME] [--device=THUMBPRINT] [--format jsonl]
       Print the synced audit records, one JSON object {device, seq, hash, record} a line,
       ordered by device then seq. --since keeps records at or after that time (record.at).
 
@@ -305,7 +305,7 @@ async function auditCommand(rest: string[]): Promise<number> {
     }
     case 'export': {
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, device: { type: 'string' }, format: { type: 'string', default: 'jsonl' } } });
-      const usage = 'usage: pim-server audit export DIR [--since ISO-TIME] [--device THUMBPRINT] [--format jsonl]';
+      const usage = 'usage: pim-server audit export DIR [--since ISO-TIME] [--device=THUMBPRINT] [--format jsonl]';
       if (values.format !== 'jsonl') {
         process.stderr.write(`pim-server: unknown export format "${values.format}": only jsonl is supported\n${usage}\n`);
         return 2;

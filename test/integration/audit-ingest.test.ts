@@ -275,7 +275,7 @@ test('audit export prints one JSON line per record, ordered by device and seq, f
     prev = prev.set(l.device, l.hash);
   }
 
-  const mine = parse(pimServer('audit', 'export', dir, '--device', key.thumbprint, '--format', 'jsonl').stdout);
+  const mine = parse(pimServer('audit', 'export', dir, `--device=${key.thumbprint}`, '--format', 'jsonl').stdout);
   assert.deepEqual(mine.map((l) => [l.device, l.seq]), [1, 2, 3, 4, 5].map((s) => [key.thumbprint, s]));
   const since = new Date(T0 + 3 * 60_000).toISOString(); // records are one a minute: seq 3 onwards
   const recent = parse(pimServer('audit', 'export', dir, '--since', since, '--format', 'jsonl').stdout);
