@@ -3,6 +3,7 @@
 // appears and the roles stay.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { launchChromium } from '../helpers/browser';
@@ -16,7 +17,20 @@ test('the popover lists roles online, and keeps them with an offline badge when 
   const repo = path.join(dir, 'repo');
   const home = path.join(dir, 'home');
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml')]).code, 0);
+  // The example policy, plus a role whose direct assignment to alice has ended: whether the example's
+  // office-hours role is open depends on when the test runs, this one is unavailable at any hour.
+  const policy = path.join(dir, 'policy.yaml');
+  const ended = `
+  - name: migration-2025-admin
+    description: Admin for last year's storage migration
+    eligible:
+      groups: [ml-research]
+      users: [{ email: alice@acme.example, until: 2025-12-31 }]
+    activation: { maxDuration: 1h }
+`;
+  fs.writeFileSync(policy, fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8').trimEnd() + '\n' + ended);
+  const publish = run(PIM_SERVER, ['publish', repo, policy]);
+  assert.equal(publish.code, 0, publish.stderr);
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /serving .* at (http:\/\/\S+)/);
   const serverUrl = server.match[1]!;
   const connect = run(PIM, ['--home', home, 'connect', serverUrl, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json')]);
@@ -35,6 +49,7 @@ test('the popover lists roles online, and keeps them with an offline badge when 
   await page.getByTestId('ineligible-section').click();
   const reasons = await page.locator('[data-testid^="role-reason-"]').allInnerTexts();
   assert.ok(reasons.length > 0 && reasons.every((r) => r.trim().length > 0), 'each unavailable role says why');
+  assert.match(await page.getByTestId('role-reason-migration-2025-admin').innerText(), /2025-12-31|ended|expired/i);
 
   await stop(server.child);
   await page.getByTestId('refresh-button').click();
