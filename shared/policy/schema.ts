@@ -8,10 +8,13 @@
 
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { NAME_RE } from './names';
 import { canonicalTimeZone, parseTimeOfDay } from './windows';
 
-/** Role and cluster names end up in kubeconfig contexts, INI sections and ssh key comments. */
-export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Role and cluster names end up in kubeconfig contexts, INI sections and ssh key comments. No "--"
+ *  inside and no "-" at the end: "--" separates them in the injected names (names.ts), which makes
+ *  those names unique by construction. */
+export { NAME_RE };
 const CONTROL_RE = /\p{Cc}/u;
 
 const text = (what: string, max = 200) =>
@@ -25,7 +28,7 @@ const text = (what: string, max = 200) =>
 const name = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(NAME_RE, `${what} must be 1-63 lower-case letters, digits or '-', starting with a letter or digit`);
+    .regex(NAME_RE, `${what} must be 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, without '--' (PIM Agent uses '--' to join cluster, role and grant in kube context and AWS profile names)`);
 
 const email = z
   .string({ error: 'an e-mail address must be a string' })

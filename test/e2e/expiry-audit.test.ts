@@ -16,7 +16,7 @@ import { tmpDir } from '../helpers/repo';
 import { SecurityKey } from '../helpers/virtual-key';
 
 const ROLE = 'gpu-admin';
-const CONTEXT = `pim-gpu-train-${ROLE}`;
+const CONTEXT = `pim-gpu-train--${ROLE}`;
 // a CA the kubeconfig entry names (nothing connects to the cluster in this test)
 const CA_DATA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n').toString('base64');
 

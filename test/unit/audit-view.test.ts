@@ -127,7 +127,7 @@ test('a record for the view: small scalar details, injected items as one line, b
       activation: 'a1',
       role: 'gpu-admin',
       items: [
-        { kind: 'kube', name: 'pim-gpu-train-gpu-admin', where: '/home/alice/.kube/config' },
+        { kind: 'kube', name: 'pim-gpu-train--gpu-admin', where: '/home/alice/.kube/config' },
         { kind: 'aws', name: 'pim-gpu-admin', where: '/home/alice/.aws/config' },
       ],
       note: 'n'.repeat(500),
@@ -139,7 +139,7 @@ test('a record for the view: small scalar details, injected items as one line, b
   assert.equal(e.role, 'gpu-admin');
   assert.equal(e.activation, 'a1');
   assert.equal(e.synced, false);
-  assert.equal(e.details.items, 'kube pim-gpu-train-gpu-admin, aws pim-gpu-admin');
+  assert.equal(e.details.items, 'kube pim-gpu-train--gpu-admin, aws pim-gpu-admin');
   assert.equal(String(e.details.note).length, 200);
   assert.equal(e.details.nested, undefined);
   assert.equal(e.details.keyTouch, false, 'the evidence was not fetched');
