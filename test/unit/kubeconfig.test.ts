@@ -10,7 +10,7 @@ import { EXEC_API_VERSION, KubeconfigError, SKELETON, addKubeEntries, isEmptySke
 const HELPER = '/home/alice/.local/share/pim/creds/bin/pim-cred';
 
 function entry(cluster: string, role: string, over: Partial<KubeEntry> = {}): KubeEntry {
-  const name = `pim-${cluster}--${role}`;
+  const name = `pim-${cluster}-${role}`;
   return { name, cluster, role, server: `https://${cluster}.k8s.example:6443`, certificateAuthorityData: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=', command: HELPER, args: ['kube', name], ...over };
 }
 
