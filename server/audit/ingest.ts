@@ -38,6 +38,13 @@ export function auditHead(db: ServerDb, device: string): AuditHead {
   return r ?? { seq: 0, hash: GENESIS_HASH };
 }
 
+/** The hash of the record held at `seq` (seq 0: the genesis hash), or null when not held. */
+export function heldHash(db: ServerDb, device: string, seq: number): string | null {
+  if (seq === 0) return GENESIS_HASH;
+  const r = db.prepare('SELECT hash FROM audit_records WHERE device = ? AND seq = ?').get(device, seq) as { hash: string } | undefined;
+  return r?.hash ?? null;
+}
+
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */
 export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown[], now: Date): IngestResult {
   if (!Array.isArray(records)) throw new ApiError(400, 'bad-input', 'records must be an array');

@@ -86,7 +86,7 @@ for (const roles of [['timestamp'], ['timestamp', 'snapshot'], ['timestamp', 'sn
     assert.equal(version(), 1);
     fastForward(repo, [...roles]);
     assert.equal(pim('policy', 'refresh').code, 0, 'the forged metadata verifies: the key was the real one');
-    const forged = roles.includes('targets') ? HUGE : 1;
+    const forged = (roles as readonly string[]).includes('targets') ? HUGE : 1;
     assert.equal(version(), forged);
 
     publish(); // the honest control plane goes on: policy v2 under an ordinary timestamp version
@@ -103,7 +103,7 @@ for (const roles of [['timestamp'], ['timestamp', 'snapshot'], ['timestamp', 'sn
     const ok = pim('policy', 'refresh');
     assert.equal(ok.code, 0, ok.stderr);
     // rotating the targets key re-signs the targets at the next honest version
-    const honest = roles.includes('targets') ? 3 : 2;
+    const honest = (roles as readonly string[]).includes('targets') ? 3 : 2;
     assert.equal(version(), honest, 'the new, lower versions were accepted');
     const trusted = JSON.parse(fs.readFileSync(path.join(home, 'tuf', 'metadata', 'timestamp.json'), 'utf8'));
     assert.ok(trusted.signed.version < HUGE, 'the forged timestamp is no longer trusted');

@@ -13,11 +13,16 @@ import { createDeviceKey, FileKeystore } from '../../electron/core/keystore';
 import { newAgent } from '../helpers/agent';
 import { tmpDir } from '../helpers/repo';
 
+import { HeldHashes, trustedAckSigner } from '../helpers/ack-signer';
+
 const USER = 'alice@acme.example';
 
 /** A control plane that acknowledges every batch. */
-async function ackingServer() {
+async function ackingServer(home: string, device: string) {
   let held = 0;
+  const hashes = new HeldHashes();
+  hashes.device = device;
+  const sign = trustedAckSigner(home);
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -26,11 +31,12 @@ async function ackingServer() {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, value }));
       };
-      if (req.url === '/api/v1/audit/head') return reply({ acked: held });
+      if (req.url === '/api/v1/audit/head') return reply({ acked: held, signed: sign(device, held, hashes.hash(held)) });
       const raw = Buffer.concat(chunks);
       const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as { records: ChainedRecord[] };
+      hashes.see(body.records);
       held = Math.max(held, body.records[body.records.length - 1]!.record.seq);
-      reply({ acked: held, problem: null });
+      reply({ acked: held, problem: null, signed: sign(device, held, hashes.hash(held)) });
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
@@ -98,7 +104,7 @@ test('records newest first, by role, with the sync state: failing since the firs
   assert.equal(v.sync.lastSuccessAt, null);
 
   // it is back: everything is acknowledged, the failure run ends
-  const srv = await ackingServer();
+  const srv = await ackingServer(agent.home, key.thumbprint);
   try {
     agent.store.setConnection({ server: srv.url, user: USER, unenrolled: false, demo: false });
     now += 60_000;
