@@ -22,3 +22,14 @@ export async function launchChromium(t: TestContext): Promise<Browser | null> {
   });
   return browser;
 }
+
+/** What a page does with the one-time code in `pim ui`'s URL: trades it, once, for the session token. */
+export async function webShellSession(uiUrl: string): Promise<{ origin: string; token: string }> {
+  const u = new URL(uiUrl);
+  const code = new URLSearchParams(u.hash.replace(/^#/, '')).get('code');
+  if (!code) throw new Error(`no one-time code in ${uiUrl}`);
+  const res = await fetch(`${u.origin}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+  const body = (await res.json()) as { ok: boolean; value?: { token: string }; error?: { message: string } };
+  if (!body.ok || !body.value) throw new Error(`the code was refused (HTTP ${res.status}): ${body.error?.message ?? ''}`);
+  return { origin: u.origin, token: body.value.token };
+}

@@ -1,6 +1,13 @@
 // The web shell: the same renderer the Electron window shows, served on 127.0.0.1 for browsers
-// (and for desktops without a tray). Every API call needs the per-run bearer token; Host and
+// (and for desktops without a tray). Every API call needs the per-run session token; Host and
 // Origin are checked so a web page elsewhere cannot reach it through DNS rebinding.
+//
+// The session token itself never leaves this process except in the answer to one exchange: the
+// browser is opened with a ONE-TIME code (`/#code=…`), and the page trades it, once, for the token
+// (POST /session). A browser's command line is readable by every local user in /proc, so what it
+// carries must be worthless once used; a code is also worthless after CODE_TTL_MS. The page keeps
+// the token in sessionStorage, which is scoped to this origin including its port — unlike a cookie,
+// which the browser would also send to any other service on 127.0.0.1, whatever its port.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,46 +31,41 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 const MAX_BODY = 64 * 1024;
+/** how long an unused one-time code stays valid */
+export const CODE_TTL_MS = 10 * 60_000;
 
 export interface WebShell {
-  /** open this: it carries the token in the fragment, which never reaches a server log */
+  /** open this: it carries a one-time code in the fragment (never in a server log), exchanged once */
   url: string;
+  /** a fresh one-time URL (another browser, or after the first one was used) */
+  newUrl(): string;
   origin: string;
   port: number;
   close(): Promise<void>;
 }
 
-export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: string; port?: number; token?: string }): Promise<WebShell> {
-  const token = opts.token ?? crypto.randomBytes(32).toString('base64url');
+export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: string; port?: number; now?: () => number }): Promise<WebShell> {
+  const token = crypto.randomBytes(32).toString('base64url');
   const expected = Buffer.from(`Bearer ${token}`);
+  const now = opts.now ?? Date.now;
   let allowedHosts: Set<string> = new Set();
+  // sha256(code) → expiry; a code is deleted when exchanged
+  const codes = new Map<string, number>();
+  const digest = (code: string) => crypto.createHash('sha256').update(code).digest('hex');
+  const issueCode = (): string => {
+    const code = crypto.randomBytes(24).toString('base64url');
+    codes.set(digest(code), now() + CODE_TTL_MS);
+    return code;
+  };
+  /** true once per code: the first exchange consumes it */
+  const redeem = (code: unknown): boolean => {
+    for (const [k, exp] of codes) if (exp <= now()) codes.delete(k);
+    if (typeof code !== 'string' || code.length > 200) return false;
+    return codes.delete(digest(code));
+  };
 
-  const server = http.createServer((req, res) => {
-    const reply = (status: number, body: string | Buffer, type = 'application/json; charset=utf-8') => {
-      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type });
-      res.end(body);
-    };
-    const fail = (status: number, code: string, message: string) => reply(status, JSON.stringify({ ok: false, error: { code, message } }));
-
-    if (!allowedHosts.has(req.headers.host ?? '')) return fail(421, 'bad-host', 'unexpected Host header');
-    const url = new URL(req.url ?? '/', 'http://localhost');
-
-    if (req.method === 'GET' && STATIC[url.pathname]) {
-      const file = path.join(opts.rendererDir, STATIC[url.pathname]!);
-      return fs.readFile(file, (err, data) => {
-        if (err) return fail(500, 'ui-missing', `the UI is not built (${file}); run: npm run build`);
-        reply(200, data, TYPES[path.extname(file)] ?? 'application/octet-stream');
-      });
-    }
-    const m = /^\/api\/([A-Za-z]{1,40})$/.exec(url.pathname);
-    if (!m) return fail(404, 'not-found', 'not found');
-    if (req.method !== 'POST') return fail(405, 'method-not-allowed', 'use POST');
-    const origin = req.headers.origin;
-    if (origin !== undefined && !allowedHosts.has(origin.replace(/^http:\/\//, ''))) return fail(403, 'bad-origin', 'cross-origin calls are refused');
-    const auth = Buffer.from(req.headers.authorization ?? '');
-    if (auth.length !== expected.length || !crypto.timingSafeEqual(auth, expected)) return fail(401, 'unauthorized', 'missing or wrong session token: open the URL printed by `pim ui`');
-    if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return fail(415, 'bad-content-type', 'send application/json');
-
+  /** The JSON body of a POST, or null when a reply was already sent (too large, not JSON). */
+  const readJson = (req: http.IncomingMessage, fail: (status: number, code: string, message: string) => void, then: (input: unknown) => void) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -83,7 +85,47 @@ export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: str
       } catch {
         return fail(400, 'bad-json', 'request body is not JSON');
       }
-      void opts.dispatch(m[1]!, input).then((r) => reply(200, JSON.stringify(r)));
+      then(input);
+    });
+  };
+
+  const server = http.createServer((req, res) => {
+    const reply = (status: number, body: string | Buffer, type = 'application/json; charset=utf-8') => {
+      res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type });
+      res.end(body);
+    };
+    const fail = (status: number, code: string, message: string) => reply(status, JSON.stringify({ ok: false, error: { code, message } }));
+
+    if (!allowedHosts.has(req.headers.host ?? '')) return fail(421, 'bad-host', 'unexpected Host header');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+
+    if (req.method === 'GET' && STATIC[url.pathname]) {
+      const file = path.join(opts.rendererDir, STATIC[url.pathname]!);
+      return fs.readFile(file, (err, data) => {
+        if (err) return fail(500, 'ui-missing', `the UI is not built (${file}); run: npm run build`);
+        reply(200, data, TYPES[path.extname(file)] ?? 'application/octet-stream');
+      });
+    }
+    const isSession = url.pathname === '/session';
+    const m = /^\/api\/([A-Za-z]{1,40})$/.exec(url.pathname);
+    if (!m && !isSession) return fail(404, 'not-found', 'not found');
+    if (req.method !== 'POST') return fail(405, 'method-not-allowed', 'use POST');
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowedHosts.has(origin.replace(/^http:\/\//, ''))) return fail(403, 'bad-origin', 'cross-origin calls are refused');
+    if (isSession) {
+      if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return fail(415, 'bad-content-type', 'send application/json');
+      return readJson(req, fail, (input) => {
+        if (!redeem((input as { code?: unknown } | null)?.code)) {
+          return fail(401, 'code-used', 'this PIM Agent UI link was already used, has expired or is not valid: run `pim ui` again for a new one');
+        }
+        reply(200, JSON.stringify({ ok: true, value: { token } }));
+      });
+    }
+    const auth = Buffer.from(req.headers.authorization ?? '');
+    if (auth.length !== expected.length || !crypto.timingSafeEqual(auth, expected)) return fail(401, 'unauthorized', 'missing or wrong session token: open the URL printed by `pim ui`');
+    if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return fail(415, 'bad-content-type', 'send application/json');
+    readJson(req, fail, (input) => {
+      void opts.dispatch(m![1]!, input).then((r) => reply(200, JSON.stringify(r)));
     });
   });
 
@@ -94,8 +136,10 @@ export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: str
   const port = (server.address() as { port: number }).port;
   allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const origin = `http://127.0.0.1:${port}`;
+  const newUrl = () => `${origin}/#code=${issueCode()}`;
   return {
-    url: `${origin}/#token=${token}`,
+    url: newUrl(),
+    newUrl,
     origin,
     port,
     close: () =>
