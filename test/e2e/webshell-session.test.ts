@@ -78,3 +78,30 @@ test('web shell session: the printed link works once; a wrong code or a second e
   await assert.rejects(webShellSession(url), /already used/);
   await stop(ui.child);
 });
+
+test('web shell session: a session alone cannot point the agent at another control plane — it needs the code shown on the terminal of `pim ui`', async () => {
+  const dir = tmpDir();
+  const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/);
+  const { origin, token } = await webShellSession(ui.match[1]!);
+  const api = async (method: string, input: unknown) => ((await (await post(origin, `/api/${method}`, input, { authorization: `Bearer ${token}` })).json()) as { ok: boolean; value?: { connection: string }; error?: { code: string; message: string } });
+  const evil = 'http://127.0.0.1:9/enrol#code=attacker-link-0123456789';
+  const codes = () => [...ui.output().matchAll(/Confirmation code to enrol with (\S+): ([A-Z0-9]{4}-[A-Z0-9]{4})/g)];
+
+  const first = await api('enroll', { link: evil });
+  assert.equal(first.ok, false);
+  assert.equal(first.error?.code, 'confirm-switch');
+  assert.match(first.error!.message, /control plane http:\/\/127\.0\.0\.1:9/);
+  await until(() => (codes().length === 1 ? true : null), 'the code on the terminal');
+  assert.equal(codes()[0]![1], 'http://127.0.0.1:9', 'the terminal names the control plane');
+  // the session holder does not see the terminal: guesses are refused, five void the code
+  for (let i = 0; i < 5; i++) assert.equal((await api('enroll', { link: evil, confirmCode: `GUES-S00${i}` })).error?.code, 'confirm-code-wrong');
+  const spent = codes()[0]![2]!;
+  assert.equal((await api('enroll', { link: evil, confirmCode: spent })).error?.code, 'confirm-switch', 'the voided code no longer works');
+  assert.equal((await api('getState', {})).value?.connection, 'unconfigured', 'the agent was not re-pointed');
+
+  // the person, who sees the terminal, confirms: the enrolment itself starts (and here fails: nothing listens)
+  await until(() => (codes().length === 2 ? true : null), 'a new code');
+  const r = await api('enroll', { link: evil, confirmCode: codes()[1]![2]! });
+  assert.ok(!r.ok && !/^confirm-/.test(r.error!.code), `past the confirmation: ${JSON.stringify(r)}`);
+  await stop(ui.child);
+});

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireProgram } from './system';
 
 export async function launchChromium(t: TestContext): Promise<Browser | null> {
@@ -32,4 +32,19 @@ export async function webShellSession(uiUrl: string): Promise<{ origin: string; 
   const body = (await res.json()) as { ok: boolean; value?: { token: string }; error?: { message: string } };
   if (!body.ok || !body.value) throw new Error(`the code was refused (HTTP ${res.status}): ${body.error?.message ?? ''}`);
   return { origin: u.origin, token: body.value.token };
+}
+
+/** The web shell asks for the code `pim ui` printed on its terminal before it enrols (switches
+ *  control planes): read it from that output, as the person reads their terminal, and confirm. */
+export async function confirmEnrolment(page: Page, output: () => string): Promise<string> {
+  await page.getByTestId('enrol-confirm-input').waitFor();
+  let code: string | undefined;
+  for (let i = 0; i < 200 && !code; i++) {
+    code = [...output().matchAll(/Confirmation code to enrol with \S+: ([A-Z0-9]{4}-[A-Z0-9]{4})/g)].pop()?.[1];
+    if (!code) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!code) throw new Error(`pim ui printed no confirmation code:\n${output()}`);
+  await page.getByTestId('enrol-confirm-input').fill(code);
+  await page.getByTestId('enrol-submit').click();
+  return code;
 }

@@ -44,7 +44,10 @@ export interface WebShell {
   close(): Promise<void>;
 }
 
-export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: string; port?: number; now?: () => number }): Promise<WebShell> {
+/** Where `pim ui` shows the person the code that confirms pointing the agent at a control plane. */
+export type ConfirmAnnouncer = (code: string, server: string) => void;
+
+export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: string; port?: number; now?: () => number; announceConfirm?: ConfirmAnnouncer }): Promise<WebShell> {
   const token = crypto.randomBytes(32).toString('base64url');
   const expected = Buffer.from(`Bearer ${token}`);
   const now = opts.now ?? Date.now;
@@ -63,6 +66,8 @@ export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: str
     if (typeof code !== 'string' || code.length > 200) return false;
     return codes.delete(digest(code));
   };
+
+  const switchGate = confirmGate(opts.announceConfirm ?? null, now);
 
   /** The JSON body of a POST, or null when a reply was already sent (too large, not JSON). */
   const readJson = (req: http.IncomingMessage, fail: (status: number, code: string, message: string) => void, then: (input: unknown) => void) => {
@@ -125,6 +130,11 @@ export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: str
     if (auth.length !== expected.length || !crypto.timingSafeEqual(auth, expected)) return fail(401, 'unauthorized', 'missing or wrong session token: open the URL printed by `pim ui`');
     if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) return fail(415, 'bad-content-type', 'send application/json');
     readJson(req, fail, (input) => {
+      if (m![1] === 'enroll') {
+        const gate = switchGate.check(input);
+        if (gate) return reply(200, JSON.stringify({ ok: false, error: gate }));
+        input = { link: (input as { link: string }).link };
+      }
       void opts.dispatch(m![1]!, input).then((r) => reply(200, JSON.stringify(r)));
     });
   });
@@ -147,5 +157,52 @@ export async function startWebShell(opts: { dispatch: Dispatch; rendererDir: str
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+const CONFIRM_TTL_MS = 5 * 60_000;
+const CONFIRM_ATTEMPTS = 5;
+
+/**
+ * Enrolling points the agent at a control plane and its trust root. Through the web shell that
+ * needs the person's confirmation out of band: a code shown where `pim ui` runs (its terminal),
+ * typed into the page. Whoever holds a web shell session without that terminal — another local
+ * user who raced the one-time code — cannot re-point the agent silently. Codes are bound to the
+ * link, single use, expire, and a few wrong guesses void them.
+ */
+function confirmGate(announce: ConfirmAnnouncer | null, now: () => number) {
+  let pending: { link: string; digest: string; expires: number; attempts: number } | null = null;
+  const digest = (code: string) => crypto.createHash('sha256').update(code).digest('hex');
+  return {
+    /** null: go ahead; otherwise the error to answer */
+    check(input: unknown): { code: string; message: string } | null {
+      const { link, confirmCode } = (input ?? {}) as { link?: unknown; confirmCode?: unknown };
+      if (typeof link !== 'string') return null; // the contract's own validation answers
+      let server: string;
+      try {
+        server = new URL(link.trim()).origin;
+      } catch {
+        return null;
+      }
+      if (!announce) return { code: 'confirm-unavailable', message: 'enrolling from the browser needs the terminal that runs `pim ui`; run `pim enroll LINK` instead' };
+      if (pending && pending.expires <= now()) pending = null;
+      if (typeof confirmCode === 'string' && confirmCode.trim() !== '' && pending && pending.link === link) {
+        const given = digest(confirmCode.trim().toUpperCase().replace(/[^A-Z0-9]/g, ''));
+        if (crypto.timingSafeEqual(Buffer.from(given), Buffer.from(pending.digest))) {
+          pending = null;
+          return null;
+        }
+        if (++pending.attempts >= CONFIRM_ATTEMPTS) pending = null;
+        return { code: 'confirm-code-wrong', message: pending ? 'that is not the confirmation code shown where `pim ui` runs; try again' : 'too many wrong codes: press Continue again for a new one' };
+      }
+      // a new code, shown only to whoever sees `pim ui`'s terminal
+      const code = crypto.randomInt(0, 36 ** 8).toString(36).toUpperCase().padStart(8, '0');
+      pending = { link, digest: digest(code), expires: now() + CONFIRM_TTL_MS, attempts: 0 };
+      announce(`${code.slice(0, 4)}-${code.slice(4)}`, server);
+      return {
+        code: 'confirm-switch',
+        message: `To point PIM Agent at the control plane ${server}, type the confirmation code shown in the terminal where \`pim ui\` runs.`,
+      };
+    },
   };
 }
