@@ -8,6 +8,14 @@ import { isElectronHost } from './client';
 import { serverLabel } from './format';
 import { openCeremony } from './open-ceremony';
 
+function originOf(link: string): string {
+  try {
+    return new URL(link).origin;
+  } catch {
+    return link;
+  }
+}
+
 export function EnrolPanel({ client, state, onChanged, firstRun }: { client: PimApi; state: AgentState; onChanged: () => void; firstRun: boolean }) {
   const [link, setLink] = useState('');
   const [busy, setBusy] = useState(false);
@@ -16,7 +24,7 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
   const [restart, setRestart] = useState(false);
   // web shell: the agent asked for the code it showed on `pim ui`'s terminal before it switches
   // control planes (the person's confirmation; webshell/server.ts)
-  const [confirm, setConfirm] = useState<{ link: string; message: string } | null>(null);
+  const [confirm, setConfirm] = useState<{ link: string; message: string; needsCode: boolean } | null>(null);
   const [code, setCode] = useState('');
   const e = state.enrolment;
   const waiting = e?.state === 'waiting' && !restart;
@@ -30,12 +38,19 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
     setBusy(true);
     setError(null);
     const target = confirm?.link ?? link.trim();
-    const input = confirm ? { link: target, confirmCode: code.trim() } : { link: target };
+    if (!confirm && isElectronHost()) {
+      // the app window: the person confirms here which control plane the agent will trust (the web
+      // shell asks for a code from its terminal instead, see below)
+      setBusy(false);
+      setConfirm({ link: target, message: `PIM Agent will trust the control plane ${originOf(target)} for your roles. Continue only if it is your organisation's.`, needsCode: false });
+      return;
+    }
+    const input = confirm?.needsCode ? { link: target, confirmCode: code.trim() } : { link: target };
     const r = await client.enroll(input).catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
     setBusy(false);
     if (!r.ok) {
       if (r.error.code === 'confirm-switch') {
-        setConfirm({ link: target, message: r.error.message });
+        setConfirm({ link: target, message: r.error.message, needsCode: true });
         setCode('');
         return;
       }
@@ -132,7 +147,12 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
               {touched && problem ? problem : 'One use only; it expires. Ask your admin for a new one if it does not work.'}
             </span>
           </label>
-          {confirm && (
+          {confirm && !confirm.needsCode && (
+            <p className="field__hint" data-testid="enrol-confirm-switch">
+              {confirm.message}
+            </p>
+          )}
+          {confirm?.needsCode && (
             <label className="field" data-testid="enrol-confirm">
               <span className="field__label">Confirmation code</span>
               <span className="field__hint">{confirm.message}</span>

@@ -12,7 +12,6 @@ import { syncOnce } from '../../electron/core/audit/sync';
 import { createDeviceKey, FileKeystore } from '../../electron/core/keystore';
 import { newAgent } from '../helpers/agent';
 import { tmpDir } from '../helpers/repo';
-
 import { HeldHashes, trustedAckSigner } from '../helpers/ack-signer';
 
 const USER = 'alice@acme.example';
