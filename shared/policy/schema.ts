@@ -8,7 +8,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from './duration';
-import { NAME_RE } from './names';
+import { kubeContextName, NAME_RE } from './names';
 import { canonicalTimeZone, parseTimeOfDay } from './windows';
 
 /** Role and cluster names end up in kubeconfig contexts, INI sections and ssh key comments. No "--"
@@ -314,6 +314,19 @@ export const PolicySchema = z
     firstIndex(p.users, (u) => u.email, (i) => ['users', i, 'email'], 'user');
     const clusters = new Set(p.clusters.map((c) => c.name));
     p.roles.forEach((r, i) => {
+      // one kube context per (cluster, role): a second grant for the same cluster would take the
+      // same name (shared/policy/names.ts), so ending one would break the other
+      const grantedAt = new Map<string, number>();
+      r.grants.kubernetes.forEach((k, j) => {
+        const prev = grantedAt.get(k.cluster);
+        if (prev !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', i, 'grants', 'kubernetes', j, 'cluster'],
+            message: `cluster "${k.cluster}" is already granted to this role (kubernetes[${prev}]); both would be the kube context ${contextNameOrNote(k.cluster, r.name)}: merge their groups into one grant`,
+          });
+        } else grantedAt.set(k.cluster, j);
+      });
       r.grants.kubernetes.forEach((k, j) => {
         if (!clusters.has(k.cluster)) {
           ctx.addIssue({
@@ -325,6 +338,15 @@ export const PolicySchema = z
       });
     });
   });
+
+/** The context name for a message (names that are themselves invalid have their own issue). */
+function contextNameOrNote(cluster: string, role: string): string {
+  try {
+    return kubeContextName(cluster, role);
+  } catch {
+    return `of cluster "${cluster}" and role "${role}"`;
+  }
+}
 
 /** The validated, normalised source policy (what parsePolicyYaml returns, what compilePolicy takes). */
 export type PolicySource = z.output<typeof PolicySchema>;

@@ -43,3 +43,12 @@ test('unique names: role train-admin on cluster gpu and role admin on cluster gp
   );
   assert.equal(r.code, 0, r.stderr);
 });
+
+test('unique names: a role granted the same cluster twice (one kube context for both) is refused at publish, naming the grant and line', () => {
+  const r = publish(
+    `clusters:\n  - { name: gpu, server: "https://k.example" }\nroles:\n` +
+      `  - name: admin\n    eligible: { groups: [ops] }\n    activation: { maxDuration: 1h }\n    grants:\n      kubernetes:\n        - { cluster: gpu, groups: [a] }\n        - { cluster: gpu, groups: [b] }\n`,
+  );
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /policy\.yaml:10.*roles\[0\]\.grants\.kubernetes\[1\]\.cluster: cluster "gpu" is already granted to this role \(kubernetes\[0\]\); both would be the kube context pim-gpu--admin/);
+});
