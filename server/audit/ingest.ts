@@ -4,7 +4,8 @@
 //   - skips records it already holds with the same hash (re-sent batches, overlaps),
 //   - stores a record only when it links to the head it holds (chainHash(head.hash, record)),
 //   - never stores past a problem (gap, fork, broken link, foreign or invalid record), and flags it,
-// and answers with the highest contiguous seq it holds: the only thing the agent's cursor follows.
+// and answers with the highest contiguous seq it holds: the only thing the agent's cursor follows
+// (the route adds the control plane's signature over it: ack.ts).
 import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';

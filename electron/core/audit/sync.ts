@@ -2,7 +2,9 @@
 // gzip-compressed and signed by the device key, POSTed to /api/v1/audit. Delivery is at least
 // once — the server deduplicates by (device, seq), checks that the chain continues and answers the
 // highest contiguous seq it holds — and the cursor (meta 'audit_acked' in agent.db, so it survives
-// restarts) moves only to that answer, never backwards.
+// restarts) moves only to that answer, never backwards, and only when the answer carries the
+// control plane's signature over exactly that head (shared/audit-ack.ts; the last one is kept for
+// `pim audit verify`'s truncation check).
 //
 // `syncOnce` runs until caught up; a failure is journaled as `sync-failed` (at most hourly) and
 // rethrown. `AuditSyncer` runs it in long-running hosts: soon after each append, every minute, and
@@ -84,7 +86,6 @@ export async function syncOnce(agent: Agent, opts: { key?: DeviceKey; timeoutMs?
     if (!key) throw new AuditSyncError('not-enrolled', 'this agent has no device key to sign its journal with: run `pim enroll LINK`');
     if (key.thumbprint !== device) throw new AuditSyncError('wrong-device', `the journal is the chain of device ${device.slice(0, 12)}…, but this agent's device key is ${key.thumbprint.slice(0, 12)}…: re-enrol this device`);
     const r = await sendAll(journal, new ControlPlaneClient(conn.server, key, opts.timeoutMs), ackChecker(agent, journal, device));
-
     noteOutcome(journal, null);
     return r;
   } catch (e) {
