@@ -8,12 +8,24 @@ import { isElectronHost } from './client';
 import { serverLabel } from './format';
 import { openCeremony } from './open-ceremony';
 
+function originOf(link: string): string {
+  try {
+    return new URL(link).origin;
+  } catch {
+    return link;
+  }
+}
+
 export function EnrolPanel({ client, state, onChanged, firstRun }: { client: PimApi; state: AgentState; onChanged: () => void; firstRun: boolean }) {
   const [link, setLink] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [touched, setTouched] = useState(false);
   const [restart, setRestart] = useState(false);
+  // web shell: the agent asked for the code it showed on `pim ui`'s terminal before it switches
+  // control planes (the person's confirmation; webshell/server.ts)
+  const [confirm, setConfirm] = useState<{ link: string; message: string; needsCode: boolean } | null>(null);
+  const [code, setCode] = useState('');
   const e = state.enrolment;
   const waiting = e?.state === 'waiting' && !restart;
   const complete = e?.state === 'complete' && !restart;
@@ -22,15 +34,32 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
   const submit = async (ev: FormEvent) => {
     ev.preventDefault();
     setTouched(true);
-    if (problem || busy) return;
+    if ((problem && !confirm) || busy) return;
     setBusy(true);
     setError(null);
-    const r = await client.enroll({ link: link.trim() }).catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
+    const target = confirm?.link ?? link.trim();
+    if (!confirm && isElectronHost()) {
+      // the app window: the person confirms here which control plane the agent will trust (the web
+      // shell asks for a code from its terminal instead, see below)
+      setBusy(false);
+      setConfirm({ link: target, message: `PIM Agent will trust the control plane ${originOf(target)} for your roles. Continue only if it is your organisation's.`, needsCode: false });
+      return;
+    }
+    const input = confirm?.needsCode ? { link: target, confirmCode: code.trim() } : { link: target };
+    const r = await client.enroll(input).catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
     setBusy(false);
     if (!r.ok) {
+      if (r.error.code === 'confirm-switch') {
+        setConfirm({ link: target, message: r.error.message, needsCode: true });
+        setCode('');
+        return;
+      }
+      if (r.error.code !== 'confirm-code-wrong') setConfirm(null);
       setError(r.error);
       return;
     }
+    setConfirm(null);
+    setCode('');
     setRestart(false);
     setLink('');
     onChanged();
@@ -107,7 +136,10 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
               placeholder="https://pim.example.com/enrol#code=…"
               value={link}
               maxLength={2048}
-              onChange={(ev) => setLink(ev.target.value)}
+              onChange={(ev) => {
+                setLink(ev.target.value);
+                setConfirm(null);
+              }}
               aria-invalid={touched && problem !== null}
               aria-describedby="enrol-link-hint"
             />
@@ -115,6 +147,26 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
               {touched && problem ? problem : 'One use only; it expires. Ask your admin for a new one if it does not work.'}
             </span>
           </label>
+          {confirm && !confirm.needsCode && (
+            <p className="field__hint" data-testid="enrol-confirm-switch">
+              {confirm.message}
+            </p>
+          )}
+          {confirm?.needsCode && (
+            <label className="field" data-testid="enrol-confirm">
+              <span className="field__label">Confirmation code</span>
+              <span className="field__hint">{confirm.message}</span>
+              <input
+                className="input"
+                data-testid="enrol-confirm-input"
+                autoComplete="one-time-code"
+                spellCheck={false}
+                maxLength={16}
+                value={code}
+                onChange={(ev) => setCode(ev.target.value)}
+              />
+            </label>
+          )}
           {error && (
             <p className="field-error" role="alert" data-testid="enrol-error" data-code={error.code}>
               {error.message}
@@ -122,7 +174,7 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
           )}
           <div className="actions-row">
             <button type="submit" className="button button--primary" data-testid="enrol-submit" disabled={busy || (touched && problem !== null)} aria-busy={busy}>
-              {busy ? 'Checking the link…' : 'Continue'}
+              {busy ? 'Checking the link…' : confirm ? 'Confirm' : 'Continue'}
             </button>
             {restart && (
               <button type="button" className="link-button" onClick={() => setRestart(false)}>

@@ -1,5 +1,6 @@
 // The renderer's side of the contract. Inside Electron the preload has put `window.pim` there
-// (IPC); in the web shell the same calls go over loopback HTTP with the per-run token.
+// (IPC); in the web shell the same calls go over loopback HTTP with the per-run session token,
+// which the page gets by trading the one-time code it was opened with (`#code=…`, POST /session).
 import type { ApiError, Method, PimApi, Reply } from '../shared/api';
 
 /** Every method of the contract; `satisfies` makes the type check fail when one is added or removed. */
@@ -45,20 +46,30 @@ export function createClient(env?: Partial<ClientEnv>): PimApi {
 }
 
 /**
- * Takes `#token=…` from the address on first load, keeps it in sessionStorage (per tab, gone
- * with it) and removes the fragment from the address bar and history.
+ * The session token: on first load the one-time `#code=…` is taken from the address (and removed
+ * from the address bar and history at once) and exchanged for the token, which is kept in
+ * sessionStorage (this origin and tab only, gone with the tab) so a reload keeps working.
  */
-export function takeToken(env: Pick<ClientEnv, 'location' | 'history' | 'storage'>): string | null {
+export async function sessionToken(env: Pick<ClientEnv, 'fetch' | 'location' | 'history' | 'storage'>): Promise<string | null> {
   const hash = env.location.hash.replace(/^#/, '');
-  const fromHash = hash ? new URLSearchParams(hash).get('token') : null;
-  if (fromHash) {
-    try {
-      env.storage.setItem(TOKEN_KEY, fromHash);
-    } catch {
-      // storage disabled: the token still works for this page's lifetime
-    }
+  const code = hash ? new URLSearchParams(hash).get('code') : null;
+  if (code) {
     env.history.replaceState(env.history.state, '', env.location.pathname + env.location.search);
-    return fromHash;
+    try {
+      const res = await env.fetch('/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }), cache: 'no-store', credentials: 'omit' });
+      const body = (await res.json()) as { ok?: boolean; value?: { token?: unknown } };
+      const token = body?.ok && typeof body.value?.token === 'string' ? body.value.token : null;
+      if (token) {
+        try {
+          env.storage.setItem(TOKEN_KEY, token);
+        } catch {
+          // storage disabled: the token still works for this page's lifetime
+        }
+        return token;
+      }
+    } catch {
+      // fall through: a token from an earlier exchange in this tab may still serve
+    }
   }
   try {
     return env.storage.getItem(TOKEN_KEY);
@@ -83,9 +94,10 @@ function isReply(x: unknown): x is Reply<unknown> {
 }
 
 export function createHttpClient(env: ClientEnv): PimApi {
-  const token = takeToken(env);
+  const tokenP = sessionToken(env);
 
   async function call(method: Method, input: unknown): Promise<Reply<unknown>> {
+    const token = await tokenP;
     let res: Response;
     try {
       res = await env.fetch(`/api/${method}`, {

@@ -44,12 +44,12 @@ export function credentialLines(items: readonly Item[]): CredentialLine[] {
     });
 }
 
-/** "kube context pim-gpu-train-gpu-admin", "AWS profile pim-gpu-admin", "SSH certificate in ssh-agent" */
+/** "kube context pim-gpu-train--gpu-admin", "AWS profile pim-gpu-admin", "SSH certificate in ssh-agent" */
 export function credentialText(l: CredentialLine): string {
   return [l.label, l.name ?? l.where].filter(Boolean).join(' ');
 }
 
-/** One line on how to use them: "use it: kubectl --context pim-gpu-train-gpu-admin  /  aws --profile pim-gpu-admin". */
+/** One line on how to use them: "use it: kubectl --context pim-gpu-train--gpu-admin  /  aws --profile pim-gpu-admin". */
 export function credentialHint(items: readonly Item[]): string | null {
   const lines = credentialLines(items);
   const parts: string[] = [];

@@ -11,7 +11,7 @@ import { ApiError } from './api/errors';
 import { ControlPlane } from './control-plane';
 import { IssuerKeys } from './credentials/issuer-keys';
 import { SshCa } from './credentials/ssh-ca';
-import { initRepo, paths, publishPolicy, readState, RepoError, rotateRoot } from './repo/repository';
+import { initRepo, paths, publishPolicy, readState, RepoError, rotateKeys, rotateRoot, type OnlineRole } from './repo/repository';
 import { openServerDb, type ServerDb } from './store/db';
 
 const HELP = `pim-server — reference control plane for PIM Agent
@@ -25,6 +25,11 @@ Usage:
       versions and print the new policy version. --expires is how long agents may use it offline.
   pim-server rotate-root DIR [--threshold N] [--keys N]
       Replace the root keys: the new root is signed by the old and the new keys.
+  pim-server rotate-keys DIR --role timestamp|snapshot|targets
+      Replace the role's key after a compromise: a new root (signed by the root keys) lists a
+      fresh key (0600 in DIR/keys) and drops the old one (moved to DIR/keys/retired), and the
+      role's metadata is re-signed. Agents drop what the old key signed — including a
+      fast-forwarded huge version — and accept the new, lower versions (TUF §5.3.11).
   pim-server rotate-issuer-key DIR
       A new ES256 key signs kube and AWS tokens from now on. The previous keys stay in
       /.well-known/jwks.json for another hour, so tokens they signed (15 minutes at most) keep
@@ -120,6 +125,15 @@ export async function main(argv: string[]): Promise<number> {
         const dir = one(positionals, 'DIR');
         const r = rotateRoot(dir, { threshold: values.threshold ? Number(values.threshold) : undefined, keys: values.keys ? Number(values.keys) : undefined });
         process.stdout.write(`root rotated to version ${r.version} (${r.threshold} of ${r.keyids.length} keys); old root keys retired\n`);
+        return 0;
+      }
+      case 'rotate-keys': {
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' } } });
+        const dir = one(positionals, 'DIR');
+        const role = values.role;
+        if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets') throw new RepoError('usage: pim-server rotate-keys DIR --role timestamp|snapshot|targets');
+        const r = rotateKeys(dir, role as OnlineRole);
+        process.stdout.write(`${role} key rotated: root version ${r.rootVersion} lists the new key ${r.keyid.slice(0, 16)}…; old key ${r.retired.map((k) => k.slice(0, 16) + '…').join(', ') || '(none)'} retired\n`);
         return 0;
       }
       case 'rotate-issuer-key': {

@@ -221,7 +221,9 @@ export const contract = {
   /** Start enrolling this device with the link from an admin. Returns at once with the ceremony
    *  where the security key is registered; the agent finishes in the background (getState().enrolment). */
   enroll: {
-    input: z.object({ link: noControl(2048).min(10) }).strict(),
+    // confirmCode: in the web shell, the code `pim ui` printed on its terminal for this link — the
+    // person's confirmation that the agent may be pointed at that control plane (webshell/server.ts)
+    input: z.object({ link: noControl(2048).min(10), confirmCode: z.string().max(64).optional() }).strict(),
     output: z.object({ ceremonyUrl: z.string(), user: z.string(), server: z.string(), deviceFingerprint: z.string() }),
   },
   /** Ask for a role: checked offline first, then sent; the answer carries the ceremony URL. */

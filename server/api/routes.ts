@@ -6,7 +6,8 @@ import type http from 'node:http';
 import zlib from 'node:zlib';
 import { decodeProtectedHeader } from 'jose';
 import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
-import { auditHead, ingestBatch } from '../audit/ingest';
+import { signAck } from '../audit/ack';
+import { auditHead, heldHash, ingestBatch } from '../audit/ingest';
 import type { Caller, ControlPlane } from '../control-plane';
 import { ApiError, bad, unauthorized } from './errors';
 
@@ -82,12 +83,16 @@ const routes: Route[] = [
     path: /^\/api\/v1\/audit$/,
     maxBody: MAX_AUDIT_BODY,
     gzipMax: MAX_AUDIT_INFLATED,
-    // { records: [{ record, hash }] } → { acked, problem }: the agent advances its cursor to acked
+    // { records: [{ record, hash }] } → { acked, problem, signed }: the agent advances its cursor to
+    // acked once `signed` (shared/audit-ack.ts) verifies
     handler: async ({ cp, body, caller }) => {
       const { device } = await caller();
       const records = obj(body, 'body').records;
       if (!Array.isArray(records)) throw bad('bad-input', 'records must be an array of { record, hash }');
-      return ingestBatch(cp.db, device, records, cp.clockNow());
+      const r = ingestBatch(cp.db, device, records, cp.clockNow());
+      // what this answer acknowledges (a concurrent batch may have moved the head since)
+      const hash = heldHash(cp.db, device, r.acked)!;
+      return { ...r, signed: signAck(cp.dir, { device, seq: r.acked, hash, at: cp.clockNow().toISOString() }) };
     },
   },
   // where an agent that lost its cursor resumes
@@ -95,8 +100,9 @@ const routes: Route[] = [
     method: 'GET',
     path: /^\/api\/v1\/audit\/head$/,
     handler: async ({ cp, caller }) => {
-      const head = auditHead(cp.db, (await caller()).device);
-      return { acked: head.seq, hash: head.hash };
+      const { device } = await caller();
+      const head = auditHead(cp.db, device);
+      return { acked: head.seq, hash: head.hash, signed: signAck(cp.dir, { device, seq: head.seq, hash: head.hash, at: cp.clockNow().toISOString() }) };
     },
   },
   { method: 'GET', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params }) => cp.activationCeremony(params[0]!) },

@@ -4,7 +4,8 @@
 //   - skips records it already holds with the same hash (re-sent batches, overlaps),
 //   - stores a record only when it links to the head it holds (chainHash(head.hash, record)),
 //   - never stores past a problem (gap, fork, broken link, foreign or invalid record), and flags it,
-// and answers with the highest contiguous seq it holds: the only thing the agent's cursor follows.
+// and answers with the highest contiguous seq it holds: the only thing the agent's cursor follows
+// (the route adds the control plane's signature over it: ack.ts).
 import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
@@ -36,6 +37,13 @@ const HASH = /^[0-9a-f]{64}$/;
 export function auditHead(db: ServerDb, device: string): AuditHead {
   const r = db.prepare('SELECT seq, hash FROM audit_heads WHERE device = ?').get(device) as AuditHead | undefined;
   return r ?? { seq: 0, hash: GENESIS_HASH };
+}
+
+/** The hash of the record held at `seq` (seq 0: the genesis hash), or null when not held. */
+export function heldHash(db: ServerDb, device: string, seq: number): string | null {
+  if (seq === 0) return GENESIS_HASH;
+  const r = db.prepare('SELECT hash FROM audit_records WHERE device = ? AND seq = ?').get(device, seq) as { hash: string } | undefined;
+  return r?.hash ?? null;
 }
 
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */

@@ -337,3 +337,92 @@ export function rotateRoot(dir: string, opts: RotateOptions = {}): { version: nu
     return { version, keyids: roles.root.keyids, threshold };
   });
 }
+
+export type OnlineRole = 'timestamp' | 'snapshot' | 'targets';
+
+/** Which metadata a rotation must re-sign: everything from the rotated role down to the timestamp,
+ *  since each level names the hash/version of the one below it. */
+const RESIGN: Record<OnlineRole, OnlineRole[]> = {
+  timestamp: ['timestamp'],
+  snapshot: ['snapshot', 'timestamp'],
+  targets: ['targets', 'snapshot', 'timestamp'],
+};
+
+/** Recovery from a compromised timestamp, snapshot or targets key (TUF spec §5.3.11, "fast-forward
+ *  attack recovery"): a new root lists a fresh key for the role and drops the old one, and the
+ *  role's metadata (and what hangs below it) is re-signed under the new key at the repository's
+ *  own, honest versions. Agents that trusted an attacker's huge version discard it because it no
+ *  longer verifies under the new root, and accept these lower versions. */
+export function rotateKeys(dir: string, role: OnlineRole, opts: { now?: Date } = {}): { rootVersion: number; keyid: string; retired: string[] } {
+  if (!(role in RESIGN)) throw new RepoError(`--role must be timestamp, snapshot or targets, got "${String(role)}"`);
+  return withLock(dir, () => {
+    const state = readState(dir);
+    const now = opts.now ?? new Date();
+    const rootKeys = keysFor(dir, state.roles.root.keyids);
+    const oldIds = state.roles[role].keyids;
+    const key = generateKey();
+    saveKey(dir, role, key);
+    const roles = { ...state.roles, [role]: { keyids: [key.keyid], threshold: 1 } };
+    const listed = keysFor(dir, [...new Set([...roles.targets.keyids, ...roles.snapshot.keyids, ...roles.timestamp.keyids].filter((id) => id !== key.keyid))]);
+    const rootVersion = state.rootVersion + 1;
+    const root = signedEnvelope(
+      MetadataKind.Root,
+      rootSigned({ version: rootVersion, expires: new Date(now.getTime() + state.rootTtl * 1000), keys: [...rootKeys, ...listed, key], roles }),
+      rootKeys,
+    );
+    writeMetadata(dir, `${rootVersion}.root.json`, root);
+    writeAtomic(paths(dir).trustRoot, JSON.stringify(root, null, 2) + '\n');
+    const next: RepoState = { ...state, rootVersion, roles };
+    if (state.snapshot) resignBelow(dir, next, RESIGN[role], now);
+    writeState(dir, next);
+    // the old key signs nothing any more; kept aside (0700 dir), not deleted, for forensics
+    const retired = retireKeys(dir, role, oldIds.filter((id) => !roles.root.keyids.includes(id)));
+    return { rootVersion, keyid: key.keyid, retired };
+  });
+}
+
+function retireKeys(dir: string, role: RoleName, keyids: string[]): string[] {
+  const keysDir = path.join(dir, 'keys');
+  const retiredDir = path.join(keysDir, 'retired');
+  ensureDir(retiredDir, 0o700);
+  const moved: string[] = [];
+  for (const id of keyids) {
+    const name = `${role}-${id.slice(0, 16)}.json`;
+    if (fs.existsSync(path.join(keysDir, name))) {
+      fs.renameSync(path.join(keysDir, name), path.join(retiredDir, name));
+      moved.push(id);
+    }
+  }
+  return moved;
+}
+
+/** Re-sign targets and/or snapshot with the same content at the next version, then the timestamp. */
+function resignBelow(dir: string, state: RepoState, which: OnlineRole[], now: Date): void {
+  const md = paths(dir).metadata;
+  const expires = state.policyExpires ? new Date(state.policyExpires) : new Date(now.getTime() + 7 * DAY * 1000);
+  type Envelope = { signed: Record<string, unknown> & { meta?: Record<string, { version: number }> } };
+  let targetsVersion = state.targetsVersion;
+  if (which.includes('targets')) {
+    const cur = readJson<Envelope>(path.join(md, `${state.targetsVersion}.targets.json`));
+    targetsVersion = state.targetsVersion + 1;
+    const signed = { ...cur.signed, version: targetsVersion };
+    writeMetadata(dir, `${targetsVersion}.targets.json`, signedEnvelope(MetadataKind.Targets, signed, keysFor(dir, state.roles.targets.keyids)));
+    state.targetsVersion = targetsVersion;
+    // the server decides with the version agents now hold
+    const current = readCurrentPolicy(dir);
+    if (current) writeAtomic(paths(dir).current, JSON.stringify({ ...current, version: targetsVersion }));
+  }
+  if (which.includes('snapshot')) {
+    const cur = readJson<Envelope>(path.join(md, `${state.snapshotVersion}.snapshot.json`));
+    const meta: Record<string, number> = {};
+    for (const [name, m] of Object.entries(cur.signed.meta ?? {})) meta[name] = m.version;
+    meta['targets.json'] = targetsVersion;
+    const snapVersion = state.snapshotVersion + 1;
+    const snap = signedEnvelope(MetadataKind.Snapshot, snapshotSigned(snapVersion, expires, meta), keysFor(dir, state.roles.snapshot.keyids));
+    const snapBytes = Buffer.from(JSON.stringify(snap));
+    writeAtomic(path.join(md, `${snapVersion}.snapshot.json`), snapBytes);
+    state.snapshotVersion = snapVersion;
+    state.snapshot = { version: snapVersion, length: snapBytes.length, sha256: sha256(snapBytes) };
+  }
+  signTimestamp(dir, state, now);
+}

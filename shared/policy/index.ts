@@ -1,6 +1,7 @@
 // Public API of the policy layer (pure: runs in Node and in the browser).
 export * from './types';
 export { parseDuration, formatDuration, MAX_DURATION_SECONDS } from './duration';
+export { kubeContextName, awsProfileName } from './names';
 export { PolicySchema, NAME_RE, parseUntil, type PolicySource, type PolicyInput } from './schema';
 export {
   parsePolicyYaml,

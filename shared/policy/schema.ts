@@ -8,10 +8,13 @@
 
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { kubeContextName, NAME_RE } from './names';
 import { canonicalTimeZone, parseTimeOfDay } from './windows';
 
-/** Role and cluster names end up in kubeconfig contexts, INI sections and ssh key comments. */
-export const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Role and cluster names end up in kubeconfig contexts, INI sections and ssh key comments. No "--"
+ *  inside and no "-" at the end: "--" separates them in the injected names (names.ts), which makes
+ *  those names unique by construction. */
+export { NAME_RE };
 const CONTROL_RE = /\p{Cc}/u;
 
 const text = (what: string, max = 200) =>
@@ -25,7 +28,7 @@ const text = (what: string, max = 200) =>
 const name = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(NAME_RE, `${what} must be 1-63 lower-case letters, digits or '-', starting with a letter or digit`);
+    .regex(NAME_RE, `${what} must be 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, without '--' (PIM Agent uses '--' to join cluster, role and grant in kube context and AWS profile names)`);
 
 const email = z
   .string({ error: 'an e-mail address must be a string' })
@@ -319,6 +322,19 @@ export const PolicySchema = z
     firstIndex(p.users, (u) => u.email, (i) => ['users', i, 'email'], 'user');
     const clusters = new Set(p.clusters.map((c) => c.name));
     p.roles.forEach((r, i) => {
+      // one kube context per (cluster, role): a second grant for the same cluster would take the
+      // same name (shared/policy/names.ts), so ending one would break the other
+      const grantedAt = new Map<string, number>();
+      r.grants.kubernetes.forEach((k, j) => {
+        const prev = grantedAt.get(k.cluster);
+        if (prev !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['roles', i, 'grants', 'kubernetes', j, 'cluster'],
+            message: `cluster "${k.cluster}" is already granted to this role (kubernetes[${prev}]); both would be the kube context ${contextNameOrNote(k.cluster, r.name)}: merge their groups into one grant`,
+          });
+        } else grantedAt.set(k.cluster, j);
+      });
       r.grants.kubernetes.forEach((k, j) => {
         if (!clusters.has(k.cluster)) {
           ctx.addIssue({
@@ -330,6 +346,15 @@ export const PolicySchema = z
       });
     });
   });
+
+/** The context name for a message (names that are themselves invalid have their own issue). */
+function contextNameOrNote(cluster: string, role: string): string {
+  try {
+    return kubeContextName(cluster, role);
+  } catch {
+    return `of cluster "${cluster}" and role "${role}"`;
+  }
+}
 
 /** The validated, normalised source policy (what parsePolicyYaml returns, what compilePolicy takes). */
 export type PolicySource = z.output<typeof PolicySchema>;

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { confirmEnrolment, launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
 import { SecurityKey } from '../helpers/virtual-key';
@@ -47,6 +47,8 @@ interface Person {
   email: string;
   page: Page;
   key: SecurityKey;
+  /** what its `pim ui` printed (the enrolment confirmation code) */
+  uiOutput: () => string;
 }
 
 /** Click what opens a ceremony, touch the key on the page that opens, return its outcome. */
@@ -88,7 +90,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
       const context = await (browser as Browser).newContext({ viewport: { width: 420, height: 760 } });
       const page = await context.newPage();
       await page.goto(ui.match[1]!);
-      return { email, page, key: new SecurityKey() };
+      return { email, page, key: new SecurityKey(), uiOutput: ui.output };
     }),
   );
   const [alice, bob] = people as [Person, Person];
@@ -103,6 +105,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
       assert.match(await p.page.locator('#enrol-link-hint').innerText(), /not a complete enrolment link/);
       await p.page.getByTestId('enrol-link-input').fill(links[p.email]!);
       await p.page.getByTestId('enrol-submit').click();
+      await confirmEnrolment(p.page, p.uiOutput);
       await p.page.locator('[data-testid="enrol-screen"][data-state="waiting"]').waitFor();
       assert.equal(await p.page.getByTestId('enrol-user').innerText(), p.email);
       const fingerprint = await p.page.getByTestId('enrol-fingerprint').innerText();

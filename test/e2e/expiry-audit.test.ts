@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser';
+import { confirmEnrolment, launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
 import { SecurityKey } from '../helpers/virtual-key';
 
 const ROLE = 'gpu-admin';
-const CONTEXT = `pim-gpu-train-${ROLE}`;
+const CONTEXT = `pim-gpu-train--${ROLE}`;
 // a CA the kubeconfig entry names (nothing connects to the cluster in this test)
 const CA_DATA = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n').toString('base64');
 
@@ -89,6 +89,7 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.getByTestId('enrol-screen').waitFor();
     await page.getByTestId('enrol-link-input').fill(link);
     await page.getByTestId('enrol-submit').click();
+    await confirmEnrolment(page, ui.output);
     await page.locator('[data-testid="enrol-screen"][data-state="waiting"]').waitFor();
     const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('enrol-open-ceremony').click()]);
     const at = await key.attach(popup);

@@ -6,7 +6,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { launchChromium } from '../helpers/browser';
+import { launchChromium, webShellSession } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 
@@ -44,7 +44,7 @@ test('the popover lists roles online, and keeps them with an offline badge when 
   assert.equal(await page.getByTestId('connection-badge').getAttribute('data-connection'), 'online');
   assert.match(await page.getByTestId('policy-version').innerText(), /v1\b/);
   assert.equal(await page.getByTestId('user-email').innerText(), 'alice@acme.example');
-  assert.doesNotMatch(page.url(), /token=/, 'the session token does not linger in the address bar');
+  assert.doesNotMatch(page.url(), /code=|token=/, 'the one-time code does not linger in the address bar');
   // a role limited to business hours, or a contractor's, is shown with its reason, folded
   await page.getByTestId('ineligible-section').click();
   const reasons = await page.locator('[data-testid^="role-reason-"]').allInnerTexts();
@@ -63,8 +63,8 @@ test('the popover lists roles online, and keeps them with an offline badge when 
 
 test('the web shell refuses API calls without the session token or from another origin', async () => {
   const dir = tmpDir();
-  const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/[^/]+)\/#token=(\S+)/);
-  const [, origin, token] = ui.match as unknown as [string, string, string];
+  const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/);
+  const { origin, token } = await webShellSession(ui.match[1]!);
   const call = (headers: Record<string, string>) => fetch(`${origin}/api/getState`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
   assert.equal((await call({})).status, 401);
   assert.equal((await call({ authorization: 'Bearer wrong' })).status, 401);

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireProgram } from './system';
 
 export async function launchChromium(t: TestContext): Promise<Browser | null> {
@@ -21,4 +21,30 @@ export async function launchChromium(t: TestContext): Promise<Browser | null> {
     fs.rmSync(profile, { recursive: true, force: true });
   });
   return browser;
+}
+
+/** What a page does with the one-time code in `pim ui`'s URL: trades it, once, for the session token. */
+export async function webShellSession(uiUrl: string): Promise<{ origin: string; token: string }> {
+  const u = new URL(uiUrl);
+  const code = new URLSearchParams(u.hash.replace(/^#/, '')).get('code');
+  if (!code) throw new Error(`no one-time code in ${uiUrl}`);
+  const res = await fetch(`${u.origin}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+  const body = (await res.json()) as { ok: boolean; value?: { token: string }; error?: { message: string } };
+  if (!body.ok || !body.value) throw new Error(`the code was refused (HTTP ${res.status}): ${body.error?.message ?? ''}`);
+  return { origin: u.origin, token: body.value.token };
+}
+
+/** The web shell asks for the code `pim ui` printed on its terminal before it enrols (switches
+ *  control planes): read it from that output, as the person reads their terminal, and confirm. */
+export async function confirmEnrolment(page: Page, output: () => string): Promise<string> {
+  await page.getByTestId('enrol-confirm-input').waitFor();
+  let code: string | undefined;
+  for (let i = 0; i < 200 && !code; i++) {
+    code = [...output().matchAll(/Confirmation code to enrol with \S+: ([A-Z0-9]{4}-[A-Z0-9]{4})/g)].pop()?.[1];
+    if (!code) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!code) throw new Error(`pim ui printed no confirmation code:\n${output()}`);
+  await page.getByTestId('enrol-confirm-input').fill(code);
+  await page.getByTestId('enrol-submit').click();
+  return code;
 }

@@ -3,6 +3,7 @@
 // contiguous seq held. Gaps, forks, edited and foreign records are refused and flagged, and
 // `pim-server audit verify|export` report what is held.
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -12,6 +13,9 @@ import { bodySha256 } from '../../shared/device-jws';
 import { ControlPlaneClient, ControlPlaneError } from '../../electron/core/activation/cp-client';
 import { FileKeystore, createDeviceKey, signDeviceRequest, type DeviceKey } from '../../electron/core/keystore';
 import { serve, type RunningServer } from '../../server/http';
+import { ackPayload, type SignedAuditAck } from '../../shared/audit-ack';
+import { loadKeys } from '../../server/repo/keys';
+import { readState } from '../../server/repo/repository';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 import { makeRepo, ROOT, tmpDir } from '../helpers/repo';
 
@@ -52,6 +56,7 @@ async function enrolOverHttp(srv: RunningServer, email = 'alice@acme.example') {
 
 async function setup() {
   const { dir, srv } = await servedRepo();
+  repoDir = dir;
   const alice = await enrolOverHttp(srv);
   return { dir, srv, ...alice };
 }
@@ -73,7 +78,22 @@ function chain(device: string, n: number, user = 'alice@acme.example'): ChainedR
 /** records 'from'..'to' (seq, inclusive) */
 const seqs = (c: ChainedRecord[], from: number, to: number) => c.slice(from - 1, to);
 
-const send = (client: ControlPlaneClient, records: unknown[]) => client.call<Ack>('POST', '/api/v1/audit', { records });
+/** The answer without its signed acknowledgement, after checking that it signs exactly that answer
+ *  with the repository's timestamp key (what the agent checks: shared/audit-ack.ts). */
+function checkedSigned<T extends { acked: number; signed?: SignedAuditAck }>(dir: string, v: T): Omit<T, 'signed'> {
+  const { signed, ...rest } = v;
+  assert.ok(signed, 'the answer carries a signed acknowledgement');
+  assert.equal(signed.ack.seq, v.acked);
+  const ts = readState(dir).roles.timestamp.keyids[0]!;
+  const key = loadKeys(dir).get(ts)!;
+  const pub = crypto.createPublicKey(key.privateKey);
+  assert.ok(crypto.verify(null, Buffer.from(ackPayload(signed.ack)), pub, Buffer.from(signed.signatures[0]!.sig, 'hex')), 'signed by the timestamp key');
+  return rest;
+}
+
+let repoDir = '';
+const send = async (client: ControlPlaneClient, records: unknown[]) => checkedSigned(repoDir, await client.call<Ack & { signed?: SignedAuditAck }>('POST', '/api/v1/audit', { records }));
+const head = async (client: ControlPlaneClient) => checkedSigned(repoDir, await client.call<{ acked: number; hash: string; signed?: SignedAuditAck }>('GET', '/api/v1/audit/head'));
 
 function rows(srv: RunningServer, device?: string): number {
   const row = srv.controlPlane.db.prepare('SELECT COUNT(*) AS n FROM audit_records WHERE @d IS NULL OR device = @d').get({ d: device ?? null }) as { n: number };
@@ -103,12 +123,12 @@ async function postGzip(srv: RunningServer, key: DeviceKey, gz: Buffer, signOver
 
 test('a chain of 50 records is stored and acknowledged up to seq 50, and audit verify finds it intact', async () => {
   const { dir, srv, key, client } = await setup();
-  assert.deepEqual(await client.call('GET', '/api/v1/audit/head'), { acked: 0, hash: GENESIS_HASH });
+  assert.deepEqual(await head(client), { acked: 0, hash: GENESIS_HASH });
   const c = chain(key.thumbprint, 50);
   assert.deepEqual(await send(client, c), { acked: 50, problem: null });
   assert.equal(rows(srv, key.thumbprint), 50);
   // an agent that lost its cursor asks where to resume
-  assert.deepEqual(await client.call('GET', '/api/v1/audit/head'), { acked: 50, hash: c[49]!.hash });
+  assert.deepEqual(await head(client), { acked: 50, hash: c[49]!.hash });
   const v = pimServer('audit', 'verify', dir);
   assert.equal(v.code, 0, v.stdout + v.stderr);
   assert.match(v.stdout, new RegExp(`device ${key.thumbprint}: 50 records, chain intact`));
@@ -234,7 +254,7 @@ test('a gzip batch is accepted when the device signature covers the compressed b
   assert.equal(rows(srv), 0);
   const ok = await postGzip(srv, key, gz);
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
-  assert.deepEqual(ok.body.value, { acked: 20, problem: null });
+  assert.deepEqual(checkedSigned(repoDir, ok.body.value as Ack & { signed?: SignedAuditAck }), { acked: 20, problem: null });
   assert.equal(rows(srv), 20);
 });
 

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
+import { webShellSession } from '../helpers/browser';
 import { requireProgram } from '../helpers/system';
 
 function setup() {
@@ -132,8 +133,8 @@ test('pim-server refuses to re-init a repository and to serve plain HTTP off loo
 test('npm start with nothing configured runs the demo control plane and the web shell, twice in a row', async () => {
   const { home } = setup();
   for (const round of [1, 2]) {
-    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/[^/]+)\/#token=(\S+)/, { PIM_NO_ELECTRON: '1', PIM_KEYSTORE: 'file' });
-    const [, origin, token] = app.match as unknown as [string, string, string];
+    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, { PIM_NO_ELECTRON: '1', PIM_KEYSTORE: 'file' });
+    const { origin, token } = await webShellSession(app.match[1]!);
     assert.match(app.output(), /embedded demo control plane at http:\/\/localhost:\d+/);
     assert.match(app.output(), /Electron tray app cannot start here: PIM_NO_ELECTRON=1/);
     type State = { connection: string; roles: { name: string }[]; user: { email: string }; enrolled: boolean; enrolment: { state: string } | null };

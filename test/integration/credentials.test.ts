@@ -22,7 +22,7 @@ import { SoftAuthenticator } from '../helpers/soft-authenticator';
 import { findProgram, requireProgram } from '../helpers/system';
 
 const ROLE = 'gpu-admin';
-const CONTEXT = `pim-gpu-train-${ROLE}`;
+const CONTEXT = `pim-gpu-train--${ROLE}`;
 const PROFILE = `pim-${ROLE}`;
 
 const USER_AWS_CONFIG = `[default]

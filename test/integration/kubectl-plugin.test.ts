@@ -19,7 +19,7 @@ import { requireProgram } from '../helpers/system';
 const ISSUER = 'https://pim.example.test';
 const CLUSTER = 'prod';
 const ROLE = 'ops-admin';
-const NAME = `pim-${CLUSTER}-${ROLE}`;
+const NAME = `pim-${CLUSTER}--${ROLE}`;
 const GROUP = 'pim:ops-admins';
 const POD = 'payments-6c9f7d8b4-q7m2z';
 

@@ -16,6 +16,7 @@ import { AuditSyncer, AuditSyncError, syncOnce } from '../../electron/core/audit
 import { createDeviceKey, FileKeystore, type DeviceKey } from '../../electron/core/keystore';
 import { openDb } from '../../electron/core/store/db';
 import { newAgent } from '../helpers/agent';
+import { HeldHashes, trustedAckSigner } from '../helpers/ack-signer';
 import { publishPolicy } from '../../server/repo/repository';
 import { makeRepo, restoreMetadata, serveRepo, SMALL_POLICY, snapshotMetadata, tmpDir } from '../helpers/repo';
 
@@ -286,6 +287,8 @@ interface Received {
 async function stubServer(answer: (held: number, batch: ChainedRecord[]) => { acked: number; problem: unknown }) {
   const got: Received[] = [];
   let held = 0;
+  const hashes = new HeldHashes();
+  let sign: ReturnType<typeof trustedAckSigner> | null = null;
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -295,25 +298,32 @@ async function stubServer(answer: (held: number, batch: ChainedRecord[]) => { ac
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, value }));
       };
-      if (req.url === '/api/v1/audit/head') return reply({ acked: held });
+      if (req.url === '/api/v1/audit/head') return reply({ acked: held, signed: sign?.(hashes.device, held, hashes.hash(held)) });
       const gzip = req.headers['content-encoding'] === 'gzip';
       const body = JSON.parse((gzip ? gunzipSync(raw) : raw).toString('utf8')) as { records: ChainedRecord[] };
       const jws = String(req.headers.authorization).replace(/^PIM-Device /, '');
       got.push({ records: body.records, gzip, bshMatches: decodeJwt(jws).bsh === bodySha256(raw) });
+      hashes.see(body.records);
       const a = answer(held, body.records);
       held = Math.max(held, a.acked);
-      reply(a);
+      reply({ ...a, signed: sign?.(hashes.device, a.acked, hashes.hash(a.acked)) });
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
-  return { url, got, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  // signs its answers with a key the agent at `home` trusts, as the real control plane does
+  const trust = (home: string, device: string) => {
+    sign = trustedAckSigner(home);
+    hashes.device = device;
+  };
+  return { url, got, trust, close: () => new Promise<void>((r) => srv.close(() => r())) };
 }
 
-async function syncSetup(n: number, url: string): Promise<{ agent: ReturnType<typeof newAgent>; j: Journal; key: DeviceKey }> {
+async function syncSetup(n: number, url: string, trust?: (home: string, device: string) => void): Promise<{ agent: ReturnType<typeof newAgent>; j: Journal; key: DeviceKey }> {
   const agent = newAgent();
   agent.store.setConnection({ server: url, user: USER, unenrolled: false, demo: false });
   const key = await createDeviceKey(new FileKeystore(agent.home));
+  trust?.(agent.home, key.thumbprint);
   const j = await agent.journal();
   j.begin(key.thumbprint, USER, [{ type: 'enrolled', data: { device: key.thumbprint } }]);
   for (let i = 2; i <= n; i++) j.append('activation-requested', USER, { activation: `a${i}`, role: 'readonly' });
@@ -323,7 +333,7 @@ async function syncSetup(n: number, url: string): Promise<{ agent: ReturnType<ty
 test('sync sends gzip batches whose signature covers the compressed bytes, and follows the acks', async () => {
   const s = await stubServer((_held, batch) => ({ acked: batch[batch.length - 1]!.record.seq, problem: null }));
   try {
-    const { agent, j, key } = await syncSetup(1203, s.url);
+    const { agent, j, key } = await syncSetup(1203, s.url, s.trust);
     const r = await syncOnce(agent, { key });
     assert.deepEqual(r, { sent: 1203, acked: 1203, pending: 0 });
     assert.deepEqual(s.got.map((g) => g.records.length), [1000, 203]);
@@ -341,7 +351,7 @@ test('the cursor advances only to what the server acknowledges', async () => {
   // a server that takes at most 3 new records per batch
   const s = await stubServer((held, batch) => ({ acked: Math.min(held + 3, batch[batch.length - 1]!.record.seq), problem: null }));
   try {
-    const { agent, j, key } = await syncSetup(7, s.url);
+    const { agent, j, key } = await syncSetup(7, s.url, s.trust);
     const r = await syncOnce(agent, { key });
     assert.equal(r.acked, 7);
     assert.deepEqual(s.got.map((g) => g.records[0]!.record.seq), [1, 4, 7]);
@@ -354,7 +364,7 @@ test('the cursor advances only to what the server acknowledges', async () => {
 test('a server ahead of the journal, or naming a problem, is surfaced (not retried forever) and journaled once an hour', async () => {
   const ahead = await stubServer(() => ({ acked: 50, problem: null }));
   try {
-    const { agent, j, key } = await syncSetup(3, ahead.url);
+    const { agent, j, key } = await syncSetup(3, ahead.url, ahead.trust);
     await assert.rejects(syncOnce(agent, { key }), (e: unknown) => e instanceof AuditSyncError && e.code === 'server-ahead' && /holds records up to seq 50.*ends at seq 3/.test(e.message));
     assert.equal(j.acked(), 0);
     await assert.rejects(syncOnce(agent, { key }), AuditSyncError);
@@ -365,7 +375,7 @@ test('a server ahead of the journal, or naming a problem, is surfaced (not retri
   }
   const problem = await stubServer(() => ({ acked: 2, problem: { kind: 'broken-link', seq: 3 } }));
   try {
-    const { agent, j, key } = await syncSetup(5, problem.url);
+    const { agent, j, key } = await syncSetup(5, problem.url, problem.trust);
     await assert.rejects(syncOnce(agent, { key }), (e: unknown) => e instanceof AuditSyncError && e.code === 'server-problem' && /record 3 was altered/.test(e.message));
     assert.equal(j.acked(), 2);
     assert.equal(problem.got.length, 1);

@@ -12,12 +12,16 @@ import { syncOnce } from '../../electron/core/audit/sync';
 import { createDeviceKey, FileKeystore } from '../../electron/core/keystore';
 import { newAgent } from '../helpers/agent';
 import { tmpDir } from '../helpers/repo';
+import { HeldHashes, trustedAckSigner } from '../helpers/ack-signer';
 
 const USER = 'alice@acme.example';
 
 /** A control plane that acknowledges every batch. */
-async function ackingServer() {
+async function ackingServer(home: string, device: string) {
   let held = 0;
+  const hashes = new HeldHashes();
+  hashes.device = device;
+  const sign = trustedAckSigner(home);
   const srv = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -26,11 +30,12 @@ async function ackingServer() {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, value }));
       };
-      if (req.url === '/api/v1/audit/head') return reply({ acked: held });
+      if (req.url === '/api/v1/audit/head') return reply({ acked: held, signed: sign(device, held, hashes.hash(held)) });
       const raw = Buffer.concat(chunks);
       const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as { records: ChainedRecord[] };
+      hashes.see(body.records);
       held = Math.max(held, body.records[body.records.length - 1]!.record.seq);
-      reply({ acked: held, problem: null });
+      reply({ acked: held, problem: null, signed: sign(device, held, hashes.hash(held)) });
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
@@ -98,7 +103,7 @@ test('records newest first, by role, with the sync state: failing since the firs
   assert.equal(v.sync.lastSuccessAt, null);
 
   // it is back: everything is acknowledged, the failure run ends
-  const srv = await ackingServer();
+  const srv = await ackingServer(agent.home, key.thumbprint);
   try {
     agent.store.setConnection({ server: srv.url, user: USER, unenrolled: false, demo: false });
     now += 60_000;
@@ -127,7 +132,7 @@ test('a record for the view: small scalar details, injected items as one line, b
       activation: 'a1',
       role: 'gpu-admin',
       items: [
-        { kind: 'kube', name: 'pim-gpu-train-gpu-admin', where: '/home/alice/.kube/config' },
+        { kind: 'kube', name: 'pim-gpu-train--gpu-admin', where: '/home/alice/.kube/config' },
         { kind: 'aws', name: 'pim-gpu-admin', where: '/home/alice/.aws/config' },
       ],
       note: 'n'.repeat(500),
@@ -139,7 +144,7 @@ test('a record for the view: small scalar details, injected items as one line, b
   assert.equal(e.role, 'gpu-admin');
   assert.equal(e.activation, 'a1');
   assert.equal(e.synced, false);
-  assert.equal(e.details.items, 'kube pim-gpu-train-gpu-admin, aws pim-gpu-admin');
+  assert.equal(e.details.items, 'kube pim-gpu-train--gpu-admin, aws pim-gpu-admin');
   assert.equal(String(e.details.note).length, 200);
   assert.equal(e.details.nested, undefined);
   assert.equal(e.details.keyTouch, false, 'the evidence was not fetched');

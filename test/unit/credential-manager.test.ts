@@ -19,6 +19,7 @@ import { createDeviceKey, openKeystore } from '../../electron/core/keystore';
 import { newAgent } from '../helpers/agent';
 import { USER_KUBECONFIG } from '../helpers/kube-api';
 import { tmpDir } from '../helpers/repo';
+import { awsProfileName, kubeContextName } from '../../shared/policy/names';
 
 const USER = 'alice@acme.example';
 const MIN = 60_000;
@@ -48,7 +49,8 @@ async function setup() {
       const exp = new Date(Math.min(now + 15 * MIN, Date.parse(a.expiresAt!)));
       return {
         activation: id, role: a.role, user: USER, activationExpiresAt: a.expiresAt!, issuer: 'http://127.0.0.1:9',
-        kube: [{ cluster: 'gpu-train', server: 'https://127.0.0.1:6443', certificateAuthorityData: null, token: `token-${issued.length}`, expiresAt: exp.toISOString() }],
+        // role train-admin lives on cluster gpu: with role admin on gpu-train, the pair whose old names collided
+        kube: [{ cluster: a.role === 'train-admin' ? 'gpu' : 'gpu-train', server: 'https://127.0.0.1:6443', certificateAuthorityData: null, token: `token-${issued.length}`, expiresAt: exp.toISOString() }],
         aws: [], ssh: [],
       } satisfies IssuedCredentials;
     },
@@ -75,7 +77,7 @@ test('a kube token is renewed at two thirds of its life, not before, while the a
   const w = await setup();
   w.save('a1', 'gpu-admin', 'active', 60);
   const r = await w.mgr.reconcile();
-  assert.deepEqual(r.injected.map((i) => i.items.map((x) => x.name)), [['pim-gpu-train-gpu-admin']]);
+  assert.deepEqual(r.injected.map((i) => i.items.map((x) => x.name)), [['pim-gpu-train--gpu-admin']]);
   assert.deepEqual(w.issued, ['a1']);
   assert.equal(w.mgr.nextWakeAt()?.toISOString(), new Date(T0 + 10 * MIN).toISOString());
   w.at(9);
@@ -85,7 +87,7 @@ test('a kube token is renewed at two thirds of its life, not before, while the a
   const again = await w.mgr.reconcile();
   assert.deepEqual(again.renewed, [{ role: 'gpu-admin', activation: 'a1' }]);
   assert.deepEqual(w.issued, ['a1', 'a1']);
-  const cred = JSON.parse(fs.readFileSync(path.join(w.agent.home, 'creds', 'kube', 'pim-gpu-train-gpu-admin.json'), 'utf8'));
+  const cred = JSON.parse(fs.readFileSync(path.join(w.agent.home, 'creds', 'kube', 'pim-gpu-train--gpu-admin.json'), 'utf8'));
   assert.equal(cred.status.token, 'token-2');
   assert.equal(cred.status.expirationTimestamp, iso(T0 + 25 * MIN).replace('.000Z', 'Z'));
 });
@@ -110,11 +112,11 @@ test('deactivated: the helper explains for the grace period, then every entry go
   w.save('a1', 'gpu-admin', 'deactivated', 55);
   const r = await w.mgr.reconcile();
   assert.deepEqual(r.removed.map((x) => [x.role, x.reason]), [['gpu-admin', 'deactivated']]);
-  const h = w.helper('pim-gpu-train-gpu-admin');
+  const h = w.helper('pim-gpu-train--gpu-admin');
   assert.equal(h.status, 1);
   assert.equal(h.stdout, '');
   assert.equal(h.stderr.trim(), `pim: role gpu-admin was deactivated at ${iso(T0 + 5 * MIN)}; activate it again from PIM Agent (pim activate gpu-admin)`);
-  assert.match(fs.readFileSync(w.kubeconfig, 'utf8'), /pim-gpu-train-gpu-admin/, 'still there to explain itself');
+  assert.match(fs.readFileSync(w.kubeconfig, 'utf8'), /pim-gpu-train--gpu-admin/, 'still there to explain itself');
   assert.equal(w.mgr.injected()[0]?.endedAt, new Date(T0 + 5 * MIN).toISOString());
   w.at(15);
   await w.mgr.reconcile();
@@ -144,8 +146,8 @@ test('an extension takes the role over without a gap: same names, the new end, n
   const r = await w.mgr.reconcile();
   assert.deepEqual(r.removed, [], 'nothing was taken away');
   assert.deepEqual(r.injected.map((x) => x.activation), ['a2']);
-  assert.equal(w.helper('pim-gpu-train-gpu-admin').status, 0);
-  assert.match(fs.readFileSync(path.join(w.agent.home, 'creds', 'kube', 'pim-gpu-train-gpu-admin.meta'), 'utf8'), new RegExp(`^${Math.floor((T0 + 90 * MIN) / 1000)} `));
+  assert.equal(w.helper('pim-gpu-train--gpu-admin').status, 0);
+  assert.match(fs.readFileSync(path.join(w.agent.home, 'creds', 'kube', 'pim-gpu-train--gpu-admin.meta'), 'utf8'), new RegExp(`^${Math.floor((T0 + 90 * MIN) / 1000)} `));
   assert.deepEqual(w.mgr.injected().map((v) => v.activation), ['a2']);
 });
 
@@ -157,7 +159,7 @@ test('an entry of ours that nothing accounts for (a crash between writing and re
   w.agent.store.db.prepare('DELETE FROM injections').run();
   w.agent.store.db.prepare("UPDATE activations SET state = 'expired'").run();
   const r = await w.mgr.reconcile();
-  assert.deepEqual(r.removed.flatMap((x) => x.items.map((i) => i.name)), ['pim-gpu-train-gpu-admin']);
+  assert.deepEqual(r.removed.flatMap((x) => x.items.map((i) => i.name)), ['pim-gpu-train--gpu-admin']);
   assert.notEqual(withOurs, USER_KUBECONFIG);
   assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
 });
@@ -213,4 +215,33 @@ test('entries of another PIM home sharing the kubeconfig are left alone', async 
   const r = await w.mgr.reconcile();
   assert.deepEqual(r.removed, []);
   assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), theirs);
+});
+
+test('unique names: an entry of ours named the old way (pim-<cluster>-<role>) is still recognised and swept', async () => {
+  const w = await setup();
+  const helperPath = path.join(w.agent.home, 'creds', 'bin', 'pim-cred');
+  await w.mgr.reconcile(); // installs the helper
+  const old = addKubeEntries(USER_KUBECONFIG, [{ name: 'pim-gpu-train-gpu-admin', cluster: 'gpu-train', role: 'gpu-admin', server: 'https://127.0.0.1:6443', certificateAuthorityData: null, command: helperPath, args: ['kube', 'pim-gpu-train-gpu-admin'] }]);
+  fs.writeFileSync(w.kubeconfig, old);
+  const r = await w.mgr.reconcile();
+  assert.deepEqual(r.removed.flatMap((x) => x.items.map((i) => i.name)), ['pim-gpu-train-gpu-admin']);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
+});
+
+test('unique names: role train-admin on cluster gpu and role admin on cluster gpu-train get two kube contexts; ending one leaves the other working', async () => {
+  const w = await setup();
+  w.save('a1', 'admin', 'active', 60);
+  w.save('a2', 'train-admin', 'active', 60);
+  await w.mgr.reconcile();
+  const contexts = () => (parse(fs.readFileSync(w.kubeconfig, 'utf8')) as { contexts: { name: string }[] }).contexts.map((c) => c.name).filter((n) => n.startsWith('pim-'));
+  assert.deepEqual(contexts().sort(), ['pim-gpu--train-admin', 'pim-gpu-train--admin']);
+  w.at(5);
+  w.save('a2', 'train-admin', 'deactivated', 55);
+  await w.mgr.reconcile();
+  w.at(20); // past the grace period
+  await w.mgr.reconcile();
+  assert.deepEqual(contexts(), ['pim-gpu-train--admin']);
+  assert.equal(w.helper('pim-gpu-train--admin').status, 0, 'the other role still has its credential');
+  assert.notEqual(awsProfileName('ops', 0, 2), awsProfileName('ops-1', 0, 1));
+  assert.throws(() => kubeContextName('gpu', 'a--b'), /must not contain '--'/);
 });

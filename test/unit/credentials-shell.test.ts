@@ -19,10 +19,10 @@ test('values are single-quoted so that no shell expands anything in them', () =>
 });
 
 test('pim env exports AWS_PROFILE and a KUBECONFIG whose first file selects the role context', () => {
-  const env = roleEnv({ awsProfile: 'pim-gpu-admin', contextFile: '/h/creds/env/pim-gpu-train-gpu-admin.yaml', kubeconfig: '/u/a:/u/b', defaultKubeconfig: '/u/.kube/config' });
-  assert.deepEqual(env, { AWS_PROFILE: 'pim-gpu-admin', KUBECONFIG: `/h/creds/env/pim-gpu-train-gpu-admin.yaml${path.delimiter}/u/a${path.delimiter}/u/b` });
+  const env = roleEnv({ awsProfile: 'pim-gpu-admin', contextFile: '/h/creds/env/pim-gpu-train--gpu-admin.yaml', kubeconfig: '/u/a:/u/b', defaultKubeconfig: '/u/.kube/config' });
+  assert.deepEqual(env, { AWS_PROFILE: 'pim-gpu-admin', KUBECONFIG: `/h/creds/env/pim-gpu-train--gpu-admin.yaml${path.delimiter}/u/a${path.delimiter}/u/b` });
   assert.equal(roleEnv({ awsProfile: null, contextFile: '/c.yaml', kubeconfig: undefined, defaultKubeconfig: '/u/.kube/config' }).KUBECONFIG, `/c.yaml${path.delimiter}/u/.kube/config`);
-  assert.equal(exportLines(env, 'bash'), `export AWS_PROFILE='pim-gpu-admin';\nexport KUBECONFIG='/h/creds/env/pim-gpu-train-gpu-admin.yaml:/u/a:/u/b';\n`);
+  assert.equal(exportLines(env, 'bash'), `export AWS_PROFILE='pim-gpu-admin';\nexport KUBECONFIG='/h/creds/env/pim-gpu-train--gpu-admin.yaml:/u/a:/u/b';\n`);
   assert.match(exportLines(env, 'fish'), /^set -gx AWS_PROFILE 'pim-gpu-admin';$/m);
   assert.throws(() => exportLines({ 'BAD NAME': 'x' }, 'sh'), /not an environment variable name/);
 });

@@ -71,7 +71,7 @@ test('each record type has a label, a tone and a short description', () => {
   assert.equal(describeAuditEntry(entry({ type: 'activation-requested', details: { kind: 'extend', duration: 3600 } })), 'extension for 1 h');
   assert.equal(describeAuditEntry(entry({ details: { expiresAt: '2025-11-24T12:30:00.000Z', keyTouch: true } }), UTC), 'until 24 Nov 2025, 12:30 · key touch recorded');
   assert.equal(describeAuditEntry(entry({ type: 'activation-deactivated', details: { endReason: 'deactivated by the user' } })), 'deactivated by the user');
-  assert.equal(describeAuditEntry(entry({ type: 'credentials-injected', details: { items: 'kube pim-gpu-train-gpu-admin, aws pim-gpu-admin' } })), 'kube pim-gpu-train-gpu-admin, aws pim-gpu-admin');
+  assert.equal(describeAuditEntry(entry({ type: 'credentials-injected', details: { items: 'kube pim-gpu-train--gpu-admin, aws pim-gpu-admin' } })), 'kube pim-gpu-train--gpu-admin, aws pim-gpu-admin');
   assert.equal(describeAuditEntry(entry({ type: 'credentials-removed', details: { items: 'kube pim-x', reason: 'expired' } })), 'kube pim-x (expired)');
   assert.equal(describeAuditEntry(entry({ type: 'approval-given', details: { decision: 'deny', requester: 'bob@acme.example', reason: 'freeze' } })), 'denied bob@acme.example — freeze');
   assert.equal(describeAuditEntry(entry({ type: 'policy-refreshed', role: null, details: { version: 3, changed: false } })), 'policy v3 (unchanged)');

@@ -12,7 +12,7 @@ import { credentialHint, credentialLines, credentialsFor, credentialText, displa
 const items: InjectionView['items'] = [
   { kind: 'ssh', name: 'pim:gpu-admin:act1', where: '/run/user/1000/ssh-agent.sock' },
   { kind: 'aws', name: 'pim-gpu-admin', where: '/home/alice/.aws/config' },
-  { kind: 'kube', name: 'pim-gpu-train-gpu-admin', where: '/home/alice/.kube/config' },
+  { kind: 'kube', name: 'pim-gpu-train--gpu-admin', where: '/home/alice/.kube/config' },
 ];
 
 function injection(over: Partial<InjectionView> = {}): InjectionView {
@@ -20,9 +20,9 @@ function injection(over: Partial<InjectionView> = {}): InjectionView {
 }
 
 test('credentials read as kube contexts, AWS profiles, then SSH certificates — names only', () => {
-  assert.deepEqual(credentialLines(items).map(credentialText), ['kube context pim-gpu-train-gpu-admin', 'AWS profile pim-gpu-admin', 'SSH certificate in ssh-agent']);
-  assert.equal(credentialHint(items), 'use it: kubectl --context pim-gpu-train-gpu-admin  /  aws --profile pim-gpu-admin  /  ssh (ssh-agent offers the certificate)');
-  assert.equal(credentialHint(items.filter((i) => i.kind === 'kube')), 'use it: kubectl --context pim-gpu-train-gpu-admin');
+  assert.deepEqual(credentialLines(items).map(credentialText), ['kube context pim-gpu-train--gpu-admin', 'AWS profile pim-gpu-admin', 'SSH certificate in ssh-agent']);
+  assert.equal(credentialHint(items), 'use it: kubectl --context pim-gpu-train--gpu-admin  /  aws --profile pim-gpu-admin  /  ssh (ssh-agent offers the certificate)');
+  assert.equal(credentialHint(items.filter((i) => i.kind === 'kube')), 'use it: kubectl --context pim-gpu-train--gpu-admin');
   assert.equal(credentialHint([]), null);
   assert.ok(credentialLines(items).every((l) => !/\/home|\.sock/.test(credentialText(l))), 'file paths and sockets are not shown');
 });
@@ -49,7 +49,7 @@ test('the list renders names as text: markup from a policy name stays text', () 
   const ok = renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection() }));
   assert.match(ok, /data-testid="credentials-gpu-admin"/);
   assert.equal((ok.match(/data-testid="credential-item"/g) ?? []).length, 3);
-  assert.match(ok, /data-testid="credentials-hint-gpu-admin">use it: kubectl --context pim-gpu-train-gpu-admin/);
+  assert.match(ok, /data-testid="credentials-hint-gpu-admin">use it: kubectl --context pim-gpu-train--gpu-admin/);
   assert.equal(renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection({ items: [] }) })), '');
 });
 
@@ -71,6 +71,6 @@ test('an active card shows its credentials; an ended one does not', () => {
   } satisfies ActivationView;
   const render = (activation: ActivationView) =>
     renderToStaticMarkup(createElement(ActivationStatus, { client: {} as PimApi, role: 'gpu-admin', activation, requirements: null, server: null, nowMs: Date.parse('2025-11-24T10:30:00.000Z'), onChanged: () => undefined, onDismiss: () => undefined, credentials: injection() }));
-  assert.match(render(a), /kube context <code[^>]*>pim-gpu-train-gpu-admin<\/code>/);
+  assert.match(render(a), /kube context <code[^>]*>pim-gpu-train--gpu-admin<\/code>/);
   assert.doesNotMatch(render({ ...a, state: 'expired' }), /credentials-gpu-admin/);
 });

@@ -11,6 +11,7 @@
 // synchronous=FULL, so a record is on disk when append returns: callers append before they report
 // what the record describes. Whatever keeps a record from being written throws a JournalError.
 import { AUDIT_TYPES, AuditRecordSchema, chainHash, GENESIS_HASH, verifyChain, type AuditRecord, type AuditType, type ChainedRecord, type ChainProblem } from '../../../shared/audit';
+import { SignedAuditAckSchema, type SignedAuditAck } from '../../../shared/audit-ack';
 import type { Db } from '../store/db';
 
 export type JournalErrorCode = 'journal-unavailable' | 'journal-not-started' | 'journal-invalid';
@@ -26,13 +27,22 @@ export class JournalError extends Error {
 
 export type AuditData = Record<string, unknown>;
 
+/** The journal ends before, or differs at, the head the control plane signed that it holds. */
+export interface TruncationProblem {
+  kind: 'truncated';
+  seq: number;
+  /** the signed acknowledgement's seq and time */
+  acked: number;
+  at: string;
+}
+
 export interface VerifyResult {
   ok: boolean;
   /** records checked */
   count: number;
   /** whose chain it is (null: no chain yet, not enrolled) */
   device: string | null;
-  problem: ChainProblem | null;
+  problem: ChainProblem | TruncationProblem | null;
   /** the problem in words, e.g. "record 17 was altered (broken link)" */
   message: string | null;
 }
@@ -66,6 +76,8 @@ const META_ACKED = 'audit_acked';
 const META_PENDING_KEY = 'audit_pending_key';
 /** how syncing went: { lastSuccessAt, failingSince, lastError } (see syncOutcome) */
 const META_SYNC = 'audit_sync';
+/** the last acknowledgement the control plane signed (shared/audit-ack.ts), JSON */
+const META_SIGNED_ACK = 'audit_signed_ack';
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** The words for a chain problem, naming the record. */
@@ -296,6 +308,20 @@ export class Journal {
       prevSeq = record.seq;
       prevHash = row.hash;
     }
+    // An intact chain can still be one cut short: records the control plane signed that it holds
+    // must still be here, with the same hash.
+    const ack = this.signedAck();
+    if (ack && ack.ack.device === device && ack.ack.seq > 0) {
+      const held = this.hashAt(ack.ack.seq);
+      if (held === null || held !== ack.ack.hash) {
+        const problem: TruncationProblem = { kind: 'truncated', seq: prevSeq, acked: ack.ack.seq, at: ack.ack.at };
+        const message =
+          held === null
+            ? `the journal was truncated: it ends at record ${prevSeq}, but the control plane signed at ${ack.ack.at} that it holds records up to ${ack.ack.seq} — records ${prevSeq + 1}–${ack.ack.seq} were deleted (the control plane still has them: pim-server audit export)`
+            : `the journal was rewritten: record ${ack.ack.seq} is not the one the control plane signed at ${ack.ack.at} that it holds`;
+        return { ok: false, count, device, problem, message };
+      }
+    }
     return { ok: true, count, device, problem: null, message: null };
   }
 
@@ -347,6 +373,33 @@ export class Journal {
         ? { lastSuccessAt: at, failingSince: null, lastError: null }
         : { lastSuccessAt: prev.lastSuccessAt, failingSince: prev.failingSince ?? at, lastError: { code: outcome.code, message: outcome.message.slice(0, 1000) } };
       this.setMeta(META_SYNC, JSON.stringify(next));
+    });
+  }
+
+  /** The hash of record `seq` (seq 0: the genesis hash), or null when there is no such record. */
+  hashAt(seq: number): string | null {
+    if (seq === 0) return GENESIS_HASH;
+    const r = this.db.prepare('SELECT hash FROM audit WHERE seq = ?').get(seq) as { hash: string } | undefined;
+    return r?.hash ?? null;
+  }
+
+  /** The last acknowledgement the control plane signed (verified when stored), or null. */
+  signedAck(): SignedAuditAck | null {
+    const raw = this.meta(META_SIGNED_ACK);
+    if (raw === null) return null;
+    try {
+      const p = SignedAuditAckSchema.safeParse(JSON.parse(raw));
+      return p.success ? p.data : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Keeps a verified signed acknowledgement; never one for less than the one kept. */
+  setSignedAck(signed: SignedAuditAck): void {
+    this.write(() => {
+      const cur = this.signedAck();
+      if (!cur || cur.ack.device !== signed.ack.device || signed.ack.seq >= cur.ack.seq) this.setMeta(META_SIGNED_ACK, JSON.stringify(signed));
     });
   }
 

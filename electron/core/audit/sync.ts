@@ -2,7 +2,9 @@
 // gzip-compressed and signed by the device key, POSTed to /api/v1/audit. Delivery is at least
 // once — the server deduplicates by (device, seq), checks that the chain continues and answers the
 // highest contiguous seq it holds — and the cursor (meta 'audit_acked' in agent.db, so it survives
-// restarts) moves only to that answer, never backwards.
+// restarts) moves only to that answer, never backwards, and only when the answer carries the
+// control plane's signature over exactly that head (shared/audit-ack.ts; the last one is kept for
+// `pim audit verify`'s truncation check).
 //
 // `syncOnce` runs until caught up; a failure is journaled as `sync-failed` (at most hourly) and
 // rethrown. `AuditSyncer` runs it in long-running hosts: soon after each append, every minute, and
@@ -13,6 +15,7 @@ import type { ChainedRecord } from '../../../shared/audit';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
+import { checkSignedAck } from './ack';
 import { describeProblem, JournalError, type Journal } from './journal';
 
 /** Records per batch (the server's limit too). */
@@ -22,7 +25,7 @@ export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** A failing sync is journaled at most this often. */
 export const SYNC_FAILED_AUDIT_MS = 60 * 60_000;
 
-export type AuditSyncErrorCode = 'not-enrolled' | 'wrong-device' | 'server-ahead' | 'server-problem' | 'no-progress' | 'bad-answer';
+export type AuditSyncErrorCode = 'not-enrolled' | 'wrong-device' | 'server-ahead' | 'server-problem' | 'no-progress' | 'bad-answer' | 'unsigned-ack';
 
 export class AuditSyncError extends Error {
   constructor(
@@ -46,6 +49,8 @@ export interface SyncResult {
 interface AuditAnswer {
   acked: number;
   problem: { kind: string; seq: number } | null;
+  /** shared/audit-ack.ts: what the cursor may follow */
+  signed?: unknown;
 }
 
 function describeServerProblem(p: { kind: string; seq: number }): string {
@@ -80,7 +85,7 @@ export async function syncOnce(agent: Agent, opts: { key?: DeviceKey; timeoutMs?
     const key = opts.key ?? (await loadDeviceKey(openKeystore(agent.home)));
     if (!key) throw new AuditSyncError('not-enrolled', 'this agent has no device key to sign its journal with: run `pim enroll LINK`');
     if (key.thumbprint !== device) throw new AuditSyncError('wrong-device', `the journal is the chain of device ${device.slice(0, 12)}…, but this agent's device key is ${key.thumbprint.slice(0, 12)}…: re-enrol this device`);
-    const r = await sendAll(journal, new ControlPlaneClient(conn.server, key, opts.timeoutMs));
+    const r = await sendAll(journal, new ControlPlaneClient(conn.server, key, opts.timeoutMs), ackChecker(agent, journal, device));
     noteOutcome(journal, null);
     return r;
   } catch (e) {
@@ -100,7 +105,29 @@ function noteOutcome(journal: Journal, e: unknown): void {
   }
 }
 
-async function sendAll(journal: Journal, client: ControlPlaneClient): Promise<SyncResult> {
+type AckCheck = (answer: { acked: number; signed?: unknown }) => Promise<void>;
+
+/** Refuses (AuditSyncError 'unsigned-ack') an acknowledgement the control plane did not sign for
+ *  exactly this journal, so a man in the middle cannot move the cursor; keeps the last valid one. */
+function ackChecker(agent: Agent, journal: Journal, device: string): AckCheck {
+  let refreshed = false;
+  return async (answer) => {
+    const hash = journal.hashAt(answer.acked);
+    if (hash === null) return; // beyond the journal: the caller's `ahead` check reports it
+    const expected = { device, seq: answer.acked, hash };
+    let r = checkSignedAck(agent.home, answer.signed, expected);
+    if (!r.ok && !refreshed) {
+      // the timestamp key may have been rotated since the last policy refresh: follow the new root once
+      refreshed = true;
+      await agent.refresh().catch(() => undefined);
+      r = checkSignedAck(agent.home, answer.signed, expected);
+    }
+    if (!r.ok) throw new AuditSyncError('unsigned-ack', `the control plane's answer to the audit sync was refused, the sync cursor stays at seq ${journal.acked()}: ${r.why}`);
+    journal.setSignedAck(r.signed);
+  };
+}
+
+async function sendAll(journal: Journal, client: ControlPlaneClient, checkAck: AckCheck): Promise<SyncResult> {
   const before = journal.acked();
   let next = before; // send the records after this seq
   let server: number | null = null;
@@ -116,9 +143,10 @@ async function sendAll(journal: Journal, client: ControlPlaneClient): Promise<Sy
     if (batch.length === 0) {
       if (server === null) {
         // nothing to send: ask what the server holds (it may have lost what it acknowledged)
-        const head = await client.call<{ acked: number }>('GET', '/api/v1/audit/head');
+        const head = await client.call<{ acked: number; signed?: unknown }>('GET', '/api/v1/audit/head');
         server = checkAcked(head?.acked);
         ahead(server);
+        await checkAck({ acked: server, signed: head.signed });
         if (server < next && !tried.has(server)) {
           tried.add(server);
           next = server;
@@ -131,6 +159,7 @@ async function sendAll(journal: Journal, client: ControlPlaneClient): Promise<Sy
     const answer = await client.call<AuditAnswer>('POST', '/api/v1/audit', { records: batch }, { gzip: true });
     server = checkAcked(answer?.acked);
     ahead(server);
+    await checkAck({ acked: server, signed: answer.signed });
     journal.setAcked(server);
     const first = batch[0]!.record.seq;
     const lastSent = batch[batch.length - 1]!.record.seq;

@@ -46,10 +46,19 @@ export async function runUi(home: string, opts: { open: boolean; port?: number; 
     const r = await rt.dispatch('enroll', { link: opts.enrolLink });
     if (!r.ok) log(`enrolment could not start: ${r.error.message}`);
   }
-  const shell = await startWebShell({ dispatch: rt.dispatch, rendererDir: path.join(packageRoot(), 'dist', 'renderer'), port: opts.port });
-  // the URL carries this run's session token: it goes to stdout for the user, never to a log
+  const shell = await startWebShell({
+    dispatch: rt.dispatch,
+    rendererDir: path.join(packageRoot(), 'dist', 'renderer'),
+    port: opts.port,
+    // the person's confirmation before the browser may point the agent at a control plane: shown
+    // here, on this terminal, which a holder of a stolen web session does not see
+    announceConfirm: (code, server) => process.stdout.write(`Confirmation code to enrol with ${server}: ${code} (type it in the PIM Agent UI; valid 5 minutes)\n`),
+  });
+  // the URL carries a one-time code (exchanged once for the session): to stdout for the user, never
+  // to a log. The browser we start gets a code of its own: its command line is readable by every
+  // local user (/proc), so it must hold nothing reusable — that code is spent when the page loads.
   process.stdout.write(`PIM Agent UI: ${shell.url}\n`);
-  if (opts.open) openInBrowser(shell.url);
+  if (opts.open) openInBrowser(shell.newUrl());
   await untilSignal();
   await shell.close();
   await rt.stop();

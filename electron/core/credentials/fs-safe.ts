@@ -13,7 +13,7 @@ export class UnsafePathError extends Error {
   }
 }
 
-/** What may appear in a name we put into kubeconfig, INI or ssh files (pim-<cluster>-<role>, …). */
+/** What may appear in a name we put into kubeconfig, INI or ssh files (pim-<cluster>--<role>, …). */
 const NAME = /^[a-z0-9][a-z0-9-]{0,199}$/;
 
 /** Refuses anything that is not a plain lower-case name — newlines and control characters above all —

@@ -1,4 +1,4 @@
-// Kubeconfig injection as pure text transforms: our `pim-<cluster>-<role>` cluster, context and user
+// Kubeconfig injection as pure text transforms: our `pim-<cluster>--<role>` cluster, context and user
 // entries are spliced into the user's kubeconfig, and spliced out again, without re-serialising the
 // document. Every byte that is not ours stays as it was: comments, key order, quoting, indentation,
 // line endings (CRLF files get CRLF lines).

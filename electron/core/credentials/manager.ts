@@ -1,5 +1,5 @@
 // Puts an active role's credentials into the user's world and takes them out again (DESIGN §4):
-//   kube: pim-<cluster>-<role> entries in the user's kubeconfig whose exec plugin is the sh helper
+//   kube: pim-<cluster>--<role> entries in the user's kubeconfig whose exec plugin is the sh helper
 //         reading a 0600 ExecCredential file that is renewed while the activation lives;
 //   aws:  a managed [profile pim-<role>] whose credential_process is the same helper, reading the
 //         result of STS AssumeRoleWithWebIdentity;
@@ -27,6 +27,7 @@ import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
 import { addAwsProfile, awsConfigPath, credentialProcessCommand, listPimProfiles, removeAwsProfiles, updateAwsConfig } from './aws-config';
 import { endCredential, installCredHelper, kubeExecCredential, listCredentials, removeCredential, writeCredential, type CredKind } from './cred-helper';
+import { awsProfileName, kubeContextName } from '../../../shared/policy/names';
 import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
 import { addKubeEntries, kubeconfigPath, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
 import { updateKubeconfig } from './kubeconfig-file';
@@ -474,7 +475,7 @@ export class CredentialManager {
       const file = this.kubeconfigFile();
       const entries: KubeEntry[] = [];
       for (const k of issued.kube) {
-        const name = checkName(`pim-${k.cluster}-${a.role}`, 'kube context name');
+        const name = checkName(kubeContextName(k.cluster, a.role), 'kube context name');
         const exp = new Date(k.expiresAt);
         upsert.run('kube', name, file, a.role, a.id, end.toISOString(), null, '{}');
         writeCredential(this.credsDir, 'kube', name, kubeExecCredential(k.token, exp), { role: a.role, activationEnd: end, credentialExpires: exp });
@@ -488,7 +489,7 @@ export class CredentialManager {
     // aws: STS first (nothing to write if it refuses), then the credential, then the profile
     const awsFile = this.awsConfigFile();
     for (const [i, g] of issued.aws.entries()) {
-      const name = checkName(issued.aws.length === 1 ? `pim-${a.role}` : `pim-${a.role}-${i + 1}`, 'AWS profile name');
+      const name = checkName(awsProfileName(a.role, i, issued.aws.length), 'AWS profile name');
       try {
         const sts = await assumeRoleWithWebIdentity({
           endpoint: g.stsEndpoint ?? stsEndpointFor(g.region),

@@ -67,7 +67,9 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
     }
     const { version, expires } = signedValidity(dirs.metadata, memberTargetPath(conn.user));
     const previous = store.policyVersion();
-    if (previous !== null && version < previous) {
+    const signers = targetsSigners(dirs.metadata);
+    const rotated = previous !== null && signersRotated(dirs.signers, signers);
+    if (previous !== null && version < previous && !rotated) {
       // tuf-js already refuses this; a second, independent check guards the database copy
       throw new RefreshError('rollback', `control plane offered policy v${version}, older than the cached v${previous}`, 'rejected');
     }
@@ -76,10 +78,11 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
     // The signed hash says whether the (possibly large) roles file changed since the copy we hold,
     // which was validated when stored: then only versions, expiry and the user's slice move.
     const rolesHash = rolesInfo.hashes.sha256 ?? '';
-    if (before && before.rolesSha256 === rolesHash) {
+    if (before && before.rolesSha256 === rolesHash && !rotated) {
       const relevantJson = memberJson === before.memberJson ? before.relevantJson : relevantSlice(JSON.parse(store.rolesJson()!) as RolesFile, memberJson, conn.user);
       const zonesJson = zoneTablesFor(JSON.parse(relevantJson) as CompiledRole[], now(), expires);
       store.updatePolicy({ version, expires, verifiedAt: at, memberJson, relevantJson, zonesJson }, outcome);
+      recordSigners(dirs.signers, signers);
       return { version, expires, changed: memberJson !== before.memberJson || version !== before.version };
     }
     const rolesBytes = await downloadTarget(updater, dirs.targets, rolesInfo);
@@ -97,13 +100,36 @@ export async function refreshPolicy(home: string, store: AgentStore, opts: { tim
       roleCount: roles.data.roles.length,
       zonesJson: zoneTablesFor(JSON.parse(relevantJson) as CompiledRole[], now(), expires),
     };
-    store.savePolicy(p, outcome);
+    store.savePolicy(p, outcome, { keysRotated: rotated });
+    recordSigners(dirs.signers, signers);
     return { version, expires, changed: true };
   } catch (e) {
     const err = classify(e, fetcher.lastError);
     store.setLastRefresh({ at, status: err.kind, error: err.message, code: err.code });
     throw err;
   }
+}
+
+// Fast-forward attack recovery (TUF spec §5.3.11): when a new root replaces the targets keys, the
+// versions the old keys signed — possibly an attacker's huge one — stop counting, and the honest,
+// lower version must be accepted. tuf-js does this for its own files (the old ones no longer verify
+// and are re-fetched), but the copy in agent.db has its own rollback check, so the agent records
+// under which targets keys its copy was verified and drops that check only when they changed.
+function targetsSigners(metadataDir: string): string {
+  const root = JSON.parse(fs.readFileSync(path.join(metadataDir, 'root.json'), 'utf8')) as { signed: { roles: { targets: { keyids: string[]; threshold: number } } } };
+  const t = root.signed.roles.targets;
+  return JSON.stringify({ keyids: [...t.keyids].sort(), threshold: t.threshold });
+}
+
+function signersRotated(file: string, current: string): boolean {
+  if (!fs.existsSync(file)) return false; // nothing recorded: keep the check (fail closed)
+  return fs.readFileSync(file, 'utf8') !== current;
+}
+
+function recordSigners(file: string, current: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, current, { mode: 0o600 });
+  fs.renameSync(tmp, file);
 }
 
 /** Offset tables for the zones of these roles' windows, from 3 days ago until 10 days past the

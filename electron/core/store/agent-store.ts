@@ -95,9 +95,12 @@ export class AgentStore {
     return row?.version ?? null;
   }
 
-  /** Stores a verified policy and the refresh outcome in one transaction. */
-  savePolicy(p: StoredPolicy, outcome: RefreshOutcome): void {
+  /** Stores a verified policy and the refresh outcome in one transaction. `keysRotated`: the copy
+   *  replaces one verified under targets keys a new root has since replaced (TUF fast-forward
+   *  recovery), so it may carry a lower version; the no-rollback trigger guards updates only. */
+  savePolicy(p: StoredPolicy, outcome: RefreshOutcome, opts: { keysRotated?: boolean } = {}): void {
     this.db.transaction(() => {
+      if (opts.keysRotated) this.db.prepare('DELETE FROM policy').run();
       this.db
         .prepare(
           `INSERT INTO policy (id, version, expires, verified_at, roles_sha256, roles_json, member_json, relevant_json, role_count, zones_json)
