@@ -17,6 +17,7 @@ import type { AuditData, Journal } from '../audit/journal';
 import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
 import type { CredentialManager } from '../credentials/manager';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
+import { backoffMs, isTransient, longPollSeconds, pause, type WaitProgress } from './wait';
 
 /** What the control plane keeps as evidence of an activation (GET /api/v1/activations/:id/evidence). */
 export interface ActivationEvidence {
@@ -234,21 +235,54 @@ export class ActivationService {
     return a;
   }
 
-  /** Wait (long poll) until the request leaves `requested` (signed) — and, with `untilDecided`,
-   *  until it also leaves `pending-approval`. */
-  async wait(id: string, opts: { untilDecided: boolean; timeoutMs: number; onState?: (s: ActivationState) => void }): Promise<ActivationView> {
-    const deadline = Date.now() + opts.timeoutMs;
+  /**
+   * Wait (long polls) until the request leaves `requested` (signed) — and, with `untilDecided`,
+   * until it also leaves `pending-approval`. There is no deadline unless `timeoutMs` is given: the
+   * control plane itself expires unsigned requests (5 min) and undecided ones (24 h). When it cannot
+   * be reached, the wait retries with backoff (progress says so) instead of failing. `signal` stops
+   * waiting (Ctrl-C); the request stays as it is, and the last state seen is returned.
+   */
+  async wait(id: string, opts: { untilDecided: boolean; timeoutMs?: number; signal?: AbortSignal; onState?: (s: ActivationState) => void; onProgress?: (p: WaitProgress) => void }): Promise<ActivationView & { stopped?: 'interrupted' | 'timeout' }> {
+    const started = Date.now();
+    const deadline = opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs;
     const client = await this.client();
-    let a = await this.get(id);
-    opts.onState?.(a.state);
+    const hold = longPollSeconds();
+    let a: ActivationView | null = null;
+    let failures = 0;
+    let failedAt = 0;
+    let waitingSince = started;
     for (;;) {
-      const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
-      const left = deadline - Date.now();
-      if (done || left <= 0) return a;
-      const seen = a.state;
-      a = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}?wait=${encodeURIComponent(seen)}&timeout=${Math.max(1, Math.min(25, Math.floor(left / 1000)))}`);
-      await this.remember(a);
-      if (a.state !== seen) opts.onState?.(a.state);
+      if (a) {
+        const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
+        if (done) return a;
+      }
+      if (opts.signal?.aborted || Date.now() >= deadline) {
+        if (!a) a = await this.get(id);
+        return { ...a, stopped: opts.signal?.aborted ? 'interrupted' : 'timeout' };
+      }
+      const seen = a?.state;
+      const secs = Math.max(1, Math.min(hold, Math.ceil((deadline - Date.now()) / 1000)));
+      let next: ActivationView;
+      try {
+        const q = seen ? `?wait=${encodeURIComponent(seen)}&timeout=${secs}` : '';
+        next = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}${q}`, undefined, { holdMs: seen ? secs * 1000 : 0, signal: opts.signal });
+      } catch (e) {
+        if (opts.signal?.aborted) continue;
+        if (!isTransient(e)) throw e;
+        if (failures === 0) failedAt = Date.now();
+        const inMs = Math.min(backoffMs(failures), Math.max(0, deadline - Date.now()));
+        opts.onProgress?.({ kind: 'retrying', inMs, attempt: ++failures, message: (e as Error).message });
+        await pause(inMs, opts.signal);
+        continue;
+      }
+      if (failures > 0) opts.onProgress?.({ kind: 'reconnected', afterMs: Date.now() - failedAt });
+      failures = 0;
+      await this.remember(next);
+      if (next.state !== seen) {
+        waitingSince = Date.now();
+        opts.onState?.(next.state);
+      } else opts.onProgress?.({ kind: 'waiting', state: next.state, sinceMs: Date.now() - waitingSince });
+      a = next;
     }
   }
 
