@@ -229,6 +229,14 @@ export class ActivationService {
     });
   }
 
+  /** This user's live activation of `role` on the control plane, if there is one. */
+  async activeOn(role: string): Promise<ActivationView | null> {
+    const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
+    const live = all.find((a) => a.role === role && a.state === 'active' && (!a.expiresAt || Date.parse(a.expiresAt) > Date.now()));
+    if (live) await this.remember(live);
+    return live ?? null;
+  }
+
   async get(id: string): Promise<ActivationView> {
     const a = await (await this.client()).call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}`);
     await this.remember(a);

@@ -26,9 +26,16 @@ Usage:
   pim status [--json]             Server, user, policy version, expiry, online/offline
   pim enroll LINK [--no-open]     Enrol this device with the link from your admin: creates the
                                   device key and registers your security key in the browser
-  pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open] [--json]
-                                  Ask for ROLE; touch your key on the page it opens. Exit 0 active,
-                                  4 waiting for approval, 5 denied/expired, 3 not allowed
+  pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--timeout D] [--no-open] [--json]
+                                  Ask for ROLE; touch your key on the page it opens. --wait waits
+                                  for the approval too, as long as it takes (progress on stderr;
+                                  retries if the control plane is away). Ctrl-C stops waiting and
+                                  leaves the request pending. Exit 0 active, 3 refused by policy,
+                                  4 still waiting, 5 denied/expired, 1 error. An active role is not
+                                  requested again (use pim extend)
+  pim wait ID [--timeout D] [--json]
+                                  Pick a request up again (after Ctrl-C, or exit 4): wait until it
+                                  is decided, then put its credentials in place; same exit codes
   pim extend ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open]
                                   More time on an active role: a new signed request chained to it
   pim deactivate ROLE             Give an active role back early (its credentials go at once)
@@ -58,12 +65,19 @@ Usage:
 
 Global options:
   --home DIR      state folder (default: $PIM_HOME, else the OS's per-user app data folder)
+  --json          one JSON object on stdout, also when the command fails ({ ok: false, error })
   -h, --help      this help
+
+Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting (approval or key touch),
+5 denied or expired.
 `;
 
 const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
 
 class UsageError extends Error {}
+
+/** Error codes that mean "the policy says no" (offline or on the control plane): exit 3. */
+const REFUSALS: ReadonlySet<string> = new Set(['not-allowed']);
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -102,9 +116,13 @@ export async function main(argv: string[]): Promise<number> {
     return o.help || cmd === 'help' ? EXIT.ok : EXIT.usage;
   }
   const home = resolveHome(o.home);
-  const out = (s: string) => process.stdout.write(s);
   // what to do next (open this page, touch the key) goes to stderr, so stdout stays the answer
   const prompt = (s: string) => process.stderr.write(`${s}\n`);
+  let answered = false;
+  const out = (s: string) => {
+    answered = true;
+    process.stdout.write(s);
+  };
   const json = (v: unknown) => out(JSON.stringify(v, null, 2) + '\n');
 
   try {
@@ -227,20 +245,27 @@ export async function main(argv: string[]): Promise<number> {
         const duration = o.duration === undefined ? undefined : durationOf(o.duration);
         return await withActivation(home, async (svc, agent) => {
           const ask = { duration, justification: o.reason, ticket: o.ticket };
+          if (cmd === 'activate') {
+            const live = await svc.activeOn(role);
+            if (live) {
+              // activating twice would only start a second signed request for what is already there
+              prompt(`${clean(role)} is already active until ${live.expiresAt ? utc(live.expiresAt) : '?'}; nothing new was requested. For more time: pim extend ${clean(role)}`);
+              const creds = await (await svc.credentials()).reconcile();
+              if (o.json) json({ ...live, alreadyActive: true, credentials: creds });
+              else out(outcomeText(live));
+              return EXIT.ok;
+            }
+          }
           const a = cmd === 'extend' ? await svc.extend(role, ask) : await svc.request(role, ask);
           prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
           if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
-          const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
-          // active: its kube context, AWS profile and SSH certificate are put in place before we answer
-          const creds = done.state === 'active' ? await (await svc.credentials()).reconcile() : null;
-          await syncSoon(agent);
-          if (o.json) json(creds ? { ...done, credentials: creds } : done);
-          else {
-            out(outcomeText(done));
-            if (creds) for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
-          }
-          return exitFor(done.state);
+          return await waitAndReport(svc, agent, a.id, { untilDecided: !!o.wait, timeoutMs: o.timeout === undefined ? undefined : waitMs(o.timeout, 0), json: o.json ? json : null, out, prompt });
         });
+      }
+      case 'wait': {
+        const id = pos[1];
+        if (!id || pos.length !== 2) throw new UsageError('usage: pim wait ID [--timeout 2h] [--json]');
+        return await withActivation(home, async (svc, agent) => waitAndReport(svc, agent, id, { untilDecided: true, timeoutMs: o.timeout === undefined ? undefined : waitMs(o.timeout, 0), json: o.json ? json : null, out, prompt }));
       }
       case 'deactivate': {
         const role = pos[1];
@@ -389,13 +414,12 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${clean(cmd)}" (see pim --help)`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`pim: ${e.message}\n`);
-      return EXIT.usage;
-    }
+    const code = e instanceof UsageError ? EXIT.usage : REFUSALS.has(String((e as { code?: unknown }).code)) ? EXIT.denied : EXIT.error;
     // our errors (agent, refresh, control plane, keystore) carry messages meant for people and no secrets
     process.stderr.write(`pim: ${(e as Error).message}\n`);
-    return EXIT.error;
+    // --json: scripts get one object on stdout whatever happened
+    if (o.json && !answered) json({ ok: false, exitCode: code, error: { code: e instanceof UsageError ? 'usage' : String((e as { code?: unknown }).code ?? 'error'), message: (e as Error).message } });
+    return code;
   }
 }
 
@@ -467,20 +491,100 @@ async function openUrl(url: string): Promise<void> {
   openInBrowser(url);
 }
 
+interface WaitIo {
+  untilDecided: boolean;
+  timeoutMs?: number;
+  json: ((v: unknown) => void) | null;
+  out: (s: string) => void;
+  prompt: (s: string) => void;
+}
+
+/**
+ * `pim activate`, `pim extend` and `pim wait`: wait for the request as long as it takes, saying
+ * what happens on stderr; Ctrl-C stops waiting and leaves the request as it is. Once active, this
+ * process puts the credentials in place (a running agent would too: the injection is idempotent).
+ */
+async function waitAndReport(svc: ActivationService, agent: Agent, id: string, io: WaitIo): Promise<number> {
+  const stop = new AbortController();
+  const onInt = () => {
+    if (stop.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    stop.abort();
+  };
+  process.on('SIGINT', onInt);
+  const tty = !!process.stderr.isTTY;
+  let overwrite = false;
+  const say = (s: string, transient = false) => {
+    // on a terminal the "still waiting" line rewrites itself; in a log it is one line per poll
+    if (tty) process.stderr.write(`${overwrite ? '\r\x1b[2K' : ''}${s}${transient ? '' : '\n'}`);
+    else process.stderr.write(`${s}\n`);
+    overwrite = tty && transient;
+  };
+  let done;
+  try {
+    done = await svc.wait(id, {
+      untilDecided: io.untilDecided,
+      timeoutMs: io.timeoutMs,
+      signal: stop.signal,
+      onState: (st) => say(`  … ${stateNote(st)}`),
+      onProgress: (p) => {
+        if (p.kind === 'waiting') say(`  … still ${stateNote(p.state)} (${minutes(p.sinceMs)}; Ctrl-C stops waiting, the request stays)`, true);
+        else if (p.kind === 'retrying') say(`  … ${p.message}; retrying in ${Math.ceil(p.inMs / 1000)} s (attempt ${p.attempt}); the request is kept`);
+        else say(`  … reached the control plane again after ${minutes(p.afterMs)}`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onInt);
+    if (overwrite) process.stderr.write('\n');
+  }
+  if (done.stopped) {
+    const why = done.stopped === 'interrupted' ? 'Stopped waiting' : 'Gave up waiting (--timeout)';
+    io.prompt(`${why}: ${clean(done.role)} (${done.id}) is still ${done.state}; nothing was withdrawn. Pick it up again with: pim wait ${done.id}`);
+    if (io.json) io.json({ ...done, resume: `pim wait ${done.id}` });
+    else io.out(outcomeText(done));
+    await syncSoon(agent);
+    return EXIT.pending;
+  }
+  // active: its kube context, AWS profile and SSH certificate are put in place before we answer
+  const creds = done.state === 'active' ? await (await svc.credentials()).reconcile() : null;
+  await syncSoon(agent);
+  if (io.json) io.json(creds ? { ...done, credentials: creds } : done);
+  else {
+    io.out(outcomeText(done));
+    if (creds) for (const l of reportLines(creds)) io.out(`  ${clean(l)}\n`);
+  }
+  return exitFor(done.state);
+}
+
+function stateNote(state: string): string {
+  switch (state) {
+    case 'requested':
+      return 'waiting for your key touch';
+    case 'pending-approval':
+      return 'waiting for approval';
+    default:
+      return state;
+  }
+}
+
+function minutes(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
 function exitFor(state: string): number {
   if (state === 'active' || state === 'approved') return EXIT.ok;
   if (state === 'pending-approval' || state === 'requested') return EXIT.pending;
   return EXIT.ended;
 }
 
-function outcomeText(a: { role: string; state: string; expiresAt: string | null; endReason: string | null; approvalsNeeded: number }): string {
+function outcomeText(a: { id: string; role: string; state: string; expiresAt: string | null; endReason: string | null; approvalsNeeded: number }): string {
   switch (a.state) {
     case 'active':
       return `${clean(a.role)} is ACTIVE until ${a.expiresAt ? utc(a.expiresAt) : '?'}\n`;
     case 'pending-approval':
-      return `${clean(a.role)} is WAITING FOR APPROVAL (${a.approvalsNeeded} needed); run with --wait to wait, or check later with \`pim activations\`\n`;
+      return `${clean(a.role)} is WAITING FOR APPROVAL (${a.approvalsNeeded} needed); wait for it with \`pim wait ${a.id}\`, or check later with \`pim activations\`\n`;
     case 'requested':
-      return `${clean(a.role)}: the request was not signed yet\n`;
+      return `${clean(a.role)}: the request was not signed yet (it lapses 5 minutes after it was made); \`pim wait ${a.id}\` picks it up\n`;
     default:
       return `${clean(a.role)}: ${a.state.toUpperCase()}${a.endReason ? ` — ${clean(a.endReason)}` : ''}\n`;
   }
