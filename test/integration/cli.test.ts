@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
+import { freePort } from '../helpers/net';
 import { requireProgram } from '../helpers/system';
 
 function setup() {
@@ -116,6 +117,35 @@ test('connect refuses a trust root that is not a TUF root, and a non-URL server'
   const c = pim('connect', 'http://127.0.0.1:1', '--user', 'alice', '--root', bogus);
   assert.equal(c.code, 1);
   assert.match(c.stderr, /not an e-mail/);
+});
+
+test('connect fails loudly, naming the cause and the fix: refused, wrong trust root, wrong path, unknown user', async () => {
+  const { dir, repo, pim } = setup();
+  run(PIM_SERVER, ['init', repo]);
+  run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml')]);
+  const other = path.join(dir, 'other');
+  run(PIM_SERVER, ['init', other]);
+  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
+  const url = server.match[1]!;
+  const root = path.join(repo, 'trust-root.json');
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  const cases: [string, string[], RegExp][] = [
+    ['refused', [closed, '--user', 'alice@acme.example', '--root', root], /cannot reach a control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `pim-server serve` running there/],
+    ['wrong root', [url, '--user', 'alice@acme.example', '--root', path.join(other, 'trust-root.json')], /is not signed by the trust root in \S+other\/trust-root\.json .*another control plane's root — get trust-root\.json from this control plane's admin/],
+    ['wrong path', [`${url}/pim`, '--user', 'alice@acme.example', '--root', root], /does not answer like a PIM control plane \(HTTP 404 at \/healthz\): use the address `pim-server serve` prints, without a path/],
+    ['unknown user', [url, '--user', 'nobody@acme.example', '--root', root], /does not know nobody@acme\.example: check the spelling, or ask its admin to add you/],
+  ];
+  for (const [name, args, why] of cases) {
+    const r = pim('connect', ...args);
+    assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, why, name);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${name}: one sentence`);
+    assert.doesNotMatch(r.stdout, /connected to/, `${name}: no success reported`);
+    assert.doesNotMatch(r.stderr, /signed by \d\/\d keys|has not published a policy/, `${name}: no jargon, no misleading cause`);
+  }
+  const ok = pim('connect', url, '--user', 'alice@acme.example', '--root', root);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /connected to .* as alice@acme\.example[\s\S]*policy v1 verified/);
 });
 
 test('pim-server refuses to re-init a repository and to serve plain HTTP off loopback', () => {

@@ -146,13 +146,20 @@ export async function main(argv: string[]): Promise<number> {
           }
           agent.connect({ server: url, user: o.user, root, unenrolled: true });
           const c = agent.store.connection()!;
-          out(`connected to ${c.server} as ${c.user}\n(demo/test path: --user without security-key enrolment)\n`);
+          const ctx = { server: c.server, user: c.user, rootFile: o.root, root };
+          let r;
           try {
-            const r = await agent.refresh();
-            out(`policy v${r.version} verified; usable offline until ${utc(r.expires)}\n`);
+            r = await agent.refresh();
           } catch (e) {
-            process.stderr.write(`pim: connected, but the first policy refresh failed: ${(e as Error).message}\n`);
+            const { connectFailure } = await import('./connect-check');
+            throw new AgentError((e as RefreshError).code ?? 'error', await connectFailure(e as RefreshError, ctx, probe(c.server)));
           }
+          if (!agent.store.policy()?.memberJson && agent.state().roles.length === 0) {
+            const { unknownUserText } = await import('./connect-check');
+            throw new AgentError('unknown-user', unknownUserText(ctx));
+          }
+          out(`connected to ${c.server} as ${c.user}\n(demo/test path: --user without security-key enrolment)\n`);
+          out(`policy v${r.version} verified; usable offline until ${utc(r.expires)}\n`);
         } finally {
           agent.close();
         }
@@ -484,6 +491,18 @@ function durationOf(s: string): number {
 
 function waitMs(flag: string | undefined, dflt: number): number {
   return flag === undefined ? dflt : durationOf(flag) * 1000;
+}
+
+/** GET a path of the control plane, for telling a wrong address from a wrong trust root. */
+function probe(server: string) {
+  return async (p: string): Promise<{ status: number; body: Buffer } | null> => {
+    try {
+      const res = await fetch(`${server}${p}`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+      return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+    } catch {
+      return null;
+    }
+  };
 }
 
 async function openUrl(url: string): Promise<void> {
