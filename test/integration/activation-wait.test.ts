@@ -120,6 +120,9 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
   await bobApproves(bob);
   assert.equal(await again.exited(), 0, again.output());
   assert.match(again.output(), /admin is ACTIVE until/);
+  const listing = alice.pim('activations');
+  assert.match(listing.stdout, /^ID\s+ROLE\s+STATE\s+UNTIL\s+APPROVED BY$/m);
+  assert.match(listing.stdout, new RegExp(`^${id}\\s+admin\\s+active\\s+\\S+ \\S+ UTC\\s+bob@acme\\.example$`, 'm'));
 });
 
 test('policy refusals exit 3, with --json one error object; an active role is not requested again', async () => {

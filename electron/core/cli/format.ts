@@ -64,3 +64,31 @@ export function checkText(d: Decision): string {
   if (d.requirements.nextWindowOpens) lines.push(`  next window opens: ${utc(d.requirements.nextWindowOpens)}`);
   return lines.join('\n') + '\n';
 }
+
+interface ActivationRow {
+  id: string;
+  role: string;
+  state: string;
+  expiresAt: string | null;
+  endReason: string | null;
+  approvals: { approver: string; decision: string }[];
+}
+
+/** Requests nobody signed lapse after 5 minutes; listing them forever only buries the real ones. */
+export function neverSigned(a: Pick<ActivationRow, 'state' | 'endReason'>): boolean {
+  return a.state === 'request-expired' && /^not signed/.test(a.endReason ?? '');
+}
+
+/** `pim activations`: a header row, who approved, and lapsed unsigned requests hidden (counted). */
+export function activationsText(list: ActivationRow[], opts: { all?: boolean } = {}): string {
+  const shown = opts.all ? list : list.filter((a) => !neverSigned(a));
+  const hidden = list.length - shown.length;
+  if (shown.length === 0) return hidden ? `No activations (${hidden} unsigned request(s) that lapsed are hidden; --all shows them).\n` : 'No activations yet: `pim roles` lists what you may activate.\n';
+  const by = (a: ActivationRow) => a.approvals.filter((x) => x.decision === 'approve').map((x) => clean(x.approver)).join(', ') || '-';
+  const when = (a: ActivationRow) => (a.expiresAt && ['active', 'approved', 'expired', 'deactivated', 'revoked'].includes(a.state) ? utc(a.expiresAt) : '-');
+  const rows = [['ID', 'ROLE', 'STATE', 'UNTIL', 'APPROVED BY'], ...shown.map((a) => [a.id, clean(a.role), a.state, when(a), by(a)])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  if (hidden) lines.push(`(${hidden} unsigned request(s) that lapsed are hidden; --all shows them)`);
+  return lines.join('\n') + '\n';
+}

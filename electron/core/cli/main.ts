@@ -11,7 +11,7 @@ import { resolveHome } from '../home';
 import { RefreshError } from '../policy/errors';
 import { reportLines } from '../credentials/scheduler';
 import { exportLines, shellInit, SHELLS, type Shell } from '../credentials/shell';
-import { checkText, clean, rolesText, statusLine, utc } from './format';
+import { activationsText, checkText, clean, neverSigned, rolesText, statusLine, utc } from './format';
 
 const HELP = `pim — PIM Agent command line (just-in-time privileged access)
 
@@ -48,7 +48,9 @@ Usage:
   pim exec ROLE -- COMMAND [ARG…] Run one command with ROLE's environment; exits with its code
   pim shell-init bash|zsh|fish|sh Prompt segment with your active roles and minutes left:
                                   eval "$(pim shell-init bash)" in ~/.bashrc
-  pim activations [--json]        Your recent activations and their states
+  pim activations [--all] [--json]
+                                  Your recent activations, their states and who approved them
+                                  (--all: also requests nobody signed, which lapse after 5 min)
   pim approvals [--json]          Requests waiting for your approval
   pim approve ID [--reason TEXT] [--no-open]
   pim deny ID --reason TEXT [--no-open]
@@ -288,8 +290,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'activations':
         return await withActivation(home, async (svc) => {
           const all = await svc.list();
-          if (o.json) json(all);
-          else for (const a of all) out(`${a.id}  ${clean(a.role).padEnd(28)} ${a.state.padEnd(17)} ${a.expiresAt ? `until ${utc(a.expiresAt)}` : ''}\n`);
+          if (o.json) json(o.all ? all : all.filter((a) => !neverSigned(a)));
+          else out(activationsText(all, { all: o.all }));
           return EXIT.ok;
         });
       case 'approvals':
