@@ -14,7 +14,7 @@ import { canonicalJson } from '../../../shared/canonical';
 import type { Agent } from '../agent';
 import { AgentError } from '../agent';
 import type { AuditData, Journal } from '../audit/journal';
-import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
+import { createDeviceKey, DEVICE_KEY_SECRET, loadDeviceKey, openKeystore, OsKeychain, settleKeystore, type DeviceKey } from '../keystore';
 import type { CredentialManager } from '../credentials/manager';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
 import { backoffMs, isTransient, longPollSeconds, pause, type WaitProgress } from './wait';
@@ -110,8 +110,8 @@ export class ActivationService {
 
   /** Enrol this device: pin the trust root from the link, create the device key, then wait while
    *  the user registers a security key on the ceremony page (`onCeremony` opens it). */
-  async enroll(link: string, opts: { onCeremony: (url: string) => void; timeoutMs?: number; replaceKey?: boolean }): Promise<{ user: string; server: string }> {
-    const started = await this.beginEnrolment(link, { replaceKey: opts.replaceKey });
+  async enroll(link: string, opts: { onCeremony: (url: string) => void; onKeystoreChosen?: (announce: string) => void; timeoutMs?: number; replaceKey?: boolean }): Promise<{ user: string; server: string }> {
+    const started = await this.beginEnrolment(link, { replaceKey: opts.replaceKey, onKeystoreChosen: opts.onKeystoreChosen });
     opts.onCeremony(started.ceremonyUrl);
     return started.finish({ timeoutMs: opts.timeoutMs });
   }
@@ -119,8 +119,13 @@ export class ActivationService {
   /** The first half of enrolment, which returns at once: trust root checked against the link,
    *  device key ready, ceremony started. `finish` waits for the key to be registered, then
    *  connects the agent (the UI runs it in the background; `pim enroll` awaits it). */
-  async beginEnrolment(link: string, opts: { replaceKey?: boolean } = {}): Promise<PendingEnrolment> {
+  async beginEnrolment(link: string, opts: { replaceKey?: boolean; onKeystoreChosen?: (announce: string) => void } = {}): Promise<PendingEnrolment> {
     const l = parseEnrolmentLink(link);
+    // before anything is fetched or created: which keystore this home uses, said once
+    const settled = await settleKeystore(this.agent.home, process.env, async () => {
+      await new OsKeychain(this.agent.home).get(DEVICE_KEY_SECRET);
+    });
+    if (settled?.announce) opts.onKeystoreChosen?.(settled.announce);
     let root: Buffer;
     try {
       const res = await fetch(`${l.server}/trust-root.json`, { signal: AbortSignal.timeout(15_000), redirect: 'error' });
@@ -135,7 +140,7 @@ export class ActivationService {
     const existing = await loadDeviceKey(ks);
     const key = existing && !opts.replaceKey ? existing : await createDeviceKey(ks, { replace: true });
     // journaled (keystore-changed) as the new chain's second record, when the enrolment completes
-    if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind);
+    if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind, settled?.choice);
     this.key = key;
     const client = new ControlPlaneClient(l.server, key);
     const started = await client.call<{ id: string; user: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', { code: l.code, deviceJwk: key.publicJwk });

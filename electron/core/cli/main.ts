@@ -230,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
         if (pos.length !== 2) throw new UsageError('usage: pim enroll LINK');
         return await withActivation(home, async (svc, agent) => {
           const r = await svc.enroll(pos[1]!, {
+            onKeystoreChosen: (s) => prompt(s),
             onCeremony: (url) => {
               prompt(`Register your security key: ${url}`);
               if (!o['no-open']) void openUrl(url);
@@ -460,7 +461,7 @@ function auditLine(r: { seq: number; at: string; type: string; user: string | nu
       what = `${s(d.user)} with ${s(d.server)} (device ${s(d.device).slice(0, 16)}…)`;
       break;
     case 'keystore-changed':
-      what = `${s(d.kind)} in the ${s(d.keystore)} keystore`;
+      what = `${s(d.kind)} in the ${s(d.keystore)} keystore${d.chosen ? ` — chosen because ${s((d.chosen as { why?: string }).why)}` : ''}`;
       break;
     case 'policy-refreshed':
       what = `v${s(d.version)}${d.changed ? '' : ' (unchanged)'}, usable until ${s(d.expires)}`;
