@@ -125,7 +125,8 @@ export const InjectionViewSchema = z.object({
   expiresAt: z.string(),
   /** set while the role's helpers only explain that it ended */
   endedAt: z.string().nullable(),
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string() })),
+  /** `until`: on an ended role, when the entry itself goes (it only explains the end until then) */
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string(), until: z.string().optional() })),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 

@@ -252,6 +252,10 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
 
     const off = w.pim('deactivate', ROLE);
     assert.equal(off.code, 0, off.stderr);
+    // what really happens: the context stays for its grace period, answering why, then goes
+    assert.match(off.stdout, new RegExp(`kube context ${CONTEXT} \\(in \\S+\\) no longer works \\(deactivated\\): its commands now say why; the entry itself is removed at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
+    assert.match(off.stdout, /SSH certificate \S+ \(in the ssh-agent\) removed \(deactivated\)/);
+    assert.doesNotMatch(off.stdout, /kube context \S+ \(in \S+\) removed/, 'not claimed removed while it stays');
     const k = await kubectl(w);
     assert.notEqual(k.code, 0);
     assert.match(k.stderr, /role gpu-admin was deactivated at .*; activate it again from PIM Agent/);

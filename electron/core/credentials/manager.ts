@@ -271,7 +271,8 @@ export class CredentialManager {
         } else if (!r.ended_at) {
           endCredential(this.credsDir, r.kind as CredKind, r.name, reason.message);
           this.agent.store.db.prepare('UPDATE injections SET ended_at = ? WHERE kind = ? AND name = ? AND target = ?').run(now.toISOString(), r.kind, r.name, r.target);
-          items.push({ kind: r.kind, name: r.name, where: r.target });
+          // the entry stays for its grace period, answering with why: say so, and until when
+          items.push({ kind: r.kind, name: r.name, where: r.target, until: new Date(now.getTime() + this.graceMs).toISOString() });
         }
       }
       if (items.length > 0) {
