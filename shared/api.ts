@@ -126,7 +126,8 @@ export const InjectionViewSchema = z.object({
   /** set while the role's helpers only explain that it ended */
   endedAt: z.string().nullable(),
   /** `until`: on an ended role, when the entry itself goes (it only explains the end until then) */
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string(), until: z.string().optional() })),
+  /** `problem`: it could not be put in place (no ssh-agent): why, in words; it is retried */
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string(), until: z.string().optional(), problem: z.string().optional() })),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 

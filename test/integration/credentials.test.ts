@@ -283,6 +283,31 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
   });
 
+  await t.test('no ssh-agent when the role becomes active: the output, pim credentials and the journal say so; the certificate is added once one answers', async () => {
+    const noAgent = { ...w.env, SSH_AUTH_SOCK: '' };
+    const act = await start(PIM, ['--home', w.home, 'activate', 'intruder', '--duration', '10m', '--no-open'], /sign this request: (\S+)/, noAgent);
+    assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
+    assert.equal(await act.exited(), 0, act.output());
+    assert.match(act.output(), /intruder: SSH certificate not added: No ssh-agent is running/);
+    assert.doesNotMatch(sshAddList(w).stdout, /pim:intruder:/);
+
+    const listed = run(PIM, ['--home', w.home, 'credentials'], noAgent);
+    assert.match(listed.stdout, /ssh\s+pim:intruder:\S+\s+NOT ADDED: No ssh-agent is running .*the certificate is added while the role is active/);
+    const views = JSON.parse(run(PIM, ['--home', w.home, 'credentials', '--json'], noAgent).stdout) as { role: string; items: { kind: string; problem?: string }[] }[];
+    assert.match(views.find((v) => v.role === 'intruder')!.items[0]!.problem ?? '', /No ssh-agent is running/);
+    const records = JSON.parse(w.pim('audit', 'list', '--json', '--type', 'credentials-injected', '--role', 'intruder').stdout) as { record: { data: { notAdded?: { problem: string }[] } } }[];
+    assert.ok(records.some((r) => /No ssh-agent/.test(r.record.data.notAdded?.[0]?.problem ?? '')), 'journaled with why');
+
+    // from a shell that has an ssh-agent: the certificate goes in, for the rest of the window
+    const later = w.pim('credentials');
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stderr, /intruder: SSH certificate pim:intruder:\S+ \(in the ssh-agent\) ready/);
+    assert.match(sshAddList(w).stdout, /pim:intruder:.*\(ED25519-CERT\)/);
+    assert.doesNotMatch(later.stdout, /NOT ADDED/);
+    assert.equal(w.pim('deactivate', 'intruder').code, 0);
+    assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
+  });
+
   await t.test('expired: with no agent running, kubectl and aws are told the role expired; the ssh-agent drops the identity itself', async () => {
     await activate(w, ROLE, '12s');
     assert.equal((await kubectl(w)).code, 0);

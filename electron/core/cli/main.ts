@@ -370,13 +370,17 @@ export async function main(argv: string[]): Promise<number> {
             else for (const l of reportLines(r).length ? reportLines(r) : ['nothing to remove']) out(`${clean(l)}\n`);
             return EXIT.ok;
           }
+          // a certificate that found no ssh-agent is added now if this shell has one
+          if (mgr.injected().some((v) => v.items.some((it) => it.problem))) {
+            for (const l of reportLines(await mgr.reconcile()).filter((x) => !x.startsWith('warning:'))) process.stderr.write(`${clean(l)}\n`);
+          }
           const list = mgr.injected();
           if (o.json) json(list);
           else if (list.length === 0) out('No credentials are injected.\n');
           else
             for (const v of list) {
               out(`${clean(v.role)} (${v.activation}) ${v.endedAt ? `ENDED at ${utc(v.endedAt)}; its helpers explain why until they are removed` : `until ${utc(v.expiresAt)}`}\n`);
-              for (const it of v.items) out(`  ${it.kind.padEnd(4)} ${clean(it.name)}  ${clean(it.where)}\n`);
+              for (const it of v.items) out(it.problem ? `  ${it.kind.padEnd(4)} ${clean(it.name)}  NOT ADDED: ${clean(it.problem)}\n` : `  ${it.kind.padEnd(4)} ${clean(it.name)}  ${clean(it.where)}\n`);
             }
           return EXIT.ok;
         });

@@ -37,6 +37,11 @@ import { assumeRoleWithWebIdentity, credentialProcessJson, stsEndpointFor } from
 
 export type InjectionKind = 'kube' | 'aws' | 'ssh';
 
+/** The target of an SSH certificate no ssh-agent took yet (there is no socket to name). */
+const PENDING_SSH = '(no ssh-agent)';
+/** How often a running agent tries again to add such a certificate. */
+const SSH_RETRY_MS = 60_000;
+
 /** kube context / AWS profile name (ssh: the identity's comment) and where: the kubeconfig or AWS
  *  config file, or the ssh-agent socket */
 export type InjectedItem = InjectionView['items'][number];
@@ -205,6 +210,7 @@ export class CredentialManager {
         }
       }
     }
+    if (!opts.offline) await this.retryPendingSsh(live, now, report, records);
     this.writeStatusFiles(now, live);
     this.importTrail(records, report);
     if (this.journalTargets) this.noteTargets(records);
@@ -259,7 +265,7 @@ export class CredentialManager {
           continue;
         }
         if (r.kind === 'ssh') {
-          if (await this.removeSsh(r, report)) items.push({ kind: 'ssh', name: r.name, where: r.target });
+          if ((await this.removeSsh(r, report)) && r.target !== PENDING_SSH) items.push({ kind: 'ssh', name: r.name, where: r.target });
           continue;
         }
         // an extension took this role over: it rewrites these same names as it is injected
@@ -309,7 +315,7 @@ export class CredentialManager {
   private async removeSsh(r: Row, report: ReconcileReport): Promise<boolean> {
     const d = JSON.parse(r.detail_json) as { blob?: string; publicKey?: string };
     try {
-      if (d.blob) await removeIdentity(r.target, Buffer.from(d.blob, 'base64'));
+      if (d.blob && r.target !== PENDING_SSH) await removeIdentity(r.target, Buffer.from(d.blob, 'base64'));
     } catch (e) {
       // an agent that is gone took the identity with it; one that is there but refuses: say so, retry
       if (!(e instanceof SshAgentError && (e.code === 'agent-unreachable' || e.code === 'no-agent'))) {
@@ -513,20 +519,33 @@ export class CredentialManager {
     }
 
     // ssh: once per activation (the certificate covers the whole window)
+    const problems: { kind: 'ssh'; name: string; problem: string }[] = [];
     if (issued.ssh.length > 0 && first) {
       const sshKey = a.request.sshPublicKey ? this.loadSshKey(a.request.sshPublicKey) : null;
       if (!sshKey) report.warnings.push(`${a.role}: the SSH key of this request is not on this machine any more; activate again for an SSH certificate`);
       else {
         for (const s of issued.ssh) {
+          const comment = `pim:${checkName(a.role, 'role')}:${a.id}`;
           try {
             const sock = agentSocket(this.env);
-            const comment = `pim:${checkName(a.role, 'role')}:${a.id}`;
             const blob = parseCertificate(s.certificate).blob;
             upsert.run('ssh', comment, sock, a.role, a.id, end.toISOString(), null, JSON.stringify({ blob: blob.toString('base64'), publicKey: a.request.sshPublicKey }));
-            await addCertificate(sock, { certificate: s.certificate, key: sshKey, comment, lifetimeSeconds: Math.ceil((end.getTime() - now.getTime()) / 1000) });
+            try {
+              await addCertificate(sock, { certificate: s.certificate, key: sshKey, comment, lifetimeSeconds: Math.ceil((end.getTime() - now.getTime()) / 1000) });
+            } catch (e) {
+              this.deleteRow({ kind: 'ssh', name: comment, target: sock });
+              throw e;
+            }
             items.push({ kind: 'ssh', name: comment, where: sock });
           } catch (e) {
-            report.warnings.push(`${a.role}: SSH certificate not added: ${(e as Error).message}`);
+            const problem = (e as Error).message;
+            report.warnings.push(`${a.role}: SSH certificate not added: ${problem}`);
+            if (e instanceof SshAgentError && (e.code === 'no-agent' || e.code === 'agent-unreachable')) {
+              // kept, with why: shown on the card and by `pim credentials`, and added as soon as an
+              // ssh-agent answers while the role is active (retried on each run)
+              upsert.run('ssh', comment, PENDING_SSH, a.role, a.id, end.toISOString(), new Date(now.getTime() + SSH_RETRY_MS).toISOString(), JSON.stringify({ pending: true, problem, certificate: s.certificate, publicKey: a.request.sshPublicKey }));
+              problems.push({ kind: 'ssh', name: comment, problem });
+            }
           }
         }
       }
@@ -536,11 +555,35 @@ export class CredentialManager {
     upsert.run('activation', a.id, '', a.role, a.id, end.toISOString(), renew ? renew.toISOString() : null, '{}');
     if (first) {
       // a role that grants nothing has nothing to journal
-      if (items.length > 0) {
-        report.injected.push({ role: a.role, activation: a.id, items });
-        records.push({ type: 'credentials-injected', data: { activation: a.id, role: a.role, items } });
-      }
+      if (items.length > 0) report.injected.push({ role: a.role, activation: a.id, items });
+      if (items.length > 0 || problems.length > 0) records.push({ type: 'credentials-injected', data: { activation: a.id, role: a.role, items, ...(problems.length ? { notAdded: problems } : {}) } });
     } else report.renewed.push({ role: a.role, activation: a.id });
+  }
+
+  /** SSH certificates that found no ssh-agent: added once one answers, while the role is active. */
+  private async retryPendingSsh(live: Map<string, LiveActivation>, now: Date, report: ReconcileReport, records: JournalRecord[]): Promise<void> {
+    const db = this.agent.store.db;
+    for (const r of db.prepare("SELECT * FROM injections WHERE kind = 'ssh' AND target = ? AND ended_at IS NULL").all(PENDING_SSH) as Row[]) {
+      const a = [...live.values()].find((x) => x.id === r.activation);
+      if (!a) continue; // ended: teardown takes the row
+      const d = JSON.parse(r.detail_json) as { certificate: string; publicKey: string };
+      const sshKey = this.loadSshKey(d.publicKey);
+      if (!sshKey) continue;
+      try {
+        const sock = agentSocket(this.env);
+        const blob = parseCertificate(d.certificate).blob;
+        await addCertificate(sock, { certificate: d.certificate, key: sshKey, comment: r.name, lifetimeSeconds: Math.ceil((a.expiresAt.getTime() - now.getTime()) / 1000) });
+        db.transaction(() => {
+          this.deleteRow(r);
+          db.prepare('INSERT OR REPLACE INTO injections (kind, name, target, role, activation, expires_at, renew_at, ended_at, detail_json) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)').run('ssh', r.name, sock, r.role, r.activation, r.expires_at, JSON.stringify({ blob: blob.toString('base64'), publicKey: d.publicKey }));
+        })();
+        const items: InjectedItem[] = [{ kind: 'ssh', name: r.name, where: sock }];
+        report.injected.push({ role: r.role, activation: r.activation, items });
+        records.push({ type: 'credentials-injected', data: { activation: r.activation, role: r.role, items, note: 'added once an ssh-agent answered' } });
+      } catch (e) {
+        db.prepare('UPDATE injections SET renew_at = ?, detail_json = ? WHERE kind = ? AND name = ? AND target = ?').run(new Date(now.getTime() + SSH_RETRY_MS).toISOString(), JSON.stringify({ ...d, pending: true, problem: (e as Error).message }), r.kind, r.name, r.target);
+      }
+    }
   }
 
   private kubeEntriesPresent(file: string, entries: KubeEntry[]): boolean {
