@@ -407,6 +407,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'shell-init': {
         const shell = pos[1] as Shell | undefined;
         if (!shell || pos.length !== 2 || !SHELLS.includes(shell)) throw new UsageError(`usage: pim shell-init ${SHELLS.join('|')}`);
+        // connected to the embedded demo: terminals use the demo's own kubeconfig and AWS config
+        const demo = await withAgent(home, async (agent) => agent.store.connection()?.demo === true);
+        if (demo) {
+          const { demoTargets } = await import('../credentials/manager');
+          out(exportLines(demoTargets(home), shell));
+        }
         out(shellInit(shell, path.join(home, 'creds')));
         return EXIT.ok;
       }

@@ -86,6 +86,17 @@ export interface CredentialManagerOptions {
 
 const SEED_MAX_AGE_MS = 30 * 60_000;
 
+/** Where the embedded demo's credentials go: a home of its own inside the agent's. */
+export function demoUserHome(agentHome: string): string {
+  return path.join(agentHome, 'demo-user-home');
+}
+
+/** The demo's kubeconfig and AWS config, for `pim env` / `pim shell-init` to point a terminal at. */
+export function demoTargets(agentHome: string): { KUBECONFIG: string; AWS_CONFIG_FILE: string } {
+  const h = demoUserHome(agentHome);
+  return { KUBECONFIG: path.join(h, '.kube', 'config'), AWS_CONFIG_FILE: path.join(h, '.aws', 'config') };
+}
+
 export class CredentialManager {
   readonly credsDir: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -96,13 +107,25 @@ export class CredentialManager {
    *  which is not a change of configuration */
   journalTargets = false;
   private running: Promise<ReconcileReport> | null = null;
+  private readonly demo: boolean;
 
   constructor(
     private readonly agent: Agent,
     private readonly opts: CredentialManagerOptions = {},
   ) {
-    this.env = opts.env ?? process.env;
-    this.homedir = opts.homedir ?? os.homedir();
+    const env = opts.env ?? process.env;
+    this.demo = agent.store.connection()?.demo === true;
+    if (this.demo) {
+      // the demo's clusters and AWS accounts are made up: its credentials go to files under its own
+      // home, never into the user's ~/.kube/config, ~/.aws/config or ssh-agent (`pim env` and
+      // `pim shell-init` point a terminal there)
+      const { KUBECONFIG: _k, AWS_CONFIG_FILE: _a, SSH_AUTH_SOCK: _s, ...rest } = env;
+      this.env = rest;
+      this.homedir = demoUserHome(agent.home);
+    } else {
+      this.env = env;
+      this.homedir = opts.homedir ?? os.homedir();
+    }
     this.credsDir = path.join(agent.home, 'creds');
     const grace = Number(this.env.PIM_TOMBSTONE_SECONDS);
     this.graceMs = opts.graceMs ?? (Number.isFinite(grace) && grace >= 0 ? grace * 1000 : 600_000);
@@ -430,7 +453,9 @@ export class CredentialManager {
       contextFile = path.join(dir, `${checkName(kube.name, 'kube context name')}.yaml`);
       writeFileAtomic(contextFile, contextFileText(kube.name), 0o600);
     }
-    return roleEnv({ awsProfile: aws?.name ?? null, contextFile, kubeconfig: this.env.KUBECONFIG, defaultKubeconfig: path.join(this.homedir, '.kube', 'config') });
+    const vars = roleEnv({ awsProfile: aws?.name ?? null, contextFile, kubeconfig: this.env.KUBECONFIG, defaultKubeconfig: path.join(this.homedir, '.kube', 'config') });
+    if (this.demo && aws) vars.AWS_CONFIG_FILE = this.awsConfigFile();
+    return vars;
   }
 
   // ----- inject / renew ---------------------------------------------------------------------------
@@ -527,6 +552,7 @@ export class CredentialManager {
         for (const s of issued.ssh) {
           const comment = `pim:${checkName(a.role, 'role')}:${a.id}`;
           try {
+            if (this.demo) throw new SshAgentError('no-agent', 'the demo keeps its SSH certificates out of your ssh-agent: its CA is not one any real host trusts');
             const sock = agentSocket(this.env);
             const blob = parseCertificate(s.certificate).blob;
             upsert.run('ssh', comment, sock, a.role, a.id, end.toISOString(), null, JSON.stringify({ blob: blob.toString('base64'), publicKey: a.request.sshPublicKey }));
@@ -540,7 +566,7 @@ export class CredentialManager {
           } catch (e) {
             const problem = (e as Error).message;
             report.warnings.push(`${a.role}: SSH certificate not added: ${problem}`);
-            if (e instanceof SshAgentError && (e.code === 'no-agent' || e.code === 'agent-unreachable')) {
+            if (e instanceof SshAgentError && (e.code === 'no-agent' || e.code === 'agent-unreachable') && !this.demo) {
               // kept, with why: shown on the card and by `pim credentials`, and added as soon as an
               // ssh-agent answers while the role is active (retried on each run)
               upsert.run('ssh', comment, PENDING_SSH, a.role, a.id, end.toISOString(), new Date(now.getTime() + SSH_RETRY_MS).toISOString(), JSON.stringify({ pending: true, problem, certificate: s.certificate, publicKey: a.request.sshPublicKey }));
