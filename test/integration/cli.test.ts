@@ -148,6 +148,40 @@ test('connect fails loudly, naming the cause and the fix: refused, wrong trust r
   assert.match(ok.stdout, /connected to .* as alice@acme\.example[\s\S]*policy v1 verified/);
 });
 
+test('pim-server publish: --dry-run shows what changes for whom; a misspelt group or no roles stops the publish unless --force', () => {
+  const { dir, repo } = setup();
+  run(PIM_SERVER, ['init', repo]);
+  const good = path.join(dir, 'good.yaml');
+  const typo = path.join(dir, 'typo.yaml');
+  const empty = path.join(dir, 'empty.yaml');
+  const base = fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8');
+  fs.writeFileSync(good, base);
+  fs.writeFileSync(empty, 'roles: []\n');
+  assert.equal(run(PIM_SERVER, ['publish', repo, good]).code, 0);
+  // the first role's eligible group, with its last two letters swapped
+  const g = /eligible:\s+groups: \[([a-z-]+)/.exec(base)![1]!;
+  const wrong = g.slice(0, -2) + g.slice(-1) + g.slice(-2, -1);
+  fs.writeFileSync(typo, base.replace(/(eligible:\s+groups: \[)[a-z-]+/, `$1${wrong}`));
+
+  const dry = run(PIM_SERVER, ['publish', repo, typo, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /changes:\n[\s\S]*loses eligibility for /);
+  assert.match(dry.stderr, new RegExp(`warning: group "${wrong}" has no members \\(eligible for [^)]+\\): did you mean "${g}"\\?`));
+  assert.match(dry.stdout, /dry run: valid, with \d+ warning\(s\) that would stop a publish without --force; nothing was published/);
+
+  const stopped = run(PIM_SERVER, ['publish', repo, typo]);
+  assert.equal(stopped.code, 1);
+  assert.match(stopped.stderr, /not published: \d+ warning\(s\) above\. Fix the policy, or publish it as it is with --force/);
+  assert.match(run(PIM_SERVER, ['publish', repo, good, '--dry-run']).stdout, /changes: none/, 'the typo was not published');
+
+  const none = run(PIM_SERVER, ['publish', repo, empty]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /warning: the policy has no roles/);
+  const forced = run(PIM_SERVER, ['publish', repo, typo, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /published policy version 2/);
+});
+
 test('pim-server refuses to re-init a repository and to serve plain HTTP off loopback', () => {
   const { repo } = setup();
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);

@@ -95,7 +95,8 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   // the control plane first (its JWKS and SSH CA), then the clients that trust it
   fs.writeFileSync(path.join(dir, 'policy.yaml'), 'roles: []\n');
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  // an empty policy on purpose (the real one needs the servers started below): --force
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   const served = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   after(() => stop(served.child));
   const server = served.match[1]!.replace(/\/$/, '');
