@@ -122,6 +122,7 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
   assert.match(again.output(), /admin is ACTIVE until/);
   const listing = alice.pim('activations');
   assert.match(listing.stdout, /^ID\s+ROLE\s+STATE\s+UNTIL\s+APPROVED BY$/m);
+  assert.match(alice.pim('audit', 'list', '--type', 'activation-active').stdout, /activation-active\s+admin \(\S+\) until \S+, approved by bob@acme\.example/);
   assert.match(listing.stdout, new RegExp(`^${id}\\s+admin\\s+active\\s+\\S+ \\S+ UTC\\s+bob@acme\\.example$`, 'm'));
 });
 

@@ -28,6 +28,22 @@ test('pim and pim-server --help work and say what each command does', () => {
   for (const cmd of ['init', 'publish', 'rotate-root', 'serve']) assert.ok(b.stdout.includes(`pim-server ${cmd}`), cmd);
 });
 
+test('small things a user notices: --version, per-command help, a first `pim roles` that says what to do', () => {
+  const { pim } = setup();
+  const v = run(PIM, ['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^pim \d+\.\d+\.\d+ \(Node \d+/);
+  const h = run(PIM, ['activate', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /^Usage:\n {2}pim activate ROLE/);
+  assert.doesNotMatch(h.stdout, /pim connect|pim audit/, 'only that command');
+  assert.match(h.stdout, /Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting/);
+  assert.match(run(PIM, ['help', 'wait']).stdout, /pim wait ID/);
+  const first = pim('roles');
+  assert.equal(first.code, 0);
+  assert.match(first.stdout, /Nothing is configured yet\. Try it with the demo: `npm start`.*or enrol with the link from your admin: `pim enroll LINK`/);
+});
+
 test('the whole CLI sequence, with the server stopped half way', async () => {
   const { repo, home, pim } = setup();
   const init = run(PIM_SERVER, ['init', repo]);
@@ -62,6 +78,12 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   const unknown = pim('check', 'no-such-role');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no role named "no-such-role"/);
+  for (const cmd of [['check'], ['env'], ['deactivate'], ['activate']]) {
+    const typo = pim(...cmd, 'gpu-cluster-readonyl');
+    assert.equal(typo.code, 1, `${cmd}: ${typo.stderr}`);
+    assert.match(typo.stderr, /no role named "gpu-cluster-readonyl" in policy v1; did you mean "gpu-cluster-readonly"\?/, cmd[0]);
+    assert.doesNotMatch(typo.stderr, /pim activate gpu-cluster-readonyl/, 'no advice to activate the typo');
+  }
   const badDuration = pim('check', 'gpu-cluster-readonly', '--duration', 'soon');
   assert.equal(badDuration.code, 2);
 

@@ -44,6 +44,10 @@ export function rolesText(s: AgentState, roles: RoleView[], showOthersHint: bool
   const allowed = roles.filter((r) => r.decision.allowed);
   const blocked = roles.filter((r) => !r.decision.allowed);
   const width = Math.min(32, Math.max(8, ...roles.map((r) => r.name.length))) + 2;
+  // nothing to list: say what to do instead of an empty table
+  if (!s.server) return `${lines[0]}\n\nNothing is configured yet. Try it with the demo: \`npm start\` (a control plane of its own, in the browser), or enrol with the link from your admin: \`pim enroll LINK\`.\n`;
+  if (!s.policy) return `${lines[0]}\n\nNo verified policy yet: run \`pim policy refresh\` (it needs the control plane at ${clean(s.server)} to answer once).\n`;
+  if (roles.length === 0 && s.otherRoles === 0) return `${lines[0]}\n\nThe policy gives ${s.user ? clean(s.user.email) : 'you'} no roles: ask your admin to make you eligible (a group in the policy, or \`pim-server user add\`).\n`;
   lines.push('', allowed.length ? 'ELIGIBLE NOW' : 'No role can be activated right now.');
   for (const r of allowed) lines.push(`  ${clean(r.name).padEnd(width)}${requirementSummary(r.decision)}`);
   if (blocked.length) {

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from '../../../shared/policy/duration';
+import { nearest } from '../../../shared/policy/review';
 import type { ActivationService } from '../activation/service';
 import { Agent, AgentError } from '../agent';
 import { resolveHome } from '../home';
@@ -68,7 +69,8 @@ Usage:
 Global options:
   --home DIR      state folder (default: $PIM_HOME, else the OS's per-user app data folder)
   --json          one JSON object on stdout, also when the command fails ({ ok: false, error })
-  -h, --help      this help
+  -h, --help      this help; \`pim COMMAND --help\` (or \`pim help COMMAND\`): that command only
+  -V, --version   the version of pim
 
 Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting (approval or key touch),
 5 denied or expired.
@@ -105,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         limit: { type: 'string' },
         shell: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (e) {
@@ -113,6 +116,20 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values: o, positionals: pos } = parsed;
   const cmd = pos[0];
+  if (o.version || cmd === 'version') {
+    const { packageRoot } = await import('../package-root');
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`pim ${pkg.version} (Node ${process.versions.node})\n`);
+    return EXIT.ok;
+  }
+  const topic = cmd === 'help' ? pos[1] : o.help ? cmd : undefined;
+  if (topic) {
+    const text = commandHelp(topic);
+    if (text) {
+      process.stdout.write(text);
+      return EXIT.ok;
+    }
+  }
   if (o.help || !cmd || cmd === 'help') {
     process.stdout.write(HELP);
     return o.help || cmd === 'help' ? EXIT.ok : EXIT.usage;
@@ -204,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
           }
         }
         return await withAgent(home, async (agent) => {
+          requireRole(agent, role);
           const d = agent.check(role, duration);
           if (o.json) json(d);
           else out(checkText(d));
@@ -254,6 +272,7 @@ export async function main(argv: string[]): Promise<number> {
         if (!role || pos.length !== 2) throw new UsageError(`usage: pim ${cmd} ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]`);
         const duration = o.duration === undefined ? undefined : durationOf(o.duration);
         return await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
           const ask = { duration, justification: o.reason, ticket: o.ticket };
           if (cmd === 'activate') {
             const live = await svc.activeOn(role);
@@ -281,6 +300,7 @@ export async function main(argv: string[]): Promise<number> {
         const role = pos[1];
         if (!role || pos.length !== 2) throw new UsageError('usage: pim deactivate ROLE');
         return await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
           for (const a of await svc.deactivate(role)) out(`${clean(a.role)} (${a.id}): ${a.state}\n`);
           const creds = await (await svc.credentials()).reconcile();
           for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
@@ -393,7 +413,10 @@ export async function main(argv: string[]): Promise<number> {
           throw new UsageError(cmd === 'env' ? 'usage: pim env ROLE [--shell bash|zsh|fish|sh]' : 'usage: pim exec ROLE -- COMMAND [ARG…]');
         }
         if (!SHELLS.includes(shell)) throw new UsageError(`--shell must be one of ${SHELLS.join(', ')}`);
-        const vars = await withActivation(home, async (svc) => (await svc.credentials()).envFor(role));
+        const vars = await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
+          return (await svc.credentials()).envFor(role);
+        });
         if (!vars) {
           process.stderr.write(`pim: role ${clean(role)} has no credentials on this machine (not active, or it ended): pim activate ${clean(role)}\n`);
           return EXIT.ended;
@@ -443,6 +466,28 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `pim COMMAND --help`: the lines of HELP about COMMAND, then the global options and exit codes. */
+export function commandHelp(cmd: string): string | null {
+  const lines = HELP.split('\n');
+  const out: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    if (/^ {2}pim /.test(l)) inside = l.startsWith(`  pim ${cmd} `) || l === `  pim ${cmd}` || (cmd === 'deny' && l.startsWith('  pim approve ')) || (cmd === 'approve' && l.startsWith('  pim deny '));
+    else if (!/^ {4,}/.test(l)) inside = false;
+    if (inside) out.push(l);
+  }
+  if (out.length === 0) return null;
+  const tail = HELP.slice(HELP.indexOf('Global options:'));
+  return `Usage:\n${out.join('\n')}\n\n${tail}`;
+}
+
+/** A role name this policy does not have: say so, with the nearest real one (a typo is the usual cause). */
+function requireRole(agent: Agent, role: string): void {
+  if (!agent.store.policySummary() || agent.role(role)) return;
+  const guess = nearest(role, agent.listAllRoles().map((r) => r.name));
+  throw new AgentError('unknown-role', `no role named "${clean(role)}" in policy v${agent.store.policyVersion()}${guess ? `; did you mean "${clean(guess)}"?` : ''} (\`pim roles --all\` lists them)`);
+}
+
 async function withActivation<T>(home: string, fn: (svc: ActivationService, agent: Agent) => Promise<T>): Promise<T> {
   const { ActivationService } = await import('../activation/service');
   return withAgent(home, (agent) => fn(new ActivationService(agent), agent));
@@ -488,7 +533,9 @@ function auditLine(r: { seq: number; at: string; type: string; user: string | nu
     default:
       if (r.type.startsWith('activation-')) {
         const extra = r.type === 'activation-requested' ? ` for ${formatDuration(Number(d.duration) || 0)}` : d.expiresAt && (r.type === 'activation-active' || r.type === 'activation-extended') ? ` until ${s(d.expiresAt)}` : d.endReason ? ` — ${s(d.endReason)}` : '';
-        what = `${s(d.role)} (${s(d.activation)})${extra}${'assertion' in d ? (d.assertion ? ' [key touch recorded]' : ' [evidence not fetched]') : ''}`;
+        // the audit trail names who approved (their signed decisions are in the record's evidence)
+        const approvers = Array.isArray(d.approvals) ? (d.approvals as { approver?: unknown; decision?: unknown }[]).filter((x) => x.decision === 'approve' && typeof x.approver === 'string').map((x) => s(x.approver)) : [];
+        what = `${s(d.role)} (${s(d.activation)})${extra}${approvers.length ? `, approved by ${approvers.join(', ')}` : ''}${'assertion' in d ? (d.assertion ? ' [key touch recorded]' : ' [evidence not fetched]') : ''}`;
       } else what = clean(JSON.stringify(d)).slice(0, 200);
   }
   return `${String(r.seq).padStart(5)}  ${r.at}  ${r.type.padEnd(28)} ${what}`;
