@@ -136,11 +136,11 @@ export function requirementChips(r: Requirements): Chip[] {
   chips.push({ key: 'duration', label: `max ${formatDuration(r.maxDuration)}`, title: `maximum duration ${formatDuration(r.maxDuration)}, default ${formatDuration(r.defaultDuration)}` });
   if (r.justification === 'required') chips.push({ key: 'justification', label: 'justification', title: 'a justification is required' });
   if (r.ticket.required || r.ticket.pattern) {
-    const hint = r.ticket.pattern ? ` ${ticketHint(r.ticket.pattern)}` : '';
+    const hint = r.ticket.hint ? `: ${r.ticket.hint}` : r.ticket.pattern ? ` ${ticketHint(r.ticket.pattern)}` : '';
     chips.push({
       key: 'ticket',
       label: `ticket${hint}${r.ticket.required ? '' : ' (optional)'}`,
-      title: r.ticket.pattern ? `ticket matching ${r.ticket.pattern}` : 'a ticket is required',
+      title: r.ticket.hint ? `ticket: ${r.ticket.hint}` : r.ticket.pattern ? `ticket matching ${r.ticket.pattern}` : 'a ticket is required',
     });
   }
   if (r.approval) {

@@ -17,7 +17,7 @@ const Requirements = z.object({
   maxDuration: z.number(),
   defaultDuration: z.number(),
   justification: z.enum(['required', 'optional']),
-  ticket: z.object({ required: z.boolean(), pattern: z.string().nullable() }),
+  ticket: z.object({ required: z.boolean(), pattern: z.string().nullable(), hint: z.string().optional() }),
   approval: z
     .object({
       approvers: z.object({ groups: z.array(z.string()), users: z.array(z.string()) }),

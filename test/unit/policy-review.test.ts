@@ -63,3 +63,24 @@ test('did-you-mean only for near misses', () => {
   assert.equal(nearest('ml-platfrom', ['ml-platform', 'ml-leads']), 'ml-platform');
   assert.equal(nearest('finance', ['ml-platform', 'eng']), null);
 });
+
+test('ticket.hint travels from the YAML to the engine, whose refusal uses those words', async () => {
+  const { decide } = await import('../../shared/policy/engine');
+  const { subjectFromMember } = await import('../../shared/policy/compile');
+  const c = compiled(`
+roles:
+  - name: prod
+    eligible: { groups: [eng] }
+    activation:
+      maxDuration: 1h
+      justification: optional
+      ticket: { required: true, pattern: '^(INC|CHG)-[0-9]+$', hint: 'an incident or change ID, like INC-1234' }
+users:
+  - { email: alice@acme.example, groups: [eng] }
+`);
+  const role = c.roles.roles[0]!;
+  assert.equal(role.activation.ticket.hint, 'an incident or change ID, like INC-1234');
+  const d = decide({ subject: subjectFromMember(c.members[0]!), role, now: new Date(), mode: 'request', ask: { ticket: 'JIRA-9' }, activeCount: 0 });
+  assert.equal(d.requirements.ticket.hint, 'an incident or change ID, like INC-1234');
+  assert.ok(d.reasons.some((r) => r.code === 'ticket-invalid' && r.message === 'ticket "JIRA-9" is not an incident or change ID, like INC-1234 (pattern ^(INC|CHG)-[0-9]+$)'), JSON.stringify(d.reasons));
+});
