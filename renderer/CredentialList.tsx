@@ -8,7 +8,7 @@ export function CredentialList({ role, injection }: { role: string; injection: I
   const hint = credentialHint(injection.items);
   return (
     <div className="credentials" data-testid={`credentials-${role}`}>
-      <p className="credentials__title">Ready to use</p>
+      <p className="credentials__title">{lines.every((l) => l.problem) ? 'Not in place yet' : 'Ready to use'}</p>
       <ul className="credentials__list">
         {lines.map((l, i) => (
           <li key={`${l.kind}-${i}`} data-testid="credential-item" data-kind={l.kind} data-problem={l.problem ? 'true' : undefined}>
