@@ -275,7 +275,8 @@ export async function main(argv: string[]): Promise<number> {
           requireRole(agent, role);
           const ask = { duration, justification: o.reason, ticket: o.ticket };
           if (cmd === 'activate') {
-            const live = await svc.activeOn(role);
+            // unreachable or not enrolled: the request below says so (after the offline policy check)
+            const live = await svc.activeOn(role).catch(() => null);
             if (live) {
               // activating twice would only start a second signed request for what is already there
               prompt(`${clean(role)} is already active until ${live.expiresAt ? utc(live.expiresAt) : '?'}; nothing new was requested. For more time: pim extend ${clean(role)}`);
