@@ -244,4 +244,9 @@ test('npm start with nothing configured runs the demo control plane and the web 
   for (const f of ['agent.db', 'agent.db-wal']) {
     if (fs.existsSync(path.join(home, f))) assert.equal(fs.statSync(path.join(home, f)).mode & 0o777, 0o600, f);
   }
+  // the demo's made-up clusters never go into the user's kubeconfig: terminals are pointed at its own
+  const init = run(PIM, ['--home', home, 'shell-init', 'bash']);
+  assert.equal(init.code, 0, init.stderr);
+  assert.ok(init.stdout.includes(`export KUBECONFIG='${path.join(home, 'demo-user-home', '.kube', 'config')}';`), init.stdout.slice(0, 300));
+  assert.ok(init.stdout.includes(`export AWS_CONFIG_FILE='${path.join(home, 'demo-user-home', '.aws', 'config')}';`));
 });
