@@ -106,6 +106,8 @@ export const EnrolmentStatusSchema = z.object({
   deviceFingerprint: z.string(),
   /** why it failed or expired */
   error: z.string().nullable(),
+  /** said once at first run: which keystore this home uses and why (no OS keychain here) */
+  keystoreNotice: z.string().nullable().optional(),
 });
 export type EnrolmentStatus = z.infer<typeof EnrolmentStatusSchema>;
 
