@@ -107,7 +107,7 @@ users:
       if (kinds !== 'aws,kube,ssh') throw new Error(`round ${i}: injected ${kinds || 'nothing'}; warnings: ${r.warnings.join('; ')}`);
       // usable: the helper answers for kube and AWS, the ssh-agent lists the certificate
       const helper = path.join(home, 'creds', 'bin', 'pim-cred');
-      for (const [kind, name] of [['kube', 'pim-gpu-train-gpu-admin'], ['aws', 'pim-gpu-admin']]) {
+      for (const [kind, name] of [['kube', 'pim-gpu-train--gpu-admin'], ['aws', 'pim-gpu-admin']]) {
         if (spawnSync(helper, [kind!, name!]).status !== 0) throw new Error(`round ${i}: the ${kind} helper does not answer`);
       }
       if (!/ED25519-CERT/.test(spawnSync('ssh-add', ['-l'], { env, encoding: 'utf8' }).stdout)) throw new Error(`round ${i}: no certificate in the ssh-agent`);

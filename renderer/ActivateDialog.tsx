@@ -122,7 +122,7 @@ export function ActivateDialog({ client, role, onClose, onRequested }: { client:
                 autoComplete="off"
                 spellCheck={false}
                 maxLength={128}
-                placeholder={r.ticket.pattern ? ticketHint(r.ticket.pattern) : 'ticket id'}
+                placeholder={r.ticket.hint ?? (r.ticket.pattern ? ticketHint(r.ticket.pattern) : 'ticket id')}
                 value={ticket}
                 onChange={(e) => setTicket(e.target.value)}
                 aria-invalid={check.ticket.state === 'invalid'}

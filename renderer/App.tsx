@@ -37,6 +37,11 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
   const [laterNotices, setLaterNotices] = useState<ReadonlySet<string>>(new Set());
   const activations = useMemo(() => state?.activations ?? [], [state]);
   const anyActive = activations.some((a) => a.state === 'active');
+  const activeRoles = useMemo(() => new Set(activations.filter((a) => a.state === 'active').map((a) => a.role)), [activations]);
+  const loadOthers = useCallback(async () => {
+    const r = await client.listAllRoles({}).catch(() => null);
+    return r?.ok ? r.value : null;
+  }, [client]);
   const nowMs = useNow(clockOffsetMs, anyActive);
 
   const onChanged = useCallback(() => void reload(), [reload]);
@@ -183,7 +188,7 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
               </div>
             ) : (
               <div role={state.enrolled ? 'tabpanel' : undefined} id="panel-roles" aria-labelledby={state.enrolled ? 'tab-roles' : undefined} className="content">
-                <RoleSections state={state} actions={actions ?? undefined} />
+                <RoleSections state={state} actions={actions ?? undefined} activeRoles={activeRoles} loadOthers={loadOthers} />
                 {orphans.length > 0 && actions && (
                   <section aria-labelledby="orphans-heading">
                     <h2 id="orphans-heading" className="section-title">

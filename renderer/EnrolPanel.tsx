@@ -81,6 +81,11 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
           <p>
             Enrolling <strong data-testid="enrol-user">{e.user}</strong> with <span title={e.server}>{serverLabel(e.server)}</span>.
           </p>
+          {e.keystoreNotice && (
+            <p className="enrol__notice" role="status" data-testid="enrol-keystore-notice">
+              {e.keystoreNotice}
+            </p>
+          )}
           <div className="fingerprint">
             <span className="fingerprint__label">This device's fingerprint</span>
             <code className="fingerprint__value" data-testid="enrol-fingerprint">

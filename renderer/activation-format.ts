@@ -54,7 +54,8 @@ export function compileTicketPattern(pattern: string): RegExp | null {
 /** The ticket field, checked as the user types: the same rules the engine applies. */
 export function checkTicket(value: string, ticket: Requirements['ticket']): TicketCheck {
   const t = value.trim();
-  const format = ticket.pattern ? `format ${ticket.pattern}` : '';
+  // the policy's words for it when it has them; the regular expression only as a fallback
+  const format = ticket.hint ? ticket.hint : ticket.pattern ? `format ${ticket.pattern}` : '';
   if (t === '') {
     if (ticket.required) return { state: 'empty', ok: false, message: `A ticket is required${format ? ` (${format})` : ''}` };
     return { state: 'empty', ok: true, message: format ? `Optional; ${format}` : 'Optional' };
@@ -64,6 +65,7 @@ export function checkTicket(value: string, ticket: Requirements['ticket']): Tick
   if (!ticket.pattern) return { state: 'valid', ok: true, message: 'Looks fine' };
   const re = compileTicketPattern(ticket.pattern);
   if (!re) return { state: 'invalid', ok: false, message: `The policy's ticket pattern ${ticket.pattern} is invalid — ask an admin` };
+  if (ticket.hint) return re.test(t) ? { state: 'valid', ok: true, message: 'Looks right' } : { state: 'invalid', ok: false, message: `Expected ${ticket.hint}` };
   return re.test(t) ? { state: 'valid', ok: true, message: `Matches ${ticket.pattern}` } : { state: 'invalid', ok: false, message: `Does not match ${ticket.pattern}` };
 }
 

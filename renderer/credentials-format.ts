@@ -24,6 +24,8 @@ export interface CredentialLine {
   name: string | null;
   /** where it is: "in ssh-agent" for SSH, else null */
   where: string | null;
+  /** it could not be put in place (no ssh-agent): why; it is retried while the role is active */
+  problem?: string;
 }
 
 const ORDER: Record<Item['kind'], number> = { kube: 0, aws: 1, ssh: 2 };
@@ -39,7 +41,7 @@ export function credentialLines(items: readonly Item[]): CredentialLine[] {
         case 'aws':
           return { kind: 'aws', label: 'AWS profile', name: displayName(i.name), where: null };
         case 'ssh':
-          return { kind: 'ssh', label: 'SSH certificate', name: null, where: 'in ssh-agent' };
+          return i.problem ? { kind: 'ssh', label: 'SSH certificate', name: null, where: 'not added', problem: displayName(i.problem, 400) } : { kind: 'ssh', label: 'SSH certificate', name: null, where: 'in ssh-agent' };
       }
     });
 }
@@ -57,7 +59,7 @@ export function credentialHint(items: readonly Item[]): string | null {
   const aws = lines.find((l) => l.kind === 'aws');
   if (kube) parts.push(`kubectl --context ${kube.name}`);
   if (aws) parts.push(`aws --profile ${aws.name}`);
-  if (lines.some((l) => l.kind === 'ssh')) parts.push('ssh (ssh-agent offers the certificate)');
+  if (lines.some((l) => l.kind === 'ssh' && !l.problem)) parts.push('ssh (ssh-agent offers the certificate)');
   return parts.length ? `use it: ${parts.join('  /  ')}` : null;
 }
 

@@ -136,11 +136,11 @@ export function requirementChips(r: Requirements): Chip[] {
   chips.push({ key: 'duration', label: `max ${formatDuration(r.maxDuration)}`, title: `maximum duration ${formatDuration(r.maxDuration)}, default ${formatDuration(r.defaultDuration)}` });
   if (r.justification === 'required') chips.push({ key: 'justification', label: 'justification', title: 'a justification is required' });
   if (r.ticket.required || r.ticket.pattern) {
-    const hint = r.ticket.pattern ? ` ${ticketHint(r.ticket.pattern)}` : '';
+    const hint = r.ticket.hint ? `: ${r.ticket.hint}` : r.ticket.pattern ? ` ${ticketHint(r.ticket.pattern)}` : '';
     chips.push({
       key: 'ticket',
       label: `ticket${hint}${r.ticket.required ? '' : ' (optional)'}`,
-      title: r.ticket.pattern ? `ticket matching ${r.ticket.pattern}` : 'a ticket is required',
+      title: r.ticket.hint ? `ticket: ${r.ticket.hint}` : r.ticket.pattern ? `ticket matching ${r.ticket.pattern}` : 'a ticket is required',
     });
   }
   if (r.approval) {
@@ -167,6 +167,24 @@ export function notices(role: RoleView): Reason[] {
 }
 
 /** Eligible roles first (in the agent's order), then the ones blocked right now. */
+/** Above this many roles the popover offers a filter box. */
+export const FILTER_THRESHOLD = 6;
+
+/** Roles whose name or description contains every word of `query` (case-insensitive). */
+export function filterRoles<T extends Pick<RoleView, 'name' | 'description'>>(roles: readonly T[], query: string): T[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return [...roles];
+  return roles.filter((r) => {
+    const text = `${r.name} ${r.description}`.toLowerCase();
+    return words.every((w) => text.includes(w));
+  });
+}
+
+/** Active roles first (what a user comes back for), otherwise in the policy's order. */
+export function activeFirst<T extends Pick<RoleView, 'name'>>(roles: readonly T[], active: ReadonlySet<string>): T[] {
+  return [...roles.filter((r) => active.has(r.name)), ...roles.filter((r) => !active.has(r.name))];
+}
+
 export function partitionRoles(roles: readonly RoleView[]): { eligible: RoleView[]; blocked: RoleView[] } {
   return {
     eligible: roles.filter((r) => r.decision.allowed),

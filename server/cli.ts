@@ -11,7 +11,8 @@ import { ApiError } from './api/errors';
 import { ControlPlane } from './control-plane';
 import { IssuerKeys } from './credentials/issuer-keys';
 import { SshCa } from './credentials/ssh-ca';
-import { initRepo, paths, publishPolicy, readState, RepoError, rotateKeys, rotateRoot, type OnlineRole } from './repo/repository';
+import { compileForPublish, initRepo, paths, publishedPolicy, publishPolicy, readState, RepoError, rotateKeys, rotateRoot, type OnlineRole } from './repo/repository';
+import { reviewPolicy } from '../shared/policy/review';
 import { openServerDb, type ServerDb } from './store/db';
 
 const HELP = `pim-server — reference control plane for PIM Agent
@@ -20,9 +21,13 @@ Usage:
   pim-server init DIR [--root-expires 365d] [--timestamp-expires 1d]
       Create a policy repository and its signing keys (0600) in DIR, and DIR/trust-root.json,
       the TUF root that agents pin.
-  pim-server publish DIR POLICY.yaml [--expires 7d]
+  pim-server publish DIR POLICY.yaml [--expires 7d] [--dry-run] [--force]
       Validate the policy, compile it into signed TUF targets (roles + one file per user), bump
       versions and print the new policy version. --expires is how long agents may use it offline.
+      Prints what changes for whom (roles added/removed, users gaining or losing eligibility,
+      approvers). Warnings stop the publish unless --force: no roles, a group used but empty, a
+      role nobody is eligible for, an approval nobody but the requester can give.
+      --dry-run: validate and print all that, publish nothing.
   pim-server rotate-root DIR [--threshold N] [--keys N]
       Replace the root keys: the new root is signed by the old and the new keys.
   pim-server rotate-keys DIR --role timestamp|snapshot|targets
@@ -106,8 +111,8 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'publish': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { expires: { type: 'string' } } });
-        if (positionals.length !== 2) throw new RepoError('usage: pim-server publish DIR POLICY.yaml [--expires 7d]');
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { expires: { type: 'string' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' } } });
+        if (positionals.length !== 2) throw new RepoError('usage: pim-server publish DIR POLICY.yaml [--expires 7d] [--dry-run] [--force]');
         const [dir, file] = positionals as [string, string];
         let text: string;
         try {
@@ -116,7 +121,22 @@ export async function main(argv: string[]): Promise<number> {
           throw new RepoError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
         const t0 = performance.now();
-        const r = publishPolicy(dir, text, { expiresSeconds: values.expires ? parseDuration(values.expires) : undefined, sourceName: file, extraMembers: withControlPlane(dir, null, (cp) => cp.extraMembers()) });
+        readState(dir);
+        const extraMembers = withControlPlane(dir, null, (cp) => cp.extraMembers());
+        // validated and compiled first: what changes for whom, and what is probably a mistake
+        const review = reviewPolicy(publishedPolicy(dir, extraMembers), compileForPublish(text, { extraMembers, sourceName: file }));
+        const say = (l: string) => process.stdout.write(`${l}\n`);
+        if (values['dry-run'] || review.changes.length) say(review.changes.length ? `changes:\n${review.changes.map((c) => `  ${c}`).join('\n')}` : 'changes: none');
+        for (const w of review.warnings) process.stderr.write(`warning: ${w.message}\n`);
+        if (values['dry-run']) {
+          say(`dry run: valid${review.warnings.length ? `, with ${review.warnings.length} warning(s) that would stop a publish without --force` : ''}; nothing was published`);
+          return 0;
+        }
+        if (review.warnings.length && !values.force) {
+          process.stderr.write(`pim-server: not published: ${review.warnings.length} warning(s) above. Fix the policy, or publish it as it is with --force\n`);
+          return 1;
+        }
+        const r = publishPolicy(dir, text, { expiresSeconds: values.expires ? parseDuration(values.expires) : undefined, sourceName: file, extraMembers });
         process.stdout.write(`published policy version ${r.version}: ${r.roles} roles, ${r.users} users, ${r.bins} bins; agents may use it offline until ${r.expires} (${Math.round(performance.now() - t0)} ms)\n`);
         return 0;
       }

@@ -17,7 +17,7 @@ const Requirements = z.object({
   maxDuration: z.number(),
   defaultDuration: z.number(),
   justification: z.enum(['required', 'optional']),
-  ticket: z.object({ required: z.boolean(), pattern: z.string().nullable() }),
+  ticket: z.object({ required: z.boolean(), pattern: z.string().nullable(), hint: z.string().optional() }),
   approval: z
     .object({
       approvers: z.object({ groups: z.array(z.string()), users: z.array(z.string()) }),
@@ -106,6 +106,8 @@ export const EnrolmentStatusSchema = z.object({
   deviceFingerprint: z.string(),
   /** why it failed or expired */
   error: z.string().nullable(),
+  /** said once at first run: which keystore this home uses and why (no OS keychain here) */
+  keystoreNotice: z.string().nullable().optional(),
 });
 export type EnrolmentStatus = z.infer<typeof EnrolmentStatusSchema>;
 
@@ -125,7 +127,9 @@ export const InjectionViewSchema = z.object({
   expiresAt: z.string(),
   /** set while the role's helpers only explain that it ended */
   endedAt: z.string().nullable(),
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string() })),
+  /** `until`: on an ended role, when the entry itself goes (it only explains the end until then) */
+  /** `problem`: it could not be put in place (no ssh-agent): why, in words; it is retried */
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string(), until: z.string().optional(), problem: z.string().optional() })),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 

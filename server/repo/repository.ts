@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MetadataKind } from '@tufjs/models';
-import { compilePolicy } from '../../shared/policy/compile';
+import { compilePolicy, type CompiledPolicy } from '../../shared/policy/compile';
 import { formatPolicyErrors, parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { memberTargetPath, ROLES_TARGET } from '../../shared/policy/targets';
 import type { MemberFile, RolesFile } from '../../shared/policy/types';
@@ -143,7 +143,7 @@ export interface ExtraMember {
   groups: string[];
 }
 
-function mergeExtraMembers(compiled: { roles: RolesFile; members: MemberFile[] }, extra: ExtraMember[]): { roles: RolesFile; members: MemberFile[] } {
+export function mergeExtraMembers(compiled: { roles: RolesFile; members: MemberFile[] }, extra: ExtraMember[]): { roles: RolesFile; members: MemberFile[] } {
   if (extra.length === 0) return compiled;
   const byEmail = new Map(compiled.members.map((m) => [m.email, { ...m, groups: [...m.groups] }]));
   for (const x of extra) {
@@ -181,6 +181,29 @@ export interface CurrentPolicy {
 
 export function readCurrentPolicy(dir: string): CurrentPolicy | null {
   return fs.existsSync(paths(dir).current) ? readJson<CurrentPolicy>(paths(dir).current) : null;
+}
+
+/** `yamlText` compiled as a publish would sign it (with the control plane's extra members), or a
+ *  RepoError listing what is wrong in it. Nothing is written. */
+export function compileForPublish(yamlText: string, opts: Pick<PublishOptions, 'extraMembers' | 'sourceName'> = {}): CompiledPolicy {
+  const parsed = parsePolicyYaml(yamlText);
+  if (!parsed.ok) throw new RepoError(`policy rejected: ${parsed.errors.length} error(s)`, formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'));
+  return mergeExtraMembers(compilePolicy(parsed.policy), opts.extraMembers ?? []);
+}
+
+/** What is published now (its source as compiled again), or null before the first publish. */
+export function publishedPolicy(dir: string, extraMembers: ExtraMember[] = []): CompiledPolicy | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(paths(dir).source, 'utf8');
+  } catch {
+    return null;
+  }
+  try {
+    return compileForPublish(text, { extraMembers });
+  } catch {
+    return null;
+  }
 }
 
 export function publishPolicy(dir: string, yamlText: string, opts: PublishOptions = {}): PublishResult {

@@ -47,7 +47,7 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
         defaultDuration: a.defaultDuration,
         userVerification: a.mfa.userVerification,
         justification: a.justification,
-        ticket: { required: a.ticket?.required ?? false, pattern: a.ticket?.pattern ?? null },
+        ticket: { required: a.ticket?.required ?? false, pattern: a.ticket?.pattern ?? null, ...(a.ticket?.hint ? { hint: a.ticket.hint } : {}) },
         approval: a.approval
           ? {
               approvers: { groups: unique(a.approval.approvers.groups), users: unique(a.approval.approvers.users) },

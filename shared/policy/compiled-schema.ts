@@ -26,7 +26,7 @@ export const CompiledRoleSchema = z
         defaultDuration: seconds,
         userVerification: z.enum(['required', 'preferred', 'discouraged']),
         justification: z.enum(['required', 'optional']),
-        ticket: z.object({ required: z.boolean(), pattern: z.string().max(500).nullable() }).strict(),
+        ticket: z.object({ required: z.boolean(), pattern: z.string().max(500).nullable(), hint: z.string().max(200).optional() }).strict(),
         approval: z
           .object({
             approvers: z.object({ groups: z.array(name), users: z.array(name) }).strict(),

@@ -203,12 +203,12 @@ export function decide(input: DecideInput): Decision {
       reasons.push({
         code: 'ticket-required',
         blocking: true,
-        message: a.ticket.pattern ? `a ticket is required (matching ${a.ticket.pattern})` : 'a ticket is required',
+        message: a.ticket.hint ? `a ticket is required: ${a.ticket.hint}` : a.ticket.pattern ? `a ticket is required (matching ${a.ticket.pattern})` : 'a ticket is required',
         detail: { pattern: a.ticket.pattern },
       });
     }
   } else {
-    const problem = ticketProblem(ticket, a.ticket.pattern);
+    const problem = ticketProblem(ticket, a.ticket.pattern, a.ticket.hint);
     if (problem !== null) {
       reasons.push({ code: 'ticket-invalid', blocking: true, message: problem, detail: { pattern: a.ticket.pattern } });
     }
@@ -276,13 +276,13 @@ function selfExcluded(subject: Subject, approval: ApprovalRule): boolean {
 }
 
 /** Why `ticket` is unacceptable, or null when it is fine. */
-function ticketProblem(ticket: string, pattern: string | null): string | null {
+function ticketProblem(ticket: string, pattern: string | null, hint?: string): string | null {
   if (ticket.length > MAX_TICKET_LENGTH) return `the ticket is longer than ${MAX_TICKET_LENGTH} characters`;
   if (CONTROL_RE.test(ticket)) return 'the ticket must not contain control characters';
   if (pattern === null) return null;
   const re = ticketRegex(pattern);
   if (re === null) return `the policy's ticket pattern ${pattern} is invalid; ask an admin`;
-  return re.test(ticket) ? null : `ticket ${JSON.stringify(ticket)} does not match ${pattern}`;
+  return re.test(ticket) ? null : hint ? `ticket ${JSON.stringify(ticket)} is not ${hint} (pattern ${pattern})` : `ticket ${JSON.stringify(ticket)} does not match ${pattern}`;
 }
 
 // --- many roles at once ---------------------------------------------------------------------

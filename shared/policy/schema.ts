@@ -177,6 +177,8 @@ const activation = z
       .strictObject({
         required: z.boolean({ error: 'required must be true or false' }),
         pattern: ticketPattern.optional(),
+        /** what a person should type, in words ("an incident ID like INC-1234"): shown instead of the pattern */
+        hint: z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed').optional(),
       })
       .optional(),
     approval: approval.optional(),

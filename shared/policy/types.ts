@@ -30,7 +30,7 @@ export interface CompiledRole {
     defaultDuration: number;
     userVerification: UserVerification;
     justification: 'required' | 'optional';
-    ticket: { required: boolean; pattern: string | null };
+    ticket: { required: boolean; pattern: string | null; hint?: string };
     approval: ApprovalRule | null;
     windows: TimeWindow[];
     maxActive: number | null;
@@ -105,7 +105,7 @@ export interface Requirements {
   maxDuration: number;
   defaultDuration: number;
   justification: 'required' | 'optional';
-  ticket: { required: boolean; pattern: string | null };
+  ticket: { required: boolean; pattern: string | null; hint?: string };
   approval: ApprovalRule | null;
   userVerification: UserVerification;
   windows: TimeWindow[];

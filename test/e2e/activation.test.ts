@@ -75,7 +75,8 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
   const repo = path.join(dir, 'repo');
   fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  // the approvers (leads) join with `user add` after this first publish: --force
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   const links: Record<string, string> = {};
   for (const [email, groups] of [['alice@acme.example', []], ['bob@acme.example', ['--groups', 'eng,leads']]] as const) {

@@ -45,6 +45,11 @@ test('the popover lists roles online, and keeps them with an offline badge when 
   assert.match(await page.getByTestId('policy-version').innerText(), /v1\b/);
   assert.equal(await page.getByTestId('user-email').innerText(), 'alice@acme.example');
   assert.doesNotMatch(page.url(), /code=|token=/, 'the one-time code does not linger in the address bar');
+  // the roles alice is not eligible for at all can be opened and read
+  assert.match(await page.getByTestId('other-roles-count').innerText(), /\d+ other roles? you are not eligible for/);
+  await page.getByTestId('other-roles-count').click();
+  await page.getByTestId('other-role-inference-night-oncall').waitFor();
+  assert.equal(await page.getByTestId('role-filter').count(), 0, 'no filter box for a handful of roles');
   // a role limited to business hours, or a contractor's, is shown with its reason, folded
   await page.getByTestId('ineligible-section').click();
   const reasons = await page.locator('[data-testid^="role-reason-"]').allInnerTexts();

@@ -161,7 +161,7 @@ export class AuditFixture {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-audit-faults-'));
     const repo = path.join(dir, 'repo');
     fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
-    for (const args of [['init', repo], ['publish', repo, path.join(dir, 'policy.yaml')]]) {
+    for (const args of [['init', repo], ['publish', repo, path.join(dir, 'policy.yaml'), '--force']]) {
       const r = run(PIM_SERVER, args);
       if (r.code !== 0) throw new Error(`pim-server ${args[0]} failed: ${r.stderr}`);
     }

@@ -36,7 +36,7 @@ export async function cliWorld(policy: string, users: [string, string][], env: N
   const repo = path.join(dir, 'repo');
   fs.writeFileSync(path.join(dir, 'policy.yaml'), policy);
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0); // people join (user add) after this first publish
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   const people: Record<string, CliPerson> = {};
   for (const [email, groups] of users) {

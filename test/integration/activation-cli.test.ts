@@ -83,7 +83,7 @@ test('a denial ends the request and alice sees the reason', async () => {
 test('what the offline policy refuses is refused before anything is signed', async () => {
   const { alice } = await setup();
   const r = alice.pim('activate', 'admin', '--reason', 'x', '--ticket', 'CHG-1', '--no-open');
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 3, 'refused by policy: exit 3, as --help says');
   assert.match(r.stderr, /ticket-invalid/);
   assert.doesNotMatch(r.stderr, /Touch your security key/);
 });

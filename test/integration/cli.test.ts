@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { webShellSession } from '../helpers/browser';
+import { freePort } from '../helpers/net';
 import { requireProgram } from '../helpers/system';
 
 function setup() {
@@ -26,6 +27,22 @@ test('pim and pim-server --help work and say what each command does', () => {
   const b = run(PIM_SERVER, ['--help']);
   assert.equal(b.code, 0);
   for (const cmd of ['init', 'publish', 'rotate-root', 'serve']) assert.ok(b.stdout.includes(`pim-server ${cmd}`), cmd);
+});
+
+test('small things a user notices: --version, per-command help, a first `pim roles` that says what to do', () => {
+  const { pim } = setup();
+  const v = run(PIM, ['--version']);
+  assert.equal(v.code, 0);
+  assert.match(v.stdout, /^pim \d+\.\d+\.\d+ \(Node \d+/);
+  const h = run(PIM, ['activate', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /^Usage:\n {2}pim activate ROLE/);
+  assert.doesNotMatch(h.stdout, /pim connect|pim audit/, 'only that command');
+  assert.match(h.stdout, /Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting/);
+  assert.match(run(PIM, ['help', 'wait']).stdout, /pim wait ID/);
+  const first = pim('roles');
+  assert.equal(first.code, 0);
+  assert.match(first.stdout, /Nothing is configured yet\. Try it with the demo: `npm start`.*or enrol with the link from your admin: `pim enroll LINK`/);
 });
 
 test('the whole CLI sequence, with the server stopped half way', async () => {
@@ -62,6 +79,12 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   const unknown = pim('check', 'no-such-role');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no role named "no-such-role"/);
+  for (const cmd of [['check'], ['env'], ['deactivate'], ['activate']]) {
+    const typo = pim(...cmd, 'gpu-cluster-readonyl');
+    assert.equal(typo.code, 1, `${cmd}: ${typo.stderr}`);
+    assert.match(typo.stderr, /no role named "gpu-cluster-readonyl" in policy v1; did you mean "gpu-cluster-readonly"\?/, cmd[0]);
+    assert.doesNotMatch(typo.stderr, /pim activate gpu-cluster-readonyl/, 'no advice to activate the typo');
+  }
   const badDuration = pim('check', 'gpu-cluster-readonly', '--duration', 'soon');
   assert.equal(badDuration.code, 2);
 
@@ -119,6 +142,69 @@ test('connect refuses a trust root that is not a TUF root, and a non-URL server'
   assert.match(c.stderr, /not an e-mail/);
 });
 
+test('connect fails loudly, naming the cause and the fix: refused, wrong trust root, wrong path, unknown user', async () => {
+  const { dir, repo, pim } = setup();
+  run(PIM_SERVER, ['init', repo]);
+  run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml')]);
+  const other = path.join(dir, 'other');
+  run(PIM_SERVER, ['init', other]);
+  const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
+  const url = server.match[1]!;
+  const root = path.join(repo, 'trust-root.json');
+  const closed = `http://127.0.0.1:${await freePort()}`;
+  const cases: [string, string[], RegExp][] = [
+    ['refused', [closed, '--user', 'alice@acme.example', '--root', root], /cannot reach a control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `pim-server serve` running there/],
+    ['wrong root', [url, '--user', 'alice@acme.example', '--root', path.join(other, 'trust-root.json')], /is not signed by the trust root in \S+other\/trust-root\.json .*another control plane's root — get trust-root\.json from this control plane's admin/],
+    ['wrong path', [`${url}/pim`, '--user', 'alice@acme.example', '--root', root], /does not answer like a PIM control plane \(HTTP 404 at \/healthz\): use the address `pim-server serve` prints, without a path/],
+    ['unknown user', [url, '--user', 'nobody@acme.example', '--root', root], /does not know nobody@acme\.example: check the spelling, or ask its admin to add you/],
+  ];
+  for (const [name, args, why] of cases) {
+    const r = pim('connect', ...args);
+    assert.equal(r.code, 1, `${name}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, why, name);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${name}: one sentence`);
+    assert.doesNotMatch(r.stdout, /connected to/, `${name}: no success reported`);
+    assert.doesNotMatch(r.stderr, /signed by \d\/\d keys|has not published a policy/, `${name}: no jargon, no misleading cause`);
+  }
+  const ok = pim('connect', url, '--user', 'alice@acme.example', '--root', root);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /connected to .* as alice@acme\.example[\s\S]*policy v1 verified/);
+});
+
+test('pim-server publish: --dry-run shows what changes for whom; a misspelt group or no roles stops the publish unless --force', () => {
+  const { dir, repo } = setup();
+  run(PIM_SERVER, ['init', repo]);
+  const good = path.join(dir, 'good.yaml');
+  const typo = path.join(dir, 'typo.yaml');
+  const empty = path.join(dir, 'empty.yaml');
+  const base = fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8');
+  fs.writeFileSync(good, base);
+  fs.writeFileSync(empty, 'roles: []\n');
+  assert.equal(run(PIM_SERVER, ['publish', repo, good]).code, 0);
+  // the first role's eligible group, with its last two letters swapped
+  const g = /eligible:\s+groups: \[([a-z-]+)/.exec(base)![1]!;
+  const wrong = g.slice(0, -2) + g.slice(-1) + g.slice(-2, -1);
+  fs.writeFileSync(typo, base.replace(/(eligible:\s+groups: \[)[a-z-]+/, `$1${wrong}`));
+
+  const dry = run(PIM_SERVER, ['publish', repo, typo, '--dry-run']);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /changes:\n[\s\S]*loses eligibility for /);
+  assert.match(dry.stderr, new RegExp(`warning: group "${wrong}" has no members \\(eligible for [^)]+\\): did you mean "${g}"\\?`));
+  assert.match(dry.stdout, /dry run: valid, with \d+ warning\(s\) that would stop a publish without --force; nothing was published/);
+
+  const stopped = run(PIM_SERVER, ['publish', repo, typo]);
+  assert.equal(stopped.code, 1);
+  assert.match(stopped.stderr, /not published: \d+ warning\(s\) above\. Fix the policy, or publish it as it is with --force/);
+  assert.match(run(PIM_SERVER, ['publish', repo, good, '--dry-run']).stdout, /changes: none/, 'the typo was not published');
+
+  const none = run(PIM_SERVER, ['publish', repo, empty]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /warning: the policy has no roles/);
+  const forced = run(PIM_SERVER, ['publish', repo, typo, '--force']);
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.match(forced.stdout, /published policy version 2/);
+});
+
 test('pim-server refuses to re-init a repository and to serve plain HTTP off loopback', () => {
   const { repo } = setup();
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
@@ -159,4 +245,9 @@ test('npm start with nothing configured runs the demo control plane and the web 
   for (const f of ['agent.db', 'agent.db-wal']) {
     if (fs.existsSync(path.join(home, f))) assert.equal(fs.statSync(path.join(home, f)).mode & 0o777, 0o600, f);
   }
+  // the demo's made-up clusters never go into the user's kubeconfig: terminals are pointed at its own
+  const init = run(PIM, ['--home', home, 'shell-init', 'bash']);
+  assert.equal(init.code, 0, init.stderr);
+  assert.ok(init.stdout.includes(`export KUBECONFIG='${path.join(home, 'demo-user-home', '.kube', 'config')}';`), init.stdout.slice(0, 300));
+  assert.ok(init.stdout.includes(`export AWS_CONFIG_FILE='${path.join(home, 'demo-user-home', '.aws', 'config')}';`));
 });

@@ -95,7 +95,8 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   // the control plane first (its JWKS and SSH CA), then the clients that trust it
   fs.writeFileSync(path.join(dir, 'policy.yaml'), 'roles: []\n');
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  // an empty policy on purpose (the real one needs the servers started below): --force
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   const served = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   after(() => stop(served.child));
   const server = served.match[1]!.replace(/\/$/, '');
@@ -252,6 +253,10 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
 
     const off = w.pim('deactivate', ROLE);
     assert.equal(off.code, 0, off.stderr);
+    // what really happens: the context stays for its grace period, answering why, then goes
+    assert.match(off.stdout, new RegExp(`kube context ${CONTEXT} \\(in \\S+\\) no longer works \\(deactivated\\): its commands now say why; the entry itself is removed at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
+    assert.match(off.stdout, /SSH certificate \S+ \(in the ssh-agent\) removed \(deactivated\)/);
+    assert.doesNotMatch(off.stdout, /kube context \S+ \(in \S+\) removed/, 'not claimed removed while it stays');
     const k = await kubectl(w);
     assert.notEqual(k.code, 0);
     assert.match(k.stderr, /role gpu-admin was deactivated at .*; activate it again from PIM Agent/);
@@ -275,6 +280,31 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.match(sshAddList(w).stdout, /pim:intruder:/);
     const login = await ssh(w);
     assert.notEqual(login.status, 0, 'sshd refuses a certificate whose principals are not allowed for the user');
+    assert.equal(w.pim('deactivate', 'intruder').code, 0);
+    assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
+  });
+
+  await t.test('no ssh-agent when the role becomes active: the output, pim credentials and the journal say so; the certificate is added once one answers', async () => {
+    const noAgent = { ...w.env, SSH_AUTH_SOCK: '' };
+    const act = await start(PIM, ['--home', w.home, 'activate', 'intruder', '--duration', '10m', '--no-open'], /sign this request: (\S+)/, noAgent);
+    assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
+    assert.equal(await act.exited(), 0, act.output());
+    assert.match(act.output(), /intruder: SSH certificate not added: No ssh-agent is running/);
+    assert.doesNotMatch(sshAddList(w).stdout, /pim:intruder:/);
+
+    const listed = run(PIM, ['--home', w.home, 'credentials'], noAgent);
+    assert.match(listed.stdout, /ssh\s+pim:intruder:\S+\s+NOT ADDED: No ssh-agent is running .*the certificate is added while the role is active/);
+    const views = JSON.parse(run(PIM, ['--home', w.home, 'credentials', '--json'], noAgent).stdout) as { role: string; items: { kind: string; problem?: string }[] }[];
+    assert.match(views.find((v) => v.role === 'intruder')!.items[0]!.problem ?? '', /No ssh-agent is running/);
+    const records = JSON.parse(w.pim('audit', 'list', '--json', '--type', 'credentials-injected', '--role', 'intruder').stdout) as { record: { data: { notAdded?: { problem: string }[] } } }[];
+    assert.ok(records.some((r) => /No ssh-agent/.test(r.record.data.notAdded?.[0]?.problem ?? '')), 'journaled with why');
+
+    // from a shell that has an ssh-agent: the certificate goes in, for the rest of the window
+    const later = w.pim('credentials');
+    assert.equal(later.code, 0, later.stderr);
+    assert.match(later.stderr, /intruder: SSH certificate pim:intruder:\S+ \(in the ssh-agent\) ready/);
+    assert.match(sshAddList(w).stdout, /pim:intruder:.*\(ED25519-CERT\)/);
+    assert.doesNotMatch(later.stdout, /NOT ADDED/);
     assert.equal(w.pim('deactivate', 'intruder').code, 0);
     assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
   });

@@ -245,3 +245,30 @@ test('unique names: role train-admin on cluster gpu and role admin on cluster gp
   assert.notEqual(awsProfileName('ops', 0, 2), awsProfileName('ops-1', 0, 1));
   assert.throws(() => kubeContextName('gpu', 'a--b'), /must not contain '--'/);
 });
+
+test('connected to the embedded demo: credentials go under the demo home, never into the user kubeconfig, AWS config or ssh-agent', async () => {
+  const w = await setup();
+  const conn = w.agent.store.connection()!;
+  w.agent.store.setConnection({ ...conn, demo: true });
+  const { CredentialManager: Manager, demoTargets } = await import('../../electron/core/credentials/manager');
+  // the user's real environment: their kubeconfig, an AWS config and an ssh-agent socket
+  const userAws = path.join(path.dirname(w.kubeconfig), 'aws-config');
+  fs.writeFileSync(userAws, '[default]\nregion = eu-central-1\n');
+  const env = { PIM_KEYSTORE: 'file', KUBECONFIG: w.kubeconfig, AWS_CONFIG_FILE: userAws, SSH_AUTH_SOCK: path.join(path.dirname(w.kubeconfig), 'no-such.sock') } as NodeJS.ProcessEnv;
+  const issue = async (id: string): Promise<IssuedCredentials> => {
+    const a = JSON.parse(w.agent.store.db.prepare('SELECT view_json FROM activations WHERE id = ?').pluck().get(id) as string) as ActivationView;
+    return { activation: id, role: a.role, user: USER, activationExpiresAt: a.expiresAt!, issuer: 'http://127.0.0.1:9', kube: [{ cluster: 'gpu-train', server: 'https://127.0.0.1:6443', certificateAuthorityData: null, token: 't', expiresAt: a.expiresAt! }], aws: [], ssh: [] };
+  };
+  const mgr = new Manager(w.agent, { env, issue });
+  w.save('d1', 'gpu-admin', 'active', 60);
+  const r = await mgr.reconcile();
+  const demo = demoTargets(w.agent.home);
+  assert.deepEqual(r.injected.map((i) => i.items.map((x) => x.where)), [[demo.KUBECONFIG]]);
+  assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG, "the user's kubeconfig is untouched");
+  assert.equal(fs.readFileSync(userAws, 'utf8'), '[default]\nregion = eu-central-1\n');
+  assert.ok((parse(fs.readFileSync(demo.KUBECONFIG, 'utf8')) as { contexts: { name: string }[] }).contexts.some((c) => c.name === 'pim-gpu-train--gpu-admin'));
+  assert.ok(demo.KUBECONFIG.startsWith(w.agent.home), 'inside the agent home');
+  const vars = mgr.envFor('gpu-admin')!;
+  assert.ok(vars.KUBECONFIG!.split(path.delimiter).includes(demo.KUBECONFIG), '`pim env` points the terminal at the demo kubeconfig');
+  assert.ok(!vars.KUBECONFIG!.includes(w.kubeconfig));
+});

@@ -148,3 +148,10 @@ test('ceremony URLs: the connected control plane\'s ceremony pages only', () => 
   assert.equal(sameOrigin('https://a.example/x', 'https://a.example:443/y'), true);
   assert.equal(sameOrigin('https://u:p@a.example/x', 'https://a.example/'), false);
 });
+
+test('a policy ticket hint replaces the regular expression in what the user reads', () => {
+  const t = { required: true, pattern: '^(INC|CHG)-[0-9]+$', hint: 'an incident or change ID, like INC-1234 or CHG-77' };
+  assert.deepEqual(checkTicket('', t), { state: 'empty', ok: false, message: 'A ticket is required (an incident or change ID, like INC-1234 or CHG-77)' });
+  assert.equal(checkTicket('JIRA-1', t).message, 'Expected an incident or change ID, like INC-1234 or CHG-77');
+  assert.equal(checkTicket('CHG-77', t).ok, true);
+});

@@ -74,3 +74,11 @@ test('an active card shows its credentials; an ended one does not', () => {
   assert.match(render(a), /kube context <code[^>]*>pim-gpu-train--gpu-admin<\/code>/);
   assert.doesNotMatch(render({ ...a, state: 'expired' }), /credentials-gpu-admin/);
 });
+
+test('an SSH certificate that found no ssh-agent reads as not added, with why, and is not offered in the hint', () => {
+  const pending = [{ kind: 'ssh' as const, name: 'pim:ops:a1', where: '(no ssh-agent)', problem: 'No ssh-agent is running for this session (SSH_AUTH_SOCK is not set)' }];
+  const [line] = credentialLines(pending);
+  assert.equal(credentialText(line!), 'SSH certificate not added');
+  assert.match(line!.problem!, /No ssh-agent is running/);
+  assert.equal(credentialHint(pending), null);
+});

@@ -169,3 +169,17 @@ test('the server is shown by its host', () => {
   assert.equal(serverLabel('not a url'), 'not a url');
   assert.equal(serverLabel(null), '');
 });
+
+test('active roles come first; the filter matches every word in name or description', async () => {
+  const { activeFirst, filterRoles, FILTER_THRESHOLD } = await import('../../renderer/format');
+  const roles = [
+    { name: 'gpu-readonly', description: 'Look at jobs and logs' },
+    { name: 'gpu-admin', description: 'Admin on the GPU training cluster' },
+    { name: 'prod-admin', description: 'Production inference' },
+  ];
+  assert.deepEqual(activeFirst(roles, new Set(['prod-admin'])).map((r) => r.name), ['prod-admin', 'gpu-readonly', 'gpu-admin']);
+  assert.deepEqual(filterRoles(roles, 'ADMIN').map((r) => r.name), ['gpu-admin', 'prod-admin']);
+  assert.deepEqual(filterRoles(roles, 'gpu training').map((r) => r.name), ['gpu-admin']);
+  assert.deepEqual(filterRoles(roles, '  ').map((r) => r.name), roles.map((r) => r.name));
+  assert.equal(FILTER_THRESHOLD, 6, 'a handful');
+});

@@ -16,14 +16,23 @@ export class ControlPlaneError extends Error {
   }
 }
 
+/** How long one ordinary call may take before it is given up: 15 s, or PIM_HTTP_TIMEOUT_MS (tests,
+ *  slow links). A long poll adds the time it asks the server to hold it (see `call`). */
+export function callTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.PIM_HTTP_TIMEOUT_MS);
+  return Number.isInteger(v) && v > 0 ? v : 15_000;
+}
+
 export class ControlPlaneClient {
   constructor(
     readonly server: string,
     private readonly key: DeviceKey | null,
-    private readonly timeoutMs = 15_000,
+    private readonly timeoutMs = callTimeoutMs(),
   ) {}
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: { sign?: boolean; gzip?: boolean } = {}): Promise<T> {
+  /** `holdMs`: how long the server was asked to hold this call (a long poll); the call's own timeout
+   *  is that plus the ordinary one, so the client never aborts a poll the server is still holding. */
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, opts: { sign?: boolean; gzip?: boolean; holdMs?: number; signal?: AbortSignal } = {}): Promise<T> {
     const json = body === undefined ? '' : JSON.stringify(body);
     const raw: string | Uint8Array<ArrayBuffer> = json && opts.gzip ? new Uint8Array(gzipSync(json)) : json;
     const headers: Record<string, string> = { accept: 'application/json' };
@@ -36,8 +45,9 @@ export class ControlPlaneClient {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.server}${path}`, { method, headers, body: raw.length ? raw : undefined, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'error' });
+      res = await fetch(`${this.server}${path}`, { method, headers, body: raw.length ? raw : undefined, signal: opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.timeoutMs + (opts.holdMs ?? 0))]) : AbortSignal.timeout(this.timeoutMs + (opts.holdMs ?? 0)), redirect: 'error' });
     } catch (e) {
+      if (opts.signal?.aborted) throw new ControlPlaneError('aborted', 'stopped waiting', 0);
       const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
       throw new ControlPlaneError('unreachable', `cannot reach the control plane at ${this.server} (${cause})`, 0);
     }

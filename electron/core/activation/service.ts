@@ -14,9 +14,10 @@ import { canonicalJson } from '../../../shared/canonical';
 import type { Agent } from '../agent';
 import { AgentError } from '../agent';
 import type { AuditData, Journal } from '../audit/journal';
-import { createDeviceKey, loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
+import { createDeviceKey, DEVICE_KEY_SECRET, loadDeviceKey, openKeystore, OsKeychain, settleKeystore, type DeviceKey } from '../keystore';
 import type { CredentialManager } from '../credentials/manager';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
+import { backoffMs, isTransient, longPollSeconds, pause, type WaitProgress } from './wait';
 
 /** What the control plane keeps as evidence of an activation (GET /api/v1/activations/:id/evidence). */
 export interface ActivationEvidence {
@@ -109,8 +110,8 @@ export class ActivationService {
 
   /** Enrol this device: pin the trust root from the link, create the device key, then wait while
    *  the user registers a security key on the ceremony page (`onCeremony` opens it). */
-  async enroll(link: string, opts: { onCeremony: (url: string) => void; timeoutMs?: number; replaceKey?: boolean }): Promise<{ user: string; server: string }> {
-    const started = await this.beginEnrolment(link, { replaceKey: opts.replaceKey });
+  async enroll(link: string, opts: { onCeremony: (url: string) => void; onKeystoreChosen?: (announce: string) => void; timeoutMs?: number; replaceKey?: boolean }): Promise<{ user: string; server: string }> {
+    const started = await this.beginEnrolment(link, { replaceKey: opts.replaceKey, onKeystoreChosen: opts.onKeystoreChosen });
     opts.onCeremony(started.ceremonyUrl);
     return started.finish({ timeoutMs: opts.timeoutMs });
   }
@@ -118,8 +119,13 @@ export class ActivationService {
   /** The first half of enrolment, which returns at once: trust root checked against the link,
    *  device key ready, ceremony started. `finish` waits for the key to be registered, then
    *  connects the agent (the UI runs it in the background; `pim enroll` awaits it). */
-  async beginEnrolment(link: string, opts: { replaceKey?: boolean } = {}): Promise<PendingEnrolment> {
+  async beginEnrolment(link: string, opts: { replaceKey?: boolean; onKeystoreChosen?: (announce: string) => void } = {}): Promise<PendingEnrolment> {
     const l = parseEnrolmentLink(link);
+    // before anything is fetched or created: which keystore this home uses, said once
+    const settled = await settleKeystore(this.agent.home, process.env, async () => {
+      await new OsKeychain(this.agent.home).get(DEVICE_KEY_SECRET);
+    });
+    if (settled?.announce) opts.onKeystoreChosen?.(settled.announce);
     let root: Buffer;
     try {
       const res = await fetch(`${l.server}/trust-root.json`, { signal: AbortSignal.timeout(15_000), redirect: 'error' });
@@ -134,7 +140,7 @@ export class ActivationService {
     const existing = await loadDeviceKey(ks);
     const key = existing && !opts.replaceKey ? existing : await createDeviceKey(ks, { replace: true });
     // journaled (keystore-changed) as the new chain's second record, when the enrolment completes
-    if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind);
+    if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind, settled?.choice);
     this.key = key;
     const client = new ControlPlaneClient(l.server, key);
     const started = await client.call<{ id: string; user: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', { code: l.code, deviceJwk: key.publicJwk });
@@ -228,27 +234,68 @@ export class ActivationService {
     });
   }
 
+  /** This user's live activation of `role` on the control plane, if there is one. */
+  async activeOn(role: string): Promise<ActivationView | null> {
+    const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
+    const live = all.find((a) => a.role === role && a.state === 'active' && (!a.expiresAt || Date.parse(a.expiresAt) > Date.now()));
+    if (live) await this.remember(live);
+    return live ?? null;
+  }
+
   async get(id: string): Promise<ActivationView> {
     const a = await (await this.client()).call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}`);
     await this.remember(a);
     return a;
   }
 
-  /** Wait (long poll) until the request leaves `requested` (signed) — and, with `untilDecided`,
-   *  until it also leaves `pending-approval`. */
-  async wait(id: string, opts: { untilDecided: boolean; timeoutMs: number; onState?: (s: ActivationState) => void }): Promise<ActivationView> {
-    const deadline = Date.now() + opts.timeoutMs;
+  /**
+   * Wait (long polls) until the request leaves `requested` (signed) — and, with `untilDecided`,
+   * until it also leaves `pending-approval`. There is no deadline unless `timeoutMs` is given: the
+   * control plane itself expires unsigned requests (5 min) and undecided ones (24 h). When it cannot
+   * be reached, the wait retries with backoff (progress says so) instead of failing. `signal` stops
+   * waiting (Ctrl-C); the request stays as it is, and the last state seen is returned.
+   */
+  async wait(id: string, opts: { untilDecided: boolean; timeoutMs?: number; signal?: AbortSignal; onState?: (s: ActivationState) => void; onProgress?: (p: WaitProgress) => void }): Promise<ActivationView & { stopped?: 'interrupted' | 'timeout' }> {
+    const started = Date.now();
+    const deadline = opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs;
     const client = await this.client();
-    let a = await this.get(id);
-    opts.onState?.(a.state);
+    const hold = longPollSeconds();
+    let a: ActivationView | null = null;
+    let failures = 0;
+    let failedAt = 0;
+    let waitingSince = started;
     for (;;) {
-      const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
-      const left = deadline - Date.now();
-      if (done || left <= 0) return a;
-      const seen = a.state;
-      a = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}?wait=${encodeURIComponent(seen)}&timeout=${Math.max(1, Math.min(25, Math.floor(left / 1000)))}`);
-      await this.remember(a);
-      if (a.state !== seen) opts.onState?.(a.state);
+      if (a) {
+        const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
+        if (done) return a;
+      }
+      if (opts.signal?.aborted || Date.now() >= deadline) {
+        if (!a) a = await this.get(id);
+        return { ...a, stopped: opts.signal?.aborted ? 'interrupted' : 'timeout' };
+      }
+      const seen = a?.state;
+      const secs = Math.max(1, Math.min(hold, Math.ceil((deadline - Date.now()) / 1000)));
+      let next: ActivationView;
+      try {
+        const q = seen ? `?wait=${encodeURIComponent(seen)}&timeout=${secs}` : '';
+        next = await client.call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}${q}`, undefined, { holdMs: seen ? secs * 1000 : 0, signal: opts.signal });
+      } catch (e) {
+        if (opts.signal?.aborted) continue;
+        if (!isTransient(e)) throw e;
+        if (failures === 0) failedAt = Date.now();
+        const inMs = Math.min(backoffMs(failures), Math.max(0, deadline - Date.now()));
+        opts.onProgress?.({ kind: 'retrying', inMs, attempt: ++failures, message: (e as Error).message });
+        await pause(inMs, opts.signal);
+        continue;
+      }
+      if (failures > 0) opts.onProgress?.({ kind: 'reconnected', afterMs: Date.now() - failedAt });
+      failures = 0;
+      await this.remember(next);
+      if (next.state !== seen) {
+        waitingSince = Date.now();
+        opts.onState?.(next.state);
+      } else opts.onProgress?.({ kind: 'waiting', state: next.state, sinceMs: Date.now() - waitingSince });
+      a = next;
     }
   }
 

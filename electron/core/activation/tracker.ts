@@ -166,7 +166,8 @@ export class ActivationTracker {
     this.enrolment?.abort();
     const abort = new AbortController();
     this.enrolment = abort;
-    const started = await this.svc.beginEnrolment(link);
+    let keystoreNotice: string | null = null;
+    const started = await this.svc.beginEnrolment(link, { onKeystoreChosen: (s) => (keystoreNotice = s) });
     if (abort.signal.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
     const status: EnrolmentStatus = {
       state: 'waiting',
@@ -175,6 +176,7 @@ export class ActivationTracker {
       ceremonyUrl: started.ceremonyUrl,
       deviceFingerprint: started.deviceThumbprint.slice(0, 16),
       error: null,
+      keystoreNotice,
     };
     this.agent.setEnrolment(status);
     const deadline = Date.now() + ENROLMENT_TIMEOUT_MS;

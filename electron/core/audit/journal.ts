@@ -173,8 +173,8 @@ export class Journal {
 
   /** A device key was made (at enrolment): journaled as `keystore-changed` with the first records
    *  of its chain, whenever that enrolment completes. */
-  noteDeviceKeyCreated(device: string, keystore: 'os-keychain' | 'file'): void {
-    this.write(() => this.setMeta(META_PENDING_KEY, JSON.stringify({ device, keystore, createdAt: this.now().toISOString() })));
+  noteDeviceKeyCreated(device: string, keystore: 'os-keychain' | 'file', chosen?: { why: string; chosenAt: string }): void {
+    this.write(() => this.setMeta(META_PENDING_KEY, JSON.stringify({ device, keystore, createdAt: this.now().toISOString(), ...(chosen ? { chosen } : {}) })));
   }
 
   /**
@@ -200,8 +200,9 @@ export class Journal {
       const out = entries.map((e) => this.append(e.type, user, e.data));
       const pendingKey = this.meta(META_PENDING_KEY);
       if (pendingKey) {
-        const k = JSON.parse(pendingKey) as { device: string; keystore: string; createdAt: string };
-        if (k.device === device) out.push(this.append('keystore-changed', user, { kind: 'device-key-created', keystore: k.keystore, device, createdAt: k.createdAt }));
+        const k = JSON.parse(pendingKey) as { device: string; keystore: string; createdAt: string; chosen?: { why: string; chosenAt: string } };
+        // `chosen`: why this home uses that keystore (the first-run decision), when it was made then
+        if (k.device === device) out.push(this.append('keystore-changed', user, { kind: 'device-key-created', keystore: k.keystore, device, createdAt: k.createdAt, ...(k.chosen ? { chosen: k.chosen } : {}) }));
         this.db.prepare('DELETE FROM meta WHERE key = ?').run(META_PENDING_KEY);
       }
       return out;

@@ -44,6 +44,10 @@ export function rolesText(s: AgentState, roles: RoleView[], showOthersHint: bool
   const allowed = roles.filter((r) => r.decision.allowed);
   const blocked = roles.filter((r) => !r.decision.allowed);
   const width = Math.min(32, Math.max(8, ...roles.map((r) => r.name.length))) + 2;
+  // nothing to list: say what to do instead of an empty table
+  if (!s.server) return `${lines[0]}\n\nNothing is configured yet. Try it with the demo: \`npm start\` (a control plane of its own, in the browser), or enrol with the link from your admin: \`pim enroll LINK\`.\n`;
+  if (!s.policy) return `${lines[0]}\n\nNo verified policy yet: run \`pim policy refresh\` (it needs the control plane at ${clean(s.server)} to answer once).\n`;
+  if (roles.length === 0 && s.otherRoles === 0) return `${lines[0]}\n\nThe policy gives ${s.user ? clean(s.user.email) : 'you'} no roles: ask your admin to make you eligible (a group in the policy, or \`pim-server user add\`).\n`;
   lines.push('', allowed.length ? 'ELIGIBLE NOW' : 'No role can be activated right now.');
   for (const r of allowed) lines.push(`  ${clean(r.name).padEnd(width)}${requirementSummary(r.decision)}`);
   if (blocked.length) {
@@ -62,5 +66,33 @@ export function checkText(d: Decision): string {
   for (const r of d.reasons) lines.push(`  ${r.blocking ? '✗' : 'i'} ${r.code}: ${clean(r.message)}`);
   lines.push(`  requires: ${requirementSummary(d)}`);
   if (d.requirements.nextWindowOpens) lines.push(`  next window opens: ${utc(d.requirements.nextWindowOpens)}`);
+  return lines.join('\n') + '\n';
+}
+
+interface ActivationRow {
+  id: string;
+  role: string;
+  state: string;
+  expiresAt: string | null;
+  endReason: string | null;
+  approvals: { approver: string; decision: string }[];
+}
+
+/** Requests nobody signed lapse after 5 minutes; listing them forever only buries the real ones. */
+export function neverSigned(a: Pick<ActivationRow, 'state' | 'endReason'>): boolean {
+  return a.state === 'request-expired' && /^not signed/.test(a.endReason ?? '');
+}
+
+/** `pim activations`: a header row, who approved, and lapsed unsigned requests hidden (counted). */
+export function activationsText(list: ActivationRow[], opts: { all?: boolean } = {}): string {
+  const shown = opts.all ? list : list.filter((a) => !neverSigned(a));
+  const hidden = list.length - shown.length;
+  if (shown.length === 0) return hidden ? `No activations (${hidden} unsigned request(s) that lapsed are hidden; --all shows them).\n` : 'No activations yet: `pim roles` lists what you may activate.\n';
+  const by = (a: ActivationRow) => a.approvals.filter((x) => x.decision === 'approve').map((x) => clean(x.approver)).join(', ') || '-';
+  const when = (a: ActivationRow) => (a.expiresAt && ['active', 'approved', 'expired', 'deactivated', 'revoked'].includes(a.state) ? utc(a.expiresAt) : '-');
+  const rows = [['ID', 'ROLE', 'STATE', 'UNTIL', 'APPROVED BY'], ...shown.map((a) => [a.id, clean(a.role), a.state, when(a), by(a)])];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+  if (hidden) lines.push(`(${hidden} unsigned request(s) that lapsed are hidden; --all shows them)`);
   return lines.join('\n') + '\n';
 }

@@ -5,13 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatDuration, parseDuration } from '../../../shared/policy/duration';
+import { nearest } from '../../../shared/policy/review';
 import type { ActivationService } from '../activation/service';
 import { Agent, AgentError } from '../agent';
 import { resolveHome } from '../home';
 import { RefreshError } from '../policy/errors';
 import { reportLines } from '../credentials/scheduler';
 import { exportLines, shellInit, SHELLS, type Shell } from '../credentials/shell';
-import { checkText, clean, rolesText, statusLine, utc } from './format';
+import { activationsText, checkText, clean, neverSigned, rolesText, statusLine, utc } from './format';
 
 const HELP = `pim — PIM Agent command line (just-in-time privileged access)
 
@@ -26,9 +27,16 @@ Usage:
   pim status [--json]             Server, user, policy version, expiry, online/offline
   pim enroll LINK [--no-open]     Enrol this device with the link from your admin: creates the
                                   device key and registers your security key in the browser
-  pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open] [--json]
-                                  Ask for ROLE; touch your key on the page it opens. Exit 0 active,
-                                  4 waiting for approval, 5 denied/expired, 3 not allowed
+  pim activate ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--timeout D] [--no-open] [--json]
+                                  Ask for ROLE; touch your key on the page it opens. --wait waits
+                                  for the approval too, as long as it takes (progress on stderr;
+                                  retries if the control plane is away). Ctrl-C stops waiting and
+                                  leaves the request pending. Exit 0 active, 3 refused by policy,
+                                  4 still waiting, 5 denied/expired, 1 error. An active role is not
+                                  requested again (use pim extend)
+  pim wait ID [--timeout D] [--json]
+                                  Pick a request up again (after Ctrl-C, or exit 4): wait until it
+                                  is decided, then put its credentials in place; same exit codes
   pim extend ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait] [--no-open]
                                   More time on an active role: a new signed request chained to it
   pim deactivate ROLE             Give an active role back early (its credentials go at once)
@@ -41,7 +49,9 @@ Usage:
   pim exec ROLE -- COMMAND [ARG…] Run one command with ROLE's environment; exits with its code
   pim shell-init bash|zsh|fish|sh Prompt segment with your active roles and minutes left:
                                   eval "$(pim shell-init bash)" in ~/.bashrc
-  pim activations [--json]        Your recent activations and their states
+  pim activations [--all] [--json]
+                                  Your recent activations, their states and who approved them
+                                  (--all: also requests nobody signed, which lapse after 5 min)
   pim approvals [--json]          Requests waiting for your approval
   pim approve ID [--reason TEXT] [--no-open]
   pim deny ID --reason TEXT [--no-open]
@@ -58,12 +68,20 @@ Usage:
 
 Global options:
   --home DIR      state folder (default: $PIM_HOME, else the OS's per-user app data folder)
-  -h, --help      this help
+  --json          one JSON object on stdout, also when the command fails ({ ok: false, error })
+  -h, --help      this help; \`pim COMMAND --help\` (or \`pim help COMMAND\`): that command only
+  -V, --version   the version of pim
+
+Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting (approval or key touch),
+5 denied or expired.
 `;
 
 const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
 
 class UsageError extends Error {}
+
+/** Error codes that mean "the policy says no" (offline or on the control plane): exit 3. */
+const REFUSALS: ReadonlySet<string> = new Set(['not-allowed']);
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -89,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
         limit: { type: 'string' },
         shell: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     });
   } catch (e) {
@@ -97,14 +116,32 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values: o, positionals: pos } = parsed;
   const cmd = pos[0];
+  if (o.version || cmd === 'version') {
+    const { packageRoot } = await import('../package-root');
+    const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    process.stdout.write(`pim ${pkg.version} (Node ${process.versions.node})\n`);
+    return EXIT.ok;
+  }
+  const topic = cmd === 'help' ? pos[1] : o.help ? cmd : undefined;
+  if (topic) {
+    const text = commandHelp(topic);
+    if (text) {
+      process.stdout.write(text);
+      return EXIT.ok;
+    }
+  }
   if (o.help || !cmd || cmd === 'help') {
     process.stdout.write(HELP);
     return o.help || cmd === 'help' ? EXIT.ok : EXIT.usage;
   }
   const home = resolveHome(o.home);
-  const out = (s: string) => process.stdout.write(s);
   // what to do next (open this page, touch the key) goes to stderr, so stdout stays the answer
   const prompt = (s: string) => process.stderr.write(`${s}\n`);
+  let answered = false;
+  const out = (s: string) => {
+    answered = true;
+    process.stdout.write(s);
+  };
   const json = (v: unknown) => out(JSON.stringify(v, null, 2) + '\n');
 
   try {
@@ -128,13 +165,20 @@ export async function main(argv: string[]): Promise<number> {
           }
           agent.connect({ server: url, user: o.user, root, unenrolled: true });
           const c = agent.store.connection()!;
-          out(`connected to ${c.server} as ${c.user}\n(demo/test path: --user without security-key enrolment)\n`);
+          const ctx = { server: c.server, user: c.user, rootFile: o.root, root };
+          let r;
           try {
-            const r = await agent.refresh();
-            out(`policy v${r.version} verified; usable offline until ${utc(r.expires)}\n`);
+            r = await agent.refresh();
           } catch (e) {
-            process.stderr.write(`pim: connected, but the first policy refresh failed: ${(e as Error).message}\n`);
+            const { connectFailure } = await import('./connect-check');
+            throw new AgentError((e as RefreshError).code ?? 'error', await connectFailure(e as RefreshError, ctx, probe(c.server)));
           }
+          if (!agent.store.policy()?.memberJson && agent.state().roles.length === 0) {
+            const { unknownUserText } = await import('./connect-check');
+            throw new AgentError('unknown-user', unknownUserText(ctx));
+          }
+          out(`connected to ${c.server} as ${c.user}\n(demo/test path: --user without security-key enrolment)\n`);
+          out(`policy v${r.version} verified; usable offline until ${utc(r.expires)}\n`);
         } finally {
           agent.close();
         }
@@ -177,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
           }
         }
         return await withAgent(home, async (agent) => {
+          requireRole(agent, role);
           const d = agent.check(role, duration);
           if (o.json) json(d);
           else out(checkText(d));
@@ -203,6 +248,7 @@ export async function main(argv: string[]): Promise<number> {
         if (pos.length !== 2) throw new UsageError('usage: pim enroll LINK');
         return await withActivation(home, async (svc, agent) => {
           const r = await svc.enroll(pos[1]!, {
+            onKeystoreChosen: (s) => prompt(s),
             onCeremony: (url) => {
               prompt(`Register your security key: ${url}`);
               if (!o['no-open']) void openUrl(url);
@@ -226,26 +272,36 @@ export async function main(argv: string[]): Promise<number> {
         if (!role || pos.length !== 2) throw new UsageError(`usage: pim ${cmd} ROLE [--duration 1h] [--reason TEXT] [--ticket ID] [--wait]`);
         const duration = o.duration === undefined ? undefined : durationOf(o.duration);
         return await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
           const ask = { duration, justification: o.reason, ticket: o.ticket };
+          if (cmd === 'activate') {
+            // unreachable or not enrolled: the request below says so (after the offline policy check)
+            const live = await svc.activeOn(role).catch(() => null);
+            if (live) {
+              // activating twice would only start a second signed request for what is already there
+              prompt(`${clean(role)} is already active until ${live.expiresAt ? utc(live.expiresAt) : '?'}; nothing new was requested. For more time: pim extend ${clean(role)}`);
+              const creds = await (await svc.credentials()).reconcile();
+              if (o.json) json({ ...live, alreadyActive: true, credentials: creds });
+              else out(outcomeText(live));
+              return EXIT.ok;
+            }
+          }
           const a = cmd === 'extend' ? await svc.extend(role, ask) : await svc.request(role, ask);
           prompt(`Touch your security key to sign this request: ${a.ceremonyUrl}`);
           if (!o['no-open'] && a.ceremonyUrl) void openUrl(a.ceremonyUrl);
-          const done = await svc.wait(a.id, { untilDecided: !!o.wait, timeoutMs: waitMs(o.timeout, 10 * 60_000), onState: (st) => prompt(`  … ${st}`) });
-          // active: its kube context, AWS profile and SSH certificate are put in place before we answer
-          const creds = done.state === 'active' ? await (await svc.credentials()).reconcile() : null;
-          await syncSoon(agent);
-          if (o.json) json(creds ? { ...done, credentials: creds } : done);
-          else {
-            out(outcomeText(done));
-            if (creds) for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
-          }
-          return exitFor(done.state);
+          return await waitAndReport(svc, agent, a.id, { untilDecided: !!o.wait, timeoutMs: o.timeout === undefined ? undefined : waitMs(o.timeout, 0), json: o.json ? json : null, out, prompt });
         });
+      }
+      case 'wait': {
+        const id = pos[1];
+        if (!id || pos.length !== 2) throw new UsageError('usage: pim wait ID [--timeout 2h] [--json]');
+        return await withActivation(home, async (svc, agent) => waitAndReport(svc, agent, id, { untilDecided: true, timeoutMs: o.timeout === undefined ? undefined : waitMs(o.timeout, 0), json: o.json ? json : null, out, prompt }));
       }
       case 'deactivate': {
         const role = pos[1];
         if (!role || pos.length !== 2) throw new UsageError('usage: pim deactivate ROLE');
         return await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
           for (const a of await svc.deactivate(role)) out(`${clean(a.role)} (${a.id}): ${a.state}\n`);
           const creds = await (await svc.credentials()).reconcile();
           for (const l of reportLines(creds)) out(`  ${clean(l)}\n`);
@@ -256,8 +312,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'activations':
         return await withActivation(home, async (svc) => {
           const all = await svc.list();
-          if (o.json) json(all);
-          else for (const a of all) out(`${a.id}  ${clean(a.role).padEnd(28)} ${a.state.padEnd(17)} ${a.expiresAt ? `until ${utc(a.expiresAt)}` : ''}\n`);
+          if (o.json) json(o.all ? all : all.filter((a) => !neverSigned(a)));
+          else out(activationsText(all, { all: o.all }));
           return EXIT.ok;
         });
       case 'approvals':
@@ -335,13 +391,17 @@ export async function main(argv: string[]): Promise<number> {
             else for (const l of reportLines(r).length ? reportLines(r) : ['nothing to remove']) out(`${clean(l)}\n`);
             return EXIT.ok;
           }
+          // a certificate that found no ssh-agent is added now if this shell has one
+          if (mgr.injected().some((v) => v.items.some((it) => it.problem))) {
+            for (const l of reportLines(await mgr.reconcile()).filter((x) => !x.startsWith('warning:'))) process.stderr.write(`${clean(l)}\n`);
+          }
           const list = mgr.injected();
           if (o.json) json(list);
           else if (list.length === 0) out('No credentials are injected.\n');
           else
             for (const v of list) {
               out(`${clean(v.role)} (${v.activation}) ${v.endedAt ? `ENDED at ${utc(v.endedAt)}; its helpers explain why until they are removed` : `until ${utc(v.expiresAt)}`}\n`);
-              for (const it of v.items) out(`  ${it.kind.padEnd(4)} ${clean(it.name)}  ${clean(it.where)}\n`);
+              for (const it of v.items) out(it.problem ? `  ${it.kind.padEnd(4)} ${clean(it.name)}  NOT ADDED: ${clean(it.problem)}\n` : `  ${it.kind.padEnd(4)} ${clean(it.name)}  ${clean(it.where)}\n`);
             }
           return EXIT.ok;
         });
@@ -354,7 +414,10 @@ export async function main(argv: string[]): Promise<number> {
           throw new UsageError(cmd === 'env' ? 'usage: pim env ROLE [--shell bash|zsh|fish|sh]' : 'usage: pim exec ROLE -- COMMAND [ARG…]');
         }
         if (!SHELLS.includes(shell)) throw new UsageError(`--shell must be one of ${SHELLS.join(', ')}`);
-        const vars = await withActivation(home, async (svc) => (await svc.credentials()).envFor(role));
+        const vars = await withActivation(home, async (svc, agent) => {
+          requireRole(agent, role);
+          return (await svc.credentials()).envFor(role);
+        });
         if (!vars) {
           process.stderr.write(`pim: role ${clean(role)} has no credentials on this machine (not active, or it ended): pim activate ${clean(role)}\n`);
           return EXIT.ended;
@@ -368,6 +431,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'shell-init': {
         const shell = pos[1] as Shell | undefined;
         if (!shell || pos.length !== 2 || !SHELLS.includes(shell)) throw new UsageError(`usage: pim shell-init ${SHELLS.join('|')}`);
+        // connected to the embedded demo: terminals use the demo's own kubeconfig and AWS config
+        const demo = await withAgent(home, async (agent) => agent.store.connection()?.demo === true);
+        if (demo) {
+          const { demoTargets } = await import('../credentials/manager');
+          out(exportLines(demoTargets(home), shell));
+        }
         out(shellInit(shell, path.join(home, 'creds')));
         return EXIT.ok;
       }
@@ -389,14 +458,35 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${clean(cmd)}" (see pim --help)`);
     }
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`pim: ${e.message}\n`);
-      return EXIT.usage;
-    }
+    const code = e instanceof UsageError ? EXIT.usage : REFUSALS.has(String((e as { code?: unknown }).code)) ? EXIT.denied : EXIT.error;
     // our errors (agent, refresh, control plane, keystore) carry messages meant for people and no secrets
     process.stderr.write(`pim: ${(e as Error).message}\n`);
-    return EXIT.error;
+    // --json: scripts get one object on stdout whatever happened
+    if (o.json && !answered) json({ ok: false, exitCode: code, error: { code: e instanceof UsageError ? 'usage' : String((e as { code?: unknown }).code ?? 'error'), message: (e as Error).message } });
+    return code;
   }
+}
+
+/** `pim COMMAND --help`: the lines of HELP about COMMAND, then the global options and exit codes. */
+export function commandHelp(cmd: string): string | null {
+  const lines = HELP.split('\n');
+  const out: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    if (/^ {2}pim /.test(l)) inside = l.startsWith(`  pim ${cmd} `) || l === `  pim ${cmd}` || (cmd === 'deny' && l.startsWith('  pim approve ')) || (cmd === 'approve' && l.startsWith('  pim deny '));
+    else if (!/^ {4,}/.test(l)) inside = false;
+    if (inside) out.push(l);
+  }
+  if (out.length === 0) return null;
+  const tail = HELP.slice(HELP.indexOf('Global options:'));
+  return `Usage:\n${out.join('\n')}\n\n${tail}`;
+}
+
+/** A role name this policy does not have: say so, with the nearest real one (a typo is the usual cause). */
+function requireRole(agent: Agent, role: string): void {
+  if (!agent.store.policySummary() || agent.role(role)) return;
+  const guess = nearest(role, agent.listAllRoles().map((r) => r.name));
+  throw new AgentError('unknown-role', `no role named "${clean(role)}" in policy v${agent.store.policyVersion()}${guess ? `; did you mean "${clean(guess)}"?` : ''} (\`pim roles --all\` lists them)`);
 }
 
 async function withActivation<T>(home: string, fn: (svc: ActivationService, agent: Agent) => Promise<T>): Promise<T> {
@@ -427,7 +517,7 @@ function auditLine(r: { seq: number; at: string; type: string; user: string | nu
       what = `${s(d.user)} with ${s(d.server)} (device ${s(d.device).slice(0, 16)}…)`;
       break;
     case 'keystore-changed':
-      what = `${s(d.kind)} in the ${s(d.keystore)} keystore`;
+      what = `${s(d.kind)} in the ${s(d.keystore)} keystore${d.chosen ? ` — chosen because ${s((d.chosen as { why?: string }).why)}` : ''}`;
       break;
     case 'policy-refreshed':
       what = `v${s(d.version)}${d.changed ? '' : ' (unchanged)'}, usable until ${s(d.expires)}`;
@@ -444,7 +534,9 @@ function auditLine(r: { seq: number; at: string; type: string; user: string | nu
     default:
       if (r.type.startsWith('activation-')) {
         const extra = r.type === 'activation-requested' ? ` for ${formatDuration(Number(d.duration) || 0)}` : d.expiresAt && (r.type === 'activation-active' || r.type === 'activation-extended') ? ` until ${s(d.expiresAt)}` : d.endReason ? ` — ${s(d.endReason)}` : '';
-        what = `${s(d.role)} (${s(d.activation)})${extra}${'assertion' in d ? (d.assertion ? ' [key touch recorded]' : ' [evidence not fetched]') : ''}`;
+        // the audit trail names who approved (their signed decisions are in the record's evidence)
+        const approvers = Array.isArray(d.approvals) ? (d.approvals as { approver?: unknown; decision?: unknown }[]).filter((x) => x.decision === 'approve' && typeof x.approver === 'string').map((x) => s(x.approver)) : [];
+        what = `${s(d.role)} (${s(d.activation)})${extra}${approvers.length ? `, approved by ${approvers.join(', ')}` : ''}${'assertion' in d ? (d.assertion ? ' [key touch recorded]' : ' [evidence not fetched]') : ''}`;
       } else what = clean(JSON.stringify(d)).slice(0, 200);
   }
   return `${String(r.seq).padStart(5)}  ${r.at}  ${r.type.padEnd(28)} ${what}`;
@@ -462,9 +554,101 @@ function waitMs(flag: string | undefined, dflt: number): number {
   return flag === undefined ? dflt : durationOf(flag) * 1000;
 }
 
+/** GET a path of the control plane, for telling a wrong address from a wrong trust root. */
+function probe(server: string) {
+  return async (p: string): Promise<{ status: number; body: Buffer } | null> => {
+    try {
+      const res = await fetch(`${server}${p}`, { signal: AbortSignal.timeout(5000), redirect: 'error' });
+      return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
+    } catch {
+      return null;
+    }
+  };
+}
+
 async function openUrl(url: string): Promise<void> {
   const { openInBrowser } = await import('./long-running');
   openInBrowser(url);
+}
+
+interface WaitIo {
+  untilDecided: boolean;
+  timeoutMs?: number;
+  json: ((v: unknown) => void) | null;
+  out: (s: string) => void;
+  prompt: (s: string) => void;
+}
+
+/**
+ * `pim activate`, `pim extend` and `pim wait`: wait for the request as long as it takes, saying
+ * what happens on stderr; Ctrl-C stops waiting and leaves the request as it is. Once active, this
+ * process puts the credentials in place (a running agent would too: the injection is idempotent).
+ */
+async function waitAndReport(svc: ActivationService, agent: Agent, id: string, io: WaitIo): Promise<number> {
+  const stop = new AbortController();
+  const onInt = () => {
+    if (stop.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
+    stop.abort();
+  };
+  process.on('SIGINT', onInt);
+  const tty = !!process.stderr.isTTY;
+  let overwrite = false;
+  const say = (s: string, transient = false) => {
+    // on a terminal the "still waiting" line rewrites itself; in a log it is one line per poll
+    if (tty) process.stderr.write(`${overwrite ? '\r\x1b[2K' : ''}${s}${transient ? '' : '\n'}`);
+    else process.stderr.write(`${s}\n`);
+    overwrite = tty && transient;
+  };
+  let done;
+  try {
+    done = await svc.wait(id, {
+      untilDecided: io.untilDecided,
+      timeoutMs: io.timeoutMs,
+      signal: stop.signal,
+      onState: (st) => say(`  … ${stateNote(st)}`),
+      onProgress: (p) => {
+        if (p.kind === 'waiting') say(`  … still ${stateNote(p.state)} (${minutes(p.sinceMs)}; Ctrl-C stops waiting, the request stays)`, true);
+        else if (p.kind === 'retrying') say(`  … ${p.message}; retrying in ${Math.ceil(p.inMs / 1000)} s (attempt ${p.attempt}); the request is kept`);
+        else say(`  … reached the control plane again after ${minutes(p.afterMs)}`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onInt);
+    if (overwrite) process.stderr.write('\n');
+  }
+  if (done.stopped) {
+    const why = done.stopped === 'interrupted' ? 'Stopped waiting' : 'Gave up waiting (--timeout)';
+    io.prompt(`${why}: ${clean(done.role)} (${done.id}) is still ${done.state}; nothing was withdrawn. Pick it up again with: pim wait ${done.id}`);
+    if (io.json) io.json({ ...done, resume: `pim wait ${done.id}` });
+    else io.out(outcomeText(done));
+    await syncSoon(agent);
+    return EXIT.pending;
+  }
+  // active: its kube context, AWS profile and SSH certificate are put in place before we answer
+  const creds = done.state === 'active' ? await (await svc.credentials()).reconcile() : null;
+  await syncSoon(agent);
+  if (io.json) io.json(creds ? { ...done, credentials: creds } : done);
+  else {
+    io.out(outcomeText(done));
+    if (creds) for (const l of reportLines(creds)) io.out(`  ${clean(l)}\n`);
+  }
+  return exitFor(done.state);
+}
+
+function stateNote(state: string): string {
+  switch (state) {
+    case 'requested':
+      return 'waiting for your key touch';
+    case 'pending-approval':
+      return 'waiting for approval';
+    default:
+      return state;
+  }
+}
+
+function minutes(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 }
 
 function exitFor(state: string): number {
@@ -473,14 +657,14 @@ function exitFor(state: string): number {
   return EXIT.ended;
 }
 
-function outcomeText(a: { role: string; state: string; expiresAt: string | null; endReason: string | null; approvalsNeeded: number }): string {
+function outcomeText(a: { id: string; role: string; state: string; expiresAt: string | null; endReason: string | null; approvalsNeeded: number }): string {
   switch (a.state) {
     case 'active':
       return `${clean(a.role)} is ACTIVE until ${a.expiresAt ? utc(a.expiresAt) : '?'}\n`;
     case 'pending-approval':
-      return `${clean(a.role)} is WAITING FOR APPROVAL (${a.approvalsNeeded} needed); run with --wait to wait, or check later with \`pim activations\`\n`;
+      return `${clean(a.role)} is WAITING FOR APPROVAL (${a.approvalsNeeded} needed); wait for it with \`pim wait ${a.id}\`, or check later with \`pim activations\`\n`;
     case 'requested':
-      return `${clean(a.role)}: the request was not signed yet\n`;
+      return `${clean(a.role)}: the request was not signed yet (it lapses 5 minutes after it was made); \`pim wait ${a.id}\` picks it up\n`;
     default:
       return `${clean(a.role)}: ${a.state.toUpperCase()}${a.endReason ? ` — ${clean(a.endReason)}` : ''}\n`;
   }

@@ -38,6 +38,11 @@ import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEn
 
 export type InjectionKind = 'kube' | 'aws' | 'ssh';
 
+/** The target of an SSH certificate no ssh-agent took yet (there is no socket to name). */
+const PENDING_SSH = '(no ssh-agent)';
+/** How often a running agent tries again to add such a certificate. */
+const SSH_RETRY_MS = 60_000;
+
 /** kube context / AWS profile name (ssh: the identity's comment) and where: the kubeconfig or AWS
  *  config file, or the ssh-agent socket */
 export type InjectedItem = InjectionView['items'][number];
@@ -82,6 +87,17 @@ export interface CredentialManagerOptions {
 
 const SEED_MAX_AGE_MS = 30 * 60_000;
 
+/** Where the embedded demo's credentials go: a home of its own inside the agent's. */
+export function demoUserHome(agentHome: string): string {
+  return path.join(agentHome, 'demo-user-home');
+}
+
+/** The demo's kubeconfig and AWS config, for `pim env` / `pim shell-init` to point a terminal at. */
+export function demoTargets(agentHome: string): { KUBECONFIG: string; AWS_CONFIG_FILE: string } {
+  const h = demoUserHome(agentHome);
+  return { KUBECONFIG: path.join(h, '.kube', 'config'), AWS_CONFIG_FILE: path.join(h, '.aws', 'config') };
+}
+
 export class CredentialManager {
   readonly credsDir: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -92,13 +108,25 @@ export class CredentialManager {
    *  which is not a change of configuration */
   journalTargets = false;
   private running: Promise<ReconcileReport> | null = null;
+  private readonly demo: boolean;
 
   constructor(
     private readonly agent: Agent,
     private readonly opts: CredentialManagerOptions = {},
   ) {
-    this.env = opts.env ?? process.env;
-    this.homedir = opts.homedir ?? os.homedir();
+    const env = opts.env ?? process.env;
+    this.demo = agent.store.connection()?.demo === true;
+    if (this.demo) {
+      // the demo's clusters and AWS accounts are made up: its credentials go to files under its own
+      // home, never into the user's ~/.kube/config, ~/.aws/config or ssh-agent (`pim env` and
+      // `pim shell-init` point a terminal there)
+      const { KUBECONFIG: _k, AWS_CONFIG_FILE: _a, SSH_AUTH_SOCK: _s, ...rest } = env;
+      this.env = rest;
+      this.homedir = demoUserHome(agent.home);
+    } else {
+      this.env = env;
+      this.homedir = opts.homedir ?? os.homedir();
+    }
     this.credsDir = path.join(agent.home, 'creds');
     const grace = Number(this.env.PIM_TOMBSTONE_SECONDS);
     this.graceMs = opts.graceMs ?? (Number.isFinite(grace) && grace >= 0 ? grace * 1000 : 600_000);
@@ -206,6 +234,7 @@ export class CredentialManager {
         }
       }
     }
+    if (!opts.offline) await this.retryPendingSsh(live, now, report, records);
     this.writeStatusFiles(now, live);
     this.importTrail(records, report);
     if (this.journalTargets) this.noteTargets(records);
@@ -260,7 +289,7 @@ export class CredentialManager {
           continue;
         }
         if (r.kind === 'ssh') {
-          if (await this.removeSsh(r, report)) items.push({ kind: 'ssh', name: r.name, where: r.target });
+          if ((await this.removeSsh(r, report)) && r.target !== PENDING_SSH) items.push({ kind: 'ssh', name: r.name, where: r.target });
           continue;
         }
         // an extension took this role over: it rewrites these same names as it is injected
@@ -272,7 +301,8 @@ export class CredentialManager {
         } else if (!r.ended_at) {
           endCredential(this.credsDir, r.kind as CredKind, r.name, reason.message);
           this.agent.store.db.prepare('UPDATE injections SET ended_at = ? WHERE kind = ? AND name = ? AND target = ?').run(now.toISOString(), r.kind, r.name, r.target);
-          items.push({ kind: r.kind, name: r.name, where: r.target });
+          // the entry stays for its grace period, answering with why: say so, and until when
+          items.push({ kind: r.kind, name: r.name, where: r.target, until: new Date(now.getTime() + this.graceMs).toISOString() });
         }
       }
       if (items.length > 0) {
@@ -309,7 +339,7 @@ export class CredentialManager {
   private async removeSsh(r: Row, report: ReconcileReport): Promise<boolean> {
     const d = JSON.parse(r.detail_json) as { blob?: string; publicKey?: string };
     try {
-      if (d.blob) await removeIdentity(r.target, Buffer.from(d.blob, 'base64'));
+      if (d.blob && r.target !== PENDING_SSH) await removeIdentity(r.target, Buffer.from(d.blob, 'base64'));
     } catch (e) {
       // an agent that is gone took the identity with it; one that is there but refuses: say so, retry
       if (!(e instanceof SshAgentError && (e.code === 'agent-unreachable' || e.code === 'no-agent'))) {
@@ -424,7 +454,9 @@ export class CredentialManager {
       contextFile = path.join(dir, `${checkName(kube.name, 'kube context name')}.yaml`);
       writeFileAtomic(contextFile, contextFileText(kube.name), 0o600);
     }
-    return roleEnv({ awsProfile: aws?.name ?? null, contextFile, kubeconfig: this.env.KUBECONFIG, defaultKubeconfig: path.join(this.homedir, '.kube', 'config') });
+    const vars = roleEnv({ awsProfile: aws?.name ?? null, contextFile, kubeconfig: this.env.KUBECONFIG, defaultKubeconfig: path.join(this.homedir, '.kube', 'config') });
+    if (this.demo && aws) vars.AWS_CONFIG_FILE = this.awsConfigFile();
+    return vars;
   }
 
   // ----- inject / renew ---------------------------------------------------------------------------
@@ -513,20 +545,34 @@ export class CredentialManager {
     }
 
     // ssh: once per activation (the certificate covers the whole window)
+    const problems: { kind: 'ssh'; name: string; problem: string }[] = [];
     if (issued.ssh.length > 0 && first) {
       const sshKey = a.request.sshPublicKey ? this.loadSshKey(a.request.sshPublicKey) : null;
       if (!sshKey) report.warnings.push(`${a.role}: the SSH key of this request is not on this machine any more; activate again for an SSH certificate`);
       else {
         for (const s of issued.ssh) {
+          const comment = `pim:${checkName(a.role, 'role')}:${a.id}`;
           try {
+            if (this.demo) throw new SshAgentError('no-agent', 'the demo keeps its SSH certificates out of your ssh-agent: its CA is not one any real host trusts');
             const sock = agentSocket(this.env);
-            const comment = `pim:${checkName(a.role, 'role')}:${a.id}`;
             const blob = parseCertificate(s.certificate).blob;
             upsert.run('ssh', comment, sock, a.role, a.id, end.toISOString(), null, JSON.stringify({ blob: blob.toString('base64'), publicKey: a.request.sshPublicKey }));
-            await addCertificate(sock, { certificate: s.certificate, key: sshKey, comment, lifetimeSeconds: Math.ceil((end.getTime() - now.getTime()) / 1000) });
+            try {
+              await addCertificate(sock, { certificate: s.certificate, key: sshKey, comment, lifetimeSeconds: Math.ceil((end.getTime() - now.getTime()) / 1000) });
+            } catch (e) {
+              this.deleteRow({ kind: 'ssh', name: comment, target: sock });
+              throw e;
+            }
             items.push({ kind: 'ssh', name: comment, where: sock });
           } catch (e) {
-            report.warnings.push(`${a.role}: SSH certificate not added: ${(e as Error).message}`);
+            const problem = (e as Error).message;
+            report.warnings.push(`${a.role}: SSH certificate not added: ${problem}`);
+            if (e instanceof SshAgentError && (e.code === 'no-agent' || e.code === 'agent-unreachable') && !this.demo) {
+              // kept, with why: shown on the card and by `pim credentials`, and added as soon as an
+              // ssh-agent answers while the role is active (retried on each run)
+              upsert.run('ssh', comment, PENDING_SSH, a.role, a.id, end.toISOString(), new Date(now.getTime() + SSH_RETRY_MS).toISOString(), JSON.stringify({ pending: true, problem, certificate: s.certificate, publicKey: a.request.sshPublicKey }));
+              problems.push({ kind: 'ssh', name: comment, problem });
+            }
           }
         }
       }
@@ -536,11 +582,35 @@ export class CredentialManager {
     upsert.run('activation', a.id, '', a.role, a.id, end.toISOString(), renew ? renew.toISOString() : null, '{}');
     if (first) {
       // a role that grants nothing has nothing to journal
-      if (items.length > 0) {
-        report.injected.push({ role: a.role, activation: a.id, items });
-        records.push({ type: 'credentials-injected', data: { activation: a.id, role: a.role, items } });
-      }
+      if (items.length > 0) report.injected.push({ role: a.role, activation: a.id, items });
+      if (items.length > 0 || problems.length > 0) records.push({ type: 'credentials-injected', data: { activation: a.id, role: a.role, items, ...(problems.length ? { notAdded: problems } : {}) } });
     } else report.renewed.push({ role: a.role, activation: a.id });
+  }
+
+  /** SSH certificates that found no ssh-agent: added once one answers, while the role is active. */
+  private async retryPendingSsh(live: Map<string, LiveActivation>, now: Date, report: ReconcileReport, records: JournalRecord[]): Promise<void> {
+    const db = this.agent.store.db;
+    for (const r of db.prepare("SELECT * FROM injections WHERE kind = 'ssh' AND target = ? AND ended_at IS NULL").all(PENDING_SSH) as Row[]) {
+      const a = [...live.values()].find((x) => x.id === r.activation);
+      if (!a) continue; // ended: teardown takes the row
+      const d = JSON.parse(r.detail_json) as { certificate: string; publicKey: string };
+      const sshKey = this.loadSshKey(d.publicKey);
+      if (!sshKey) continue;
+      try {
+        const sock = agentSocket(this.env);
+        const blob = parseCertificate(d.certificate).blob;
+        await addCertificate(sock, { certificate: d.certificate, key: sshKey, comment: r.name, lifetimeSeconds: Math.ceil((a.expiresAt.getTime() - now.getTime()) / 1000) });
+        db.transaction(() => {
+          this.deleteRow(r);
+          db.prepare('INSERT OR REPLACE INTO injections (kind, name, target, role, activation, expires_at, renew_at, ended_at, detail_json) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?)').run('ssh', r.name, sock, r.role, r.activation, r.expires_at, JSON.stringify({ blob: blob.toString('base64'), publicKey: d.publicKey }));
+        })();
+        const items: InjectedItem[] = [{ kind: 'ssh', name: r.name, where: sock }];
+        report.injected.push({ role: r.role, activation: r.activation, items });
+        records.push({ type: 'credentials-injected', data: { activation: r.activation, role: r.role, items, note: 'added once an ssh-agent answered' } });
+      } catch (e) {
+        db.prepare('UPDATE injections SET renew_at = ?, detail_json = ? WHERE kind = ? AND name = ? AND target = ?').run(new Date(now.getTime() + SSH_RETRY_MS).toISOString(), JSON.stringify({ ...d, pending: true, problem: (e as Error).message }), r.kind, r.name, r.target);
+      }
+    }
   }
 
   private kubeEntriesPresent(file: string, entries: KubeEntry[]): boolean {

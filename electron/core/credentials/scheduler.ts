@@ -68,12 +68,18 @@ export class CredentialScheduler {
 export function reportLines(r: ReconcileReport): string[] {
   const lines: string[] = [];
   for (const i of r.injected) for (const it of i.items) lines.push(`${i.role}: ${describe(it)} ready`);
-  for (const x of r.removed) for (const it of x.items) lines.push(`${x.role}: ${describe(it)} removed (${x.reason})`);
+  for (const x of r.removed)
+    for (const it of x.items) {
+      // kube contexts and AWS profiles stay a few minutes, answering "role X was deactivated" to
+      // whoever still uses them, instead of vanishing under an open terminal
+      if (it.until) lines.push(`${x.role}: ${describe(it)} no longer works (${x.reason}): its commands now say why; the entry itself is removed at ${it.until.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC')} (by a running pim agent or the app, else by the next pim credentials)`);
+      else lines.push(`${x.role}: ${describe(it)} removed (${x.reason})`);
+    }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines;
 }
 
-function describe(it: { kind: string; name: string; where: string }): string {
+function describe(it: { kind: string; name: string; where: string; until?: string }): string {
   if (it.kind === 'kube') return `kube context ${it.name} (in ${it.where})`;
   if (it.kind === 'aws') return `AWS profile ${it.name} (in ${it.where})`;
   return `SSH certificate ${it.name} (in the ssh-agent)`;

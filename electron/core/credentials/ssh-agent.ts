@@ -52,7 +52,7 @@ export function agentSocket(env: NodeJS.ProcessEnv = process.env, platform: Node
   throw new SshAgentError(
     'no-agent',
     'No ssh-agent is running for this session (SSH_AUTH_SOCK is not set), so the SSH credentials of this activation were not added. ' +
-      'Start one — eval "$(ssh-agent)" in your shell, or enable your desktop\'s SSH agent — and start PIM Agent from that session, then activate again.',
+      'Start one — eval "$(ssh-agent)" in your shell, or enable your desktop\'s SSH agent — then run `pim credentials` from that shell: the certificate is added while the role is active.',
   );
 }
 

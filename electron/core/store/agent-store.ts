@@ -168,7 +168,8 @@ export class AgentStore {
 
   /** What the credential manager injected, per activation (electron/core/credentials/manager.ts). */
   injections(): InjectionView[] {
-    const rows = this.db.prepare('SELECT kind, name, target, role, activation, expires_at, ended_at FROM injections ORDER BY activation, kind, name').all() as {
+    const rows = this.db.prepare('SELECT kind, name, target, role, activation, expires_at, ended_at, detail_json FROM injections ORDER BY activation, kind, name').all() as {
+      detail_json: string;
       kind: string;
       name: string;
       target: string;
@@ -182,7 +183,9 @@ export class AgentStore {
       let v = by.get(r.activation);
       if (!v) by.set(r.activation, (v = { role: r.role, activation: r.activation, expiresAt: r.expires_at, endedAt: null, items: [] }));
       if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh') continue;
-      v.items.push({ kind: r.kind, name: r.name, where: r.target });
+      // an SSH certificate that could not be added yet (no ssh-agent) carries why
+      const problem = r.kind === 'ssh' ? (JSON.parse(r.detail_json || '{}') as { problem?: string }).problem : undefined;
+      v.items.push(problem ? { kind: r.kind, name: r.name, where: r.target, problem } : { kind: r.kind, name: r.name, where: r.target });
       if (r.ended_at) v.endedAt = r.ended_at;
     }
     return [...by.values()].filter((v) => v.items.length > 0);
