@@ -139,7 +139,8 @@ let pendingApprovals: ActivationView[] = [];
 async function fetchApprovals(a: Agent, state: AgentState): Promise<ActivationView[]> {
   if (!state.enrolled) return [];
   const r = await a.dispatch('approvals', {});
-  return r.ok && Array.isArray(r.value) ? (r.value as ActivationView[]) : [];
+  if (!r.ok) throw new Error(r.error.message);
+  return Array.isArray(r.value) ? (r.value as ActivationView[]) : [];
 }
 
 function trackAuditSync(a: Agent, now: string): void {
@@ -446,6 +447,9 @@ async function main(): Promise<void> {
   powerMonitor.on('lock-screen', () => void endRolesOnLock(a));
   powerMonitor.on('suspend', () => void endRolesOnLock(a));
 
+  // the popover exists before the tray can be clicked (else a click during the first menu build
+  // would make a second one)
+  popover = createPopover();
   iconState = 'idle';
   tray = new Tray(trayImage(iconState));
   tray.setToolTip('PIM Agent');
@@ -457,7 +461,6 @@ async function main(): Promise<void> {
   await updateTrayMenu();
   // "N min left" on active roles moves on its own, and the T-10 / T-2 notices come due
   setInterval(() => void updateTrayMenu(), MENU_REFRESH_MS).unref();
-  popover = createPopover();
   const link = startupLink ?? deepLinkInArgv(process.argv);
   if (link) handleDeepLink(link);
 }

@@ -52,7 +52,7 @@ export interface StandIn {
   calls: string[];
   electron: Record<string, unknown>;
   app: EventEmitter & { quitCount: number; exitCode: number | null; loginItem: { openAtLogin: boolean } | null; protocolClients: string[] };
-  trays: (EventEmitter & { image: { path: string }; menu: FakeMenuItem[] | null; tooltip: string })[];
+  trays: (EventEmitter & { image: { path: string }; menu: FakeMenuItem[] | null; menuSets: number; tooltip: string })[];
   windows: (EventEmitter & { options: Record<string, unknown>; webContents: FakeWebContents; urls: string[]; visible: boolean })[];
   ipc: Map<string, (event: unknown, input: unknown) => Promise<unknown>>;
   notifications: (EventEmitter & { title: string; body: string; shown: boolean })[];
@@ -154,6 +154,8 @@ export function createStandIn(appPath: string, opts: { singleInstance?: boolean 
   class Tray extends EventEmitter {
     image: { path: string };
     menu: FakeMenuItem[] | null = null;
+    /** how many times a menu was set (each update of the agent's state rebuilds it) */
+    menuSets = 0;
     tooltip = '';
     private destroyed = false;
     constructor(image: { path: string }) {
@@ -172,6 +174,7 @@ export function createStandIn(appPath: string, opts: { singleInstance?: boolean 
     }
     setContextMenu(m: { items: FakeMenuItem[] }): void {
       this.menu = m.items;
+      this.menuSets++;
     }
     popUpContextMenu(): void {
       rec('Tray.popUpContextMenu');

@@ -139,3 +139,121 @@ test('a stand-in that does not model an API makes the main process fail loudly',
   assert.throws(() => (s.electron.app as Record<string, unknown>).relaunch, /app\.relaunch is not modelled/);
   assert.throws(() => s.electron.systemPreferences, /electron\.systemPreferences is not modelled/);
 });
+
+test('enrolled: the menu and icon follow activations, the ceremony window is pinned, links only prefill, screen lock ends onLock roles', async () => {
+  const { server, people } = await cliWorld(POLICY, [
+    ['alice@acme.example', ''],
+    ['bob@acme.example', 'eng,leads'],
+  ]);
+  const alice = people['alice@acme.example']!;
+  const bob = people['bob@acme.example']!;
+  const s = await startMain(alice.home);
+  await until('the verified policy in the menu', () => /^Policy v\d+$/.test(item(s, 'policy')?.label ?? ''));
+  assert.equal(labels(s)[0], 'alice@acme.example — online');
+  assert.equal(item(s, 'role:readonly')?.label, 'Activate readonly… (max 8h)');
+  assert.equal(s.trays[0]!.image.path, path.join(ROOT, 'build', 'icons', 'tray-idle.png'));
+
+  // "Activate readonly…" opens the popover on the prefilled dialog; nothing is requested
+  item(s, 'role:readonly')!.click!();
+  const popover = s.windows[0]!;
+  assert.equal(popover.urls.at(-1), `${APP_URL}#activate=readonly`);
+  assert.equal(popover.visible, true);
+
+  // activate as the popover does: the request over IPC, the key touch on the ceremony page
+  const req = await call(s, 'activate', { role: 'readonly', duration: 3600 });
+  assert.equal(req.ok, true, JSON.stringify(req.error));
+  const ceremonyUrl = (req.value as unknown as { ceremonyUrl: string }).ceremonyUrl;
+  // the ceremony window: its own session, no preload, pinned to the control plane's origin
+  const opened = await call(s, 'openCeremony', { url: ceremonyUrl });
+  assert.equal(opened.ok, true, JSON.stringify(opened.error));
+  assert.equal(s.windows.length, 2, 'the popover and the ceremony window');
+  const ceremony = s.windows[1]!;
+  assert.equal(ceremony.urls[0], ceremonyUrl);
+  const prefs = ceremony.options.webPreferences as Record<string, unknown>;
+  assert.equal(prefs.preload, undefined);
+  assert.equal(typeof prefs.partition, 'string');
+  assert.equal(ceremony.webContents.tryNavigate('will-navigate', 'https://evil.example/ceremony'), true);
+  assert.equal(ceremony.webContents.tryNavigate('will-navigate', `${server.match[1]!.replace(/\/$/, '')}/activations/next`), false, 'its own origin stays reachable');
+  assert.equal((await touch(alice.key, ceremonyUrl)).value?.state, 'active');
+  await until('readonly active in the menu', () => item(s, 'deactivate:readonly'));
+  assert.match(item(s, 'active:readonly')!.label!, /^readonly — (60 min|59 min|1 h) left$/);
+  await until('the active icon', () => s.trays[0]!.image.path.endsWith('tray-active.png'));
+
+  // prod-admin (onLock: deactivate) too; then the screen locks
+  const prod = await call(s, 'activate', { role: 'prod-admin', duration: 1800 });
+  assert.equal((await touch(alice.key, (prod.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'active');
+  await until('prod-admin active in the menu', () => item(s, 'deactivate:prod-admin'));
+  s.powerMonitor.emit('lock-screen');
+  await until('prod-admin ended on lock', () => !item(s, 'deactivate:prod-admin'));
+  assert.ok(item(s, 'deactivate:readonly'), 'a role without onLock stays active');
+  const db = new Database(path.join(alice.home, 'agent.db'), { readonly: true });
+  try {
+    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as { record_json: string }[];
+    const data = rows.map((r) => (JSON.parse(r.record_json) as { data: { role: string; reason?: string } }).data);
+    assert.deepEqual(data.map((d) => [d.role, d.reason]), [['prod-admin', 'session-locked']]);
+  } finally {
+    db.close();
+  }
+
+  // Deactivate from the menu
+  item(s, 'deactivate:readonly')!.click!();
+  await until('readonly no longer active', () => !item(s, 'deactivate:readonly'));
+  await until('the idle icon again', () => s.trays[0]!.image.path.endsWith('tray-idle.png'));
+  // "ended" notices: one per activation, never repeated by later menu updates
+  await until('ended notices', () => s.notifications.filter((n) => /ended|deactivated/.test(n.title)).length === 2);
+
+  // deep links: a valid one opens the prefilled dialog and requests nothing; a malformed one is refused
+  const before = ((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length;
+  s.app.emit('second-instance', {}, ['/opt/pim-agent', 'pim-agent://activate?role=admin&duration=1h']);
+  assert.equal(popover.urls.at(-1), `${APP_URL}#activate=admin&duration=3600`);
+  s.app.emit('second-instance', {}, ['/opt/pim-agent', 'pim-agent://approve?id=x&decision=approve']);
+  assert.match(s.errorBoxes.at(-1)!.content, /unknown parameter "decision"/);
+  assert.equal(((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length, before, 'no link requested anything');
+
+  // start at login: off by default; on writes the XDG autostart entry, off removes it
+  const entry = path.join(HOME, '.config', 'autostart', 'pim-agent.desktop');
+  item(s, 'start-at-login')!.click!();
+  await until('the autostart entry', () => fs.existsSync(entry));
+  assert.match(fs.readFileSync(entry, 'utf8'), /^Exec=\S+ .*$/m);
+  await until('the checkbox on', () => item(s, 'start-at-login')?.checked === true);
+  item(s, 'start-at-login')!.click!();
+  await until('the autostart entry removed', () => !fs.existsSync(entry));
+
+  // alice asks for admin (needs bob's approval): the menu lists the request, the icon is pending
+  const adm = await call(s, 'activate', { role: 'admin', duration: 3600 });
+  assert.equal((await touch(alice.key, (adm.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'pending-approval');
+  await until('the request in the menu', () => item(s, 'request:admin')?.label === 'admin — waiting for approval');
+  await until('the pending icon', () => s.trays[0]!.image.path.endsWith('tray-pending.png'));
+  await quit(s);
+
+  // bob, an approver: the count in his menu, one notification however often the menu updates
+  const b = await startMain(bob.home);
+  await until('the approvals count', () => item(b, 'approvals')?.label === 'Waiting for your approval (1)…');
+  assert.ok(b.trays[0]!.image.path.endsWith('tray-pending.png'));
+  const asks = () => b.notifications.filter((n) => n.title === 'alice@acme.example asks for admin');
+  await until('the approval notification', () => asks().length === 1);
+  assert.equal(asks()[0]!.shown, true);
+  // later menu updates (a refresh, and another) show it no more
+  for (let i = 0; i < 2; i++) {
+    const sets = b.trays[0]!.menuSets;
+    item(b, 'refresh')!.click!();
+    await until('the menu rebuilt after a refresh', () => b.trays[0]!.menuSets > sets);
+  }
+  assert.equal(asks().length, 1, 'fired once');
+  // a click opens the approvals view
+  asks()[0]!.emit('click');
+  assert.equal(b.windows[0]!.urls.at(-1), `${APP_URL}#view=approvals`);
+  item(b, 'approvals')!.click!();
+  assert.equal(b.windows[0]!.urls.at(-1), `${APP_URL}#view=approvals`);
+
+  // offline: the control plane goes away; a refresh says so in the menu and the icon
+  server.child.kill('SIGTERM');
+  await new Promise((r) => server.child.once('exit', r));
+  item(b, 'refresh')!.click!();
+  await until('offline in the menu', () => labels(b)[0] === 'bob@acme.example — offline');
+  await until('offline copy line', () => /^Policy v\d+ — offline copy$/.test(item(b, 'policy')?.label ?? '')).catch((e: Error) => {
+    throw new Error(`${e.message}: ${JSON.stringify(labels(b))}`);
+  });
+  await until('the offline icon', () => b.trays[0]!.image.path.endsWith('tray-offline.png'));
+  await quit(b);
+});
