@@ -12,7 +12,7 @@ import { startAgent } from '../core/agent-runtime';
 import { resolveHome } from '../core/home';
 import { AUTOSTART_FILE, autostartDesktopEntry, autostartDir } from './autostart';
 import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
-import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from './desktop-notices';
+import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
 import { SESSION_LOCKED_REASON, rolesToEndOnLock } from './session-lock';
 import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, trayIconState, type MenuItemTemplate, type TrayIconState } from './tray-menu';

@@ -1,6 +1,7 @@
 // The tray menu as plain data, built from the agent's state. main.ts turns it into an Electron
 // Menu; everything about what it says is decided (and tested) here.
 import type { ActivationView, AgentState, RoleView } from '../../shared/api';
+import { plainText } from '../../shared/plain-text';
 
 export type MenuItemType = 'normal' | 'separator' | 'submenu' | 'checkbox';
 
@@ -49,14 +50,7 @@ export const MAX_LABEL = 60;
 /** More roles than this in one list are summarised by an "… N more" entry. */
 export const MAX_ROLES_LISTED = 15;
 
-// C0/C1 controls, DEL, line/paragraph separators, bidi embeddings/overrides/isolates, zero-width
-// characters and the BOM: nothing in a menu label needs them, and they can disguise a name.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-
-/** Text that shows what it says: unsafe characters replaced by spaces, whitespace collapsed. */
-export function plainText(text: string): string {
-  return text.replace(UNSAFE, ' ').replace(/\s+/g, ' ').trim();
-}
+export { plainText };
 
 /** A label that shows what it says: unsafe characters removed, whitespace collapsed, length capped, '&' escaped. */
 export function safeLabel(text: string, max = MAX_LABEL): string {

@@ -1,9 +1,9 @@
-// Every desktop notification of the tray app (electron/main/desktop-notices): the right one for each
+// Every desktop notification of the tray app and the web shell (shared/desktop-notices): the right one for each
 // event, each once, clicks open the right view, safe words.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActivationView, AgentState } from '../../shared/api';
-import { desktopNoticesToShow, noticeFragment, type NoticeInput } from '../../electron/main/desktop-notices';
+import { desktopNoticesToShow, noticeFragment, type NoticeInput } from '../../shared/desktop-notices';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 

@@ -1,9 +1,10 @@
-// Every desktop notification the tray app shows, decided from plain snapshots. Pure: main.ts shows
-// what this returns with Electron's Notification and a click opens `view`. Each notice has a key
-// and fires once: the caller keeps the returned `seen` set.
-import type { ActivationView, AgentState } from '../../shared/api';
-import { noticeText } from '../../shared/notices';
-import { plainText } from './tray-menu';
+// Every desktop notification, decided from plain snapshots. Pure: the tray app shows what this
+// returns with Electron's Notification (electron/main/main.ts), the web shell with the browser's
+// Notification API (renderer/useBrowserNotices.ts); a click opens `view`. Each notice has a key and
+// fires once: the caller keeps the returned `seen` set.
+import type { ActivationView, AgentState } from './api';
+import { noticeText } from './notices';
+import { plainText } from './plain-text';
 
 /** The popover view a click opens (the renderer reads it from the URL fragment). */
 export type NoticeView = 'roles' | 'approvals' | 'audit' | 'extend';
