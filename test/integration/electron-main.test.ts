@@ -257,3 +257,23 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   await until('the offline icon', () => b.trays[0]!.image.path.endsWith('tray-offline.png'));
   await quit(b);
 });
+
+test('under Electron without its ABI build of better-sqlite3: the runtime, the module and the fixing command, no stack trace', async () => {
+  // this process plays an Electron 45 whose Electron-ABI build was never prepared
+  Object.defineProperty(process.versions, 'electron', { value: '45.4.1', configurable: true });
+  try {
+    process.env.PIM_HOME = tmpDir('pim-home-');
+    const s = createStandIn(ROOT);
+    loadMain(MAIN, s);
+    await until('the app to give up', () => s.app.exitCode !== null);
+    assert.equal(s.app.exitCode, 1);
+    assert.equal(s.trays.length, 0);
+    assert.equal(s.errorBoxes.length, 1);
+    const { title, content } = s.errorBoxes[0]!;
+    assert.equal(title, 'PIM Agent could not start');
+    assert.match(content, new RegExp(`^PIM Agent cannot load better-sqlite3 \\(the SQLite module for agent\\.db\\) under Electron 45\\.4\\.1 \\(ABI ${process.versions.modules}\\): there is no Electron build at .*native/electron-abi${process.versions.modules}-${process.platform}-${process.arch}/better_sqlite3\\.node\\. Fix: npm run electron:native$`));
+    assert.doesNotMatch(content, /\n|    at /);
+  } finally {
+    delete (process.versions as Record<string, string | undefined>).electron;
+  }
+});
