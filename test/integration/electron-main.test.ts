@@ -256,6 +256,18 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   });
   await until('the offline icon', () => b.trays[0]!.image.path.endsWith('tray-offline.png'));
   await quit(b);
+
+  // days later, still offline: the verified copy has expired (its expiry moved into the past stands
+  // in for the days passing) — the menu says so and offers no role
+  const bdb = new Database(path.join(bob.home, 'agent.db'));
+  bdb.prepare("UPDATE policy SET expires = '2020-01-01T00:00:00.000Z'").run();
+  bdb.close();
+  const later = await startMain(bob.home);
+  await until('the expired policy line', () => /^Policy v\d+ — expired, no role can be activated$/.test(item(later, 'policy')?.label ?? ''));
+  assert.equal(flatMenu(later.trays[0]!.menu).filter((i) => i.id?.startsWith('role:')).length, 0, 'no role is offered');
+  assert.ok(flatMenu(later.trays[0]!.menu).some((i) => i.id === 'blocked:admin'), 'roles are listed as not available');
+  assert.ok(later.trays[0]!.image.path.endsWith('tray-offline.png'));
+  await quit(later);
 });
 
 test('under Electron without its ABI build of better-sqlite3: the runtime, the module and the fixing command, no stack trace', async () => {
