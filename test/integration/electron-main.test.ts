@@ -5,10 +5,12 @@
 // ceremony window pinned to the control plane's origin, notifications once each, deep links that
 // only prefill, start at login, roles ended on screen lock, and Quit stopping the agent.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import { electronUnavailable } from '../../electron/core/cli/start';
 import { METHOD_NAMES } from '../../shared/api-methods';
 import { touch } from '../helpers/ceremony';
 import { cliWorld } from '../helpers/cli-world';
@@ -183,6 +185,8 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   const prod = await call(s, 'activate', { role: 'prod-admin', duration: 1800 });
   assert.equal((await touch(alice.key, (prod.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'active');
   await until('prod-admin active in the menu', () => item(s, 'deactivate:prod-admin'));
+  // both signals are wired: the screen locking and the machine suspending
+  assert.deepEqual([s.powerMonitor.listenerCount('lock-screen'), s.powerMonitor.listenerCount('suspend')], [1, 1]);
   s.powerMonitor.emit('lock-screen');
   await until('prod-admin ended on lock', () => !item(s, 'deactivate:prod-admin'));
   assert.ok(item(s, 'deactivate:readonly'), 'a role without onLock stays active');
@@ -208,6 +212,11 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   assert.equal(popover.urls.at(-1), `${APP_URL}#activate=admin&duration=3600`);
   s.app.emit('second-instance', {}, ['/opt/pim-agent', 'pim-agent://approve?id=x&decision=approve']);
   assert.match(s.errorBoxes.at(-1)!.content, /unknown parameter "decision"/);
+  // macOS hands links over with open-url
+  let handled = false;
+  s.app.emit('open-url', { preventDefault: () => (handled = true) }, 'pim-agent://approve?id=abc');
+  assert.equal(handled, true);
+  assert.equal(popover.urls.at(-1), `${APP_URL}#approve=abc`);
   assert.equal(((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length, before, 'no link requested anything');
 
   // start at login: off by default; on writes the XDG autostart entry, off removes it
@@ -288,4 +297,25 @@ test('under Electron without its ABI build of better-sqlite3: the runtime, the m
   } finally {
     delete (process.versions as Record<string, string | undefined>).electron;
   }
+});
+
+test('a second start hands over to the running instance and quits', async () => {
+  process.env.PIM_HOME = tmpDir('pim-home-');
+  const s = createStandIn(ROOT, { singleInstance: false });
+  loadMain(MAIN, s);
+  await until('the second instance to quit', () => s.app.quitCount === 1);
+  assert.equal(s.trays.length, 0);
+  assert.equal(s.ipc.size, 0);
+});
+
+test('npm start without Electron: the native step says so in one line and succeeds', (t) => {
+  // (a display is assumed: only whether the binary exists matters here)
+  if (electronUnavailable({ DISPLAY: ':0' }) === null) {
+    t.skip("Electron's binary is installed here: the step builds instead");
+    return;
+  }
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'electron-native.mjs')], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, "electron-native: Electron's binary is not installed; nothing to prepare (the CLI and the web shell use Node's build)\n");
 });
