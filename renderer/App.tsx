@@ -57,7 +57,7 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
     }
     setOpenRequest(null);
   }, [openRequest, state]);
-  useBrowserNotices(state, useCallback((fragment: string) => setOpenRequest(parseOpenRequest(fragment)), []));
+  useBrowserNotices(client, state, useCallback((fragment: string) => setOpenRequest(parseOpenRequest(fragment)), []));
   const activations = useMemo(() => state?.activations ?? [], [state]);
   const anyActive = activations.some((a) => a.state === 'active');
   const nowMs = useNow(clockOffsetMs, anyActive);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, powerMonitor, protocol, screen, session, shell } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
-import { methods, type ActivationView, type AgentState, type Reply } from '../../shared/api';
+import { methods, type ActivationView, type AgentState, type AuditView, type Reply } from '../../shared/api';
 import { startAgent } from '../core/agent-runtime';
 import { resolveHome } from '../core/home';
 import { AUTOSTART_FILE, autostartDesktopEntry, autostartDir } from './autostart';
@@ -52,7 +52,7 @@ let stopping = false;
 let ceremonyWindow: BrowserWindow | null = null;
 let iconState: TrayIconState | null = null;
 let approvalsWaiting: number | null = null;
-/** since when the audit sync keeps failing (its status counts failures, this remembers the start) */
+/** since when the audit sync keeps failing (null: it works) */
 let auditFailingSince: string | null = null;
 /** webContents id → the control plane origin that ceremony window is pinned to */
 const ceremonyOrigins = new Map<number, string>();
@@ -143,10 +143,11 @@ async function fetchApprovals(a: Agent, state: AgentState): Promise<ActivationVi
   return Array.isArray(r.value) ? (r.value as ActivationView[]) : [];
 }
 
-function trackAuditSync(a: Agent, now: string): void {
-  const failing = a.auditSyncer.status().failures > 0;
-  if (!failing) auditFailingSince = null;
-  else auditFailingSince ??= now;
+/** since when the journal's sync keeps failing (the agent keeps it across restarts) */
+async function fetchAuditFailingSince(a: Agent): Promise<string | null> {
+  const r = await a.dispatch('auditView', { limit: 1 });
+  if (!r.ok) throw new Error(r.error.message);
+  return (r.value as AuditView).sync.failingSince;
 }
 
 let trayMenu: Menu | null = null;
@@ -165,7 +166,7 @@ async function updateTrayMenu(): Promise<void> {
       try {
         state = agent ? await agent.getState() : null;
         if (agent && state) {
-          trackAuditSync(agent, state.now);
+          auditFailingSince = await fetchAuditFailingSince(agent).catch(() => auditFailingSince);
           // an approver's queue: a control plane that cannot answer leaves the last count
           const approvals = await fetchApprovals(agent, state).catch(() => pendingApprovals);
           pendingApprovals = approvals;
