@@ -10,13 +10,17 @@ export function autostartDir(env: Record<string, string | undefined>, home: stri
   return path.join(base, 'autostart');
 }
 
-/** Desktop Entry spec quoting for Exec: arguments with reserved characters in double quotes. */
+/**
+ * One Exec argument as the Desktop Entry spec wants it: with reserved characters, in double quotes
+ * with double quote, backtick, dollar and backslash escaped by a backslash; then the spec's string
+ * escape doubles every backslash over the whole — one literal backslash inside quotes is four.
+ */
 export function execArg(arg: string): string {
   if (/[\u0000-\u001f\u007f]/.test(arg)) throw new Error('a start-at-login command cannot contain control characters');
   // '%' is a field code in Exec: written %%
   const escaped = arg.replace(/%/g, '%%');
-  if (!/[\s"'\\><~|&;$*?#()`]/.test(escaped)) return escaped;
-  return `"${escaped.replace(/(["`$\\])/g, '\\$1')}"`;
+  const quoted = /[\s"'\\><~|&;$*?#()`]/.test(escaped) ? `"${escaped.replace(/(["`$\\])/g, '\\$1')}"` : escaped;
+  return quoted.replace(/\\/g, '\\\\');
 }
 
 /** The .desktop file: starts the tray app hidden at login. */

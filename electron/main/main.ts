@@ -345,7 +345,8 @@ function setStartAtLogin(on: boolean): void {
     const entry = path.join(dir, AUTOSTART_FILE);
     if (on) {
       fs.mkdirSync(dir, { recursive: true });
-      const command = app.isPackaged ? [process.execPath] : [process.execPath, app.getAppPath()];
+      // an AppImage runs from a temporary mount: start the image itself
+      const command = app.isPackaged ? [process.env.APPIMAGE ?? process.execPath] : [process.execPath, app.getAppPath()];
       fs.writeFileSync(`${entry}.tmp`, autostartDesktopEntry(command), { mode: 0o644 });
       fs.renameSync(`${entry}.tmp`, entry);
     } else {

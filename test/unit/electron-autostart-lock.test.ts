@@ -11,7 +11,10 @@ test('the autostart entry starts the tray app at login with its arguments quoted
     '[Desktop Entry]\nType=Application\nVersion=1.0\nName=PIM Agent\nComment=Just-in-time privileged access (tray)\nExec="/opt/PIM Agent/pim-agent" --hidden\nTerminal=false\nX-GNOME-Autostart-enabled=true\n',
   );
   assert.equal(execArg('100%'), '100%%', 'field codes are escaped');
-  assert.equal(execArg('a"b$c'), '"a\\"b\\$c"');
+  // quoted, escaped, then the string escape doubles every backslash (the spec's own example: four
+  // backslashes for one literal backslash inside quotes)
+  assert.equal(execArg('a"b$c'), String.raw`"a\\"b\\$c"`);
+  assert.equal(execArg('C:\\x y'), String.raw`"C:\\\\x y"`);
   assert.throws(() => execArg('a\nExec=evil'), /control characters/);
   assert.throws(() => autostartDesktopEntry([]), /no command/);
 });
