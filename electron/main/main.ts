@@ -1,20 +1,17 @@
 // Electron bootstrap: tray, popover window, IPC. Deliberately thin — every decision (menu content,
 // window options, navigation and sender checks, popover placement, asset paths) is a pure function
 // in this folder with its own unit tests; this file only wires them to Electron.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, powerMonitor, protocol, screen, session, shell } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
 import { methods, type ActivationView, type AgentState, type AuditView, type Reply } from '../../shared/api';
 import { startAgent } from '../core/agent-runtime';
-import { resolveHome } from '../core/home';
-import { AUTOSTART_FILE, autostartDesktopEntry, autostartDir } from './autostart';
 import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
 import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
 import { SESSION_LOCKED_REASON, rolesToEndOnLock } from './session-lock';
+import { readSettings, setStartAtLogin } from './start-at-login';
 import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, trayIconState, type MenuItemTemplate, type TrayIconState } from './tray-menu';
 import { APP_SCHEME, APP_URL } from './urls';
 import {
@@ -37,7 +34,6 @@ const PRELOAD_PATH = path.join(appRoot, 'dist', 'preload.cjs');
 const trayIconPath = (state: TrayIconState) => path.join(appRoot, 'build', 'icons', `tray-${state}.png`);
 /** the menu's "N min left" moves on its own: rebuilt once a minute (and on every change) */
 const MENU_REFRESH_MS = 60_000;
-const SETTINGS_FILE = 'desktop-settings.json';
 
 // Must happen before `ready`: the renderer is served from app://pim/, a standard secure origin,
 // instead of file:// (which would share one origin with every local file).
@@ -314,47 +310,6 @@ function handleDeepLink(url: string): void {
     return;
   }
   showPopover(deepLinkFragment(r.link));
-}
-
-interface DesktopSettings {
-  startAtLogin: boolean;
-}
-
-function settingsPath(): string {
-  return path.join(resolveHome(), SETTINGS_FILE);
-}
-
-/** Start at login is off unless the user turned it on. */
-function readSettings(): DesktopSettings {
-  try {
-    const v = JSON.parse(fs.readFileSync(settingsPath(), 'utf8')) as { startAtLogin?: unknown };
-    return { startAtLogin: v.startAtLogin === true };
-  } catch {
-    return { startAtLogin: false };
-  }
-}
-
-function setStartAtLogin(on: boolean): void {
-  const file = settingsPath();
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ startAtLogin: on }), { mode: 0o600 });
-  fs.renameSync(tmp, file);
-  if (process.platform === 'linux') {
-    // XDG autostart: Electron's setLoginItemSettings does nothing on Linux
-    const dir = autostartDir(process.env, os.homedir());
-    const entry = path.join(dir, AUTOSTART_FILE);
-    if (on) {
-      fs.mkdirSync(dir, { recursive: true });
-      // an AppImage runs from a temporary mount: start the image itself
-      const command = app.isPackaged ? [process.env.APPIMAGE ?? process.execPath] : [process.execPath, app.getAppPath()];
-      fs.writeFileSync(`${entry}.tmp`, autostartDesktopEntry(command), { mode: 0o644 });
-      fs.renameSync(`${entry}.tmp`, entry);
-    } else {
-      fs.rmSync(entry, { force: true });
-    }
-  } else {
-    app.setLoginItemSettings({ openAtLogin: on });
-  }
 }
 
 /** Screen locked or machine suspending: roles whose policy says `onLock: deactivate` end now. */
