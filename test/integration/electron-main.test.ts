@@ -68,6 +68,17 @@ async function call(s: StandIn, method: string, input: unknown, event: unknown =
   return (await h(event, input)) as { ok: boolean; value?: never; error?: { code: string; message: string } };
 }
 
+/** Every window's web preferences: isolated, sandboxed, no Node, web security on. */
+function assertLockedDown(s: StandIn): void {
+  for (const w of s.windows) {
+    const p = w.options.webPreferences as Record<string, unknown>;
+    assert.deepEqual(
+      [p.contextIsolation, p.sandbox, p.nodeIntegration, p.nodeIntegrationInWorker, p.nodeIntegrationInSubFrames, p.webSecurity, p.allowRunningInsecureContent, p.webviewTag],
+      [true, true, false, false, false, true, false, false],
+    );
+  }
+}
+
 /** Quit from the tray menu; resolves when the agent has stopped and the app quit. */
 async function quit(s: StandIn): Promise<void> {
   item(s, 'quit')!.click!();
@@ -105,13 +116,7 @@ test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windo
   assert.equal(s.windows.length, 1, 'no window was opened for it');
 
   // every window: isolated, sandboxed, no Node, web security on; the popover stays on its page
-  for (const w of s.windows) {
-    const p = w.options.webPreferences as Record<string, unknown>;
-    assert.deepEqual(
-      [p.contextIsolation, p.sandbox, p.nodeIntegration, p.nodeIntegrationInWorker, p.nodeIntegrationInSubFrames, p.webSecurity, p.allowRunningInsecureContent, p.webviewTag],
-      [true, true, false, false, false, true, false, false],
-    );
-  }
+  assertLockedDown(s);
   const popover = s.windows[0]!;
   assert.deepEqual(popover.urls, [APP_URL]);
   assert.equal((popover.options.webPreferences as { preload?: string }).preload, path.join(ROOT, 'dist', 'preload.cjs'));
@@ -171,6 +176,7 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   assert.equal(s.windows.length, 2, 'the popover and the ceremony window');
   const ceremony = s.windows[1]!;
   assert.equal(ceremony.urls[0], ceremonyUrl);
+  assertLockedDown(s);
   const prefs = ceremony.options.webPreferences as Record<string, unknown>;
   assert.equal(prefs.preload, undefined);
   assert.equal(typeof prefs.partition, 'string');
