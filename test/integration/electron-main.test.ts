@@ -188,9 +188,17 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   await until('the active icon', () => s.trays[0]!.image.path.endsWith('tray-active.png'));
 
   // prod-admin (onLock: deactivate) too; then the screen locks
-  const prod = await call(s, 'activate', { role: 'prod-admin', duration: 1800 });
+  // five minutes: inside the 10-minute notice at once
+  const prod = await call(s, 'activate', { role: 'prod-admin', duration: 300 });
   assert.equal((await touch(alice.key, (prod.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'active');
   await until('prod-admin active in the menu', () => item(s, 'deactivate:prod-admin'));
+  // the 10-minute notice: once, with Extend in the menu; a click opens the popover on it
+  const ending = () => s.notifications.filter((n) => /^prod-admin ends in [45] minutes$/.test(n.title));
+  await until('the ending notice', () => ending().length === 1);
+  assert.match(ending()[0]!.body, /extend/i);
+  await until('Extend in the menu', () => item(s, 'extend:prod-admin'));
+  ending()[0]!.emit('click');
+  assert.equal(popover.urls.at(-1), `${APP_URL}#view=extend&role=prod-admin`);
   // both signals are wired: the screen locking and the machine suspending
   assert.deepEqual([s.powerMonitor.listenerCount('lock-screen'), s.powerMonitor.listenerCount('suspend')], [1, 1]);
   s.powerMonitor.emit('lock-screen');
@@ -211,6 +219,7 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   await until('the idle icon again', () => s.trays[0]!.image.path.endsWith('tray-idle.png'));
   // "ended" notices: one per activation, never repeated by later menu updates
   await until('ended notices', () => s.notifications.filter((n) => /ended|deactivated/.test(n.title)).length === 2);
+  assert.equal(ending().length, 1, 'the 10-minute notice fired once');
 
   // deep links: a valid one opens the prefilled dialog and requests nothing; a malformed one is refused
   const before = ((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length;
