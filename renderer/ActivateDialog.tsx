@@ -6,10 +6,29 @@ import type { ActivationView, ApiError, PimApi, RoleView } from '../shared/api';
 import { approverText, checkActivateForm, durationChoices, durationLabel, oneLine } from './activation-format';
 import { formatWindow, notices, ticketHint } from './format';
 
-export function ActivateDialog({ client, role, onClose, onRequested }: { client: PimApi; role: RoleView; onClose: () => void; onRequested: (a: ActivationView) => void }) {
+export function ActivateDialog({
+  client,
+  role,
+  initialDuration = null,
+  onClose,
+  onRequested,
+}: {
+  client: PimApi;
+  role: RoleView;
+  /** a duration a link asked for: used when it is one of the choices */
+  initialDuration?: number | null;
+  onClose: () => void;
+  onRequested: (a: ActivationView) => void;
+}) {
   const r = role.decision.requirements;
   const choices = useMemo(() => durationChoices(r.maxDuration, r.defaultDuration), [r.maxDuration, r.defaultDuration]);
-  const [duration, setDuration] = useState(r.defaultDuration > 0 && r.defaultDuration <= r.maxDuration ? r.defaultDuration : (choices[0]?.value ?? r.maxDuration));
+  const [duration, setDuration] = useState(
+    initialDuration !== null && choices.some((c) => c.value === initialDuration)
+      ? initialDuration
+      : r.defaultDuration > 0 && r.defaultDuration <= r.maxDuration
+        ? r.defaultDuration
+        : (choices[0]?.value ?? r.maxDuration),
+  );
   const [justification, setJustification] = useState('');
   const [ticket, setTicket] = useState('');
   const [busy, setBusy] = useState(false);

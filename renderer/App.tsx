@@ -1,7 +1,7 @@
 // The tray popover: who and where, how fresh the policy is, roles ending soon (one-click extend),
 // which roles can be activated (and their activations and credentials), requests waiting for this
 // user's approval, this device's audit journal — or, on first run, enrolment.
-import { useCallback, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { ActivationView, ApiError, PimApi, RoleView } from '../shared/api';
 import { ActivateDialog } from './ActivateDialog';
 import { activationFor, extensionFor, LIVE } from './activation-format';
@@ -21,6 +21,8 @@ import { RoleSections } from './RoleSections';
 import { serverLabel } from './format';
 import { useAgentState } from './useAgentState';
 import { useNow } from './useNow';
+import { parseOpenRequest, type OpenRequest } from './open-request';
+import { useBrowserNotices } from './useBrowserNotices';
 
 type Tab = 'roles' | 'approvals' | 'audit';
 
@@ -35,6 +37,27 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
   const [extending, setExtending] = useState<ReadonlySet<string>>(new Set());
   const [actionError, setActionError] = useState<ActionError | null>(null);
   const [laterNotices, setLaterNotices] = useState<ReadonlySet<string>>(new Set());
+  // what the popover was opened for (tray item, notification, pim-agent:// link): a view, or the
+  // activate dialog prefilled — never a request by itself
+  const [openRequest, setOpenRequest] = useState<OpenRequest | null>(() => parseOpenRequest(window.location.hash));
+  const [dialogDuration, setDialogDuration] = useState<number | null>(null);
+  useEffect(() => {
+    const onHash = () => setOpenRequest(parseOpenRequest(window.location.hash));
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  useEffect(() => {
+    if (!openRequest || !state) return;
+    if (openRequest.tab) setTab(openRequest.tab);
+    const want = openRequest.activate;
+    const role = want ? state.roles.find((r) => r.name === want.role && r.decision.allowed) : undefined;
+    if (role) {
+      setDialogDuration(want?.duration ?? null);
+      setDialog(role);
+    }
+    setOpenRequest(null);
+  }, [openRequest, state]);
+  useBrowserNotices(client, state, useCallback((fragment: string) => setOpenRequest(parseOpenRequest(fragment)), []));
   const activations = useMemo(() => state?.activations ?? [], [state]);
   const anyActive = activations.some((a) => a.state === 'active');
   const activeRoles = useMemo(() => new Set(activations.filter((a) => a.state === 'active').map((a) => a.role)), [activations]);
@@ -211,7 +234,7 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         )}
       </main>
 
-      {dialog && <ActivateDialog client={client} role={dialog} onClose={() => setDialog(null)} onRequested={onRequested} />}
+      {dialog && <ActivateDialog client={client} role={dialog} initialDuration={dialogDuration} onClose={() => setDialog(null)} onRequested={onRequested} />}
     </div>
   );
 }

@@ -3,13 +3,16 @@
 // in this folder with its own unit tests; this file only wires them to Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, protocol, screen, session, shell } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, powerMonitor, protocol, screen, session, shell } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
-import { methods, type Reply } from '../../shared/api';
+import { methods, type ActivationView, type AgentState, type AuditView, type Reply } from '../../shared/api';
 import { startAgent } from '../core/agent-runtime';
+import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
+import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
-import { noticesToShow } from './notifications';
-import { buildTrayMenu, deactivateTarget, menuAction, type MenuItemTemplate } from './tray-menu';
+import { SESSION_LOCKED_REASON, rolesToEndOnLock } from './session-lock';
+import { readSettings, setStartAtLogin } from './start-at-login';
+import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, trayIconState, type MenuItemTemplate, type TrayIconState } from './tray-menu';
 import { APP_SCHEME, APP_URL } from './urls';
 import {
   CEREMONY_PARTITION,
@@ -27,7 +30,10 @@ type Agent = Awaited<ReturnType<typeof startAgent>>;
 const appRoot = app.getAppPath();
 const RENDERER_DIR = path.join(appRoot, 'dist', 'renderer');
 const PRELOAD_PATH = path.join(appRoot, 'dist', 'preload.cjs');
-const TRAY_ICON = path.join(appRoot, 'build', 'icons', 'tray.png');
+/** build/icons/tray-<state>.png (generated from one SVG by the icons script) */
+const trayIconPath = (state: TrayIconState) => path.join(appRoot, 'build', 'icons', `tray-${state}.png`);
+/** the menu's "N min left" moves on its own: rebuilt once a minute (and on every change) */
+const MENU_REFRESH_MS = 60_000;
 
 // Must happen before `ready`: the renderer is served from app://pim/, a standard secure origin,
 // instead of file:// (which would share one origin with every local file).
@@ -40,6 +46,10 @@ let popover: BrowserWindow | null = null;
 let agentStopped = false;
 let stopping = false;
 let ceremonyWindow: BrowserWindow | null = null;
+let iconState: TrayIconState | null = null;
+let approvalsWaiting: number | null = null;
+/** since when the audit sync keeps failing (null: it works) */
+let auditFailingSince: string | null = null;
 /** webContents id → the control plane origin that ceremony window is pinned to */
 const ceremonyOrigins = new Map<number, string>();
 
@@ -49,6 +59,7 @@ function toElectronMenu(items: MenuItemTemplate[], onClick: (id: string) => void
     const base: MenuItemConstructorOptions = { label: it.label, enabled: it.enabled };
     if (it.id !== undefined) base.id = it.id;
     if (it.type === 'submenu') return { ...base, submenu: toElectronMenu(it.submenu ?? [], onClick) };
+    if (it.type === 'checkbox') return { ...base, type: 'checkbox', checked: it.checked === true, click: () => onClick(it.id ?? '') };
     const id = it.id;
     return id !== undefined && menuAction(id) ? { ...base, type: 'normal', click: () => onClick(id) } : { ...base, type: 'normal' };
   });
@@ -64,6 +75,19 @@ function onMenuClick(id: string): void {
       return;
     case 'open':
       showPopover();
+      return;
+    case 'activate': {
+      // the dialog opens prefilled; nothing is requested before the user submits and touches the key
+      const role = activateTarget(id);
+      showPopover(role ? deepLinkFragment({ kind: 'activate', role, duration: null }) : undefined);
+      return;
+    }
+    case 'approvals':
+      showPopover('#view=approvals');
+      return;
+    case 'start-at-login':
+      setStartAtLogin(!readSettings().startAtLogin);
+      void updateTrayMenu();
       return;
     case 'deactivate': {
       const role = deactivateTarget(id);
@@ -82,25 +106,44 @@ function onMenuClick(id: string): void {
   }
 }
 
-let seenNotices: ReadonlySet<string> = new Set();
+let seenNotices: ReadonlySet<string> | null = null;
 /** shown notifications, kept referenced until closed (else their click handler may be collected) */
 const shownNotifications = new Set<Notification>();
 
-/** "gpu-admin ends in 2 minutes", once per notice; a click opens the popover (its banner extends). */
-function notifyExpiry(state: Awaited<ReturnType<Agent['getState']>> | null): void {
-  const { show, seen } = noticesToShow(state, seenNotices);
-  seenNotices = seen;
+/** Each notice once (desktop-notices.ts decides); a click opens the view it is about. */
+function notify(state: AgentState | null): void {
+  const prime = seenNotices === null;
+  const { show, seen } = desktopNoticesToShow({ state, approvals: pendingApprovals, auditFailingSince }, seenNotices ?? new Set(), { prime });
+  if (state) seenNotices = seen;
   if (show.length === 0 || !Notification.isSupported()) return;
-  for (const n of show) {
-    const note = new Notification({ title: n.title, body: n.body });
-    shownNotifications.add(note);
-    note.on('click', () => {
-      shownNotifications.delete(note);
-      showPopover();
-    });
-    note.on('close', () => shownNotifications.delete(note));
-    note.show();
-  }
+  for (const n of show) showNotice(n);
+}
+
+function showNotice(n: DesktopNotice): void {
+  const note = new Notification({ title: n.title, body: n.body });
+  shownNotifications.add(note);
+  note.on('click', () => {
+    shownNotifications.delete(note);
+    showPopover(noticeFragment(n));
+  });
+  note.on('close', () => shownNotifications.delete(note));
+  note.show();
+}
+
+/** the requests waiting for this user's approval, as last asked */
+let pendingApprovals: ActivationView[] = [];
+async function fetchApprovals(a: Agent, state: AgentState): Promise<ActivationView[]> {
+  if (!state.enrolled) return [];
+  const r = await a.dispatch('approvals', {});
+  if (!r.ok) throw new Error(r.error.message);
+  return Array.isArray(r.value) ? (r.value as ActivationView[]) : [];
+}
+
+/** since when the journal's sync keeps failing (the agent keeps it across restarts) */
+async function fetchAuditFailingSince(a: Agent): Promise<string | null> {
+  const r = await a.dispatch('auditView', { limit: 1 });
+  if (!r.ok) throw new Error(r.error.message);
+  return (r.value as AuditView).sync.failingSince;
 }
 
 let trayMenu: Menu | null = null;
@@ -115,15 +158,28 @@ async function updateTrayMenu(): Promise<void> {
   menuUpdate = (async () => {
     do {
       menuDirty = false;
-      let state = null;
+      let state: AgentState | null = null;
       try {
         state = agent ? await agent.getState() : null;
+        if (agent && state) {
+          auditFailingSince = await fetchAuditFailingSince(agent).catch(() => auditFailingSince);
+          // an approver's queue: a control plane that cannot answer leaves the last count
+          const approvals = await fetchApprovals(agent, state).catch(() => pendingApprovals);
+          pendingApprovals = approvals;
+          approvalsWaiting = approvals.filter((x) => x.state === 'pending-approval').length;
+        }
       } catch (e) {
         console.error('pim: could not read agent state for the tray menu:', e);
       }
-      notifyExpiry(state);
+      notify(state);
       if (tray && !tray.isDestroyed()) {
-        trayMenu = Menu.buildFromTemplate(toElectronMenu(buildTrayMenu(state), onMenuClick));
+        const extras = { approvalsWaiting, startAtLogin: readSettings().startAtLogin };
+        const icon = trayIconState(state, extras);
+        if (icon !== iconState) {
+          iconState = icon;
+          tray.setImage(trayImage(icon));
+        }
+        trayMenu = Menu.buildFromTemplate(toElectronMenu(buildTrayMenu(state, extras), onMenuClick));
         // macOS shows a context menu on left click when one is set; there the left click opens the
         // popover and the right click pops the menu up instead.
         if (process.platform !== 'darwin') tray.setContextMenu(trayMenu);
@@ -148,9 +204,11 @@ function createPopover(): BrowserWindow {
   return win;
 }
 
-function showPopover(): void {
+/** Shows the popover; `fragment` (#activate=…, #approve=…, #view=…) opens a view or a prefilled dialog. */
+function showPopover(fragment?: string): void {
   if (!popover || popover.isDestroyed()) popover = createPopover();
   const win = popover;
+  if (fragment) void win.loadURL(APP_URL + fragment);
   const trayBounds = tray && !tray.isDestroyed() ? tray.getBounds() : null;
   const anchor = trayBounds && trayBounds.width > 0 ? { x: trayBounds.x, y: trayBounds.y } : screen.getCursorScreenPoint();
   const { workArea } = screen.getDisplayNearestPoint(anchor);
@@ -237,6 +295,41 @@ async function handleOpenCeremony(a: Agent, input: unknown): Promise<Reply<unkno
   return { ok: true, value: { opened: true } };
 }
 
+function trayImage(state: TrayIconState) {
+  const icon = nativeImage.createFromPath(trayIconPath(state));
+  // macOS draws template images in the menu bar's colour
+  if (process.platform === 'darwin') icon.setTemplateImage(true);
+  return icon;
+}
+
+/** A pim-agent:// link opens the prefilled dialog; a link never activates or approves by itself. */
+function handleDeepLink(url: string): void {
+  const r = parseDeepLink(url);
+  if (!r.ok) {
+    dialog.showErrorBox('PIM Agent ignored a link', r.reason);
+    return;
+  }
+  showPopover(deepLinkFragment(r.link));
+}
+
+/** Screen locked or machine suspending: roles whose policy says `onLock: deactivate` end now. */
+async function endRolesOnLock(a: Agent): Promise<void> {
+  const state = await a.getState();
+  const roles = rolesToEndOnLock(state.activations, (r) => a.agent.role(r)?.activation.onLock);
+  for (const role of roles) {
+    try {
+      await a.tracker.svc.deactivate(role, { reason: SESSION_LOCKED_REASON });
+    } catch (e) {
+      console.error(`pim: could not end ${role} on lock:`, e instanceof Error ? e.message : e);
+    }
+  }
+  if (roles.length > 0) {
+    // the credential scheduler removes what was injected for them
+    a.tracker.kick();
+    a.credentials.kick();
+  }
+}
+
 function serveRenderer(): void {
   const root = path.resolve(RENDERER_DIR);
   protocol.handle(APP_SCHEME, async (request) => {
@@ -264,7 +357,18 @@ async function main(): Promise<void> {
     app.quit();
     return;
   }
-  app.on('second-instance', () => showPopover());
+  // a link opened while running: macOS sends open-url, Windows and Linux start a second instance
+  app.on('second-instance', (_event, argv) => {
+    const link = deepLinkInArgv(argv);
+    if (link) handleDeepLink(link);
+    else showPopover();
+  });
+  app.on('open-url', (event, url) => {
+    event.preventDefault();
+    if (app.isReady() && agent) handleDeepLink(url);
+    else startupLink = url;
+  });
+  app.setAsDefaultProtocolClient(DEEP_LINK_SCHEME);
   // A tray app: closing the popover (or every window) keeps it running until "Quit".
   app.on('window-all-closed', () => {});
   app.on('will-quit', (event) => {
@@ -295,10 +399,16 @@ async function main(): Promise<void> {
     return;
   }
   registerIpc(agent);
+  const a = agent;
+  // SESSION_LOCK_EVENTS: the screen locks, the machine suspends
+  powerMonitor.on('lock-screen', () => void endRolesOnLock(a));
+  powerMonitor.on('suspend', () => void endRolesOnLock(a));
 
-  const icon = nativeImage.createFromPath(TRAY_ICON);
-  if (process.platform === 'darwin') icon.setTemplateImage(true);
-  tray = new Tray(icon);
+  // the popover exists before the tray can be clicked (else a click during the first menu build
+  // would make a second one)
+  popover = createPopover();
+  iconState = 'idle';
+  tray = new Tray(trayImage(iconState));
   tray.setToolTip('PIM Agent');
   tray.on('click', togglePopover);
   tray.on('right-click', () => {
@@ -307,8 +417,12 @@ async function main(): Promise<void> {
   agent.onChange(() => void updateTrayMenu());
   await updateTrayMenu();
   // "N min left" on active roles moves on its own, and the T-10 / T-2 notices come due
-  setInterval(() => void updateTrayMenu(), 15_000).unref();
-  popover = createPopover();
+  setInterval(() => void updateTrayMenu(), MENU_REFRESH_MS).unref();
+  const link = startupLink ?? deepLinkInArgv(process.argv);
+  if (link) handleDeepLink(link);
 }
+
+/** a link the app was started with on macOS (open-url before the agent was up) */
+let startupLink: string | null = null;
 
 void main();

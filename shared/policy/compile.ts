@@ -59,6 +59,8 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
         maxActive: a.maxActive ?? null,
         // only when on, so policies without it compile to the same bytes as before
         ...(a.sessionTrail ? { sessionTrail: true as const } : {}),
+        // likewise only when set
+        ...(a.onLock ? { onLock: a.onLock } : {}),
       },
       grants: {
         kubernetes: r.grants.kubernetes.map((k) => ({ cluster: k.cluster, groups: [...k.groups] })),

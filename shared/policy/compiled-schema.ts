@@ -38,6 +38,7 @@ export const CompiledRoleSchema = z
         windows: z.array(TimeWindow),
         maxActive: z.number().int().min(1).nullable(),
         sessionTrail: z.literal(true).optional(),
+        onLock: z.literal('deactivate').optional(),
       })
       .strict(),
     grants: z

@@ -29,7 +29,7 @@ const KNOWN_FIELDS = [
   'roles', 'clusters', 'users', 'name', 'description', 'eligible', 'activation', 'grants', 'groups',
   'until', 'email', 'maxDuration', 'defaultDuration', 'mfa', 'userVerification', 'justification',
   'ticket', 'required', 'pattern', 'approval', 'approvers', 'count', 'selfApproval', 'windows', 'days',
-  'from', 'to', 'tz', 'maxActive', 'sessionTrail', 'kubernetes', 'aws', 'ssh', 'cluster', 'roleArn', 'audience',
+  'from', 'to', 'tz', 'maxActive', 'sessionTrail', 'onLock', 'kubernetes', 'aws', 'ssh', 'cluster', 'roleArn', 'audience',
   'stsEndpoint', 'region', 'principals', 'hosts', 'extensions', 'server', 'certificateAuthorityData',
 ];
 

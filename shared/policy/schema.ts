@@ -186,6 +186,9 @@ const activation = z
     maxActive: z.number({ error: 'maxActive must be a whole number >= 1' }).int('maxActive must be a whole number').min(1).optional(),
     /** journal every command typed in a shell (with `pim shell-init`) while the role is active */
     sessionTrail: z.boolean({ error: 'sessionTrail must be true or false' }).optional(),
+    /** `deactivate`: the role ends when the desktop session locks or the machine suspends (the
+     *  tray app's powerMonitor; headless `pim agent` has no such signal) */
+    onLock: z.enum(['deactivate'], { error: (iss) => `${JSON.stringify(iss.input)} is not deactivate (the only onLock action)` }).optional(),
   })
   .superRefine((a, ctx) => {
     if (a.defaultDuration !== undefined && a.defaultDuration > a.maxDuration) {

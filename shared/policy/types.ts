@@ -36,6 +36,8 @@ export interface CompiledRole {
     maxActive: number | null;
     /** commands typed in shells while the role is active are journaled (opt-in, off by default) */
     sessionTrail?: true;
+    /** the role ends when the desktop session locks or the machine suspends (tray app only) */
+    onLock?: 'deactivate';
   };
   grants: {
     kubernetes: { cluster: string; groups: string[] }[];

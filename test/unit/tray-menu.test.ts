@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ActivationView, AgentState, RoleView } from '../../shared/api';
-import { buildTrayMenu, deactivateTarget, menuAction, safeLabel, timeLeft, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
+import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, safeLabel, timeLeft, trayIconState, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
 
 const requirements: RoleView['decision']['requirements'] = {
   maxDuration: 7200,
@@ -56,10 +56,10 @@ test('eligible roles are listed by name with their maximum duration, and clickin
   const menu = buildTrayMenu(state({ roles: [role('ai-cluster-admin', true, [], 7200), role('db-reader', true, [approval], 5400)] }));
   const admin = byId(menu, 'role:ai-cluster-admin');
   const reader = byId(menu, 'role:db-reader');
-  assert.equal(admin?.label, 'ai-cluster-admin (max 2h)');
+  assert.equal(admin?.label, 'Activate ai-cluster-admin… (max 2h)');
   assert.equal(admin?.enabled, true);
-  assert.equal(reader?.label, 'db-reader (max 1h30m)', 'a non-blocking notice keeps the role eligible');
-  assert.equal(menuAction(admin?.id), 'open');
+  assert.equal(reader?.label, 'Activate db-reader… (max 1h30m)', 'a non-blocking notice keeps the role eligible');
+  assert.equal(menuAction(admin?.id), 'activate', 'Activate… opens the dialog prefilled for the role');
   const header = menu.findIndex((i) => i.label === 'Eligible roles');
   assert.ok(header >= 0 && menu.indexOf(admin!) > header, 'roles follow the "Eligible roles" header');
 });
@@ -120,7 +120,7 @@ test('control characters and bidi overrides are stripped from role names and rea
   const evil = 'prod\u0007-admin\n\u202Egnp.exe\u0000';
   const menu = buildTrayMenu(state({ roles: [role(evil, true), role('x\r\ny', false, [{ ...outside, message: 'line one\nline two\u001b[31m' }])] }));
   const eligible = byId(menu, `role:${evil}`);
-  assert.equal(eligible?.label, 'prod -admin gnp.exe (max 2h)');
+  assert.equal(eligible?.label, 'Activate prod -admin gnp.exe… (max 2h)');
   const blocked = menu.find((i) => i.type === 'submenu')!.submenu![0]!;
   assert.equal(blocked.label, 'x y — line one line two [31m');
   for (const label of [eligible!.label, blocked.label]) assert.doesNotMatch(label, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
@@ -130,7 +130,7 @@ test('long names are truncated with an ellipsis and ampersands are escaped for E
   const long = 'a'.repeat(200);
   const label = byId(buildTrayMenu(state({ roles: [role(long, true)] })), `role:${long}`)!.label;
   assert.ok(label.length < 60, `label is short: ${label.length}`);
-  assert.match(label, /^a+… \(max 2h\)$/);
+  assert.match(label, /^Activate a+…… \(max 2h\)$/);
   assert.equal(safeLabel('R&D'), 'R&&D', 'a single & would become a mnemonic');
 });
 
@@ -242,4 +242,36 @@ test('an active role ending soon reads "ends in N min" and offers Extend…, whi
   assert.equal(byId(menu, 'extend:db-reader'), undefined);
   const evil = buildTrayMenu(state({ activations: [{ ...ending, role: 'x\u202Eevil&co' }], notices: [{ key: 'k', activation: ending.id, role: 'x', expiresAt: ending.expiresAt!, threshold: 10, minutesLeft: 9 }] }));
   assert.equal(byId(evil, 'extend:x\u202Eevil&co')?.label, 'Extend x evil&&co…');
+});
+
+test('the policy version, offline copy or expired policy is its own line', () => {
+  assert.equal(byId(buildTrayMenu(state()), 'policy')?.label, 'Policy v7');
+  assert.equal(byId(buildTrayMenu(state({ connection: 'offline' })), 'policy')?.label, 'Policy v7 — offline copy');
+  assert.equal(byId(buildTrayMenu(state({ now: '2025-12-02T00:00:00.000Z' })), 'policy')?.label, 'Policy v7 — expired, no role can be activated');
+  assert.equal(byId(buildTrayMenu(state({ policy: null })), 'policy'), undefined);
+  assert.equal(menuAction('policy'), null);
+});
+
+test('requests waiting for my approval are counted and open the approvals view; Start at login is a checkbox', () => {
+  const menu = buildTrayMenu(state(), { approvalsWaiting: 2, startAtLogin: false });
+  assert.equal(byId(menu, 'approvals')?.label, 'Waiting for your approval (2)…');
+  assert.equal(menuAction('approvals'), 'approvals');
+  const login = byId(menu, 'start-at-login');
+  assert.deepEqual([login?.type, login?.checked], ['checkbox', false]);
+  assert.equal(menuAction('start-at-login'), 'start-at-login');
+  assert.equal(byId(buildTrayMenu(state(), { approvalsWaiting: 0 }), 'approvals'), undefined);
+  assert.equal(activateTarget('role:gpu-admin'), 'gpu-admin');
+  assert.equal(activateTarget('role:'), null);
+  assert.equal(activateTarget('blocked:gpu-admin'), null);
+});
+
+test('the tray icon follows the state: idle, active, pending, offline, error', () => {
+  assert.equal(trayIconState(null), 'idle');
+  assert.equal(trayIconState(state()), 'idle');
+  assert.equal(trayIconState(state({ activations: [activation('admin', 'active', '2025-11-24T10:30:00.000Z')] })), 'active');
+  assert.equal(trayIconState(state({ activations: [activation('admin', 'pending-approval')] })), 'pending');
+  assert.equal(trayIconState(state(), { approvalsWaiting: 1 }), 'pending');
+  assert.equal(trayIconState(state({ connection: 'offline' })), 'offline');
+  assert.equal(trayIconState(state({ now: '2025-12-02T00:00:00.000Z' })), 'offline', 'an expired policy copy');
+  assert.equal(trayIconState(state({ connection: 'rejected' })), 'error');
 });

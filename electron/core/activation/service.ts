@@ -299,14 +299,15 @@ export class ActivationService {
     }
   }
 
-  async deactivate(role: string): Promise<ActivationView[]> {
+  /** `reason` (e.g. 'session-locked') is journaled with the deactivation: why the agent ended it. */
+  async deactivate(role: string, opts: { reason?: string } = {}): Promise<ActivationView[]> {
     const client = await this.client();
     const mine = (await client.call<ActivationView[]>('GET', '/api/v1/activations')).filter((a) => a.role === role && ['active', 'approved', 'pending-approval', 'requested'].includes(a.state));
     if (mine.length === 0) throw new AgentError('not-active', `${role} is not active`);
     const out: ActivationView[] = [];
     for (const a of mine) {
       const v = await client.call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(a.id)}/deactivate`, {});
-      await this.remember(v);
+      await this.rememberWith(opts.reason !== undefined ? { reason: opts.reason } : {}, v);
       out.push(v);
     }
     return out;
@@ -387,7 +388,11 @@ export class ActivationService {
    * the journal has no record of yet, the record is appended in the same transaction — so the new
    * state is durable in the journal before anyone is told about it.
    */
-  private async remember(...views: ActivationView[]): Promise<void> {
+  private remember(...views: ActivationView[]): Promise<void> {
+    return this.rememberWith({}, ...views);
+  }
+
+  private async rememberWith(extra: AuditData, ...views: ActivationView[]): Promise<void> {
     const journal = await this.chain();
     const user = this.agent.store.connection()?.user ?? null;
     const device = journal?.device();
@@ -398,6 +403,7 @@ export class ActivationService {
         if (!type || a.request.device !== device || journal.has(a.id, type)) continue;
         const data: AuditData = { activation: a.id, role: a.role, state: a.state, kind: a.request.kind, extends: a.request.extends, startsAt: a.startsAt, expiresAt: a.expiresAt, endReason: a.endReason };
         if (WITH_EVIDENCE.has(type)) Object.assign(data, await this.evidence(a));
+        Object.assign(data, extra);
         records.push({ type, data, id: a.id });
       }
     }

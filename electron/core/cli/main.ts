@@ -61,7 +61,9 @@ Usage:
   pim audit verify                Check the journal's hash chain: exit 0 intact, 1 broken (names
                                   the record)
   pim audit sync                  Send the records the control plane does not hold yet
-  pim agent                       Run the agent headless (periodic refresh with backoff)
+  pim agent                       Run the agent headless (periodic refresh with backoff). It has no
+                                  screen-lock signal: roles with onLock: deactivate end on lock only
+                                  in the tray app
   pim ui [--no-open] [--port N]   Serve the UI on 127.0.0.1 and open it in the browser
   pim start                       What \`npm start\` runs: the embedded demo control plane when
                                   nothing is configured, then the tray app or the web shell

@@ -3,6 +3,8 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { packageRoot } from '../package-root';
+import { bindingFailureMessage, chooseBinding, currentRuntime, NativeBindingError } from './native-binding';
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,12 +99,31 @@ export function openDb(home: string, opts: { readonly?: boolean } = {}): Db {
   // created 0600 whatever the umask; SQLite gives its -wal/-shm files the same mode
   fs.closeSync(fs.openSync(file, 'a', 0o600));
   fs.chmodSync(file, 0o600);
-  const db = new Database(file, { fileMustExist: false });
+  const db = openWithRuntimeBinding(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 5000');
   if (!opts.readonly) migrate(db);
   return db;
+}
+
+/** A loader error of the compiled module (wrong ABI, missing file), not one of SQLite. */
+function isBindingLoadError(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  const msg = e instanceof Error ? e.message : String(e);
+  return code === 'ERR_DLOPEN_FAILED' || code === 'MODULE_NOT_FOUND' || /NODE_MODULE_VERSION|better_sqlite3\.node|Could not locate the bindings file/.test(msg);
+}
+
+/** Opens SQLite through the binding of the runtime we are in (see native-binding.ts). */
+function openWithRuntimeBinding(file: string): Db {
+  const root = packageRoot();
+  const choice = chooseBinding(currentRuntime(), root);
+  try {
+    return new Database(file, choice.kind === 'electron' ? { fileMustExist: false, nativeBinding: choice.path } : { fileMustExist: false });
+  } catch (e) {
+    if (isBindingLoadError(e)) throw new NativeBindingError(bindingFailureMessage(choice, root, e));
+    throw e;
+  }
 }
 
 function migrate(db: Db): void {
