@@ -111,7 +111,7 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
   fs.writeFileSync(path.join(dir, 'policy.yaml'), WORLD_POLICY);
   const init = run(PIM_SERVER, ['init', repo]);
   assert.equal(init.code, 0, init.stderr);
-  const pub = run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]);
+  const pub = run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']);
   assert.equal(pub.code, 0, pub.stderr);
   await startProc(defer, PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/, {});
 

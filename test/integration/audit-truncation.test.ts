@@ -145,7 +145,7 @@ test('signed acks: a man in the middle cannot move the sync cursor — unsigned,
   pointAt(alice.home, upstream);
   const synced = cursor(alice.home);
   assert.equal(synced, lastSeq(alice.home));
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   assert.equal(alice.pim('policy', 'refresh').code, 0);
   assert.ok(lastSeq(alice.home) > synced, 'the refresh was journaled');
   const genuine = rec.seen.find((v) => (v as { signed?: { ack: { seq: number } } }).signed?.ack.seq === synced) as { signed: unknown };
