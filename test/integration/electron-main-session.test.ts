@@ -95,7 +95,7 @@ test('the machine suspends: an onLock role ends, its kubeconfig entry goes and i
   const refused = runHelper(prod);
   assert.notEqual(refused.code, 0, 'the helper it pointed at gives no credential');
   assert.equal(refused.stdout, '');
-  assert.match(refused.stderr, /^pim: /);
+  assert.match(refused.stderr, /^pim: no active role provides pim-prod--prod-admin; activate one from PIM Agent/);
 
   // a role without onLock keeps its credentials; nothing else of the user's changed
   assert.ok(item(s, 'deactivate:readonly'), 'readonly stays active');
