@@ -158,6 +158,9 @@ async function updateTrayMenu(): Promise<void> {
   menuUpdate = (async () => {
     do {
       menuDirty = false;
+      // quitting: the agent's database is being closed; a late change (a refresh or a poll that
+      // was in flight) has nothing left to show
+      if (stopping) break;
       let state: AgentState | null = null;
       try {
         state = agent ? await agent.getState() : null;

@@ -14,12 +14,10 @@ import { electronUnavailable } from '../../electron/core/cli/start';
 import { METHOD_NAMES } from '../../shared/api-methods';
 import { touch } from '../helpers/ceremony';
 import { cliWorld } from '../helpers/cli-world';
+import { APP_URL, MAIN, call, item, labels, quit, startMain } from '../helpers/electron-main';
 import { createStandIn, flatMenu, loadMain, until, type StandIn } from '../helpers/electron-stand-in';
 import { ROOT, tmpDir } from '../helpers/repo';
 
-const MAIN = path.join(ROOT, 'dist', 'electron-main.cjs');
-const APP_URL = 'app://pim/index.html';
-const TRUSTED = { senderFrame: { url: APP_URL } };
 
 // the agent under test uses the file keystore; start-at-login writes under this HOME
 process.env.PIM_KEYSTORE = 'file';
@@ -45,29 +43,6 @@ users:
   - { email: alice@acme.example, groups: [eng] }
 `;
 
-/** Starts the built main process for the agent home `home`; resolves once the tray has its menu. */
-async function startMain(home: string): Promise<StandIn> {
-  process.env.PIM_HOME = home;
-  const s = createStandIn(ROOT);
-  loadMain(MAIN, s);
-  await until('the tray and its first menu', () => s.trays[0]?.menu);
-  return s;
-}
-
-function labels(s: StandIn): string[] {
-  return flatMenu(s.trays[0]!.menu).map((i) => i.label ?? `(${i.type})`);
-}
-
-function item(s: StandIn, id: string) {
-  return flatMenu(s.trays[0]!.menu).find((i) => i.id === id);
-}
-
-async function call(s: StandIn, method: string, input: unknown, event: unknown = TRUSTED) {
-  const h = s.ipc.get(`pim:${method}`);
-  assert.ok(h, `a handler for ${method}`);
-  return (await h(event, input)) as { ok: boolean; value?: never; error?: { code: string; message: string } };
-}
-
 /** Every window's web preferences: isolated, sandboxed, no Node, web security on. */
 function assertLockedDown(s: StandIn): void {
   for (const w of s.windows) {
@@ -77,12 +52,6 @@ function assertLockedDown(s: StandIn): void {
       [true, true, false, false, false, true, false, false],
     );
   }
-}
-
-/** Quit from the tray menu; resolves when the agent has stopped and the app quit. */
-async function quit(s: StandIn): Promise<void> {
-  item(s, 'quit')!.click!();
-  await until('the app to quit after stopping the agent', () => s.app.quitCount === 1);
 }
 
 test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windows, and Quit stops the agent', async () => {
