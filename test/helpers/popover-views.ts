@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { webShellSession } from './browser';
 import { touch } from './ceremony';
 import { PIM, PIM_SERVER, run } from './procs';
 import { SoftAuthenticator } from './soft-authenticator';
@@ -60,6 +61,8 @@ export interface Person {
   key: SoftAuthenticator;
   /** the web shell's URL with its session token */
   ui: string;
+  /** the web shell's session token, traded once from the code in `pim ui`'s URL (the code works once) */
+  token: string;
 }
 
 export interface PopoverWorld {
@@ -115,7 +118,7 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
   assert.equal(pub.code, 0, pub.stderr);
   await startProc(defer, PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/, {});
 
-  const enrol = async (email: string, groups: string): Promise<Omit<Person, 'ui'>> => {
+  const enrol = async (email: string, groups: string): Promise<Omit<Person, 'ui' | 'token'>> => {
     const add = run(PIM_SERVER, ['user', 'add', repo, email, '--groups', groups]);
     assert.equal(add.code, 0, add.stderr);
     const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
@@ -139,9 +142,10 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
   await activate(['gpu-cluster-readonly', '--duration', '2h', '--reason', 'checking the nightly training job'], 'active');
   await activate(['inference-prod-admin', '--duration', '30m', '--reason', 'Roll back model v42: p99 latency doubled', '--ticket', 'INC-4711'], 'pending-approval');
 
-  const ui = async (p: Omit<Person, 'ui'>): Promise<Person> => {
+  const ui = async (p: Omit<Person, 'ui' | 'token'>): Promise<Person> => {
     const s = await startProc(defer, PIM, ['--home', p.home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
-    return { ...p, ui: s.match[1]! };
+    const { origin, token } = await webShellSession(s.match[1]!);
+    return { ...p, ui: `${origin}/`, token };
   };
   return { alice: await ui(alice), bob: await ui(bob) };
 }
@@ -149,8 +153,11 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
 /** A page at the popover's size, in `colorScheme`, showing `view`; the element to look at. */
 export async function openView(browser: Browser, world: PopoverWorld, view: View, colorScheme: 'light' | 'dark'): Promise<{ page: Page; close: () => Promise<void> }> {
   const context = await browser.newContext({ viewport: POPOVER, colorScheme, reducedMotion: 'reduce' });
-  const page = await context.newPage();
   const person = view === 'approvals' ? world.bob : world.alice;
+  // each view gets a fresh context (its own colour scheme); the one-time code was spent already, so
+  // the tab starts with the session token where the page keeps it after its own exchange
+  await context.addInitScript(([key, token]) => window.sessionStorage.setItem(key, token), ['pim.token', person.token] as const);
+  const page = await context.newPage();
   await page.goto(person.ui);
   await page.getByTestId('role-card-gpu-cluster-readonly').waitFor({ timeout: 20_000 });
   switch (view) {

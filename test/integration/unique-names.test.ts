@@ -13,7 +13,7 @@ function publish(policy: string) {
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
   const file = path.join(dir, 'policy.yaml');
   fs.writeFileSync(file, policy);
-  return run(PIM_SERVER, ['publish', repo, file]);
+  return run(PIM_SERVER, ['publish', repo, file, '--force']);
 }
 
 test("unique names: a role or cluster name with '--' or a trailing '-' is refused at publish, naming the field and line", () => {
