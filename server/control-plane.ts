@@ -21,7 +21,7 @@ import { SshCa, SshCaError } from './credentials/ssh-ca';
 import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository';
 import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
-import { admit, APPROVAL_TTL_MS, type Admission } from './admission';
+import { admit, APPROVAL_TTL_MS, quorum, type Admission } from './admission';
 import { assertionOptions, COUNTER_REGRESSED, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
 
 export const NONCE_TTL_MS = 5 * 60_000;
@@ -682,13 +682,12 @@ export class ControlPlane {
    *  (raised from 1 to 2 while it waited: one approval is not enough). */
   private afterApproval(current: ActivationRow, now: Date): void {
     const admission = this.admission(current, now, current.decided_at ? new Date(current.decided_at) : null);
-    const role = this.policy().roles.roles.find((r) => r.name === current.role);
-    const needed = admission.ok ? (admission.decision.requirements.approval?.count ?? 0) : Math.max(current.approvals_needed, role?.activation.approval?.count ?? 0);
+    const rule = this.policy().roles.roles.find((r) => r.name === current.role)?.activation.approval;
     const approvers = (this.sql("SELECT DISTINCT approver FROM approvals WHERE activation_id = ? AND decision = 'approve'").all(current.id) as { approver: string }[]).map((a) => a.approver);
-    const counted = approvers.filter((a) => this.canApprove(a, current) && this.selfApprovalOk(a, current)).length;
+    const { needed, reached } = quorum({ admission, approvers, mayApprove: (a) => this.canApprove(a, current) && this.selfApprovalOk(a, current), storedNeeded: current.approvals_needed, ruleCount: rule?.count ?? null });
     // the requester sees how many approvals the policy asks for now
     if (needed !== current.approvals_needed) this.sql('UPDATE activations SET approvals_needed = ? WHERE id = ?').run(needed, current.id);
-    if (counted < needed) return;
+    if (!reached) return;
     // the last approval: the request takes effect only if the policy in force now allows it
     if (!admission.ok) {
       if (admission.expired) this.end(current.id, { type: 'request-timeout' }, now, admission.message);
