@@ -65,3 +65,17 @@ export function admit(input: AdmissionInput): Admission {
   }
   return { ok: true, decision };
 }
+
+/**
+ * After an approval was recorded: do the approvals so far reach the quorum the policy in force asks
+ * for now? Only approvers that policy still lets approve this request count (`mayApprove`), against
+ * its count now — not the count stored when the request was made. When admission refuses, the
+ * count is the stricter of the stored one and the role's rule now (if the role still has one), so
+ * a refusal is reported only once the request would otherwise have started.
+ */
+export function quorum(input: { admission: Admission; approvers: readonly string[]; mayApprove: (approver: string) => boolean; storedNeeded: number; ruleCount: number | null }): { needed: number; counted: number; reached: boolean } {
+  const { admission } = input;
+  const needed = admission.ok ? (admission.decision.requirements.approval?.count ?? 0) : Math.max(input.storedNeeded, input.ruleCount ?? 0);
+  const counted = new Set(input.approvers.filter((a) => input.mayApprove(a))).size;
+  return { needed, counted, reached: counted >= needed };
+}

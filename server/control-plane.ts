@@ -21,8 +21,8 @@ import { SshCa, SshCaError } from './credentials/ssh-ca';
 import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository';
 import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
-import { admit, APPROVAL_TTL_MS, type Admission } from './admission';
-import { assertionOptions, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
+import { admit, APPROVAL_TTL_MS, quorum, type Admission } from './admission';
+import { assertionOptions, COUNTER_REGRESSED, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
 
 export const NONCE_TTL_MS = 5 * 60_000;
 export { APPROVAL_TTL_MS } from './admission';
@@ -363,18 +363,22 @@ export class ControlPlane {
     if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for this user (or was revoked)');
     const expected = toBase64Url(activationChallenge(row.nonce, request));
     const { newCounter } = await this.verifyCounted(response, credential, expected, role.activation.userVerification === 'required');
-    this.db.transaction(() => {
+    this.flaggingRegression(credential.id, () => {
       // the nonce is consumed atomically: a second submission of anything fails here
       const used = this.sql('UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL').run(now.toISOString(), JSON.stringify(response), credential.id, id);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this request was already signed');
-      this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
+      this.storeCounter(credential.id, newCounter);
       // checked after the signature verified (an unsigned POST must not end someone's request), in
       // the transaction that starts it: the facts cannot change between the check and the start
       const admission = this.admission(this.row(id), now, null);
       if (!admission.ok) return this.end(id, { type: 'refused' }, now, `not granted when signed: ${admission.message}`);
-      this.apply(id, { type: 'assertion-verified', needsApproval: row.needs_approval === 1 }, now);
-      if (row.needs_approval === 0) this.start(id, now);
-    })();
+      // whether it waits for approvers, and for how many, is the policy in force now, not the one
+      // it was asked under: a role made to need approval (or more of it) meanwhile does not start
+      const approval = admission.decision.requirements.approval;
+      this.sql('UPDATE activations SET needs_approval = ?, approvals_needed = ? WHERE id = ?').run(approval ? 1 : 0, approval?.count ?? 0, id);
+      this.apply(id, { type: 'assertion-verified', needsApproval: approval !== null }, now);
+      if (!approval) this.start(id, now);
+    });
     return this.view(this.row(id));
   }
 
@@ -398,12 +402,34 @@ export class ControlPlane {
     });
   }
 
+  /** Stores a verified assertion's counter, only if it still grows: two assertions verified at the
+   *  same time both read the old counter, and the second to commit must count as a regression. */
+  private storeCounter(credentialId: string, newCounter: number): void {
+    const stored = this.sql('UPDATE credentials SET counter = @counter WHERE id = @id AND (counter < @counter OR (counter = 0 AND @counter = 0))').run({ counter: newCounter, id: credentialId });
+    if (stored.changes !== 1) throw forbidden('counter-regressed', COUNTER_REGRESSED);
+  }
+
+  /** Runs `fn` in a transaction; when storeCounter refused inside it, flags the key after the
+   *  rollback (the flag must survive it). */
+  private flaggingRegression<T>(credentialId: string, fn: () => T): T {
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'counter-regressed') this.flag(credentialId);
+      throw e;
+    }
+  }
+
+  private flag(credentialId: string): void {
+    this.sql('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(this.now().toISOString(), credentialId);
+  }
+
   /** Verify, and flag the key when its counter went backwards (a clone is suspected). */
   private async verifyCounted(response: AuthenticationResponseJSON, credential: StoredCredential, expectedChallenge: string, requireUV: boolean) {
     try {
       return await verifyAssertion(this.cfg, response, credential, expectedChallenge, requireUV);
     } catch (e) {
-      if (e instanceof ApiError && e.code === 'counter-regressed') this.sql('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(this.now().toISOString(), credential.id);
+      if (e instanceof ApiError && e.code === 'counter-regressed') this.flag(credential.id);
       throw e;
     }
   }
@@ -630,36 +656,46 @@ export class ControlPlane {
     const credential = this.credentialsOf(c.approver).find((k) => k.id === response?.id);
     if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for the approver (or was revoked)');
     const { newCounter } = await this.verifyCounted(response, credential, toBase64Url(approvalChallenge(nonce, statement)), true);
-    this.db.transaction(() => {
+    this.flaggingRegression(credential.id, () => {
       const used = this.sql('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this approval was already signed');
       // the same approver through two challenges: the second one only learns it was too late
       if (this.hasDecided(row.id, c.approver)) throw conflict('already-decided', 'you already decided on this request');
       const current = this.row(row.id);
       if (current.state !== 'pending-approval') throw conflict('not-pending', `this request is ${current.state}`);
-      this.sql('UPDATE credentials SET counter = ? WHERE id = ?').run(newCounter, credential.id);
+      this.storeCounter(credential.id, newCounter);
       this
         .sql('INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(row.id, c.approver, statement.decision, statement.reason, c.statement_json, nonce, JSON.stringify(response), credential.id, now.toISOString());
       if (statement.decision === 'deny') {
         this.end(row.id, { type: 'denied' }, now, `denied by ${c.approver}: ${statement.reason ?? ''}`);
       } else {
-        const approvals = (this.sql("SELECT COUNT(DISTINCT approver) AS n FROM approvals WHERE activation_id = ? AND decision = 'approve'").get(row.id) as { n: number }).n;
-        if (approvals >= row.approvals_needed) {
-          // the last approval: the request takes effect only if the policy in force now allows it
-          const admission = this.admission(current, now, current.decided_at ? new Date(current.decided_at) : null);
-          if (!admission.ok) {
-            const why = `not granted when approved: ${admission.message}`;
-            if (admission.expired) this.end(row.id, { type: 'request-timeout' }, now, admission.message);
-            else this.end(row.id, { type: 'refused' }, now, why);
-            return;
-          }
-          this.apply(row.id, { type: 'quorum-reached' }, now);
-          this.start(row.id, now);
-        }
+        this.afterApproval(current, now);
       }
-    })();
+    });
     return this.view(this.row(row.id));
+  }
+
+  /** An approval was recorded: start the request if the policy in force now allows it and enough
+   *  approvals count under it. Only approvals by people who may approve now count (an approver
+   *  removed from the group after approving no longer does), against the count the policy asks now
+   *  (raised from 1 to 2 while it waited: one approval is not enough). */
+  private afterApproval(current: ActivationRow, now: Date): void {
+    const admission = this.admission(current, now, current.decided_at ? new Date(current.decided_at) : null);
+    const rule = this.policy().roles.roles.find((r) => r.name === current.role)?.activation.approval;
+    const approvers = (this.sql("SELECT DISTINCT approver FROM approvals WHERE activation_id = ? AND decision = 'approve'").all(current.id) as { approver: string }[]).map((a) => a.approver);
+    const { needed, reached } = quorum({ admission, approvers, mayApprove: (a) => this.canApprove(a, current) && this.selfApprovalOk(a, current), storedNeeded: current.approvals_needed, ruleCount: rule?.count ?? null });
+    // the requester sees how many approvals the policy asks for now
+    if (needed !== current.approvals_needed) this.sql('UPDATE activations SET approvals_needed = ? WHERE id = ?').run(needed, current.id);
+    if (!reached) return;
+    // the last approval: the request takes effect only if the policy in force now allows it
+    if (!admission.ok) {
+      if (admission.expired) this.end(current.id, { type: 'request-timeout' }, now, admission.message);
+      else this.end(current.id, { type: 'refused' }, now, `not granted when approved: ${admission.message}`);
+      return;
+    }
+    this.apply(current.id, { type: 'quorum-reached' }, now);
+    this.start(current.id, now);
   }
 
   // --- views -------------------------------------------------------------------------------

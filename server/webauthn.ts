@@ -80,7 +80,7 @@ export async function verifyAssertion(cfg: ServerConfig, response: Authenticatio
   return { newCounter: r.authenticationInfo.newCounter, userVerified: r.authenticationInfo.userVerified };
 }
 
-const COUNTER_REGRESSED = 'the security key signature counter went backwards: the key may have been cloned; it is flagged';
+export const COUNTER_REGRESSED = 'the security key signature counter went backwards: the key may have been cloned; it is flagged';
 
 /** WebAuthn §7.2 step 21: a counter that does not grow, when either side counts at all, means two
  *  copies of the key are signing. Keys that never count (always 0) are not judged. */

@@ -17,8 +17,10 @@ const MAX_AUDIT_BODY = 16 * 1024 * 1024;
 /** … and what a gzip body may inflate to */
 const MAX_AUDIT_INFLATED = 64 * 1024 * 1024;
 /** past its limit a body is read and dropped (so the client, still sending, can read the 413 rather
- *  than meet a reset), up to this many bytes more; beyond that the connection is cut */
-const MAX_DISCARD = 64 * 1024 * 1024;
+ *  than meet a reset), up to this many bytes more; beyond that the connection is cut. Small: the
+ *  ceremony and enrolment routes take unauthenticated bodies, and each oversized one would otherwise
+ *  make the server read this much for nothing */
+const MAX_DISCARD = 1024 * 1024;
 
 type Handler = (ctx: { cp: ControlPlane; params: string[]; query: URLSearchParams; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
 

@@ -126,6 +126,24 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
   assert.match(listing.stdout, new RegExp(`^${id}\\s+admin\\s+active\\s+\\S+ \\S+ UTC\\s+bob@acme\\.example$`, 'm'));
 });
 
+test('Ctrl-C while the control plane cannot be reached exits 4 with the state last seen, not an error', async () => {
+  const { alice, server } = await setup();
+  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--ticket', 'INC-4', '--reason', 'node 17 hangs', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  await touch(alice.key, act.match[1]!);
+  await sees(act, /waiting for approval/);
+  act.child.kill('SIGINT');
+  assert.equal(await act.exited(), 4, act.output());
+  const id = /Pick it up again with: pim wait (\S+)/.exec(act.output())?.[1];
+  assert.ok(id, act.output());
+  await stop(server.child);
+  // a fresh `pim wait` has seen nothing yet when it is stopped: it answers from agent.db
+  const again = await start(PIM, ['--home', alice.home, 'wait', id], /retrying in \d+ s \(attempt 1\)/, env);
+  again.child.kill('SIGINT');
+  assert.equal(await again.exited(), 4, again.output());
+  assert.match(again.output(), new RegExp(`Stopped waiting: admin \\(${id}\\) is still pending-approval; nothing was withdrawn`));
+  assert.match(again.output(), /admin is WAITING FOR APPROVAL \(1 needed\)/);
+});
+
 test('policy refusals exit 3, with --json one error object; an active role is not requested again', async () => {
   const { alice } = await setup();
   const r = alice.pim('activate', 'admin', '--ticket', 'CHG-1', '--no-open');

@@ -2,6 +2,7 @@
 // answered with a JSON error it can read — 413 for a body past the limit (not a connection reset),
 // 415 for a body that is not declared JSON.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { test } from 'node:test';
 import { makeRepo, serveRepo } from '../helpers/repo';
 
@@ -12,8 +13,8 @@ async function post(url: string, body: string | Uint8Array<ArrayBuffer>, type: s
 
 test('an oversized body is answered 413 with a JSON error, not a connection reset', async () => {
   const srv = await serveRepo(makeRepo().dir);
-  // 20 MiB against a 256 KiB limit: the client is still sending when the limit is passed
-  const big = new Uint8Array(20 * 1024 * 1024).fill(0x20);
+  // 1 MiB against a 256 KiB limit: the client is still sending when the limit is passed
+  const big = new Uint8Array(1024 * 1024).fill(0x20);
   for (const path of ['/api/v1/activations', '/api/v1/ceremony/activation/abc']) {
     const r = await post(srv.url + path, big, 'application/json');
     assert.equal(r.status, 413, path);
@@ -36,4 +37,28 @@ test('a JSON endpoint answers 415 to a body not sent as application/json', async
   // declared JSON (with a charset) gets past the check to the route itself
   const ok = await post(`${srv.url}/api/v1/ceremony/activation/abc`, body, 'application/json; charset=utf-8');
   assert.equal(ok.json.error?.code, 'not-found');
+});
+
+test('an unauthenticated oversized body is read at most about 1 MiB past the limit, then the connection is cut', async () => {
+  const srv = await serveRepo(makeRepo().dir);
+  const { port } = new URL(srv.url);
+  const total = 64 * 1024 * 1024;
+  const socket = net.connect(Number(port), '127.0.0.1');
+  let closed = false;
+  socket.on('error', () => {}); // EPIPE / ECONNRESET once the server cut it: expected
+  const gone = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())));
+  socket.on('data', () => {}); // whatever it answers, keep reading so the socket is not held up
+  socket.write(`POST /api/v1/ceremony/activation/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`);
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  // send as fast as the server reads, until it hangs up (or everything was sent: the bug)
+  while (!closed && sent < total) {
+    sent += chunk.length;
+    if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once('drain', r)), gone]);
+  }
+  if (!closed) socket.end();
+  await gone;
+  // kernel buffers on both sides hold a few MiB at most; a server discarding everything reads all 64
+  assert.ok(sent < 16 * 1024 * 1024, `the server read ${Math.round(sent / 1024 / 1024)} MiB of an unauthenticated body before hanging up`);
+  assert.equal((await fetch(`${srv.url}/healthz`)).status, 200, 'the server is still fine');
 });

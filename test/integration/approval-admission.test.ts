@@ -13,30 +13,27 @@ import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
 const HOUR = 3600_000;
 
-/** A window of three hours around the real time now (UTC): open when the test starts, closed
- *  four hours later. */
-function windowAroundNow(): string {
-  const h = new Date().getUTCHours();
-  const hh = (n: number) => `${String((n + 24) % 24).padStart(2, '0')}:00`;
-  return `[{ days: [mon, tue, wed, thu, fri, sat, sun], from: '${hh(h - 1)}', to: '${hh(h + 2)}', tz: UTC }]`;
-}
+/** The hour (UTC) every world starts at, whatever the real time: the windowed role's window is
+ *  open then (11:00–14:00) and closed four hours later, on any day. */
+const START_HOUR = 12;
+const WINDOW = `[{ days: [mon, tue, wed, thu, fri, sat, sun], from: '11:00', to: '14:00', tz: UTC }]`;
 
-const policy = (o: { alice?: boolean; windows?: string } = {}) => `
+const policy = (o: { alice?: boolean; windows?: string; readonlyApproval?: boolean; adminCount?: number; bobLeads?: boolean } = {}) => `
 roles:
   - name: readonly
     eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional, mfa: { userVerification: discouraged } }
+    activation: { maxDuration: 8h, justification: optional, mfa: { userVerification: discouraged }${o.readonlyApproval ? ', approval: { approvers: { groups: [leads] }, count: 1 }' : ''} }
   - name: admin
     eligible: { groups: [eng] }
     activation:
       maxDuration: 2h
       maxActive: 1
-      approval: { approvers: { groups: [leads] }, count: 1 }
+      approval: { approvers: { groups: [leads] }, count: ${o.adminCount ?? 1} }
   - name: windowed
     eligible: { groups: [eng] }
     activation:
       maxDuration: 1h
-      windows: ${o.windows ?? windowAroundNow()}
+      windows: ${o.windows ?? WINDOW}
       approval: { approvers: { groups: [leads] }, count: 1 }
   - name: two-eyes
     eligible: { groups: [eng] }
@@ -44,8 +41,9 @@ roles:
       maxDuration: 1h
       approval: { approvers: { groups: [leads] }, count: 2 }
 users:
-${o.alice === false ? '' : '  - { email: alice@acme.example, groups: [eng] }\n'}  - { email: bob@acme.example, groups: [eng, leads] }
+${o.alice === false ? '' : '  - { email: alice@acme.example, groups: [eng] }\n'}  - { email: bob@acme.example, groups: [${o.bobLeads === false ? 'eng' : 'eng, leads'}] }
   - { email: carol@acme.example, groups: [eng, leads] }
+  - { email: dave@acme.example, groups: [eng, leads] }
 `;
 
 interface Person {
@@ -72,7 +70,8 @@ interface View {
  *  Device signatures are made on the same moved clock, as an agent on that day would make them. */
 async function world(text = policy()) {
   const { dir } = makeRepo({ policy: text });
-  let offset = 0;
+  // moved forward (less than a day) to START_HOUR:xx UTC, so no test depends on the real hour
+  let offset = (((START_HOUR - new Date().getUTCHours()) % 24) + 24) % 24 * HOUR;
   const clock = () => new Date(Date.now() + offset);
   const srv: RunningServer = await serve(dir, { host: '127.0.0.1', port: 0, clock, timestampCheckMs: HOUR });
   after(() => srv.close());
@@ -120,8 +119,10 @@ async function world(text = policy()) {
     return r.value;
   };
 
-  const [alice, bob, carol] = [await enrol('alice@acme.example'), await enrol('bob@acme.example'), await enrol('carol@acme.example')];
-  return { dir, srv, alice: alice!, bob: bob!, carol: carol!, http, request, sign, challenge, view, shift: (ms: number) => (offset += ms) };
+  const [alice, bob, carol, dave] = [await enrol('alice@acme.example'), await enrol('bob@acme.example'), await enrol('carol@acme.example'), await enrol('dave@acme.example')];
+  /** the admin republishes the policy (the next version) while requests wait */
+  const republish = (text: string) => publishPolicy(dir, text, { extraMembers: srv.controlPlane.extraMembers() });
+  return { dir, srv, alice: alice!, bob: bob!, carol: carol!, dave: dave!, http, request, sign, challenge, view, republish, clock, shift: (ms: number) => (offset += ms) };
 }
 
 /** What a waiting requester meets: the request ended, denied, with the policy's reason. */
@@ -148,13 +149,14 @@ test('a requester removed from the policy while waiting is refused at the last a
   const w = await world();
   const asked = await w.request(w.alice, 'admin');
   await w.sign(w.alice, asked);
-  publishPolicy(w.dir, policy({ alice: false }), { extraMembers: w.srv.controlPlane.extraMembers() });
+  w.republish(policy({ alice: false }));
   await (await w.challenge(w.bob, asked.activation.id)).touch();
   endedWith(await w.view(w.alice, asked.activation.id), 'denied', /policy in force \(v2\) no longer allows it: not-eligible/);
 });
 
 test('a time window that closed while the request waited refuses it at the last approval', async () => {
   const w = await world();
+  assert.equal(w.clock().getUTCHours(), START_HOUR);
   const asked = await w.request(w.alice, 'windowed');
   assert.equal((await w.sign(w.alice, asked)).value.state, 'pending-approval', 'asked inside the window');
   w.shift(4 * HOUR);
@@ -280,4 +282,79 @@ test("a forged, unsigned assertion with a low counter does not flag the victim's
   assert.deepEqual(keys.map((k) => k.flagged), [false], 'the key is not flagged');
   // and alice's real touch still works
   assert.equal((await w.sign(w.alice, asked, { counter: 51 })).value.state, 'active');
+});
+
+// Review S1: how many approvals a request needs, and whose approvals count, is the policy in force
+// when it would take effect, not the one it was asked under.
+
+interface Waiting extends View {
+  approvalsNeeded: number;
+  approvals: { approver: string }[];
+}
+
+test('a role made to need approval while a request was unsigned does not start at the key touch', async () => {
+  const w = await world();
+  const asked = await w.request(w.alice, 'readonly');
+  assert.equal(asked.activation.state, 'requested');
+  w.republish(policy({ readonlyApproval: true }));
+  const signed = await w.sign(w.alice, asked);
+  assert.equal(signed.status, 200, signed.error?.message);
+  const v = signed.value as Waiting;
+  assert.equal(v.state, 'pending-approval', 'it waits for the approval the policy in force asks for');
+  assert.equal(v.approvalsNeeded, 1);
+  assert.equal(v.expiresAt, null, 'it is not active');
+  const creds = await w.http('POST', `/api/v1/activations/${asked.activation.id}/credentials`, {}, w.alice);
+  assert.equal(creds.error?.code, 'not-active', 'no credentials without the approval');
+  assert.equal((await (await w.challenge(w.bob, asked.activation.id)).touch()).value.state, 'active', 'an approver can still grant it');
+});
+
+test('an approval count raised from 1 to 2 while the request waits: one approval does not start it', async () => {
+  const w = await world();
+  const asked = await w.request(w.alice, 'admin');
+  assert.equal((await w.sign(w.alice, asked)).value.state, 'pending-approval');
+  w.republish(policy({ adminCount: 2 }));
+  const first = await (await w.challenge(w.bob, asked.activation.id)).touch();
+  assert.equal(first.status, 200, first.error?.message);
+  const v = (await w.view(w.alice, asked.activation.id)) as Waiting;
+  assert.equal(v.state, 'pending-approval', 'one approval of the two the policy asks for now');
+  assert.equal(v.approvalsNeeded, 2, 'the requester sees the count in force');
+  assert.equal(v.expiresAt, null);
+  assert.equal((await (await w.challenge(w.carol, asked.activation.id)).touch()).value.state, 'active', 'the second approval starts it');
+});
+
+test('an approver removed from the approver group after approving no longer counts', async () => {
+  const w = await world();
+  const asked = await w.request(w.alice, 'two-eyes');
+  await w.sign(w.alice, asked);
+  assert.equal((await (await w.challenge(w.bob, asked.activation.id)).touch()).value.state, 'pending-approval');
+  w.republish(policy({ bobLeads: false }));
+  const second = await (await w.challenge(w.carol, asked.activation.id)).touch();
+  assert.equal(second.status, 200, second.error?.message);
+  const v = (await w.view(w.alice, asked.activation.id)) as Waiting;
+  assert.equal(v.state, 'pending-approval', "bob's approval no longer counts: one of two");
+  assert.equal(v.expiresAt, null);
+  assert.deepEqual(v.approvals.map((a) => a.approver).sort(), ['bob@acme.example', 'carol@acme.example'], 'the record keeps what happened');
+  assert.equal((await (await w.challenge(w.dave, asked.activation.id)).touch()).value.state, 'active', 'a second current approver starts it');
+});
+
+test('two assertions with the same counter verified at once: only one counts, the key is flagged', async () => {
+  const w = await world();
+  const cp = w.srv.controlPlane;
+  const a = await w.request(w.alice, 'readonly');
+  const b = await w.request(w.alice, 'readonly');
+  // a cloned key signs both with counter 7. Both submissions start before either commits: each
+  // reads the stored counter (0) synchronously, then awaits the signature check, so both verify
+  // against the same stored counter and only the conditional update can tell them apart.
+  const ra = w.alice.key.authenticate(a.options, w.srv.publicUrl, { counter: 7 });
+  const rb = w.alice.key.authenticate(b.options, w.srv.publicUrl, { counter: 7 });
+  const results = await Promise.allSettled([cp.submitActivationAssertion(a.activation.id, ra as never), cp.submitActivationAssertion(b.activation.id, rb as never)]);
+  const won = results.filter((r) => r.status === 'fulfilled');
+  const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  assert.equal(won.length, 1, 'one assertion counts');
+  assert.equal(lost.length, 1);
+  assert.equal((lost[0]!.reason as { code?: string }).code, 'counter-regressed');
+  const states = await Promise.all([a, b].map(async (x) => (await w.view(w.alice, x.activation.id)).state));
+  assert.deepEqual(states.sort(), ['active', 'requested'], 'the refused one granted nothing');
+  const keys = cp.listUsers().find((u) => u.email === w.alice.email)!.keys;
+  assert.deepEqual(keys.map((k) => k.flagged), [true], 'the key is flagged as possibly cloned');
 });

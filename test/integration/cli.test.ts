@@ -39,6 +39,9 @@ test('small things a user notices: --version, per-command help, a first `pim rol
   assert.match(h.stdout, /^Usage:\n {2}pim activate ROLE/);
   assert.doesNotMatch(h.stdout, /pim connect|pim audit/, 'only that command');
   assert.match(h.stdout, /Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting/);
+  // a request refused by the policy in force when it is signed or approved was submitted: 5, not 3
+  assert.match(h.stdout.replace(/\s+/g, ' '), /3 refused by policy before anything was signed; 4 still waiting; 5 ended without becoming active: denied by an approver, refused by the policy in force when it was signed or approved/);
+  assert.match(h.stdout.replace(/\s+/g, ' '), /Ctrl-C stops waiting and leaves the request pending \(exit 4, also when the control plane cannot be reached\)/);
   assert.match(run(PIM, ['help', 'wait']).stdout, /pim wait ID/);
   const first = pim('roles');
   assert.equal(first.code, 0);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActivationRequest } from '../../shared/activation';
 import type { CompiledRole, Subject } from '../../shared/policy/types';
-import { admit, APPROVAL_TTL_MS, type AdmissionInput } from '../../server/admission';
+import { admit, APPROVAL_TTL_MS, quorum, type AdmissionInput } from '../../server/admission';
 import { counterRegressed } from '../../server/webauthn';
 
 const NOW = new Date('2026-12-01T10:00:00Z'); // a Tuesday
@@ -116,4 +116,27 @@ test('the signature counter regresses only when it does not grow and someone cou
   assert.equal(counterRegressed(0, 0), false, 'keys that never count are not judged');
   assert.equal(counterRegressed(0, 7), false);
   assert.equal(counterRegressed(3, 0), true);
+});
+
+const withCount = (count: number | null) => ({ ...ROLE, activation: { ...ROLE.activation, approval: count === null ? null : { ...ROLE.activation.approval!, count } } });
+const leads = new Set(['bob@acme.example', 'carol@acme.example']);
+const q = (count: number | null, approvers: string[], storedNeeded = 1) => quorum({ admission: admit(input({ role: withCount(count) })), approvers, mayApprove: (a) => leads.has(a), storedNeeded, ruleCount: count });
+
+test('quorum: the approval count is the policy in force now, not the one stored with the request', () => {
+  assert.deepEqual(q(2, ['bob@acme.example']), { needed: 2, counted: 1, reached: false }, 'raised from 1 to 2: one is not enough');
+  assert.deepEqual(q(2, ['bob@acme.example', 'carol@acme.example']), { needed: 2, counted: 2, reached: true });
+  assert.deepEqual(q(1, ['bob@acme.example'], 2), { needed: 1, counted: 1, reached: true }, 'lowered: the policy now asks for one');
+  assert.deepEqual(q(null, [], 1), { needed: 0, counted: 0, reached: true }, 'approval removed from the role');
+});
+
+test('quorum: only approvers who may approve now count, each once', () => {
+  assert.deepEqual(q(2, ['bob@acme.example', 'dave@acme.example']), { needed: 2, counted: 1, reached: false }, 'dave left the approver group');
+  assert.deepEqual(q(2, ['bob@acme.example', 'bob@acme.example']), { needed: 2, counted: 1, reached: false });
+});
+
+test('quorum: when admission refuses, the refusal waits for the stricter of the stored and current counts', () => {
+  const refused = admit(input({ activeCount: 1 }));
+  assert.equal(refused.ok, false);
+  assert.deepEqual(quorum({ admission: refused, approvers: ['bob@acme.example'], mayApprove: () => true, storedNeeded: 1, ruleCount: 2 }), { needed: 2, counted: 1, reached: false });
+  assert.deepEqual(quorum({ admission: refused, approvers: ['bob@acme.example'], mayApprove: () => true, storedNeeded: 1, ruleCount: null }), { needed: 1, counted: 1, reached: true }, 'role removed: the stored count');
 });

@@ -270,7 +270,15 @@ export class ActivationService {
         if (done) return a;
       }
       if (opts.signal?.aborted || Date.now() >= deadline) {
-        if (!a) a = await this.get(id);
+        // nothing seen yet: ask once; when the control plane cannot be reached, the state agent.db
+        // kept is what we report (Ctrl-C must still leave with "pending", not an error)
+        if (!a) {
+          a = await this.get(id).catch((e: unknown) => {
+            const known = isTransient(e) ? this.lastKnown(id) : null;
+            if (!known) throw e;
+            return known;
+          });
+        }
         return { ...a, stopped: opts.signal?.aborted ? 'interrupted' : 'timeout' };
       }
       const seen = a?.state;
@@ -352,6 +360,12 @@ export class ActivationService {
       if (Date.now() > deadline || opts.signal?.aborted) return a;
       await sleep(opts.intervalMs ?? 500);
     }
+  }
+
+  /** The view agent.db kept of an activation, as the control plane last reported it. */
+  private lastKnown(id: string): ActivationView | null {
+    const r = this.agent.store.db.prepare('SELECT view_json FROM activations WHERE id = ? AND view_json IS NOT NULL').get(id) as { view_json: string } | undefined;
+    return r ? (JSON.parse(r.view_json) as ActivationView) : null;
   }
 
   private localActive(role: string): { id: string }[] {

@@ -31,9 +31,13 @@ Usage:
                                   Ask for ROLE; touch your key on the page it opens. --wait waits
                                   for the approval too, as long as it takes (progress on stderr;
                                   retries if the control plane is away). Ctrl-C stops waiting and
-                                  leaves the request pending. Exit 0 active, 3 refused by policy,
-                                  4 still waiting, 5 denied/expired, 1 error. An active role is not
-                                  requested again (use pim extend)
+                                  leaves the request pending (exit 4, also when the control plane
+                                  cannot be reached). Exit 0 active; 3 refused by policy before
+                                  anything was signed; 4 still waiting; 5 ended without becoming
+                                  active: denied by an approver, refused by the policy in force
+                                  when it was signed or approved ("not granted when …"), or
+                                  expired; 1 error. An active role is not requested again (use
+                                  pim extend)
   pim wait ID [--timeout D] [--json]
                                   Pick a request up again (after Ctrl-C, or exit 4): wait until it
                                   is decided, then put its credentials in place; same exit codes
@@ -75,7 +79,7 @@ Global options:
   -V, --version   the version of pim
 
 Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting (approval or key touch),
-5 denied or expired.
+5 ended without becoming active (denied, refused by the policy once signed, or expired).
 `;
 
 const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
