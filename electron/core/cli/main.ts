@@ -367,7 +367,7 @@ export async function main(argv: string[]): Promise<number> {
             const j = await agent.journal();
             const v = j.verify();
             if (!v.ok) {
-              process.stderr.write(`pim: the audit journal is broken: ${v.message}\n`);
+              process.stderr.write(v.problem?.kind === 'unverifiable' ? `pim: the audit journal cannot be verified: ${v.message}\n` : `pim: the audit journal is broken: ${v.message}\n`);
               return EXIT.error;
             }
             if (v.device === null) out('The audit journal is empty: it starts when this device is enrolled.\n');
