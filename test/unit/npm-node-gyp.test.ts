@@ -19,7 +19,7 @@ test("npm's node-gyp: from npm's script environment, else next to this Node (Uni
   assert.equal(find({ npm_config_node_gyp: '/gone.js' }, '/usr/bin/node', 'linux', () => false), null);
 });
 
-test('on this machine it finds npm's node-gyp, and the script never calls npx', async () => {
+test("on this machine it finds npm's node-gyp, and the script never calls npx", async () => {
   const gyp = (await load())(process.env, process.execPath, process.platform, (f) => fs.existsSync(f));
   assert.ok(gyp, 'npm ships node-gyp next to this Node');
   assert.match(fs.readFileSync(gyp, 'utf8'), /node-gyp/);
