@@ -8,7 +8,7 @@
 // it — and the approvals this user gives. A journal that cannot be written refuses new requests.
 import crypto from 'node:crypto';
 import { objectHash, type ActivationRequest, type ActivationView } from '../../../shared/activation';
-import type { ActivationState } from '../../../shared/activation-state';
+import { TERMINAL, type ActivationState } from '../../../shared/activation-state';
 import type { AuditType } from '../../../shared/audit';
 import { canonicalJson } from '../../../shared/canonical';
 import type { Agent } from '../agent';
@@ -483,9 +483,10 @@ export class ActivationService {
   }
 
   private async rememberWith(extra: AuditData, ...all: ActivationView[]): Promise<void> {
-    // ended here, not yet told: the control plane's "still active" must not bring it back
-    const ending = new Set(this.pendingEnds());
-    const views = ending.size ? all.filter((a) => !(ending.has(a.id) && LIVE.has(a.state))) : all;
+    // an end is final: a view of an activation as still live, fetched before the control plane
+    // heard of an end made here (endLocally, or a concurrent list), must not bring it back
+    const endedHere = this.agent.store.db.prepare('SELECT state FROM activations WHERE id = ?');
+    const views = all.filter((a) => !(LIVE.has(a.state) && TERMINAL.has((endedHere.get(a.id) as { state: ActivationState } | undefined)?.state as ActivationState)));
     const journal = await this.chain();
     const user = this.agent.store.connection()?.user ?? null;
     const device = journal?.device();
