@@ -2,6 +2,7 @@
 // notification click, a pim-agent:// link): #activate=<role>&duration=<s>, #approve=<id>,
 // #view=<roles|approvals|audit|extend>&role=<role>. It only ever opens a view or prefills the
 // activate dialog — the user still submits and touches the key. Pure.
+import { ROLE_NAME_RE as ROLE } from '../shared/role-name';
 export type OpenTab = 'roles' | 'approvals' | 'audit';
 
 export interface OpenRequest {
@@ -9,7 +10,6 @@ export interface OpenRequest {
   activate: { role: string; duration: number | null } | null;
 }
 
-const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TABS: Readonly<Record<string, OpenTab>> = { roles: 'roles', extend: 'roles', approvals: 'approvals', audit: 'audit' };
 
 export function parseOpenRequest(hash: string): OpenRequest | null {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { npmNodeGyp } from './npm-node-gyp.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(path.join(root, 'package.json'));
@@ -49,9 +50,16 @@ try {
   const run = (cmd, args) => spawnSync(cmd, args, { cwd: work, stdio: 'inherit' }).status === 0;
   // a prebuilt binary when the host is reachable, else a compile against Electron's headers
   const prebuild = path.join(path.dirname(require.resolve('prebuild-install/package.json', { paths: [pkgDir] })), 'bin.js');
-  const ok =
-    run(process.execPath, [prebuild, '--runtime', 'electron', '--target', electronVersion, '--arch', process.arch]) ||
-    run(process.platform === 'win32' ? 'npx.cmd' : 'npx', ['--yes', 'node-gyp', 'rebuild', '--release', `--target=${electronVersion}`, `--arch=${process.arch}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers']);
+  // the compile uses npm's bundled node-gyp (never one fetched unpinned from the registry)
+  const gyp = npmNodeGyp();
+  const compile = () => {
+    if (!gyp) {
+      say("npm's bundled node-gyp was not found (run this through npm: `npm run electron:native`)");
+      return false;
+    }
+    return run(process.execPath, [gyp, 'rebuild', '--release', `--target=${electronVersion}`, `--arch=${process.arch}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers']);
+  };
+  const ok = run(process.execPath, [prebuild, '--runtime', 'electron', '--target', electronVersion, '--arch', process.arch]) || compile();
   const built = path.join(work, 'build', 'Release', 'better_sqlite3.node');
   if (!ok || !fs.existsSync(built)) {
     // not fatal for `npm start`: the tray app then names the runtime, the module and this command

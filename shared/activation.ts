@@ -9,6 +9,7 @@ import { sha256 } from '@noble/hashes/sha256';
 import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '@noble/hashes/utils';
 import { z } from 'zod';
 import { canonicalJson } from './canonical';
+import { ROLE_NAME_RE } from './role-name';
 
 const email = z.string().min(3).max(254).regex(/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/, 'not an e-mail address');
 const noControl = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
@@ -22,7 +23,7 @@ export const ActivationRequestSchema = z
     user: email,
     /** RFC 7638 thumbprint of the device key that sent it */
     device: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a JWK thumbprint'),
-    role: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'not a role name'),
+    role: z.string().regex(ROLE_NAME_RE, 'not a role name'),
     /** seconds */
     duration: z.number().int().positive().max(366 * 86400),
     justification: noControl(1000).nullable(),

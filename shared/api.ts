@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ActivationView as ServerActivationView } from './activation';
 import { ACTIVATION_STATES } from './activation-state';
 import { METHOD_NAMES, type MethodName } from './api-methods';
+import { ROLE_NAME_RE } from './role-name';
 
 const Reason = z.object({
   code: z.string(),
@@ -58,7 +59,7 @@ export const PolicyStatusSchema = z.object({
 });
 
 const noControl = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
-const RoleName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'not a role name');
+const RoleName = z.string().regex(ROLE_NAME_RE, 'not a role name');
 const ActivationId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not an activation id');
 const Instant = z.string();
 

@@ -80,16 +80,25 @@ export function dueNotices(input: NoticeInput): DesktopNotice[] {
 export function desktopNoticesToShow(input: NoticeInput, seen: ReadonlySet<string>, opts: { prime?: boolean } = {}): { show: DesktopNotice[]; seen: ReadonlySet<string> } {
   if (!input.state) return { show: [], seen };
   const due = dueNotices(input);
-  const next = new Set(seen);
+  const dueKeys = new Set(due.map((n) => n.key));
+  // remembered: every key still due, plus the most recent few that no longer are — a key that
+  // drops out for a snapshot (an approvals call that failed once, a sync that recovered briefly)
+  // must not fire again, but a tray running for months must not remember every activation ever
+  const gone = [...seen].filter((k) => !dueKeys.has(k)).slice(-KEEP_GONE);
+  const next = new Set(gone);
   const show: DesktopNotice[] = [];
   for (const n of due) {
-    if (next.has(n.key)) continue;
+    const known = seen.has(n.key) || next.has(n.key);
     next.add(n.key);
+    if (known) continue;
     if (opts.prime && /^(approved|denied|ended):/.test(n.key)) continue;
     show.push(n);
   }
   return { show, seen: next };
 }
+
+/** How many keys that are no longer due are still remembered (newest first to stay). */
+export const KEEP_GONE = 200;
 
 /** The popover fragment a click opens. */
 export function noticeFragment(n: Pick<DesktopNotice, 'view' | 'role'>): string {

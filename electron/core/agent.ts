@@ -154,7 +154,8 @@ export class Agent {
   }
 
   /** Pin a trust root and remember the control plane and user. A different server, user or
-   *  root starts from an empty cache; the same ones keep it (and its rollback protection). */
+   *  root starts from an empty cache; the same ones keep it (and its rollback protection).
+   *  `demo` unset: kept from the previous connection when server and root are unchanged. */
   connect(opts: { server: string; user: string; root: Buffer; unenrolled: boolean; demo?: boolean }): void {
     const server = normaliseServer(opts.server);
     const user = opts.user.trim().toLowerCase();
@@ -171,7 +172,12 @@ export class Agent {
     const prev = this.store.connection();
     const pinned = path.join(dirs.metadata, 'root.json');
     // same user + same pinned root = same repository, even if its URL moved: keep the cache
-    const samePin = prev && prev.user === user && fs.existsSync(path.join(dirs.metadata, '.pinned-root.json')) && fs.readFileSync(path.join(dirs.metadata, '.pinned-root.json')).equals(opts.root);
+    const sameRoot = fs.existsSync(path.join(dirs.metadata, '.pinned-root.json')) && fs.readFileSync(path.join(dirs.metadata, '.pinned-root.json')).equals(opts.root);
+    const samePin = prev && prev.user === user && sameRoot;
+    // enrolling with the demo's own link (same server, same root) stays the demo: its made-up
+    // credentials must keep going to the demo's home, not the user's ~/.kube, ~/.aws or ssh-agent;
+    // any other control plane is real
+    const demo = opts.demo ?? (prev?.demo === true && prev.server === server && sameRoot);
     if (!samePin) {
       fs.rmSync(path.join(this.home, 'tuf'), { recursive: true, force: true });
       ensurePrivateDir(dirs.metadata);
@@ -180,7 +186,7 @@ export class Agent {
       this.store.resetPolicy();
       this.views.clear();
     }
-    const c: Connection = { server, user, unenrolled: opts.unenrolled, demo: opts.demo ?? false };
+    const c: Connection = { server, user, unenrolled: opts.unenrolled, demo };
     this.store.setConnection(c);
     this.changed();
   }

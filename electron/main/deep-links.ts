@@ -1,12 +1,12 @@
 // pim-agent:// links (from chat notifications, e-mails, the approval page). Parsed strictly: one of
 // two actions, only known parameters, each once and well-formed. A link only opens the prefilled
 // dialog — activating or approving always takes the user's key touch. Pure.
+import { ROLE_NAME_RE as ROLE } from '../../shared/role-name';
 export const DEEP_LINK_SCHEME = 'pim-agent';
 
 export type DeepLink = { kind: 'activate'; role: string; duration: number | null } | { kind: 'approve'; id: string };
 export type DeepLinkResult = { ok: true; link: DeepLink } | { ok: false; reason: string };
 
-const ROLE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_LINK = 2048;
 /** a duration: whole seconds, or 90m / 2h / 1h30m; at most 7 days (the policy caps it further) */

@@ -315,22 +315,21 @@ function handleDeepLink(url: string): void {
   showPopover(deepLinkFragment(r.link));
 }
 
-/** Screen locked or machine suspending: roles whose policy says `onLock: deactivate` end now. */
+/** Screen locked or machine suspending: roles whose policy says `onLock: deactivate` end now —
+ *  decided and torn down from agent.db first (the control plane is often out of reach at suspend),
+ *  then the control plane is told, retried by the tracker until it answers. */
 async function endRolesOnLock(a: Agent): Promise<void> {
   const state = await a.getState();
   const roles = rolesToEndOnLock(state.activations, (r) => a.agent.role(r)?.activation.onLock);
-  for (const role of roles) {
-    try {
-      await a.tracker.svc.deactivate(role, { reason: SESSION_LOCKED_REASON });
-    } catch (e) {
-      console.error(`pim: could not end ${role} on lock:`, e instanceof Error ? e.message : e);
-    }
+  if (roles.length === 0) return;
+  try {
+    await a.tracker.svc.endLocally(roles, SESSION_LOCKED_REASON);
+  } catch (e) {
+    console.error(`pim: could not end ${roles.join(', ')} on lock:`, e instanceof Error ? e.message : e);
   }
-  if (roles.length > 0) {
-    // the credential scheduler removes what was injected for them
-    a.tracker.kick();
-    a.credentials.kick();
-  }
+  // the credential scheduler removes what was injected for them; the tracker tells the server
+  a.credentials.kick();
+  a.tracker.kick();
 }
 
 function serveRenderer(): void {

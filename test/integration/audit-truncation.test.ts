@@ -95,6 +95,39 @@ test('truncated journal: deleting the newest, already synced records makes `pim 
   assert.match(v.stderr, new RegExp(`the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`));
 });
 
+test('truncated journal with its signed ack deleted too: `pim audit verify` says it cannot be verified, never "intact"; online the signed head names it', async () => {
+  const { people, server } = await cliWorld(ENG_POLICY, [[ALICE, '']], env);
+  const alice = people[ALICE]!;
+  assert.equal(alice.pim('policy', 'refresh').code, 0);
+  assert.equal(alice.pim('audit', 'sync').code, 0);
+  const last = lastSeq(alice.home);
+  assert.equal(cursor(alice.home), last);
+
+  // the attacker deletes the newest records AND the signed ack kept beside them in agent.db
+  agentDb(alice.home, (db) => {
+    db.exec('DROP TRIGGER audit_no_delete');
+    db.prepare('DELETE FROM audit WHERE seq > ?').run(last - 2);
+    db.prepare("DELETE FROM meta WHERE key = 'audit_signed_ack'").run();
+  });
+  // offline (the control plane's address leads nowhere): locally it cannot be verified — never "intact"
+  const upstream = server.match[1]!.replace(/\/$/, '');
+  pointAt(alice.home, 'http://127.0.0.1:9');
+  const v = alice.pim('audit', 'verify');
+  assert.equal(v.code, 1, v.stdout);
+  assert.doesNotMatch(v.stdout, /intact/);
+  assert.match(v.stderr, new RegExp(`the audit journal cannot be verified: not verifiable: the sync cursor says the control plane holds records up to ${last}, but no signed acknowledgement of them is kept`));
+
+  // online, the control plane's signed head tells the truth — even with the cursor reset as well
+  pointAt(alice.home, upstream);
+  agentDb(alice.home, (db) => db.prepare("UPDATE meta SET value = '0' WHERE key = 'audit_acked'").run());
+  const online = alice.pim('audit', 'verify');
+  assert.equal(online.code, 1, online.stdout);
+  assert.match(online.stderr, new RegExp(`the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`));
+  const sync = alice.pim('audit', 'sync');
+  assert.notEqual(sync.code, 0);
+  assert.match(sync.stderr, new RegExp(`the control plane holds records up to seq ${last} from this device, but its journal ends at seq ${last - 2}`));
+});
+
 test('signed acks: a man in the middle cannot move the sync cursor — unsigned, signed by another key, or a genuine ack replayed for more', async () => {
   const { people, repo, dir, server } = await cliWorld(ENG_POLICY, [[ALICE, '']], env);
   const alice = people[ALICE]!;

@@ -8,9 +8,13 @@ import { test } from 'node:test';
 import { touch } from '../helpers/ceremony';
 import { cliWorld, ENG_POLICY } from '../helpers/cli-world';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
+import { tmpDir } from '../helpers/repo';
 
-// no PIM_KEYSTORE, and a D-Bus address where nothing listens: what a server without a desktop has
-const headless = { PIM_KEYSTORE: '', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/pim-test-bus' };
+// no PIM_KEYSTORE and no D-Bus session bus at all (no address, no $XDG_RUNTIME_DIR/bus): what a
+// server without a desktop has (undefined: not passed on to the child)
+const headless = { PIM_KEYSTORE: '', DBUS_SESSION_BUS_ADDRESS: undefined, XDG_RUNTIME_DIR: tmpDir('pim-no-bus-') };
+// a desktop session whose keyring is not up (yet): a bus address where nothing answers
+const desktop = { PIM_KEYSTORE: '', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/pim-test-bus' };
 
 test('no OS keychain: enrolment says once that files are used and why, and the home remembers it', async () => {
   const { people } = await cliWorld(ENG_POLICY, [['alice@acme.example', 'eng']], headless);
@@ -38,8 +42,25 @@ test('the first-run notice is printed by enrol itself, before the ceremony', asy
   const home = path.join(path.dirname(repo), 'fresh');
   const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, headless);
   const before = enrol.output();
-  assert.match(before, /No OS keychain here \(no Secret Service on D-Bus\): this home keeps its device key in files under \S+keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/);
+  assert.match(before, /No OS keychain here \(no D-Bus session bus: a machine without a desktop session\): this home keeps its device key in files under \S+keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/);
   assert.ok(before.indexOf('No OS keychain here') < before.indexOf('Register your security key'));
   assert.equal(before.match(/No OS keychain here/g)!.length, 1);
   enrol.child.kill('SIGTERM');
+});
+
+test('a desktop whose keyring does not answer: enrolment stops with the fix, and never falls back to files by itself', async () => {
+  const { repo } = await cliWorld(ENG_POLICY, [], desktop);
+  const add = run(PIM_SERVER, ['user', 'add', repo, 'alice@acme.example', '--groups', 'eng']);
+  const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
+  const home = path.join(path.dirname(repo), 'desktop');
+  const enrol = run(PIM, ['--home', home, 'enroll', link, '--no-open'], desktop);
+  assert.notEqual(enrol.code, 0, enrol.stdout);
+  assert.match(enrol.stderr, /the OS keychain did not answer, and nothing was created: .*start or unlock its keyring .* PIM_KEYSTORE=file/s);
+  assert.doesNotMatch(enrol.stdout + enrol.stderr, /Register your security key/);
+  assert.equal(fs.existsSync(path.join(home, 'keystore.json')), false, 'no choice remembered');
+  assert.equal(fs.existsSync(path.join(home, 'keystore')), false, 'no device key in files');
+
+  // chosen explicitly, files are fine
+  const explicit = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, { ...desktop, PIM_KEYSTORE: 'file' });
+  explicit.child.kill('SIGTERM');
 });

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { ActivationTracker } from '../../electron/core/activation/tracker';
@@ -13,9 +14,10 @@ import { newAgent } from '../helpers/agent';
 import { ENG_POLICY } from '../helpers/cli-world';
 import { makeRepo } from '../helpers/repo';
 
-// what a server without a desktop looks like: no PIM_KEYSTORE, nothing listening on D-Bus
+// what a server without a desktop looks like: no PIM_KEYSTORE, no D-Bus session bus at all
 delete process.env.PIM_KEYSTORE;
-process.env.DBUS_SESSION_BUS_ADDRESS = 'unix:path=/nonexistent/pim-test-bus';
+delete process.env.DBUS_SESSION_BUS_ADDRESS;
+process.env.XDG_RUNTIME_DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-no-bus-'));
 
 test('enrolling from the UI without an OS keychain: the enrol state says once what is used and why', async () => {
   const { dir } = makeRepo({ policy: ENG_POLICY });
@@ -30,7 +32,7 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
   const started = await d('enroll', { link: `${srv.publicUrl}/enrol#code=${code}&root=${root}` });
   assert.ok(started.ok, JSON.stringify(started));
   const s = (await d('getState', {})) as { ok: true; value: AgentState };
-  assert.match(s.value.enrolment?.keystoreNotice ?? '', /^No OS keychain here \(no Secret Service on D-Bus\): this home keeps its device key in files under .*keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/);
+  assert.match(s.value.enrolment?.keystoreNotice ?? '', /^No OS keychain here \(no D-Bus session bus: a machine without a desktop session\): this home keeps its device key in files under .*keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/);
   assert.equal(JSON.parse(fs.readFileSync(path.join(agent.home, 'keystore.json'), 'utf8')).kind, 'file');
 
   // a second enrolment in the same home has nothing new to say

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActivationView, AgentState } from '../../shared/api';
-import { desktopNoticesToShow, noticeFragment, type NoticeInput } from '../../shared/desktop-notices';
+import { desktopNoticesToShow, KEEP_GONE, noticeFragment, type NoticeInput } from '../../shared/desktop-notices';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 
@@ -97,4 +97,30 @@ test('titles show what they say; clicks open the view they are about', () => {
   assert.equal(n!.body, 'No reason was given.');
   assert.equal(noticeFragment({ view: 'extend', role: 'gpu-admin' }), '#view=extend&role=gpu-admin');
   assert.equal(noticeFragment({ view: 'approvals' }), '#view=approvals');
+});
+
+test('a long-running tray remembers a bounded set: keys no longer due are trimmed, a brief gap does not fire again', () => {
+  let seen: ReadonlySet<string> = new Set();
+  const shown: string[] = [];
+  const step = (input: NoticeInput) => {
+    const r = desktopNoticesToShow(input, seen);
+    seen = r.seen;
+    shown.push(...r.show.map((n) => n.key));
+  };
+  // months of activations, each seen ending and then dropping out of the state
+  for (let i = 0; i < 2000; i++) {
+    step({ state: state({ activations: [act(`x${i}`, 'readonly', 'expired')] }), ...none });
+    step({ state: state(), ...none });
+  }
+  assert.equal(shown.length, 2000, 'each ended once');
+  assert.equal(new Set(shown).size, 2000);
+  assert.ok(seen.size <= KEEP_GONE, `bounded (${seen.size})`);
+
+  // a request to approve, then one snapshot where the approvals call came back empty: no second pop-up
+  const req = act('r1', 'admin', 'pending-approval', { user: 'carol@acme.example', approvalsNeeded: 1 });
+  step({ state: state(), approvals: [req], auditFailingSince: null });
+  step({ state: state(), ...none });
+  step({ state: state(), approvals: [req], auditFailingSince: null });
+  assert.deepEqual(shown.slice(2000), ['approve:r1']);
+  assert.ok(seen.has('approve:r1'));
 });

@@ -8,7 +8,7 @@
 // it — and the approvals this user gives. A journal that cannot be written refuses new requests.
 import crypto from 'node:crypto';
 import { objectHash, type ActivationRequest, type ActivationView } from '../../../shared/activation';
-import type { ActivationState } from '../../../shared/activation-state';
+import { TERMINAL, type ActivationState } from '../../../shared/activation-state';
 import type { AuditType } from '../../../shared/audit';
 import { canonicalJson } from '../../../shared/canonical';
 import type { Agent } from '../agent';
@@ -76,6 +76,10 @@ export function parseEnrolmentLink(link: string): EnrolmentLink {
   if (u.protocol !== 'https:' && u.hostname !== 'localhost') throw new AgentError('bad-input', 'enrolment links must be https (http only for localhost)');
   return { server: u.origin, code, rootSha256: root };
 }
+
+/** meta key: ids this device ended (endLocally) that the control plane has not confirmed yet */
+const PENDING_ENDS = 'pending_deactivations';
+const LIVE: ReadonlySet<ActivationState> = new Set(['requested', 'pending-approval', 'approved', 'active']);
 
 const FINAL_OR_WAITING: ReadonlySet<ActivationState> = new Set(['pending-approval', 'approved', 'active', 'denied', 'request-expired', 'expired', 'deactivated', 'revoked']);
 
@@ -307,18 +311,101 @@ export class ActivationService {
     }
   }
 
-  /** `reason` (e.g. 'session-locked') is journaled with the deactivation: why the agent ended it. */
+  /** `reason` (e.g. 'session-locked') is journaled with the deactivation: why the agent ended it.
+   *  With a reason the agent ends its roles itself, from agent.db, before telling the control plane
+   *  (endLocally): the record carries the reason whatever a concurrent poll sees first. */
   async deactivate(role: string, opts: { reason?: string } = {}): Promise<ActivationView[]> {
+    if (opts.reason !== undefined) {
+      const ended = await this.endLocally([role], opts.reason);
+      if (ended.length === 0) throw new AgentError('not-active', `${role} is not active`);
+      await this.tellEnded().catch(() => undefined);
+      return ended;
+    }
     const client = await this.client();
     const mine = (await client.call<ActivationView[]>('GET', '/api/v1/activations')).filter((a) => a.role === role && ['active', 'approved', 'pending-approval', 'requested'].includes(a.state));
     if (mine.length === 0) throw new AgentError('not-active', `${role} is not active`);
     const out: ActivationView[] = [];
     for (const a of mine) {
       const v = await client.call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(a.id)}/deactivate`, {});
-      await this.rememberWith(opts.reason !== undefined ? { reason: opts.reason } : {}, v);
+      await this.remember(v);
       out.push(v);
     }
     return out;
+  }
+
+  /**
+   * Ends this user's live activations of `roles` here and now, from agent.db alone — no network
+   * (the screen locks, the machine suspends, often offline): each is marked deactivated with
+   * `reason`, journaled in the same transaction, and queued for the control plane. The caller
+   * kicks the credential scheduler, which removes their kube/AWS/SSH credentials at once.
+   * tellEnded (also run before every list()) tells the control plane, until it has answered.
+   */
+  async endLocally(roles: readonly string[], reason: string): Promise<ActivationView[]> {
+    const conn = this.agent.store.connection();
+    if (!conn || roles.length === 0) return [];
+    const wanted = new Set(roles);
+    const now = new Date();
+    const ended = this.agent.store
+      .liveActivations(conn.user)
+      .map((row) => this.localView(row.id))
+      .filter((v): v is ActivationView => v !== null && wanted.has(v.role))
+      .map((v) => ({ ...v, state: 'deactivated' as const, endReason: `ended by this device: ${reason}` }));
+    if (ended.length === 0) return [];
+    await this.rememberLocalEnd(ended, reason, now);
+    return ended;
+  }
+
+  /** Tells the control plane about activations endLocally ended; those it has answered for leave
+   *  the queue. Returns how many still wait (offline). */
+  async tellEnded(): Promise<number> {
+    const pending = this.pendingEnds();
+    if (pending.length === 0) return 0;
+    const client = await this.client();
+    for (const id of pending) {
+      try {
+        const v = await client.call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(id)}/deactivate`, {});
+        this.setPendingEnds(this.pendingEnds().filter((x) => x !== id));
+        await this.remember(v);
+      } catch (e) {
+        // 404/409: unknown there, or already ended (expired, revoked) — an answer all the same
+        if (e instanceof ControlPlaneError && (e.status === 404 || e.status === 409)) this.setPendingEnds(this.pendingEnds().filter((x) => x !== id));
+        else throw e;
+      }
+    }
+    return this.pendingEnds().length;
+  }
+
+  private localView(id: string): ActivationView | null {
+    const row = this.agent.store.db.prepare('SELECT view_json FROM activations WHERE id = ?').get(id) as { view_json: string | null } | undefined;
+    return row?.view_json ? (JSON.parse(row.view_json) as ActivationView) : null;
+  }
+
+  private pendingEnds(): string[] {
+    const row = this.agent.store.db.prepare('SELECT value FROM meta WHERE key = ?').get(PENDING_ENDS) as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as string[]) : [];
+  }
+
+  private setPendingEnds(ids: string[]): void {
+    if (ids.length === 0) this.agent.store.db.prepare('DELETE FROM meta WHERE key = ?').run(PENDING_ENDS);
+    else this.agent.store.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(PENDING_ENDS, JSON.stringify(ids));
+  }
+
+  /** The local end, its journal record (with the reason) and the queue entry: one transaction. */
+  private async rememberLocalEnd(ended: ActivationView[], reason: string, now: Date): Promise<void> {
+    const journal = await this.chain();
+    const device = journal?.device();
+    const save = () => {
+      for (const a of ended) {
+        if (journal && a.request.device === device && !journal.has(a.id, 'activation-deactivated')) {
+          journal.append('activation-deactivated', this.agent.store.connection()?.user ?? null, { activation: a.id, role: a.role, state: a.state, kind: a.request.kind, extends: a.request.extends, startsAt: a.startsAt, expiresAt: a.expiresAt, endReason: a.endReason, reason });
+        }
+        this.agent.store.saveActivation(a, now);
+      }
+      this.setPendingEnds([...new Set([...this.pendingEnds(), ...ended.map((a) => a.id)])]);
+    };
+    if (journal) journal.write(save);
+    else this.agent.store.db.transaction(save)();
+    this.agent.emitChange();
   }
 
   /** End one activation (or withdraw one request) by its id. */
@@ -329,6 +416,9 @@ export class ActivationService {
   }
 
   async list(): Promise<ActivationView[]> {
+    // what this device ended on its own goes first: until the control plane has heard, its view
+    // of those activations is stale
+    await this.tellEnded().catch(() => undefined);
     const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
     await this.remember(...all);
     return all;
@@ -406,7 +496,11 @@ export class ActivationService {
     return this.rememberWith({}, ...views);
   }
 
-  private async rememberWith(extra: AuditData, ...views: ActivationView[]): Promise<void> {
+  private async rememberWith(extra: AuditData, ...all: ActivationView[]): Promise<void> {
+    // an end is final: a view of an activation as still live, fetched before the control plane
+    // heard of an end made here (endLocally, or a concurrent list), must not bring it back
+    const endedHere = this.agent.store.db.prepare('SELECT state FROM activations WHERE id = ?');
+    const views = all.filter((a) => !(LIVE.has(a.state) && TERMINAL.has((endedHere.get(a.id) as { state: ActivationState } | undefined)?.state as ActivationState)));
     const journal = await this.chain();
     const user = this.agent.store.connection()?.user ?? null;
     const device = journal?.device();

@@ -36,13 +36,24 @@ export interface TruncationProblem {
   at: string;
 }
 
+/** The sync cursor says the control plane holds records, but no signed acknowledgement of them
+ *  (or only an older one) is kept: whether the newest records were deleted cannot be told. */
+export interface UnverifiableProblem {
+  kind: 'unverifiable';
+  seq: number;
+  /** the sync cursor */
+  acked: number;
+  /** the seq of the signed acknowledgement kept for this device, or null */
+  signed: number | null;
+}
+
 export interface VerifyResult {
   ok: boolean;
   /** records checked */
   count: number;
   /** whose chain it is (null: no chain yet, not enrolled) */
   device: string | null;
-  problem: ChainProblem | TruncationProblem | null;
+  problem: ChainProblem | TruncationProblem | UnverifiableProblem | null;
   /** the problem in words, e.g. "record 17 was altered (broken link)" */
   message: string | null;
 }
@@ -311,8 +322,18 @@ export class Journal {
     }
     // An intact chain can still be one cut short: records the control plane signed that it holds
     // must still be here, with the same hash.
-    const ack = this.signedAck();
-    if (ack && ack.ack.device === device && ack.ack.seq > 0) {
+    const stored = this.signedAck();
+    const ack = stored && stored.ack.device === device ? stored : null;
+    // Deleting the newest records together with the signed ack (it lives in this same agent.db)
+    // must not read as intact: the cursor only ever moves on a signed ack, so a cursor ahead of
+    // the ack kept means the ack that moved it is gone.
+    const cursor = this.acked();
+    if (cursor > 0 && (!ack || ack.ack.seq < cursor)) {
+      const problem: UnverifiableProblem = { kind: 'unverifiable', seq: prevSeq, acked: cursor, signed: ack?.ack.seq ?? null };
+      const message = `not verifiable: the sync cursor says the control plane holds records up to ${cursor}, but ${ack ? `the signed acknowledgement kept covers only ${ack.ack.seq}` : 'no signed acknowledgement of them is kept'} — records may have been deleted with it. Compare with the control plane's copy (pim-server audit export), or run \`pim audit sync\` online to fetch a signed head`;
+      return { ok: false, count, device, problem, message };
+    }
+    if (ack && ack.ack.seq > 0) {
       const held = this.hashAt(ack.ack.seq);
       if (held === null || held !== ack.ack.hash) {
         const problem: TruncationProblem = { kind: 'truncated', seq: prevSeq, acked: ack.ack.seq, at: ack.ack.at };

@@ -63,7 +63,8 @@ Usage:
   pim audit list [--json] [--role ROLE] [--type TYPE] [--limit N]
                                   This device's audit journal (the last N records, default 100)
   pim audit verify                Check the journal's hash chain: exit 0 intact, 1 broken (names
-                                  the record)
+                                  the record) or not verifiable; online, also against the
+                                  control plane's signed head
   pim audit sync                  Send the records the control plane does not hold yet
   pim agent                       Run the agent headless (periodic refresh with backoff). It has no
                                   screen-lock signal: roles with onLock: deactivate end on lock only
@@ -370,12 +371,29 @@ export async function main(argv: string[]): Promise<number> {
           return await withAgent(home, async (agent) => {
             const j = await agent.journal();
             const v = j.verify();
-            if (!v.ok) {
+            if (!v.ok && v.problem?.kind !== 'unverifiable') {
               process.stderr.write(`pim: the audit journal is broken: ${v.message}\n`);
               return EXIT.error;
             }
-            if (v.device === null) out('The audit journal is empty: it starts when this device is enrolled.\n');
-            else out(`audit journal intact: ${v.count} record(s), device ${v.device.slice(0, 16)}…; the control plane holds up to seq ${j.acked()}\n`);
+            if (v.device === null) {
+              out('The audit journal is empty: it starts when this device is enrolled.\n');
+              return EXIT.ok;
+            }
+            // online, the control plane's signed head also catches records deleted together with
+            // the signed ack kept here (and the cursor reset)
+            const { checkAgainstServerHead } = await import('../audit/head-check');
+            const head = await checkAgainstServerHead(agent, j);
+            if (head.kind === 'truncated') {
+              process.stderr.write(`pim: the audit journal is broken: ${head.message}\n`);
+              return EXIT.error;
+            }
+            if (!v.ok && !(head.kind === 'consistent' && head.seq >= j.acked())) {
+              const offline = head.kind === 'unknown' ? ` (${head.why})` : '';
+              process.stderr.write(`pim: the audit journal cannot be verified: ${v.message}${offline}\n`);
+              return EXIT.error;
+            }
+            const against = head.kind === 'consistent' ? `the control plane's signed head (seq ${head.seq}) matches` : `not compared with the control plane: ${head.why}`;
+            out(`audit journal intact: ${v.count} record(s), device ${v.device.slice(0, 16)}…; the control plane holds up to seq ${j.acked()}; ${against}\n`);
             return EXIT.ok;
           });
         }

@@ -100,36 +100,44 @@ export function demoTargets(agentHome: string): { KUBECONFIG: string; AWS_CONFIG
 
 export class CredentialManager {
   readonly credsDir: string;
-  private readonly env: NodeJS.ProcessEnv;
-  private readonly homedir: string;
+  private readonly baseEnv: NodeJS.ProcessEnv;
+  private readonly baseHomedir: string;
   private readonly graceMs: number;
   private key: DeviceKey | null = null;
   /** set by the long-running host: one-shot CLI runs may see another environment ($KUBECONFIG…),
    *  which is not a change of configuration */
   journalTargets = false;
   private running: Promise<ReconcileReport> | null = null;
-  private readonly demo: boolean;
 
   constructor(
     private readonly agent: Agent,
     private readonly opts: CredentialManagerOptions = {},
   ) {
-    const env = opts.env ?? process.env;
-    this.demo = agent.store.connection()?.demo === true;
-    if (this.demo) {
-      // the demo's clusters and AWS accounts are made up: its credentials go to files under its own
-      // home, never into the user's ~/.kube/config, ~/.aws/config or ssh-agent (`pim env` and
-      // `pim shell-init` point a terminal there)
-      const { KUBECONFIG: _k, AWS_CONFIG_FILE: _a, SSH_AUTH_SOCK: _s, ...rest } = env;
-      this.env = rest;
-      this.homedir = demoUserHome(agent.home);
-    } else {
-      this.env = env;
-      this.homedir = opts.homedir ?? os.homedir();
-    }
+    this.baseEnv = opts.env ?? process.env;
+    this.baseHomedir = opts.homedir ?? os.homedir();
     this.credsDir = path.join(agent.home, 'creds');
-    const grace = Number(this.env.PIM_TOMBSTONE_SECONDS);
+    const grace = Number(this.baseEnv.PIM_TOMBSTONE_SECONDS);
     this.graceMs = opts.graceMs ?? (Number.isFinite(grace) && grace >= 0 ? grace * 1000 : 600_000);
+  }
+
+  /** Read from agent.db on every use, never cached: a long-running host outlives connections (the
+   *  demo enrols, or the user enrols with a real control plane from the demo's UI), and credentials
+   *  must go where the connection in force now says. */
+  private get demo(): boolean {
+    return this.agent.store.connection()?.demo === true;
+  }
+
+  private get env(): NodeJS.ProcessEnv {
+    if (!this.demo) return this.baseEnv;
+    // the demo's clusters and AWS accounts are made up: its credentials go to files under its own
+    // home, never into the user's ~/.kube/config, ~/.aws/config or ssh-agent (`pim env` and
+    // `pim shell-init` point a terminal there)
+    const { KUBECONFIG: _k, AWS_CONFIG_FILE: _a, SSH_AUTH_SOCK: _s, ...rest } = this.baseEnv;
+    return rest;
+  }
+
+  private get homedir(): string {
+    return this.demo ? demoUserHome(this.agent.home) : this.baseHomedir;
   }
 
   // ----- the ephemeral SSH key of a request ---------------------------------------------------

@@ -40,19 +40,48 @@ export function rememberKeystore(home: string, kind: KeystoreKind, why: string, 
 }
 
 /**
- * At first run (enrolment): when neither PIM_KEYSTORE nor an earlier choice decides, try the OS
- * keychain; when there is none (no Secret Service — a headless Linux machine), use the file keystore
- * and remember that. Returns the sentence to say once, or null when nothing new was decided.
- * A keychain that is present but locked is not a reason to fall back: that error stands.
+ * Whether this process can see a D-Bus session bus at all: DBUS_SESSION_BUS_ADDRESS, or the
+ * standard socket $XDG_RUNTIME_DIR/bus. Without one there is no desktop session, so no Secret
+ * Service can ever answer (a headless machine); with one, a failing keychain is a desktop problem.
  */
-export async function settleKeystore(home: string, env: NodeJS.ProcessEnv, probeOs: () => Promise<void>): Promise<{ choice: KeystoreChoice; announce: string } | null> {
+export function hasSessionBus(env: NodeJS.ProcessEnv): boolean {
+  if (env.DBUS_SESSION_BUS_ADDRESS) return true;
+  if (!env.XDG_RUNTIME_DIR) return false;
+  try {
+    return fs.statSync(path.join(env.XDG_RUNTIME_DIR, 'bus')).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * At first run (enrolment): when neither PIM_KEYSTORE nor an earlier choice decides, try the OS
+ * keychain; only when there cannot be one — Linux with no D-Bus session bus at all, a headless
+ * machine — use the file keystore and remember that. Returns the sentence to say once, or null
+ * when nothing new was decided.
+ * Anything else stands as an error naming the fix: a keychain that is locked, or one that did not
+ * answer on a desktop (at login the keyring may not be up yet). Falling back there would keep the
+ * device key in an unencrypted file for good because of a moment's hiccup.
+ */
+export async function settleKeystore(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  probeOs: () => Promise<void>,
+  platform: NodeJS.Platform = process.platform,
+): Promise<{ choice: KeystoreChoice; announce: string } | null> {
   if (env.PIM_KEYSTORE || rememberedKeystore(home)) return null;
   try {
     await probeOs();
     return { choice: rememberKeystore(home, 'os', 'the OS keychain answered at first run'), announce: '' };
   } catch (e) {
     if (!(e instanceof KeystoreError) || e.code !== 'unavailable') throw e;
-    const why = 'no OS keychain at first run (no Secret Service on D-Bus)';
+    if (platform !== 'linux' || hasSessionBus(env)) {
+      throw new KeystoreError(
+        'unavailable',
+        `the OS keychain did not answer, and nothing was created: ${e.message}. This machine has a desktop session (a D-Bus session bus), so start or unlock its keyring (gnome-keyring, KWallet, KeePassXC's Secret Service; after logging in it may just not be up yet) and run the command again. To keep the device key in an unencrypted file instead, choose that explicitly: PIM_KEYSTORE=file`,
+      );
+    }
+    const why = 'no OS keychain at first run (no D-Bus session bus: a machine without a desktop session)';
     const choice = rememberKeystore(home, 'file', why);
     return {
       choice,
