@@ -99,6 +99,17 @@ async function main() {
         if (i >= 2) times[k].push(dt); // two rounds to warm the page cache
       }
     }
+    // CPU time (user + system) of each process, read at its exit: far less sensitive to other
+    // load than wall time, so it shows what the commands themselves cost next to node's own start
+    const preload = path.join(dir, 'cpu.cjs');
+    fs.writeFileSync(preload, "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, '\\nCPU ' + (u.user + u.system) / 1000); });\n");
+    const cpu = { bare: [] as number[], roles: [] as number[], status: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      for (const k of ['bare', 'roles', 'status'] as const) {
+        const r = spawnSync(process.execPath, ['-r', preload, ...cmds[k]], { encoding: 'utf8' });
+        cpu[k].push(Number(/CPU (\S+)$/.exec(r.stderr)?.[1]));
+      }
+    }
     const bare = median(times.bare);
     const p95 = (xs: number[]) => ` [p95 ${ms(quantile(xs, 0.95))}]`;
     console.log(`policy: ${ROLES} roles, ${USERS} users, ${(yaml.length / 1e6).toFixed(1)} MB of YAML; home with ${6} activations`);
@@ -106,6 +117,8 @@ async function main() {
     console.log(line('pim roles --json', median(times.roles), bare, 25, 'over') + p95(times.roles));
     console.log(line('pim status', median(times.status), bare, 25, 'over') + p95(times.status));
     console.log(`  for comparison, the full CLI on the same home: roles --json +${ms(median(times.fullRoles) - bare)}, status +${ms(median(times.fullStatus) - bare)}`);
+    const bareCpu = median(cpu.bare);
+    console.log(`  CPU time (user + system, median): bare node ${ms(bareCpu)}; pim roles --json +${ms(median(cpu.roles) - bareCpu)}, pim status +${ms(median(cpu.status) - bareCpu)}`);
     console.log(line('cold refresh + verify + index, one user (median of 7)', median(cold), 0, 250, 'abs'));
     if (process.env.BENCH_KEEP) console.log(`kept: agent home ${home}`);
   } finally {
