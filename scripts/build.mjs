@@ -36,8 +36,35 @@ const page = (from, to) =>
     for (const f of ['index.html', 'styles.css']) fs.copyFileSync(path.join(root, from, f), path.join(root, to, f));
   });
 
+// `pim roles` / `pim status` without the full CLI's start-up (bin/pim.cjs tries it first; see
+// electron/core/cli/fast-main.ts). Start-up is mostly loading code, so this bundle carries
+// better-sqlite3's JavaScript (a dozen files to resolve and read otherwise; its addon stays in
+// node_modules, and fast-run.ts checks the installed version is the one bundled) and leaves out
+// what the agent loads only to refresh or journal, which this path never does.
+function fast() {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+  const sqlite = JSON.parse(fs.readFileSync(path.join(root, 'node_modules/better-sqlite3/package.json'), 'utf8'));
+  const notHere = {
+    name: 'not-on-the-fast-path',
+    setup(b) {
+      b.onResolve({ filter: /\/(audit\/journal|policy\/refresh)$/ }, (a) => ({ path: a.path, namespace: 'not-here' }));
+      b.onLoad({ filter: /.*/, namespace: 'not-here' }, (a) => ({ contents: `throw new Error(${JSON.stringify(`${a.path} is not part of pim-fast.cjs`)});`, loader: 'js' }));
+    },
+  };
+  return build({
+    ...node,
+    packages: undefined,
+    external: [...Object.keys(pkg.dependencies).filter((d) => d !== 'better-sqlite3'), 'bindings'],
+    define: { 'process.env.PIM_FAST_SQLITE_VERSION': JSON.stringify(sqlite.version) },
+    plugins: [notHere],
+    entryPoints: ['electron/core/cli/fast-main.ts'],
+    outfile: 'dist/pim-fast.cjs',
+  });
+}
+
 await Promise.all([
   build({ ...node, entryPoints: ['electron/core/cli/bin.ts'], outfile: 'dist/pim.cjs' }),
+  fast(),
   build({ ...node, entryPoints: ['server/main.ts'], outfile: 'dist/pim-server.cjs' }),
   build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/electron-main.cjs', external: ['electron'] }),
   // a sandboxed preload can require only 'electron': bundle everything else into it

@@ -18,7 +18,7 @@ import { checkDistinctKeys } from './policy/key-guard';
 import type { RefreshResult } from './policy/refresh';
 import { tufDirs } from './policy/tuf-dirs';
 import { AgentStore, type Connection } from './store/agent-store';
-import { openDb } from './store/db';
+import { openDb, type Db } from './store/db';
 
 type Index = ReturnType<typeof indexRoles>;
 
@@ -55,9 +55,11 @@ export class Agent {
   private journalP: Promise<Journal> | null = null;
   private auditListeners = new Set<() => void>();
 
-  constructor(readonly home: string, private readonly clock: () => Date = () => new Date()) {
-    ensurePrivateDir(home);
-    this.store = new AgentStore(openDb(home));
+  /** `db`: an agent.db the caller already opened (the CLI's read-only fast path, cli/fast-run.ts,
+   *  which checked the folder and file itself); else the folder is made private and opened here. */
+  constructor(readonly home: string, private readonly clock: () => Date = () => new Date(), db?: Db) {
+    if (!db) ensurePrivateDir(home);
+    this.store = new AgentStore(db ?? openDb(home));
   }
 
   close(): void {

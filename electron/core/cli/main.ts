@@ -12,7 +12,8 @@ import { resolveHome } from '../home';
 import { RefreshError } from '../policy/errors';
 import { reportLines } from '../credentials/scheduler';
 import { exportLines, shellInit, SHELLS, type Shell } from '../credentials/shell';
-import { activationsText, checkText, clean, neverSigned, rolesText, statusLine, utc } from './format';
+import { activationsText, checkText, clean, neverSigned, utc } from './format';
+import { rolesOutput, statusOutput } from './fast-commands';
 
 const HELP = `pim — PIM Agent command line (just-in-time privileged access)
 
@@ -210,10 +211,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'roles':
         return await withAgent(home, async (agent) => {
-          const s = agent.state();
-          const roles = o.all ? agent.listAllRoles() : s.roles;
-          if (o.json) json({ ...s, roles });
-          else out(rolesText(s, roles, !o.all));
+          out(rolesOutput(agent, o));
           return EXIT.ok;
         });
       case 'check': {
@@ -237,17 +235,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'status':
         return await withAgent(home, async (agent) => {
-          const s = agent.state();
-          const conn = agent.store.connection();
-          const { roles: _r, ...rest } = s;
-          if (o.json) json({ ...rest, home, unenrolled: conn?.unenrolled ?? null, demo: conn?.demo ?? null });
-          else {
-            out(`home:    ${home}\n`);
-            out(`server:  ${s.server ?? '(not connected)'}${conn?.unenrolled ? '  [connected with --user: demo/test path, not enrolled]' : ''}\n`);
-            out(`user:    ${s.user?.email ?? '-'}${s.user?.groups.length ? ` (groups: ${s.user.groups.map(clean).join(', ')})` : ''}\n`);
-            out(`status:  ${statusLine(s)}\n`);
-            if (s.lastAttemptAt) out(`last refresh attempt: ${utc(s.lastAttemptAt)}\n`);
-          }
+          out(statusOutput(agent, home, o));
           return EXIT.ok;
         });
       case 'enroll':

@@ -92,6 +92,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX injections_by_activation ON injections(activation);`,
 ];
 
+/** The schema this build writes: a file at another version is migrated (or refused) by openDb. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 export type Db = Database.Database;
 
 export function openDb(home: string, opts: { readonly?: boolean } = {}): Db {
