@@ -125,7 +125,7 @@ export const InjectionViewSchema = z.object({
   expiresAt: z.string(),
   /** set while the role's helpers only explain that it ended */
   endedAt: z.string().nullable(),
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string() })),
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh', 'gcp', 'azure']), name: z.string(), where: z.string() })),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 

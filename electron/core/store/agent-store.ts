@@ -178,7 +178,7 @@ export class AgentStore {
     for (const r of rows) {
       let v = by.get(r.activation);
       if (!v) by.set(r.activation, (v = { role: r.role, activation: r.activation, expiresAt: r.expires_at, endedAt: null, items: [] }));
-      if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh') continue;
+      if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh' && r.kind !== 'gcp' && r.kind !== 'azure') continue;
       v.items.push({ kind: r.kind, name: r.name, where: r.target });
       if (r.ended_at) v.endedAt = r.ended_at;
     }
