@@ -175,7 +175,10 @@ export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId:
     res.writeHead(403);
     res.end();
   });
+  const tunnels = new Set<net.Socket>();
   proxy.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+    tunnels.add(socket);
+    socket.on('close', () => tunnels.delete(socket));
     if (req.url !== `${ENTRA_HOST}:443`) {
       socket.end('HTTP/1.1 403 Forbidden\r\n\r\n');
       return;
@@ -185,8 +188,14 @@ export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId:
       upstream.pipe(socket);
       socket.pipe(upstream);
     });
+    tunnels.add(upstream);
+    upstream.on('close', () => {
+      tunnels.delete(upstream);
+      socket.destroy();
+    });
     upstream.on('error', () => socket.destroy());
     socket.on('error', () => upstream.destroy());
+    socket.on('close', () => upstream.destroy());
   });
   const proxyPort = await listen(proxy);
   const stop = closer(server);
@@ -197,6 +206,8 @@ export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId:
     caFile: path.join(tls.dir, 'cert.pem'),
     exchanges,
     stop: async () => {
+      // tunnels are raw sockets the HTTP servers no longer track
+      for (const t of tunnels) t.destroy();
       await stopProxy();
       await stop();
       fs.rmSync(tls.dir, { recursive: true, force: true });

@@ -125,6 +125,9 @@ const gcloudToken = (w: World) => client(w, 'gcloud', ['auth', 'print-access-tok
 /** a program run by `pim exec ROLE --`: the SDKs see only the environment pim sets */
 const viaExec = (w: World, cloud: 'gcp' | 'azure') => client(w, process.execPath, [PIM, '--home', w.home, 'exec', ROLE, '--', process.execPath, CLOUD_CLIENT, cloud]);
 
+/** the SDK with the environment `pim env` printed while the role was active (set per test) */
+let viaExecEnv: (w: World, cloud: 'gcp' | 'azure') => ReturnType<typeof client> = () => Promise.reject(new Error('no environment captured'));
+
 function oursLeft(w: World): string[] {
   const left: string[] = [];
   const configs = path.join(w.gcloudDir, 'configurations');
@@ -207,13 +210,27 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
     assert.deepEqual(oursLeft(w), []);
   });
 
-  await t.test('expired with no agent running: gcloud is told the role expired', async () => {
+  await t.test('expired with no agent running: gcloud and google-auth-library are told the role expired, the identity platform refuses the expired token', async () => {
     await activate(w, '12s');
+    const env = w.pim('env', ROLE);
+    assert.equal(env.code, 0, env.stderr);
+    const exported = Object.fromEntries([...env.stdout.matchAll(/^export (\w+)='([^']*)';$/gm)].map((m) => [m[1]!, m[2]!]));
+    viaExecEnv = (world, cloud) => client(world, process.execPath, [CLOUD_CLIENT, cloud], exported);
     assert.equal((await gcloudToken(w)).code, 0);
     await until('the role to expire', async () => /expired at/.test((await gcloudToken(w)).stderr));
     const g = await gcloudToken(w);
     assert.notEqual(g.code, 0);
     assert.match(g.stderr, /role ml-multicloud expired at .*; activate it again from PIM Agent \(pim activate ml-multicloud\)/);
+    const lib = await viaExecEnv(w, 'gcp');
+    assert.notEqual(lib.code, 0);
+    assert.match(lib.stderr, /role ml-multicloud expired at/);
+    // no agent ran to remove the Azure token file: what is in it expired with the role, and the
+    // identity platform refuses it
+    const az = await viaExecEnv(w, 'azure');
+    assert.notEqual(az.code, 0);
+    const last = w.entra.exchanges.at(-1)!;
+    assert.equal(last.ok, false);
+    assert.match(last.reason ?? '', /"exp" claim timestamp check failed/);
     assert.equal(w.pim('credentials', 'sweep').code, 0);
     assert.deepEqual(oursLeft(w), []);
   });
