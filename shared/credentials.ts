@@ -47,6 +47,8 @@ export interface IssuedGcp {
   project: string | null;
   /** STS origin; null: https://sts.googleapis.com */
   stsEndpoint: string | null;
+  /** IAM Credentials origin (impersonation); null: https://iamcredentials.googleapis.com */
+  iamCredentialsEndpoint: string | null;
   subjectToken: string;
   expiresAt: string;
 }

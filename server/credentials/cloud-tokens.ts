@@ -52,6 +52,7 @@ export async function mintGcp(grants: readonly GcpGrant[], c: CloudInput): Promi
       serviceAccount: g.serviceAccount ?? null,
       project: g.project ?? null,
       stsEndpoint: g.stsEndpoint ?? null,
+      iamCredentialsEndpoint: g.iamCredentialsEndpoint ?? null,
       subjectToken,
       expiresAt: new Date(c.exp * 1000).toISOString(),
     });

@@ -38,15 +38,23 @@ const endpoint = (field: string) =>
     return (u.protocol === 'https:' || local) && u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password;
   }, `${field} must be an https:// origin (scheme, host and port only)`);
 
-export const GcpGrantSchema = z.strictObject({
-  workloadIdentityProvider: formatted('workloadIdentityProvider', WORKLOAD_IDENTITY_PROVIDER_RE, 'projects/123456789012/locations/global/workloadIdentityPools/POOL/providers/PROVIDER'),
-  /** impersonated after the token exchange (the federated principal needs roles/iam.workloadIdentityUser on it) */
-  serviceAccount: formatted('serviceAccount', SERVICE_ACCOUNT_RE, 'name@project-id.iam.gserviceaccount.com').optional(),
-  /** gcloud's core/project in the pim-<role> configuration */
-  project: formatted('project', GCP_PROJECT_RE, 'my-project-123 (6-30 lower-case letters, digits or -)').optional(),
-  /** Security Token Service origin; default https://sts.googleapis.com */
-  stsEndpoint: endpoint('stsEndpoint').optional(),
-});
+export const GcpGrantSchema = z
+  .strictObject({
+    workloadIdentityProvider: formatted('workloadIdentityProvider', WORKLOAD_IDENTITY_PROVIDER_RE, 'projects/123456789012/locations/global/workloadIdentityPools/POOL/providers/PROVIDER'),
+    /** impersonated after the token exchange (the federated principal needs roles/iam.workloadIdentityUser on it) */
+    serviceAccount: formatted('serviceAccount', SERVICE_ACCOUNT_RE, 'name@project-id.iam.gserviceaccount.com').optional(),
+    /** gcloud's core/project in the pim-<role> configuration */
+    project: formatted('project', GCP_PROJECT_RE, 'my-project-123 (6-30 lower-case letters, digits or -)').optional(),
+    /** Security Token Service origin; default https://sts.googleapis.com */
+    stsEndpoint: endpoint('stsEndpoint').optional(),
+    /** IAM Credentials origin for the impersonation; default https://iamcredentials.googleapis.com */
+    iamCredentialsEndpoint: endpoint('iamCredentialsEndpoint').optional(),
+  })
+  .superRefine((g, ctx) => {
+    if (g.iamCredentialsEndpoint !== undefined && g.serviceAccount === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['iamCredentialsEndpoint'], message: 'iamCredentialsEndpoint is only used to impersonate a serviceAccount: name one, or remove it' });
+    }
+  });
 
 export const AzureGrantSchema = z.strictObject({
   tenantId: formatted('tenantId', GUID_RE, '00000000-0000-0000-0000-000000000000 (a GUID)'),
@@ -68,6 +76,7 @@ export function compileGcpGrant(g: GcpGrant): GcpGrant {
     ...(g.serviceAccount !== undefined && { serviceAccount: g.serviceAccount }),
     ...(g.project !== undefined && { project: g.project }),
     ...(g.stsEndpoint !== undefined && { stsEndpoint: g.stsEndpoint }),
+    ...(g.iamCredentialsEndpoint !== undefined && { iamCredentialsEndpoint: g.iamCredentialsEndpoint }),
   };
 }
 
@@ -82,4 +91,4 @@ export function compileAzureGrant(g: AzureGrant): AzureGrant {
 }
 
 /** Field names, for the parser's "did you mean" hints. */
-export const CLOUD_GRANT_FIELDS = ['gcp', 'azure', 'workloadIdentityProvider', 'serviceAccount', 'project', 'tenantId', 'clientId', 'subscriptionId', 'authorityHost'];
+export const CLOUD_GRANT_FIELDS = ['gcp', 'azure', 'workloadIdentityProvider', 'serviceAccount', 'project', 'tenantId', 'clientId', 'subscriptionId', 'authorityHost', 'iamCredentialsEndpoint'];

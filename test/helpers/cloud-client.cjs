@@ -26,7 +26,9 @@ async function main() {
 main().then(
   (line) => process.stdout.write(`${line}\n`),
   (e) => {
-    process.stderr.write(`${e && e.message ? e.message : String(e)}\n`);
+    // the SDK's message, and what the server said when there was an HTTP answer (gaxios keeps it apart)
+    const data = e && e.response && e.response.data ? ` (${e.response.status}: ${JSON.stringify(e.response.data)})` : '';
+    process.stderr.write(`${e && e.message ? e.message : String(e)}${data}\n${process.env.PIM_DEBUG_STACK ? e.stack : ""}`);
     process.exit(1);
   },
 );

@@ -40,6 +40,11 @@ export interface StandIn {
   stop(): Promise<void>;
 }
 
+export interface GoogleSts extends StandIn {
+  /** generateAccessToken calls that were granted: which service account, for whose federated token */
+  impersonations: { serviceAccount: string; subject: string }[];
+}
+
 async function body(req: http.IncomingMessage): Promise<Record<string, string>> {
   let text = '';
   for await (const chunk of req) text += chunk;
@@ -63,12 +68,22 @@ function closer(server: http.Server | https.Server): () => Promise<void> {
     });
 }
 
-export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provider: string }): Promise<StandIn> {
+export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provider: string }): Promise<GoogleSts> {
   const keys = createRemoteJWKSet(new URL(o.jwksUrl));
   const exchanges: Exchange[] = [];
+  const impersonations: GoogleSts['impersonations'] = [];
   const issued = new Map<string, JWTPayload>();
   const server = http.createServer((req, res) => {
     void (async () => {
+      const impersonate = /^\/v1\/projects\/-\/serviceAccounts\/([^/:]+):generateAccessToken$/.exec(req.url ?? '');
+      if (req.method === 'POST' && impersonate) {
+        const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+        const c = issued.get(bearer);
+        if (!c) return send(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+        impersonations.push({ serviceAccount: decodeURIComponent(impersonate[1]!), subject: String(c.sub) });
+        const accessToken = `ya29.pim-test-sa-${crypto.randomBytes(12).toString('hex')}`;
+        return send(res, 200, { accessToken, expireTime: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z') });
+      }
       const p = await body(req);
       if (req.method === 'POST' && req.url === '/v1/token') {
         const refuse = (reason: string) => {
@@ -100,7 +115,7 @@ export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provi
     })();
   });
   const port = await listen(server);
-  return { url: `http://127.0.0.1:${port}`, exchanges, stop: closer(server) };
+  return { url: `http://127.0.0.1:${port}`, exchanges, impersonations, stop: closer(server) };
 }
 
 export interface Entra extends StandIn {

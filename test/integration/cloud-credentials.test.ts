@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { touch } from '../helpers/ceremony';
-import { startEntra, startGoogleSts, type Entra, type StandIn } from '../helpers/cloud-standins';
+import { startEntra, startGoogleSts, type Entra, type GoogleSts } from '../helpers/cloud-standins';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
@@ -36,6 +36,11 @@ roles:
     grants:
       gcp: [{ workloadIdentityProvider: '${PROVIDER}', project: tpu-training-1, stsEndpoint: '${o.sts}' }]
       azure: [{ tenantId: ${TENANT}, clientId: ${CLIENT}, subscriptionId: ${SUBSCRIPTION} }]
+  - name: tpu-trainer
+    eligible: { groups: [ml] }
+    activation: { maxDuration: 1h, justification: optional }
+    grants:
+      gcp: [{ workloadIdentityProvider: '${PROVIDER}', serviceAccount: trainer@tpu-training-1.iam.gserviceaccount.com, project: tpu-training-1, stsEndpoint: '${o.sts}', iamCredentialsEndpoint: '${o.sts}' }]
 users:
   - { email: alice@acme.example, groups: [ml] }
 `;
@@ -47,7 +52,7 @@ interface World {
   gcloudDir: string;
   env: NodeJS.ProcessEnv;
   key: SoftAuthenticator;
-  sts: StandIn;
+  sts: GoogleSts;
   entra: Entra;
   pim: (...a: string[]) => ReturnType<typeof run>;
 }
@@ -95,8 +100,8 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   return { dir, home, gcloudDir, env, key, sts, entra, pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env) };
 }
 
-async function activate(w: World, duration: string): Promise<string> {
-  const act = await start(PIM, ['--home', w.home, 'activate', ROLE, '--duration', duration, '--no-open'], /sign this request: (\S+)/, w.env);
+async function activate(w: World, duration: string, role = ROLE): Promise<string> {
+  const act = await start(PIM, ['--home', w.home, 'activate', role, '--duration', duration, '--no-open'], /sign this request: (\S+)/, w.env);
   assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
   return act.output();
@@ -121,7 +126,7 @@ function client(w: World, cmd: string, args: string[], extraEnv: NodeJS.ProcessE
 }
 
 /** `gcloud auth print-access-token` with the role's configuration; GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES as `pim env` sets it */
-const gcloudToken = (w: World) => client(w, 'gcloud', ['auth', 'print-access-token', '--configuration', NAME, '--verbosity', 'error'], { GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: '1' });
+const gcloudToken = (w: World, configuration = NAME) => client(w, 'gcloud', ['auth', 'print-access-token', '--configuration', configuration, '--verbosity', 'error'], { GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: '1' });
 /** a program run by `pim exec ROLE --`: the SDKs see only the environment pim sets */
 const viaExec = (w: World, cloud: 'gcp' | 'azure') => client(w, process.execPath, [PIM, '--home', w.home, 'exec', ROLE, '--', process.execPath, CLOUD_CLIENT, cloud]);
 
@@ -231,6 +236,24 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
     const last = w.entra.exchanges.at(-1)!;
     assert.equal(last.ok, false);
     assert.match(last.reason ?? '', /"exp" claim timestamp check failed/);
+    assert.equal(w.pim('credentials', 'sweep').code, 0);
+    assert.deepEqual(oursLeft(w), []);
+  });
+
+  await t.test('impersonation: gcloud and google-auth-library get the service account\'s token for the federated user', async () => {
+    await activate(w, '10m', 'tpu-trainer');
+    const g = await gcloudToken(w, 'pim-tpu-trainer');
+    assert.equal(g.code, 0, g.stderr);
+    assert.match(g.stdout, /^ya29\.pim-test-sa-/);
+    const lib = await client(w, process.execPath, [PIM, '--home', w.home, 'exec', 'tpu-trainer', '--', process.execPath, CLOUD_CLIENT, 'gcp']);
+    assert.equal(lib.code, 0, lib.stderr);
+    assert.match(lib.stdout, /gcp access token ya29\.pim-test-sa-/);
+    assert.deepEqual(w.sts.impersonations.slice(-2), [
+      { serviceAccount: 'trainer@tpu-training-1.iam.gserviceaccount.com', subject: 'alice@acme.example' },
+      { serviceAccount: 'trainer@tpu-training-1.iam.gserviceaccount.com', subject: 'alice@acme.example' },
+    ]);
+    assert.equal(w.pim('deactivate', 'tpu-trainer').code, 0);
+    assert.match((await gcloudToken(w, 'pim-tpu-trainer')).stderr, /role tpu-trainer was deactivated at/);
     assert.equal(w.pim('credentials', 'sweep').code, 0);
     assert.deepEqual(oursLeft(w), []);
   });

@@ -63,6 +63,7 @@ test('bad grant fields are refused at publish with their path, their line and th
     [`gcp: [{ workloadIdentityProvider: '${PROVIDER}', serviceAccount: trainer@gmail.com }]`, 'roles[0].grants.gcp[0].serviceAccount', /name@project-id\.iam\.gserviceaccount\.com/],
     [`gcp: [{ workloadIdentityProvider: '${PROVIDER}', stsEndpoint: 'http://sts.example.com' }]`, 'roles[0].grants.gcp[0].stsEndpoint', /must be an https:\/\/ origin/],
     [`gcp: [{ workloadIdentityProvider: '${PROVIDER}', stsEndpoint: 'https://sts.example.com/v1/token' }]`, 'roles[0].grants.gcp[0].stsEndpoint', /scheme, host and port only/],
+    [`gcp: [{ workloadIdentityProvider: '${PROVIDER}', iamCredentialsEndpoint: 'https://iam.example.com' }]`, 'roles[0].grants.gcp[0].iamCredentialsEndpoint', /only used to impersonate a serviceAccount: name one, or remove it/],
     [`azure: [{ tenantId: acme.onmicrosoft.com, clientId: ${CLIENT}, subscriptionId: ${SUB} }]`, 'roles[0].grants.azure[0].tenantId', /must look like 00000000-0000-0000-0000-000000000000 \(a GUID\)/],
     [`azure: [{ tenantId: ${TENANT}, clientId: ${CLIENT}, subscriptionId: ${SUB}, audience: "api://x\\ty" }]`, 'roles[0].grants.azure[0].audience', /must not contain spaces, newlines or control characters/],
     [`azure: [{ tenantId: ${TENANT}, clientId: ${CLIENT} }]`, 'roles[0].grants.azure[0].subscriptionId', /subscriptionId is required/],
@@ -125,13 +126,14 @@ test('the agent writes an executable-sourced external_account file, a gcloud con
   assert.deepEqual([cloudName('ml', 0, 1), cloudName('ml', 1, 2)], ['pim-ml', 'pim-ml--2']);
   assert.deepEqual(
     cloudEnv('/h/creds', [
-      { kind: 'gcp', name: 'pim-ml', target: '/home/a/.config/gcloud', detail_json: '{}' },
+      { kind: 'gcp', name: 'pim-ml', target: '/home/a/.config/gcloud', detail_json: JSON.stringify({ project: 'tpu-prod' }) },
       { kind: 'azure', name: 'pim-ml', target: '/h/creds/azure/pim-ml.jwt', detail_json: JSON.stringify({ tenantId: 't', clientId: 'c', subscriptionId: 's', authorityHost: null }) },
     ]),
     {
       CLOUDSDK_ACTIVE_CONFIG_NAME: 'pim-ml',
       GOOGLE_APPLICATION_CREDENTIALS: '/h/creds/gcloud/pim-ml.json',
       GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: '1',
+      GOOGLE_CLOUD_PROJECT: 'tpu-prod',
       AZURE_CLIENT_ID: 'c',
       AZURE_TENANT_ID: 't',
       AZURE_SUBSCRIPTION_ID: 's',

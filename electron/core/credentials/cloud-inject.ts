@@ -9,7 +9,7 @@ import type { InjectionView } from '../../../shared/api';
 import { azureEnv, azureTokenPath, listAzureTokens, removeAzureToken, writeAzureToken } from './azure-token';
 import { writeCredential } from './cred-helper';
 import { checkName } from './fs-safe';
-import { externalAccountPath, gcloudConfigDir, gcpExecutableCommand, gcpExecutableResponse, isOurGcloudConfiguration, listOurGcloudConfigurations, removeGcpConfig, writeGcpConfig } from './gcp-config';
+import { externalAccountPath, forgetGcloudAccessToken, gcloudConfigDir, gcpExecutableCommand, gcpExecutableResponse, isOurGcloudConfiguration, listOurGcloudConfigurations, removeGcpConfig, writeGcpConfig } from './gcp-config';
 
 type Item = InjectionView['items'][number];
 
@@ -46,7 +46,7 @@ export function injectGcp(issued: readonly IssuedGcp[], c: CloudContext, first: 
   return issued.map((g, i) => {
     const name = cloudName(c.role, i, issued.length);
     const exp = earlier(new Date(g.expiresAt), c.end);
-    c.upsert('gcp', name, configDir, { workloadIdentityProvider: g.workloadIdentityProvider, serviceAccount: g.serviceAccount });
+    c.upsert('gcp', name, configDir, { workloadIdentityProvider: g.workloadIdentityProvider, serviceAccount: g.serviceAccount, project: g.project });
     // the credential first: the configuration must never point at a helper with nothing to say
     writeCredential(c.credsDir, 'gcp', name, gcpExecutableResponse(g.subjectToken, exp), { role: c.role, activationEnd: c.end, credentialExpires: exp });
     if (first || !isOurGcloudConfiguration(configDir, name, c.credsDir)) {
@@ -56,7 +56,7 @@ export function injectGcp(issued: readonly IssuedGcp[], c: CloudContext, first: 
         name,
         role: c.role,
         project: g.project,
-        account: { audience: g.audience, stsEndpoint: g.stsEndpoint, serviceAccount: g.serviceAccount, command: gcpExecutableCommand(c.helper, name) },
+        account: { audience: g.audience, stsEndpoint: g.stsEndpoint, serviceAccount: g.serviceAccount, iamCredentialsEndpoint: g.iamCredentialsEndpoint ?? null, command: gcpExecutableCommand(c.helper, name) },
       });
     }
     return { item: { kind: 'gcp', name, where: configDir }, expires: exp };
@@ -74,8 +74,16 @@ export function injectAzure(issued: readonly IssuedAzure[], c: CloudContext): { 
   });
 }
 
+/** The role ended (tombstone or removal): gcloud must not go on with a cached token of ours. */
+export function endCloudEntry(r: CloudRow): void {
+  if (r.kind !== 'gcp') return;
+  const sa = (JSON.parse(r.detail_json) as { serviceAccount?: string | null }).serviceAccount;
+  if (sa) forgetGcloudAccessToken(r.target, sa);
+}
+
 /** What the manager's removeEntry adds for these kinds (the `pim-cred` credential is its own). */
 export function removeCloudEntry(credsDir: string, r: CloudRow): void {
+  endCloudEntry(r);
   if (r.kind === 'gcp') removeGcpConfig(credsDir, r.target, r.name);
   if (r.kind === 'azure') removeAzureToken(credsDir, r.name);
 }
@@ -101,6 +109,9 @@ export function cloudEnv(credsDir: string, rows: readonly CloudRow[]): Record<st
     env.GOOGLE_APPLICATION_CREDENTIALS = externalAccountPath(credsDir, gcp.name);
     // Google's opt-in for executable-sourced credentials (our helper)
     env.GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES = '1';
+    // the client libraries' project (without it they ask Cloud Resource Manager, or gcloud)
+    const project = (JSON.parse(gcp.detail_json) as { project?: string | null }).project;
+    if (project) env.GOOGLE_CLOUD_PROJECT = project;
   }
   const azure = rows.filter((r) => r.kind === 'azure').sort(byName)[0];
   if (azure) {

@@ -13,9 +13,11 @@
 // opt-in); `pim env`/`pim exec` set it.
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { UnsafePathError, checkEmbeddablePath, checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
 
 export const GCP_DEFAULT_STS = 'https://sts.googleapis.com';
+export const GCP_DEFAULT_IAM_CREDENTIALS = 'https://iamcredentials.googleapis.com';
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt';
 const MARK = '# written by PIM Agent';
 
@@ -39,12 +41,15 @@ export interface ExternalAccountInput {
   audience: string;
   stsEndpoint: string | null;
   serviceAccount: string | null;
+  /** IAM Credentials origin for the impersonation; null: Google's */
+  iamCredentialsEndpoint?: string | null;
   command: string;
 }
 
 /** An external_account credential configuration (google.aip.dev/auth/4117), executable-sourced. */
 export function externalAccountConfig(o: ExternalAccountInput): Record<string, unknown> {
   const sts = (o.stsEndpoint ?? GCP_DEFAULT_STS).replace(/\/+$/, '');
+  const iam = (o.iamCredentialsEndpoint ?? GCP_DEFAULT_IAM_CREDENTIALS).replace(/\/+$/, '');
   return {
     type: 'external_account',
     audience: o.audience,
@@ -52,7 +57,7 @@ export function externalAccountConfig(o: ExternalAccountInput): Record<string, u
     token_url: `${sts}/v1/token`,
     // gcloud asks it who the federated principal is (the account it shows)
     token_info_url: `${sts}/v1/introspect`,
-    ...(o.serviceAccount && { service_account_impersonation_url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${o.serviceAccount}:generateAccessToken` }),
+    ...(o.serviceAccount && { service_account_impersonation_url: `${iam}/v1/projects/-/serviceAccounts/${o.serviceAccount}:generateAccessToken` }),
     credential_source: { executable: { command: o.command, timeout_millis: 5000 } },
   };
 }
@@ -120,4 +125,22 @@ export function listOurGcloudConfigurations(configDir: string, credsDir: string)
 export function removeGcpConfig(credsDir: string, configDir: string, name: string): void {
   if (isOurGcloudConfiguration(configDir, name, credsDir)) removeFile(gcloudConfigurationPath(configDir, name));
   removeFile(externalAccountPath(credsDir, name));
+}
+
+/**
+ * gcloud keeps access tokens between runs in access_tokens.db (its own SQLite cache, keyed by
+ * account): an impersonated service account's token would keep gcloud working for up to an hour
+ * after the role ended. At the end we delete that account's cached token, so gcloud asks the helper
+ * again and is told why. (The token itself stays valid at Google until it expires.)
+ */
+export function forgetGcloudAccessToken(configDir: string, account: string): void {
+  const file = path.join(configDir, 'access_tokens.db');
+  if (!fs.existsSync(file)) return;
+  const db = new Database(file, { fileMustExist: true, timeout: 2000 });
+  try {
+    const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'access_tokens'").get();
+    if (table) db.prepare('DELETE FROM access_tokens WHERE account_id = ?').run(account);
+  } finally {
+    db.close();
+  }
 }

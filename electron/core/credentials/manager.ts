@@ -30,7 +30,7 @@ import { endCredential, installCredHelper, kubeExecCredential, listCredentials, 
 import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
 import { addKubeEntries, kubeconfigPath, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
 import { updateKubeconfig } from './kubeconfig-file';
-import { cloudEnv, injectAzure, injectGcp, removeCloudEntry, removeCloudStrays } from './cloud-inject';
+import { cloudEnv, endCloudEntry, injectAzure, injectGcp, removeCloudEntry, removeCloudStrays } from './cloud-inject';
 import { contextFileText, roleEnv } from './shell';
 import { addCertificate, agentSocket, listIdentities, removeIdentity, SshAgentError } from './ssh-agent';
 import { generateSshKey, parseCertificate, sshKeyFromSeed, type EphemeralSshKey } from './ssh-key';
@@ -277,6 +277,7 @@ export class CredentialManager {
           if (!r.ended_at) items.push({ kind: r.kind, name: r.name, where: r.target });
         } else if (!r.ended_at) {
           endCredential(this.credsDir, r.kind as CredKind, r.name, reason.message);
+          if (r.kind === 'gcp') this.tryEndCloud(r, report);
           this.agent.store.db.prepare('UPDATE injections SET ended_at = ? WHERE kind = ? AND name = ? AND target = ?').run(now.toISOString(), r.kind, r.name, r.target);
           items.push({ kind: r.kind, name: r.name, where: r.target });
         }
@@ -285,6 +286,14 @@ export class CredentialManager {
         report.removed.push({ role, activation, reason: reason.code, items });
         records.push({ type: 'credentials-removed', data: { activation, role, reason: reason.code, items } });
       }
+    }
+  }
+
+  private tryEndCloud(r: Row, report: ReconcileReport): void {
+    try {
+      endCloudEntry(r);
+    } catch (e) {
+      report.warnings.push(`could not clear gcloud's cached token for ${r.name}: ${(e as Error).message}`);
     }
   }
 
