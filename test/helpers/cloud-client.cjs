@@ -28,7 +28,7 @@ main().then(
   (e) => {
     // the SDK's message, and what the server said when there was an HTTP answer (gaxios keeps it apart)
     const data = e && e.response && e.response.data ? ` (${e.response.status}: ${JSON.stringify(e.response.data)})` : '';
-    process.stderr.write(`${e && e.message ? e.message : String(e)}${data}\n${process.env.PIM_DEBUG_STACK ? e.stack : ""}`);
+    process.stderr.write(`${e && e.message ? e.message : String(e)}${data}\n`);
     process.exit(1);
   },
 );
