@@ -2,10 +2,13 @@
 // present (a policy without them signs the same bytes as before); minted with the audience and
 // subject each cloud documents; written by the agent in the formats gcloud and the SDKs read.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { cloudEnv, cloudName } from '../../electron/core/credentials/cloud-inject';
-import { externalAccountConfig, gcloudConfigDir, gcloudConfigurationText, gcpExecutableCommand, gcpExecutableResponse } from '../../electron/core/credentials/gcp-config';
+import { cloudEnv, cloudName, removeCloudStrays } from '../../electron/core/credentials/cloud-inject';
+import { writeAzureToken } from '../../electron/core/credentials/azure-token';
+import { externalAccountConfig, gcloudConfigDir, gcloudConfigurationText, gcpExecutableCommand, gcpExecutableResponse, writeGcpConfig } from '../../electron/core/credentials/gcp-config';
 import { mintCredentials } from '../../server/credentials/issue';
 import { IssuerKeys } from '../../server/credentials/issuer-keys';
 import { SshCa } from '../../server/credentials/ssh-ca';
@@ -140,4 +143,32 @@ test('the agent writes an executable-sourced external_account file, a gcloud con
       AZURE_FEDERATED_TOKEN_FILE: '/h/creds/azure/pim-ml.jwt',
     },
   );
+});
+
+test('the sweep removes our gcloud configurations and Azure token files that no row accounts for, and nothing of the user\'s', () => {
+  const dir = tmpDir();
+  const credsDir = path.join(dir, 'pim', 'creds');
+  const configDir = path.join(dir, 'gcloud');
+  const account = { audience: `//iam.googleapis.com/${PROVIDER}`, stsEndpoint: null, serviceAccount: null, command: '/h/creds/bin/pim-cred gcp x' };
+  const kept = writeGcpConfig({ credsDir, configDir, name: 'pim-live', role: 'live', project: null, account });
+  const stray = writeGcpConfig({ credsDir, configDir, name: 'pim-crashed', role: 'crashed', project: null, account });
+  assert.equal(fs.statSync(stray.credentialFile).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.dirname(stray.credentialFile)).mode & 0o777, 0o700);
+  // the user's own configuration that happens to be called pim-…, and their default one
+  fs.writeFileSync(path.join(configDir, 'configurations', 'config_pim-mine'), '[core]\nproject = mine\n');
+  fs.writeFileSync(path.join(configDir, 'configurations', 'config_default'), '[core]\naccount = me@example.com\n');
+  writeAzureToken(credsDir, 'pim-live', 'a.b.c');
+  const strayToken = writeAzureToken(credsDir, 'pim-crashed', 'a.b.c');
+  const rows = [
+    { kind: 'gcp', name: 'pim-live', target: configDir },
+    { kind: 'azure', name: 'pim-live', target: path.join(credsDir, 'azure', 'pim-live.jwt') },
+  ];
+  const report = { warnings: [] as string[] };
+  removeCloudStrays({ credsDir, env: { CLOUDSDK_CONFIG: configDir }, homedir: dir, known: (kind, name, target) => rows.some((r) => r.kind === kind && r.name === name && (target === undefined || r.target === target)) }, report);
+  assert.deepEqual(report.warnings, []);
+  assert.deepEqual(fs.readdirSync(path.join(configDir, 'configurations')).sort(), ['config_default', 'config_pim-live', 'config_pim-mine']);
+  assert.equal(fs.existsSync(kept.credentialFile), true);
+  assert.equal(fs.existsSync(stray.credentialFile), false);
+  assert.equal(fs.existsSync(strayToken), false);
+  assert.deepEqual(fs.readdirSync(path.join(credsDir, 'azure')), ['pim-live.jwt']);
 });
