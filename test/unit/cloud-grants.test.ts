@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
-import { cloudEnv, cloudName, removeCloudStrays } from '../../electron/core/credentials/cloud-inject';
+import { cloudEnv, cloudName, injectAzure, injectGcp, removeCloudStrays } from '../../electron/core/credentials/cloud-inject';
 import { writeAzureToken } from '../../electron/core/credentials/azure-token';
 import { externalAccountConfig, gcloudConfigDir, gcloudConfigurationText, gcpExecutableCommand, gcpExecutableResponse, writeGcpConfig } from '../../electron/core/credentials/gcp-config';
 import { mintCredentials } from '../../server/credentials/issue';
@@ -171,4 +171,36 @@ test('the sweep removes our gcloud configurations and Azure token files that no 
   assert.equal(fs.existsSync(stray.credentialFile), false);
   assert.equal(fs.existsSync(strayToken), false);
   assert.deepEqual(fs.readdirSync(path.join(credsDir, 'azure')), ['pim-live.jwt']);
+});
+
+test('a grant that cannot be set up is a warning naming it; the other cloud still gets its credentials', () => {
+  const dir = tmpDir();
+  const now = new Date();
+  const end = new Date(now.getTime() + 3600_000);
+  const warnings: string[] = [];
+  const rows: string[] = [];
+  const c = {
+    credsDir: path.join(dir, 'creds'),
+    env: { CLOUDSDK_CONFIG: path.join(dir, 'gcloud') },
+    homedir: dir,
+    helper: path.join(dir, 'my pim', 'pim-cred'), // a space: Google's libraries would split the command there
+    role: 'ml',
+    activation: 'act1',
+    end,
+    now,
+    upsert: (kind: string, name: string) => void rows.push(`${kind}:${name}`),
+    warn: (m: string) => void warnings.push(m),
+  };
+  const token = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln';
+  const gcp = injectGcp([{ workloadIdentityProvider: PROVIDER, audience: `//iam.googleapis.com/${PROVIDER}`, serviceAccount: null, project: null, stsEndpoint: null, iamCredentialsEndpoint: null, subjectToken: token, expiresAt: end.toISOString() }], c, true);
+  assert.equal(gcp[0]!.item, null);
+  assert.ok(gcp[0]!.expires.getTime() - now.getTime() <= 60_000, 'tried again within a minute');
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, new RegExp(`^ml: GCP ${PROVIDER} not set up: .*split the command on spaces`));
+  assert.equal(fs.existsSync(path.join(dir, 'gcloud', 'configurations', 'config_pim-ml')), false, 'no configuration pointing at a helper that cannot run');
+  const azure = injectAzure([{ tenantId: TENANT.toLowerCase(), clientId: CLIENT, subscriptionId: SUB, authorityHost: null, token, expiresAt: end.toISOString() }], c);
+  assert.deepEqual(azure[0]!.item, { kind: 'azure', name: 'pim-ml', where: path.join(dir, 'creds', 'azure', 'pim-ml.jwt') });
+  assert.equal(fs.readFileSync(azure[0]!.item!.where, 'utf8'), token);
+  assert.equal(fs.statSync(azure[0]!.item!.where).mode & 0o777, 0o600);
+  assert.deepEqual(rows, ['gcp:pim-ml', 'azure:pim-ml'], 'rows are written first, so the sweep finds anything half-done');
 });

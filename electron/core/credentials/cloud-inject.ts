@@ -25,6 +25,8 @@ export interface CloudContext {
   now: Date;
   /** records the row before anything is written (a crash leaves a row to sweep) */
   upsert: (kind: 'gcp' | 'azure', name: string, target: string, detail: object) => void;
+  /** what could not be done, in words: one grant failing does not stop the others */
+  warn: (message: string) => void;
 }
 
 export interface CloudRow {
@@ -41,9 +43,26 @@ export function cloudName(role: string, i: number, count: number): string {
 
 const earlier = (a: Date, b: Date) => (a < b ? a : b);
 
-export function injectGcp(issued: readonly IssuedGcp[], c: CloudContext, first: boolean): { item: Item; expires: Date }[] {
+/** item null: that grant failed (a warning says why); expires: when to try again or renew */
+type Injected = { item: Item | null; expires: Date };
+
+/** each grant on its own: a failure becomes a warning, retried with the next renewal (in a minute) */
+function each<T>(c: CloudContext, what: (g: T) => string, list: readonly T[], f: (g: T, i: number) => Injected): Injected[] {
+  const out: Injected[] = [];
+  list.forEach((g, i) => {
+    try {
+      out.push(f(g, i));
+    } catch (e) {
+      c.warn(`${c.role}: ${what(g)} not set up: ${(e as Error).message}`);
+      out.push({ item: null, expires: new Date(c.now.getTime() + 60_000) });
+    }
+  });
+  return out;
+}
+
+export function injectGcp(issued: readonly IssuedGcp[], c: CloudContext, first: boolean): Injected[] {
   const configDir = gcloudConfigDir(c.env, c.homedir);
-  return issued.map((g, i) => {
+  return each(c, (g) => `GCP ${g.workloadIdentityProvider}`, issued, (g, i) => {
     const name = cloudName(c.role, i, issued.length);
     const exp = earlier(new Date(g.expiresAt), c.end);
     c.upsert('gcp', name, configDir, { workloadIdentityProvider: g.workloadIdentityProvider, serviceAccount: g.serviceAccount, project: g.project });
@@ -63,8 +82,8 @@ export function injectGcp(issued: readonly IssuedGcp[], c: CloudContext, first: 
   });
 }
 
-export function injectAzure(issued: readonly IssuedAzure[], c: CloudContext): { item: Item; expires: Date }[] {
-  return issued.map((g, i) => {
+export function injectAzure(issued: readonly IssuedAzure[], c: CloudContext): Injected[] {
+  return each(c, (g) => `Azure app ${g.clientId}`, issued, (g, i) => {
     const name = cloudName(c.role, i, issued.length);
     const exp = earlier(new Date(g.expiresAt), c.end);
     const file = azureTokenPath(c.credsDir, name);

@@ -551,9 +551,9 @@ export class CredentialManager {
     }
 
     // gcp, azure: subject tokens renewed like kube tokens (cloud-inject.ts)
-    const cloud = { credsDir: this.credsDir, env: this.env, homedir: this.homedir, helper, role: a.role, activation: a.id, end, now, upsert: (kind: 'gcp' | 'azure', name: string, target: string, detail: object) => upsert.run(kind, name, target, a.role, a.id, end.toISOString(), null, JSON.stringify(detail)) };
+    const cloud = { credsDir: this.credsDir, env: this.env, homedir: this.homedir, helper, role: a.role, activation: a.id, end, now, upsert: (kind: 'gcp' | 'azure', name: string, target: string, detail: object) => upsert.run(kind, name, target, a.role, a.id, end.toISOString(), null, JSON.stringify(detail)), warn: (m: string) => report.warnings.push(m) };
     for (const r of [...injectGcp(issued.gcp ?? [], cloud, first), ...injectAzure(issued.azure ?? [], cloud)]) {
-      items.push(r.item);
+      if (r.item) items.push(r.item);
       renewals.push(renewAt(now, r.expires));
     }
 
