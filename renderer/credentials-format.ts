@@ -28,7 +28,7 @@ export interface CredentialLine {
   problem?: string;
 }
 
-const ORDER: Record<Item['kind'], number> = { kube: 0, aws: 1, ssh: 2 };
+const ORDER: Record<Item['kind'], number> = { kube: 0, aws: 1, gcp: 2, azure: 3, ssh: 4 };
 
 /** The card's lines: kube contexts, then AWS profiles, then SSH certificates. */
 export function credentialLines(items: readonly Item[]): CredentialLine[] {
@@ -40,6 +40,10 @@ export function credentialLines(items: readonly Item[]): CredentialLine[] {
           return { kind: 'kube', label: 'kube context', name: displayName(i.name), where: null };
         case 'aws':
           return { kind: 'aws', label: 'AWS profile', name: displayName(i.name), where: null };
+        case 'gcp':
+          return { kind: 'gcp', label: 'gcloud configuration', name: displayName(i.name), where: null };
+        case 'azure':
+          return { kind: 'azure', label: 'Azure identity', name: displayName(i.name), where: null };
         case 'ssh':
           return i.problem ? { kind: 'ssh', label: 'SSH certificate', name: null, where: 'not added', problem: displayName(i.problem, 400) } : { kind: 'ssh', label: 'SSH certificate', name: null, where: 'in ssh-agent' };
       }
@@ -59,6 +63,9 @@ export function credentialHint(items: readonly Item[]): string | null {
   const aws = lines.find((l) => l.kind === 'aws');
   if (kube) parts.push(`kubectl --context ${kube.name}`);
   if (aws) parts.push(`aws --profile ${aws.name}`);
+  const gcp = lines.find((l) => l.kind === 'gcp');
+  if (gcp) parts.push(`gcloud --configuration ${gcp.name}`);
+  if (lines.some((l) => l.kind === 'azure')) parts.push('Azure SDKs and az: pim env <role>');
   if (lines.some((l) => l.kind === 'ssh' && !l.problem)) parts.push('ssh (ssh-agent offers the certificate)');
   return parts.length ? `use it: ${parts.join('  /  ')}` : null;
 }

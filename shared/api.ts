@@ -130,7 +130,7 @@ export const InjectionViewSchema = z.object({
   endedAt: z.string().nullable(),
   /** `until`: on an ended role, when the entry itself goes (it only explains the end until then) */
   /** `problem`: it could not be put in place (no ssh-agent): why, in words; it is retried */
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh']), name: z.string(), where: z.string(), until: z.string().optional(), problem: z.string().optional() })),
+  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh', 'gcp', 'azure']), name: z.string(), where: z.string(), until: z.string().optional(), problem: z.string().optional() })),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 

@@ -36,6 +36,36 @@ export interface IssuedSsh {
   validBefore: string;
 }
 
+/** Google Cloud workload identity federation: the subject token an external_account credential
+ *  exchanges at STS (RFC 8693), `aud` = https://iam.googleapis.com/<provider> (Google's default
+ *  allowed audience for an OIDC provider), `sub` = the user. */
+export interface IssuedGcp {
+  workloadIdentityProvider: string;
+  /** the STS `audience`: //iam.googleapis.com/<workloadIdentityProvider> */
+  audience: string;
+  serviceAccount: string | null;
+  project: string | null;
+  /** STS origin; null: https://sts.googleapis.com */
+  stsEndpoint: string | null;
+  /** IAM Credentials origin (impersonation); null: https://iamcredentials.googleapis.com */
+  iamCredentialsEndpoint: string | null;
+  subjectToken: string;
+  expiresAt: string;
+}
+
+/** Azure workload identity federation: the client assertion the Microsoft identity platform accepts
+ *  for the app registration's federated identity credential (`aud` = api://AzureADTokenExchange
+ *  unless the grant says otherwise, `sub` = pim:role:<role>). */
+export interface IssuedAzure {
+  tenantId: string;
+  clientId: string;
+  subscriptionId: string;
+  /** identity platform origin; null: https://login.microsoftonline.com */
+  authorityHost: string | null;
+  token: string;
+  expiresAt: string;
+}
+
 export interface IssuedCredentials {
   activation: string;
   role: string;
@@ -45,6 +75,9 @@ export interface IssuedCredentials {
   kube: IssuedKube[];
   aws: IssuedAws[];
   ssh: IssuedSsh[];
+  /** absent from control planes older than GCP/Azure support */
+  gcp?: IssuedGcp[];
+  azure?: IssuedAzure[];
   /** issuer URL (`iss` of the tokens); its keys are at `${issuer}/.well-known/jwks.json` */
   issuer: string;
 }

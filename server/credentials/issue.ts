@@ -5,6 +5,7 @@
 import { SignJWT } from 'jose';
 import type { IssuedAws, IssuedCredentials, IssuedKube, IssuedSsh } from '../../shared/credentials';
 import type { Cluster, CompiledRole } from '../../shared/policy/types';
+import { mintAzure, mintGcp } from './cloud-tokens';
 import { ISSUER_ALG, newJti, type IssuerKeys } from './issuer-keys';
 import { BASE_EXTENSIONS, type SshCa } from './ssh-ca';
 
@@ -123,7 +124,12 @@ export async function mintCredentials(input: IssueInput): Promise<IssuedCredenti
     ssh.push({ certificate: cert.line, principals, hosts: union(role.grants.ssh.map((g) => g.hosts)), validAfter: cert.validAfter.toISOString(), validBefore: cert.validBefore.toISOString() });
   }
 
-  return { activation: a.id, role: a.role, user: a.user, activationExpiresAt: a.expiresAt.toISOString(), kube, aws, ssh, issuer };
+  // GCP/Azure subject tokens live like kube tokens: the agent renews them while the activation lives
+  const cloud = { keys: input.keys, issuer, user: a.user, role: a.role, common, iat, exp: Math.min(iat + kubeTtl, end) };
+  const gcp = await mintGcp(role.grants.gcp ?? [], cloud);
+  const azure = await mintAzure(role.grants.azure ?? [], cloud);
+
+  return { activation: a.id, role: a.role, user: a.user, activationExpiresAt: a.expiresAt.toISOString(), kube, aws, ssh, gcp, azure, issuer };
 }
 
 /** GET /.well-known/openid-configuration: what AWS IAM OIDC providers and kube structured authn read. */

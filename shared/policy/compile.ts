@@ -4,6 +4,7 @@
 // and a laptop only learns about its own user. Output is deterministic (same input, same bytes):
 // roles keep their written order, members are sorted by e-mail.
 
+import { compileAzureGrant, compileGcpGrant } from './cloud-grants';
 import type { PolicySource } from './schema';
 import type { Assignment, CompiledRole, MemberFile, RolesFile, Subject } from './types';
 
@@ -76,6 +77,9 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
           hosts: [...s.hosts],
           ...(s.extensions !== undefined && { extensions: [...s.extensions] }),
         })),
+        // only when granted, so policies without them compile to the same bytes as before
+        ...(r.grants.gcp.length > 0 && { gcp: r.grants.gcp.map(compileGcpGrant) }),
+        ...(r.grants.azure.length > 0 && { azure: r.grants.azure.map(compileAzureGrant) }),
       },
     };
   });

@@ -1,6 +1,7 @@
 // zod schemas for the signed policy files as the agent receives them. TUF proves who wrote the
 // bytes; these prove the bytes are what our engine expects before anything reads them.
 import { z } from 'zod';
+import { AzureGrantSchema, GcpGrantSchema } from './cloud-grants';
 
 const name = z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
 const instant = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO instant');
@@ -46,6 +47,9 @@ export const CompiledRoleSchema = z
         kubernetes: z.array(z.object({ cluster: name, groups: z.array(name) }).strict()),
         aws: z.array(z.object({ roleArn: name, audience: name.optional(), stsEndpoint: name.optional(), region: name.optional() }).strict()),
         ssh: z.array(z.object({ principals: z.array(name), hosts: z.array(name), extensions: z.array(name).optional() }).strict()),
+        // the signed file is checked again, field by field, as the admin's source was
+        gcp: z.array(GcpGrantSchema).min(1).optional(),
+        azure: z.array(AzureGrantSchema).min(1).optional(),
       })
       .strict(),
   })

@@ -6,6 +6,7 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node, ParsedNode } from 'yaml';
 import type { z } from 'zod';
+import { CLOUD_GRANT_FIELDS } from './cloud-grants';
 import { PolicySchema, type PolicySource } from './schema';
 
 export interface PolicyError {
@@ -31,6 +32,7 @@ const KNOWN_FIELDS = [
   'ticket', 'required', 'pattern', 'approval', 'approvers', 'count', 'selfApproval', 'windows', 'days',
   'from', 'to', 'tz', 'maxActive', 'sessionTrail', 'onLock', 'kubernetes', 'aws', 'ssh', 'cluster', 'roleArn', 'audience',
   'stsEndpoint', 'region', 'principals', 'hosts', 'extensions', 'server', 'certificateAuthorityData',
+  ...CLOUD_GRANT_FIELDS,
 ];
 
 type Segment = string | number;

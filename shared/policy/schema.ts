@@ -8,6 +8,7 @@
 
 import { z } from 'zod';
 import { parseDuration } from './duration';
+import { AzureGrantSchema, GcpGrantSchema } from './cloud-grants';
 import { kubeContextName, NAME_RE } from './names';
 import { canonicalTimeZone, parseTimeOfDay } from './windows';
 
@@ -276,6 +277,8 @@ const grants = z.strictObject({
       }),
     )
     .default([]),
+  gcp: z.array(GcpGrantSchema).default([]),
+  azure: z.array(AzureGrantSchema).default([]),
 });
 
 const role = z.strictObject({
@@ -283,7 +286,7 @@ const role = z.strictObject({
   description: z.string({ error: 'description must be a string' }).max(2000).default(''),
   eligible,
   activation,
-  grants: grants.default({ kubernetes: [], aws: [], ssh: [] }),
+  grants: grants.default({ kubernetes: [], aws: [], ssh: [], gcp: [], azure: [] }),
 });
 
 const cluster = z.strictObject({

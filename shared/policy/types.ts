@@ -1,6 +1,8 @@
 // The compiled policy: what the control plane signs (as TUF targets) and what the agent and the
 // server both feed to the engine. Durations are whole seconds; instants are ISO-8601 UTC strings.
 
+import type { AzureGrant, GcpGrant } from './cloud-grants';
+
 export type Weekday = 'mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun';
 
 export interface TimeWindow {
@@ -43,6 +45,10 @@ export interface CompiledRole {
     kubernetes: { cluster: string; groups: string[] }[];
     aws: { roleArn: string; audience?: string; stsEndpoint?: string; region?: string }[];
     ssh: { principals: string[]; hosts: string[]; extensions?: string[] }[];
+    /** Google Cloud workload identity federation (absent when none) */
+    gcp?: GcpGrant[];
+    /** Azure workload identity federation (absent when none) */
+    azure?: AzureGrant[];
   };
 }
 

@@ -27,6 +27,17 @@ test('credentials read as kube contexts, AWS profiles, then SSH certificates —
   assert.ok(credentialLines(items).every((l) => !/\/home|\.sock/.test(credentialText(l))), 'file paths and sockets are not shown');
 });
 
+test('GCP and Azure read as a gcloud configuration and an Azure identity, after kube and AWS, with how to use them', () => {
+  const cloud: InjectionView['items'] = [
+    ...items,
+    { kind: 'azure', name: 'pim-gpu-admin', where: '/home/alice/.pim/creds/azure/pim-gpu-admin.jwt' },
+    { kind: 'gcp', name: 'pim-gpu-admin', where: '/home/alice/.config/gcloud' },
+  ];
+  assert.deepEqual(credentialLines(cloud).map(credentialText), ['kube context pim-gpu-train-gpu-admin', 'AWS profile pim-gpu-admin', 'gcloud configuration pim-gpu-admin', 'Azure identity pim-gpu-admin', 'SSH certificate in ssh-agent']);
+  assert.equal(credentialHint(cloud.filter((i) => i.kind === 'gcp' || i.kind === 'azure')), 'use it: gcloud --configuration pim-gpu-admin  /  Azure SDKs and az: pim env <role>');
+  assert.ok(credentialLines(cloud).every((l) => !/\/home/.test(credentialText(l))), 'file paths are not shown');
+});
+
 test('names lose control characters, bidi overrides and zero-width characters, and are capped', () => {
   assert.equal(displayName('pim-\u202Egnp.exe\u200b-admin\n'), 'pim-gnp.exe-admin');
   assert.equal(displayName('x'.repeat(200)).length, 80);

@@ -31,12 +31,13 @@ import { awsProfileName, kubeContextName } from '../../../shared/policy/names';
 import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
 import { addKubeEntries, kubeconfigPath, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
 import { updateKubeconfig } from './kubeconfig-file';
+import { cloudEnv, endCloudEntry, injectAzure, injectGcp, removeCloudEntry, removeCloudStrays } from './cloud-inject';
 import { contextFileText, roleEnv } from './shell';
 import { addCertificate, agentSocket, listIdentities, removeIdentity, SshAgentError } from './ssh-agent';
 import { generateSshKey, parseCertificate, sshKeyFromSeed, type EphemeralSshKey } from './ssh-key';
 import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEndpointFor } from './sts';
 
-export type InjectionKind = 'kube' | 'aws' | 'ssh';
+export type InjectionKind = 'kube' | 'aws' | 'ssh' | 'gcp' | 'azure';
 
 /** The target of an SSH certificate no ssh-agent took yet (there is no socket to name). */
 const PENDING_SSH = '(no ssh-agent)';
@@ -302,12 +303,19 @@ export class CredentialManager {
         }
         // an extension took this role over: it rewrites these same names as it is injected
         if (superseded) continue;
+        // a federated token file has no way to explain itself: it goes at once
+        if (r.kind === 'azure') {
+          this.removeEntry(r, report);
+          if (!r.ended_at) items.push({ kind: r.kind, name: r.name, where: r.target });
+          continue;
+        }
         const grace = r.ended_at ? Date.parse(r.ended_at) + this.graceMs : null;
         if (opts.immediate || (grace !== null && grace <= now.getTime())) {
           this.removeEntry(r, report);
           if (!r.ended_at) items.push({ kind: r.kind, name: r.name, where: r.target });
         } else if (!r.ended_at) {
           endCredential(this.credsDir, r.kind as CredKind, r.name, reason.message);
+          if (r.kind === 'gcp') this.tryEndCloud(r, report);
           this.agent.store.db.prepare('UPDATE injections SET ended_at = ? WHERE kind = ? AND name = ? AND target = ?').run(now.toISOString(), r.kind, r.name, r.target);
           // the entry stays for its grace period, answering with why: say so, and until when
           items.push({ kind: r.kind, name: r.name, where: r.target, until: new Date(now.getTime() + this.graceMs).toISOString() });
@@ -317,6 +325,14 @@ export class CredentialManager {
         report.removed.push({ role, activation, reason: reason.code, items });
         records.push({ type: 'credentials-removed', data: { activation, role, reason: reason.code, items } });
       }
+    }
+  }
+
+  private tryEndCloud(r: Row, report: ReconcileReport): void {
+    try {
+      endCloudEntry(r);
+    } catch (e) {
+      report.warnings.push(`could not clear gcloud's cached token for ${r.name}: ${(e as Error).message}`);
     }
   }
 
@@ -335,7 +351,8 @@ export class CredentialManager {
     try {
       if (r.kind === 'kube') updateKubeconfig(r.target, (text) => (text === null ? null : removeKubeEntries(text, (n) => n === r.name)));
       if (r.kind === 'aws') updateAwsConfig(r.target, (text) => (text === null ? null : removeAwsProfiles(text, (n) => n === r.name)));
-      removeCredential(this.credsDir, r.kind as CredKind, r.name);
+      if (r.kind === 'gcp' || r.kind === 'azure') removeCloudEntry(this.credsDir, r);
+      if (r.kind !== 'azure') removeCredential(this.credsDir, r.kind as CredKind, r.name);
       this.deleteRow(r);
     } catch (e) {
       // kept: the next run tries again (a locked or unreadable file must not lose the row)
@@ -390,9 +407,10 @@ export class CredentialManager {
         report.warnings.push(`could not check ${file}: ${(e as Error).message}`);
       }
     }
-    for (const kind of ['kube', 'aws'] as const) {
+    for (const kind of ['kube', 'aws', 'gcp'] as const) {
       for (const c of safeList(this.credsDir, kind)) if (!known(kind, c.name)) removeCredential(this.credsDir, kind, c.name);
     }
+    removeCloudStrays({ credsDir: this.credsDir, env: this.env, homedir: this.homedir, known }, report);
     // `pim env` context selectors of roles that are no longer injected
     const envDir = path.join(this.credsDir, 'env');
     if (fs.existsSync(envDir)) {
@@ -462,9 +480,10 @@ export class CredentialManager {
       contextFile = path.join(dir, `${checkName(kube.name, 'kube context name')}.yaml`);
       writeFileAtomic(contextFile, contextFileText(kube.name), 0o600);
     }
+    const cloud = cloudEnv(this.credsDir, this.rows().filter((r) => r.role === role && !r.ended_at && (r.kind === 'gcp' || r.kind === 'azure')));
     const vars = roleEnv({ awsProfile: aws?.name ?? null, contextFile, kubeconfig: this.env.KUBECONFIG, defaultKubeconfig: path.join(this.homedir, '.kube', 'config') });
     if (this.demo && aws) vars.AWS_CONFIG_FILE = this.awsConfigFile();
-    return vars;
+    return { ...vars, ...cloud };
   }
 
   // ----- inject / renew ---------------------------------------------------------------------------
@@ -584,6 +603,13 @@ export class CredentialManager {
           }
         }
       }
+    }
+
+    // gcp, azure: subject tokens renewed like kube tokens (cloud-inject.ts)
+    const cloud = { credsDir: this.credsDir, env: this.env, homedir: this.homedir, helper, role: a.role, activation: a.id, end, now, upsert: (kind: 'gcp' | 'azure', name: string, target: string, detail: object) => upsert.run(kind, name, target, a.role, a.id, end.toISOString(), null, JSON.stringify(detail)), warn: (m: string) => report.warnings.push(m) };
+    for (const r of [...injectGcp(issued.gcp ?? [], cloud, first), ...injectAzure(issued.azure ?? [], cloud)]) {
+      if (r.item) items.push(r.item);
+      renewals.push(renewAt(now, r.expires));
     }
 
     const renew = renewals.length ? new Date(Math.min(...renewals, end.getTime())) : null;

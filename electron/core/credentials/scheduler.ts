@@ -82,5 +82,7 @@ export function reportLines(r: ReconcileReport): string[] {
 function describe(it: { kind: string; name: string; where: string; until?: string }): string {
   if (it.kind === 'kube') return `kube context ${it.name} (in ${it.where})`;
   if (it.kind === 'aws') return `AWS profile ${it.name} (in ${it.where})`;
+  if (it.kind === 'gcp') return `gcloud configuration ${it.name} (in ${it.where})`;
+  if (it.kind === 'azure') return `Azure federated token ${it.name} (${it.where})`;
   return `SSH certificate ${it.name} (in the ssh-agent)`;
 }

@@ -182,7 +182,7 @@ export class AgentStore {
     for (const r of rows) {
       let v = by.get(r.activation);
       if (!v) by.set(r.activation, (v = { role: r.role, activation: r.activation, expiresAt: r.expires_at, endedAt: null, items: [] }));
-      if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh') continue;
+      if (r.kind !== 'kube' && r.kind !== 'aws' && r.kind !== 'ssh' && r.kind !== 'gcp' && r.kind !== 'azure') continue;
       // an SSH certificate that could not be added yet (no ssh-agent) carries why
       const problem = r.kind === 'ssh' ? (JSON.parse(r.detail_json || '{}') as { problem?: string }).problem : undefined;
       v.items.push(problem ? { kind: r.kind, name: r.name, where: r.target, problem } : { kind: r.kind, name: r.name, where: r.target });
