@@ -71,7 +71,7 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   fs.mkdirSync(userHome, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(dir, 'policy.yaml'), 'roles: []\n');
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]).code, 0);
+  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   const served = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   after(() => stop(served.child));
   const server = served.match[1]!.replace(/\/$/, '');
@@ -85,7 +85,7 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   after(() => entra.stop());
 
   fs.writeFileSync(path.join(dir, 'policy.yaml'), policy({ sts: sts.url }));
-  const pub = run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml')]);
+  const pub = run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']);
   assert.equal(pub.code, 0, pub.stderr);
 
   const home = path.join(dir, 'pim-home');

@@ -33,7 +33,7 @@ test('GCP and Azure read as a gcloud configuration and an Azure identity, after 
     { kind: 'azure', name: 'pim-gpu-admin', where: '/home/alice/.pim/creds/azure/pim-gpu-admin.jwt' },
     { kind: 'gcp', name: 'pim-gpu-admin', where: '/home/alice/.config/gcloud' },
   ];
-  assert.deepEqual(credentialLines(cloud).map(credentialText), ['kube context pim-gpu-train-gpu-admin', 'AWS profile pim-gpu-admin', 'gcloud configuration pim-gpu-admin', 'Azure identity pim-gpu-admin', 'SSH certificate in ssh-agent']);
+  assert.deepEqual(credentialLines(cloud).map(credentialText), ['kube context pim-gpu-train--gpu-admin', 'AWS profile pim-gpu-admin', 'gcloud configuration pim-gpu-admin', 'Azure identity pim-gpu-admin', 'SSH certificate in ssh-agent']);
   assert.equal(credentialHint(cloud.filter((i) => i.kind === 'gcp' || i.kind === 'azure')), 'use it: gcloud --configuration pim-gpu-admin  /  Azure SDKs and az: pim env <role>');
   assert.ok(credentialLines(cloud).every((l) => !/\/home/.test(credentialText(l))), 'file paths are not shown');
 });
