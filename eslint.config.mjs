@@ -1,61 +1,89 @@
-// Lint, mostly to enforce the layer boundaries of DESIGN §2:
-//   shared/         imports nothing of ours and no Node built-in (it runs in the renderer too)
-//   electron/core/  never imports electron, react or renderer/
-//   renderer/       never imports Node built-ins, electron, or electron/core
-//   server/         imports shared/ only
+// Lint: TypeScript's recommended rules, and the layering of the folders — stated once, by folder, in
+// layers() below (the README's "Layout" says the same in words).
 import tseslint from 'typescript-eslint';
 
-const NODE_BUILTINS = ['fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'util', 'stream', 'tls', 'dgram', 'worker_threads', 'cluster', 'url', 'zlib', 'readline', 'vm', 'events', 'buffer', 'process'];
-const builtinPatterns = [...NODE_BUILTINS, ...NODE_BUILTINS.map((m) => `${m}/*`)];
+const NODE_BUILTINS = [
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'crypto',
+  'util',
+  'stream',
+  'tls',
+  'dgram',
+  'worker_threads',
+  'cluster',
+  'url',
+  'zlib',
+  'readline',
+  'vm',
+  'events',
+  'buffer',
+  'process',
+];
+const builtinPatterns = ['node:*', ...NODE_BUILTINS, ...NODE_BUILTINS.map((m) => `${m}/*`)];
 
-const restrict = (patterns, message) => ['error', { patterns: [{ group: patterns, message }] }];
+// Our folders that are layers. Tests, benchmarks and scripts may import any of them.
+const OURS = ['shared', 'agent', 'server', 'renderer', 'electron/main', 'electron/preload', 'app'];
+
+// A layer may import the folders of ours it lists; Node built-ins and Node-only packages only if it
+// runs under Node; Electron only in electron/; React only in the renderer.
+function layers(spec) {
+  return Object.entries(spec).map(([dir, { may, node = false, electron = false, react = false, why }]) => {
+    const group = [
+      ...OURS.filter((d) => d !== dir && !may.includes(d)).map((d) => `**/${d}/**`),
+      ...(node ? [] : [...builtinPatterns, 'better-sqlite3', 'tuf-js']),
+      ...(electron ? [] : ['electron', 'electron/*']),
+      ...(react ? [] : ['react', 'react/*', 'react-dom', 'react-dom/*']),
+    ];
+    return {
+      files: [`${dir}/**/*.ts`, `${dir}/**/*.tsx`],
+      rules: { 'no-restricted-imports': ['error', { patterns: [{ group, message: why }] }] },
+    };
+  });
+}
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'native/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
       '@typescript-eslint/no-require-imports': 'off',
       'no-control-regex': 'off',
     },
   },
-  {
-    files: ['shared/**/*.ts'],
-    rules: {
-      'no-restricted-imports': restrict(['node:*', ...builtinPatterns, '**/electron/**', '**/server/**', '**/renderer/**', 'electron', 'react', 'better-sqlite3', 'tuf-js'], 'shared/ is pure: it runs in the agent, the server and the renderer alike'),
+  ...layers({
+    shared: { may: [], why: 'shared/ is pure: it runs in the agent, the server and the renderer alike' },
+    agent: {
+      may: ['shared'],
+      node: true,
+      why: 'agent/ runs under plain Node (pim agent): no Electron, UI or control plane',
     },
-  },
-  {
-    files: ['electron/core/**/*.ts'],
-    ignores: ['electron/core/cli/start.ts'],
-    rules: {
-      'no-restricted-imports': restrict(['electron', 'electron/*', 'react', 'react-dom', 'react/*', '**/renderer/**', '**/electron/main/**', '**/electron/preload/**', '**/server/**'], 'electron/core runs under plain Node (pim agent); keep Electron and UI out'),
+    server: { may: ['shared'], node: true, why: 'server/ is the control plane: it imports shared/ only' },
+    renderer: {
+      may: ['shared'],
+      react: true,
+      why: 'the renderer is a web page: no Node, no agent internals; it talks through shared/api',
     },
-  },
-  {
-    // the one place the agent reaches the server: `npm start` embeds the demo control plane
-    files: ['electron/core/cli/start.ts'],
-    rules: {
-      'no-restricted-imports': restrict(['electron', 'electron/*', 'react', 'react-dom', '**/renderer/**', '**/electron/main/**'], 'electron/core runs under plain Node'),
+    'electron/preload': { may: ['shared'], electron: true, why: 'the preload exposes the contract and nothing else' },
+    'electron/main': {
+      may: ['shared', 'agent'],
+      node: true,
+      electron: true,
+      why: 'the Electron main process hosts the agent; it never reaches the control plane or the renderer code',
     },
-  },
-  {
-    files: ['renderer/**/*.ts', 'renderer/**/*.tsx'],
-    rules: {
-      'no-restricted-imports': restrict(['node:*', ...builtinPatterns, 'electron', '**/electron/**', '**/server/**', 'better-sqlite3', 'tuf-js'], 'the renderer is a web page: no Node, no agent internals — talk through shared/api'),
+    app: {
+      may: ['shared', 'agent', 'server'],
+      node: true,
+      why: 'app/ holds the entry points that wire the agent and the control plane together',
     },
-  },
-  {
-    files: ['server/**/*.ts'],
-    rules: {
-      'no-restricted-imports': restrict(['electron', 'react', '**/electron/**', '**/renderer/**'], 'server/ may import shared/ only'),
-    },
-  },
-  {
-    files: ['electron/preload/**/*.ts'],
-    rules: {
-      'no-restricted-imports': restrict(['**/electron/core/**', '**/server/**', 'node:*', ...builtinPatterns], 'the preload exposes the contract and nothing else'),
-    },
-  },
+  }),
 );

@@ -6,15 +6,22 @@ export function generatePolicy(roles: number, users: number, groups = 500): stri
   for (let i = 0; i < roles; i++) {
     const g1 = `team-${i % groups}`;
     const g2 = `team-${(i * 7 + 3) % groups}`;
-    lines.push(`  - name: role-${i}`, `    description: Generated role ${i}`, `    eligible: { groups: [${g1}, ${g2}] }`);
+    lines.push(
+      `  - name: role-${i}`,
+      `    description: Generated role ${i}`,
+      `    eligible: { groups: [${g1}, ${g2}] }`,
+    );
     lines.push(`    activation:`, `      maxDuration: ${1 + (i % 8)}h`);
     if (i % 3 === 0) lines.push(`      ticket: { required: true, pattern: '^INC-[0-9]+$' }`);
     if (i % 4 === 0) lines.push(`      approval: { approvers: { groups: [leads-${i % 50}] }, count: 1 }`);
-    if (i % 3 === 1) lines.push(`      windows: [{ days: [mon, tue, wed, thu, fri], from: '08:00', to: '20:00', tz: Europe/Berlin }]`);
+    if (i % 3 === 1)
+      lines.push(`      windows: [{ days: [mon, tue, wed, thu, fri], from: '08:00', to: '20:00', tz: Europe/Berlin }]`);
   }
   lines.push('users:');
   for (let u = 0; u < users; u++) {
-    lines.push(`  - { email: user${u}@corp.example, groups: [team-${u % groups}, team-${(u * 13 + 1) % groups}, team-${(u * 31 + 7) % groups}] }`);
+    lines.push(
+      `  - { email: user${u}@corp.example, groups: [team-${u % groups}, team-${(u * 13 + 1) % groups}, team-${(u * 31 + 7) % groups}] }`,
+    );
   }
   return lines.join('\n') + '\n';
 }

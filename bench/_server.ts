@@ -6,7 +6,9 @@ export const PIM_SERVER_BIN = path.join(__dirname, '..', 'bin', 'pim-server.cjs'
 
 export async function startServer(repo: string): Promise<{ server: ChildProcess; url: string; publicUrl: string }> {
   const prof = process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : [];
-  const server = spawn(process.execPath, [...prof, PIM_SERVER_BIN, 'serve', repo, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn(process.execPath, [...prof, PIM_SERVER_BIN, 'serve', repo, '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     server.stdout!.on('data', (d) => {

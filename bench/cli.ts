@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActivationView } from '../shared/activation';
-import { Agent } from '../electron/core/agent';
+import { Agent } from '../agent/agent';
 import { serve } from '../server/http';
 import { initRepo, publishPolicy } from '../server/repo/repository';
 import { generatePolicy } from './_policy';
@@ -30,7 +30,14 @@ function line(label: string, value: number, base: number, goal: number, kind: 'o
 function seedActivations(agent: Agent, roles: string[]): void {
   const now = Date.now();
   const iso = (dt: number) => new Date(now + dt).toISOString();
-  const states: [ActivationView['state'], number][] = [['active', 3600e3], ['active', 600e3], ['pending-approval', 0], ['expired', -600e3], ['denied', -1200e3], ['expired', -1800e3]];
+  const states: [ActivationView['state'], number][] = [
+    ['active', 3600e3],
+    ['active', 600e3],
+    ['pending-approval', 0],
+    ['expired', -600e3],
+    ['denied', -1200e3],
+    ['expired', -1800e3],
+  ];
   states.forEach(([state, left], i) => {
     const live = state === 'active';
     const view: ActivationView = {
@@ -38,13 +45,29 @@ function seedActivations(agent: Agent, roles: string[]): void {
       user: USER,
       role: roles[i % roles.length]!,
       state,
-      request: { v: 1, kind: 'activate', user: USER, device: 'A'.repeat(43), role: roles[i % roles.length]!, duration: 3600, justification: 'on call', ticket: 'INC-1234', sshPublicKey: null, policyVersion: 1, requestedAt: iso(-3600e3), extends: null },
+      request: {
+        v: 1,
+        kind: 'activate',
+        user: USER,
+        device: 'A'.repeat(43),
+        role: roles[i % roles.length]!,
+        duration: 3600,
+        justification: 'on call',
+        ticket: 'INC-1234',
+        sshPublicKey: null,
+        policyVersion: 1,
+        requestedAt: iso(-3600e3),
+        extends: null,
+      },
       requestSha256: '0'.repeat(64),
       createdAt: iso(-3600e3 - i * 1000),
       startsAt: live ? iso(-60e3) : null,
       expiresAt: live ? iso(left) : left < 0 ? iso(left) : null,
       endReason: state === 'denied' ? 'not now' : state === 'expired' ? 'the activation window ended' : null,
-      approvals: state === 'denied' ? [{ approver: 'lead@corp.example', decision: 'deny', reason: 'not now', at: iso(left) }] : [],
+      approvals:
+        state === 'denied'
+          ? [{ approver: 'lead@corp.example', decision: 'deny', reason: 'not now', at: iso(left) }]
+          : [],
       approvalsNeeded: state === 'pending-approval' ? 1 : 0,
       ceremonyUrl: null,
     };
@@ -72,7 +95,11 @@ async function main() {
       await agent.refresh();
       agent.state(); // builds the index and decides: what the UI's first paint needs
       cold.push(performance.now() - t);
-      if (i === 6) seedActivations(agent, agent.state().roles.map((r) => r.name));
+      if (i === 6)
+        seedActivations(
+          agent,
+          agent.state().roles.map((r) => r.name),
+        );
       agent.close();
     }
     await srv.close();
@@ -89,7 +116,10 @@ async function main() {
       fullRoles: [full, '--home', home, 'roles', '--json'],
       fullStatus: [full, '--home', home, 'status'],
     };
-    const times = Object.fromEntries(Object.keys(cmds).map((k) => [k, [] as number[]])) as Record<keyof typeof cmds, number[]>;
+    const times = Object.fromEntries(Object.keys(cmds).map((k) => [k, [] as number[]])) as Record<
+      keyof typeof cmds,
+      number[]
+    >;
     for (let i = 0; i < RUNS + 2; i++) {
       for (const [k, args] of Object.entries(cmds) as [keyof typeof cmds, string[]][]) {
         const t = performance.now();
@@ -102,7 +132,10 @@ async function main() {
     // CPU time (user + system) of each process, read at its exit: far less sensitive to other
     // load than wall time, so it shows what the commands themselves cost next to node's own start
     const preload = path.join(dir, 'cpu.cjs');
-    fs.writeFileSync(preload, "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, '\\nCPU ' + (u.user + u.system) / 1000); });\n");
+    fs.writeFileSync(
+      preload,
+      "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, '\\nCPU ' + (u.user + u.system) / 1000); });\n",
+    );
     const cpu = { bare: [] as number[], roles: [] as number[], status: [] as number[] };
     for (let i = 0; i < RUNS; i++) {
       for (const k of ['bare', 'roles', 'status'] as const) {
@@ -112,13 +145,24 @@ async function main() {
     }
     const bare = median(times.bare);
     const p95 = (xs: number[]) => ` [p95 ${ms(quantile(xs, 0.95))}]`;
-    console.log(`policy: ${ROLES} roles, ${USERS} users, ${(yaml.length / 1e6).toFixed(1)} MB of YAML; home with ${6} activations`);
-    console.log(`medians of ${RUNS} runs each; load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+    console.log(
+      `policy: ${ROLES} roles, ${USERS} users, ${(yaml.length / 1e6).toFixed(1)} MB of YAML; home with ${6} activations`,
+    );
+    console.log(
+      `medians of ${RUNS} runs each; load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`,
+    );
     console.log(line('pim roles --json', median(times.roles), bare, 25, 'over') + p95(times.roles));
     console.log(line('pim status', median(times.status), bare, 25, 'over') + p95(times.status));
-    console.log(`  for comparison, the full CLI on the same home: roles --json +${ms(median(times.fullRoles) - bare)}, status +${ms(median(times.fullStatus) - bare)}`);
+    console.log(
+      `  for comparison, the full CLI on the same home: roles --json +${ms(median(times.fullRoles) - bare)}, status +${ms(median(times.fullStatus) - bare)}`,
+    );
     const bareCpu = median(cpu.bare);
-    console.log(`  CPU time (user + system, median): bare node ${ms(bareCpu)}; pim roles --json +${ms(median(cpu.roles) - bareCpu)}, pim status +${ms(median(cpu.status) - bareCpu)}`);
+    console.log(
+      `  CPU time (user + system, median): bare node ${ms(bareCpu)}; pim roles --json +${ms(median(cpu.roles) - bareCpu)}, pim status +${ms(median(cpu.status) - bareCpu)}`,
+    );
     console.log(line('cold refresh + verify + index, one user (median of 7)', median(cold), 0, 250, 'abs'));
     if (process.env.BENCH_KEEP) console.log(`kept: agent home ${home}`);
   } finally {

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Agent } from '../electron/core/agent';
+import { Agent } from '../agent/agent';
 import { decideAll, indexRoles, subjectFromMember } from '../shared/policy';
 import type { MemberFile, RolesFile } from '../shared/policy/types';
 import { serve } from '../server/http';
@@ -72,7 +72,9 @@ async function main() {
       times.push(performance.now() - t);
       relevant = r.relevant.filter((d) => d.allowed).length;
     }
-    console.log(`decide over all ${ROLES} roles for one user (${relevant} allowed): p50 ${ms(median(times))}, ${goal('p99', quantile(times, 0.99), 2)}`);
+    console.log(
+      `decide over all ${ROLES} roles for one user (${relevant} allowed): p50 ${ms(median(times))}, ${goal('p99', quantile(times, 0.99), 2)}`,
+    );
 
     // the CLI as a user runs it
     const pimBin = path.join(__dirname, '..', 'bin', 'pim.cjs');
@@ -88,8 +90,12 @@ async function main() {
       spawnSync(process.execPath, ['-e', '0']);
       bare.push(performance.now() - t);
     }
-    console.log(`${goal('`pim roles --json` wall (median of 21)', median(wall), 150)}; p95 ${ms(quantile(wall, 0.95))}`);
-    console.log(`  same run, bare \`node -e 0\`: ${ms(median(bare))} → pim's own cost ${ms(median(wall) - median(bare))}, ratio ${(median(wall) / median(bare)).toFixed(2)}×`);
+    console.log(
+      `${goal('`pim roles --json` wall (median of 21)', median(wall), 150)}; p95 ${ms(quantile(wall, 0.95))}`,
+    );
+    console.log(
+      `  same run, bare \`node -e 0\`: ${ms(median(bare))} → pim's own cost ${ms(median(wall) - median(bare))}, ratio ${(median(wall) / median(bare)).toFixed(2)}×`,
+    );
     if (process.env.BENCH_KEEP) console.log(`kept: agent home ${home}`);
   } finally {
     if (!process.env.BENCH_KEEP) fs.rmSync(dir, { recursive: true, force: true });

@@ -6,15 +6,20 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { installCredHelper, kubeExecCredential, writeCredential } from '../electron/core/credentials/cred-helper';
-import { addKubeEntries } from '../electron/core/credentials/kubeconfig';
+import { installCredHelper, kubeExecCredential, writeCredential } from '../agent/credentials/cred-helper';
+import { addKubeEntries } from '../agent/credentials/kubeconfig';
 import { startKubeApi } from '../test/helpers/kube-api';
 import { median, ms, quantile } from './_stats';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const AWS_RUNS = Number(process.env.BENCH_AWS_RUNS ?? 8);
 
-function timeRuns(n: number, cmd: string, args: string[], env: NodeJS.ProcessEnv): { times: number[]; last: ReturnType<typeof spawnSync> } {
+function timeRuns(
+  n: number,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { times: number[]; last: ReturnType<typeof spawnSync> } {
   const times: number[] = [];
   let last!: ReturnType<typeof spawnSync>;
   for (let i = 0; i < n; i++) {
@@ -30,7 +35,9 @@ function timeRuns(n: number, cmd: string, args: string[], env: NodeJS.ProcessEnv
 async function timeAsync(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const t0 = process.hrtime.bigint();
   await new Promise<void>((resolve, reject) =>
-    execFile(cmd, args, { env, encoding: 'utf8' }, (err, _out, stderr) => (err ? reject(new Error(`${cmd} failed: ${String(stderr).slice(0, 500)}`)) : resolve())),
+    execFile(cmd, args, { env, encoding: 'utf8' }, (err, _out, stderr) =>
+      err ? reject(new Error(`${cmd} failed: ${String(stderr).slice(0, 500)}`)) : resolve(),
+    ),
   );
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -47,17 +54,38 @@ async function main() {
   // the plugin hands kubectl the same bearer the static kubeconfig has: the API server's work is
   // identical, so the difference is the exec plugin alone
   const token = 'static-bench-token';
-  writeCredential(creds, 'kube', 'pim-demo-bench', kubeExecCredential(token, end), { role: 'bench', activationEnd: end, credentialExpires: end });
+  writeCredential(creds, 'kube', 'pim-demo-bench', kubeExecCredential(token, end), {
+    role: 'bench',
+    activationEnd: end,
+    credentialExpires: end,
+  });
   // what kubectl sets for a v1 exec plugin
-  const execEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify({ apiVersion: 'client.authentication.k8s.io/v1', kind: 'ExecCredential', spec: { interactive: false } }) };
+  const execEnv = {
+    ...process.env,
+    KUBERNETES_EXEC_INFO: JSON.stringify({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      spec: { interactive: false },
+    }),
+  };
 
   console.log(`exec-plugin bench: ${RUNS} runs each (aws eks get-token: ${AWS_RUNS}); medians on a noisy machine`);
   const ours = timeRuns(RUNS, helper, ['kube', 'pim-demo-bench'], execEnv);
   const p50 = median(ours.times);
-  console.log(`  pim kube credential (sh helper):  p50 ${ms(p50)}  p95 ${ms(quantile(ours.times, 0.95))}  (goal p50 ≤ 10 ms: ${p50 <= 10 ? 'met' : 'NOT met'})`);
+  console.log(
+    `  pim kube credential (sh helper):  p50 ${ms(p50)}  p95 ${ms(quantile(ours.times, 0.95))}  (goal p50 ≤ 10 ms: ${p50 <= 10 ? 'met' : 'NOT met'})`,
+  );
 
   if (has('aws')) {
-    const awsEnv = { ...process.env, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AWS_DEFAULT_REGION: 'eu-central-1', AWS_CONFIG_FILE: path.join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'), HOME: dir };
+    const awsEnv = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      AWS_DEFAULT_REGION: 'eu-central-1',
+      AWS_CONFIG_FILE: path.join(dir, 'none'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'none'),
+      HOME: dir,
+    };
     const aws = timeRuns(AWS_RUNS, 'aws', ['eks', 'get-token', '--cluster-name', 'demo'], awsEnv);
     const a50 = median(aws.times);
     console.log(`  aws eks get-token (peer):         p50 ${ms(a50)}  p95 ${ms(quantile(aws.times, 0.95))}`);
@@ -72,7 +100,25 @@ async function main() {
   if (!api) throw new Error('could not start the test API');
   try {
     const withPlugin = path.join(dir, 'plugin.kubeconfig');
-    fs.writeFileSync(withPlugin, addKubeEntries(null, [{ name: 'pim-demo-bench', cluster: 'demo', role: 'bench', server: api.url, certificateAuthorityData: api.caData, command: helper, args: ['kube', 'pim-demo-bench'] }], { currentContext: 'pim-demo-bench' }), { mode: 0o600 });
+    fs.writeFileSync(
+      withPlugin,
+      addKubeEntries(
+        null,
+        [
+          {
+            name: 'pim-demo-bench',
+            cluster: 'demo',
+            role: 'bench',
+            server: api.url,
+            certificateAuthorityData: api.caData,
+            command: helper,
+            args: ['kube', 'pim-demo-bench'],
+          },
+        ],
+        { currentContext: 'pim-demo-bench' },
+      ),
+      { mode: 0o600 },
+    );
     const withStatic = path.join(dir, 'static.kubeconfig');
     fs.writeFileSync(
       withStatic,
@@ -96,7 +142,9 @@ async function main() {
     const ks = median(stat);
     console.log(`  kubectl get pods, our plugin:     p50 ${ms(kp)}  p95 ${ms(quantile(plug, 0.95))}`);
     console.log(`  kubectl get pods, static token:   p50 ${ms(ks)}  p95 ${ms(quantile(stat, 0.95))}`);
-    console.log(`  ratio plugin/static: ${(kp / ks).toFixed(2)}×  (goal ≤ 1.2×: ${kp / ks <= 1.2 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  ratio plugin/static: ${(kp / ks).toFixed(2)}×  (goal ≤ 1.2×: ${kp / ks <= 1.2 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     await api.stop();
   }

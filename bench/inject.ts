@@ -9,10 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ActivationView } from '../shared/activation';
-import { ControlPlaneClient } from '../electron/core/activation/cp-client';
-import { Agent } from '../electron/core/agent';
-import { CredentialManager } from '../electron/core/credentials/manager';
-import { createDeviceKey, openKeystore } from '../electron/core/keystore';
+import { ControlPlaneClient } from '../agent/activation/cp-client';
+import { Agent } from '../agent/agent';
+import { CredentialManager } from '../agent/credentials/manager';
+import { createDeviceKey, openKeystore } from '../agent/keystore';
 import { initRepo, publishPolicy } from '../server/repo/repository';
 import { freePort } from '../test/helpers/net';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator';
@@ -41,7 +41,14 @@ async function main() {
     const moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(motoPort)], { stdio: 'ignore' });
     children.push(moto);
     const motoUrl = `http://127.0.0.1:${motoPort}`;
-    await waitFor(async () => fetch(motoUrl).then(() => true, () => false), 'moto_server');
+    await waitFor(
+      async () =>
+        fetch(motoUrl).then(
+          () => true,
+          () => false,
+        ),
+      'moto_server',
+    );
     const sock = path.join(dir, 'agent.sock');
     const agentSsh = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
     children.push(agentSsh);
@@ -75,7 +82,14 @@ users:
     const home = path.join(dir, 'pim-home');
     const userHome = path.join(dir, 'home');
     fs.mkdirSync(userHome, { recursive: true });
-    const env: NodeJS.ProcessEnv = { ...process.env, PIM_KEYSTORE: 'file', KUBECONFIG: path.join(userHome, '.kube', 'config'), AWS_CONFIG_FILE: path.join(userHome, '.aws', 'config'), CLOUDSDK_CONFIG: path.join(userHome, 'gcloud'), SSH_AUTH_SOCK: sock };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PIM_KEYSTORE: 'file',
+      KUBECONFIG: path.join(userHome, '.kube', 'config'),
+      AWS_CONFIG_FILE: path.join(userHome, '.aws', 'config'),
+      CLOUDSDK_CONFIG: path.join(userHome, 'gcloud'),
+      SSH_AUTH_SOCK: sock,
+    };
     const add = spawnSync(process.execPath, [PIM_SERVER_BIN, 'user', 'add', repo, USER], { encoding: 'utf8' });
     const code = /code=([^&\s]+)/.exec(add.stdout)![1]!;
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
@@ -83,10 +97,23 @@ users:
     const client = new ControlPlaneClient(url, key);
     const anon = new ControlPlaneClient(url, null);
     const auth = new SoftAuthenticator();
-    const s = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', { code, deviceJwk: key.publicJwk });
-    await anon.call('POST', `/api/v1/ceremony/enrol/${s.id}`, { response: auth.register(s.options, publicUrl) }, { sign: false });
+    const s = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', {
+      code,
+      deviceJwk: key.publicJwk,
+    });
+    await anon.call(
+      'POST',
+      `/api/v1/ceremony/enrol/${s.id}`,
+      { response: auth.register(s.options, publicUrl) },
+      { sign: false },
+    );
     const agent = new Agent(home);
-    agent.connect({ server: url, user: USER, root: Buffer.from(await (await fetch(`${url}/trust-root.json`)).arrayBuffer()), unenrolled: false });
+    agent.connect({
+      server: url,
+      user: USER,
+      root: Buffer.from(await (await fetch(`${url}/trust-root.json`)).arrayBuffer()),
+      unenrolled: false,
+    });
     await agent.refresh();
     const mgr = new CredentialManager(agent, { env, homedir: userHome, graceMs: 0 });
 
@@ -94,32 +121,77 @@ users:
     const teardown: number[] = [];
     for (let i = 0; i < ROUNDS + 2; i++) {
       const request = {
-        v: 1, kind: 'activate', user: USER, device: key.thumbprint, role: 'gpu-admin', duration: 3600, justification: null, ticket: null,
-        sshPublicKey: mgr.newSshKey(), policyVersion: agent.store.policyVersion(), requestedAt: new Date().toISOString(), extends: null,
+        v: 1,
+        kind: 'activate',
+        user: USER,
+        device: key.thumbprint,
+        role: 'gpu-admin',
+        duration: 3600,
+        justification: null,
+        ticket: null,
+        sshPublicKey: mgr.newSshKey(),
+        policyVersion: agent.store.policyVersion(),
+        requestedAt: new Date().toISOString(),
+        extends: null,
       };
-      const { activation, options } = await client.call<{ activation: { id: string }; options: never }>('POST', '/api/v1/activations', { request });
-      const v = await anon.call<{ state: string }>('POST', `/api/v1/ceremony/activation/${activation.id}`, { response: auth.authenticate(options, publicUrl) }, { sign: false });
+      const { activation, options } = await client.call<{ activation: { id: string }; options: never }>(
+        'POST',
+        '/api/v1/activations',
+        { request },
+      );
+      const v = await anon.call<{ state: string }>(
+        'POST',
+        `/api/v1/ceremony/activation/${activation.id}`,
+        { response: auth.authenticate(options, publicUrl) },
+        { sign: false },
+      );
       if (v.state !== 'active') throw new Error(`unexpected state ${v.state}`);
 
       // approved and active on the control plane: the clock starts
       const t0 = performance.now();
-      agent.store.saveActivation(await client.call<ActivationView>('GET', `/api/v1/activations/${activation.id}`), new Date());
+      agent.store.saveActivation(
+        await client.call<ActivationView>('GET', `/api/v1/activations/${activation.id}`),
+        new Date(),
+      );
       const r = await mgr.reconcile();
       const t1 = performance.now();
-      const kinds = r.injected.flatMap((x) => x.items.map((it) => it.kind)).sort().join(',');
-      if (kinds !== 'aws,azure,gcp,kube,ssh') throw new Error(`round ${i}: injected ${kinds || 'nothing'}; warnings: ${r.warnings.join('; ')}`);
+      const kinds = r.injected
+        .flatMap((x) => x.items.map((it) => it.kind))
+        .sort()
+        .join(',');
+      if (kinds !== 'aws,azure,gcp,kube,ssh')
+        throw new Error(`round ${i}: injected ${kinds || 'nothing'}; warnings: ${r.warnings.join('; ')}`);
       // usable: the helper answers for kube and AWS, the ssh-agent lists the certificate
       const helper = path.join(home, 'creds', 'bin', 'pim-cred');
-      for (const [kind, name] of [['kube', 'pim-gpu-train--gpu-admin'], ['aws', 'pim-gpu-admin'], ['gcp', 'pim-gpu-admin']]) {
-        if (spawnSync(helper, [kind!, name!]).status !== 0) throw new Error(`round ${i}: the ${kind} helper does not answer`);
+      for (const [kind, name] of [
+        ['kube', 'pim-gpu-train--gpu-admin'],
+        ['aws', 'pim-gpu-admin'],
+        ['gcp', 'pim-gpu-admin'],
+      ]) {
+        if (spawnSync(helper, [kind!, name!]).status !== 0)
+          throw new Error(`round ${i}: the ${kind} helper does not answer`);
       }
       // GCP: the gcloud configuration points at the external_account file; Azure: the token file holds a JWT
-      if (!fs.readFileSync(path.join(userHome, 'gcloud', 'configurations', 'config_pim-gpu-admin'), 'utf8').includes(path.join(home, 'creds', 'gcloud', 'pim-gpu-admin.json'))) throw new Error(`round ${i}: no gcloud configuration`);
-      if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(fs.readFileSync(path.join(home, 'creds', 'azure', 'pim-gpu-admin.jwt'), 'utf8'))) throw new Error(`round ${i}: no Azure federated token`);
-      if (!/ED25519-CERT/.test(spawnSync('ssh-add', ['-l'], { env, encoding: 'utf8' }).stdout)) throw new Error(`round ${i}: no certificate in the ssh-agent`);
+      if (
+        !fs
+          .readFileSync(path.join(userHome, 'gcloud', 'configurations', 'config_pim-gpu-admin'), 'utf8')
+          .includes(path.join(home, 'creds', 'gcloud', 'pim-gpu-admin.json'))
+      )
+        throw new Error(`round ${i}: no gcloud configuration`);
+      if (
+        !/^[\w-]+\.[\w-]+\.[\w-]+$/.test(
+          fs.readFileSync(path.join(home, 'creds', 'azure', 'pim-gpu-admin.jwt'), 'utf8'),
+        )
+      )
+        throw new Error(`round ${i}: no Azure federated token`);
+      if (!/ED25519-CERT/.test(spawnSync('ssh-add', ['-l'], { env, encoding: 'utf8' }).stdout))
+        throw new Error(`round ${i}: no certificate in the ssh-agent`);
 
       const t2 = performance.now();
-      agent.store.saveActivation(await client.call<ActivationView>('POST', `/api/v1/activations/${activation.id}/deactivate`, {}), new Date());
+      agent.store.saveActivation(
+        await client.call<ActivationView>('POST', `/api/v1/activations/${activation.id}/deactivate`, {}),
+        new Date(),
+      );
       await mgr.reconcile();
       await mgr.reconcile(); // grace 0: the second run removes the entries the first one ended
       const t3 = performance.now();
@@ -129,9 +201,15 @@ users:
       }
     }
     const p50 = median(inject);
-    console.log(`inject bench: ${ROUNDS} rounds (after 2 warm-up), real pim-server, moto_server STS, ssh-agent; medians on a noisy machine`);
-    console.log(`  active → kube + AWS + SSH + GCP + Azure usable: p50 ${ms(p50)}  p95 ${ms(quantile(inject, 0.95))}  (goal p50 ≤ 300 ms: ${p50 <= 300 ? 'met' : 'NOT met'})`);
-    console.log(`  deactivated → everything removed:  p50 ${ms(median(teardown))}  p95 ${ms(quantile(teardown, 0.95))}`);
+    console.log(
+      `inject bench: ${ROUNDS} rounds (after 2 warm-up), real pim-server, moto_server STS, ssh-agent; medians on a noisy machine`,
+    );
+    console.log(
+      `  active → kube + AWS + SSH + GCP + Azure usable: p50 ${ms(p50)}  p95 ${ms(quantile(inject, 0.95))}  (goal p50 ≤ 300 ms: ${p50 <= 300 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `  deactivated → everything removed:  p50 ${ms(median(teardown))}  p95 ${ms(quantile(teardown, 0.95))}`,
+    );
     agent.close();
   } finally {
     for (const c of children) c.kill('SIGKILL');

@@ -35,7 +35,8 @@ async function afterPack(context, fuses) {
   const { flipFuses, FuseVersion, FuseV1Options } = fuses ?? (await import('@electron/fuses'));
   const config = { version: FuseVersion.V1 };
   for (const [name, on] of Object.entries(FUSES)) {
-    if (FuseV1Options[name] === undefined) throw new Error(`@electron/fuses has no fuse ${name}: update build/after-pack.cjs`);
+    if (FuseV1Options[name] === undefined)
+      throw new Error(`@electron/fuses has no fuse ${name}: update build/after-pack.cjs`);
     config[FuseV1Options[name]] = on;
   }
   // flipping fuses breaks an arm64 mac binary's ad-hoc signature: re-sign it ad hoc (the real

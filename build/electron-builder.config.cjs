@@ -55,5 +55,11 @@ module.exports = {
   },
   dmg: { icon: 'build/app/icon.icns' },
   win: { target: ['nsis'], icon: 'build/app/icon.ico' },
-  nsis: { oneClick: false, perMachine: false, allowToChangeInstallationDirectory: true, installerIcon: 'build/app/icon.ico', uninstallerIcon: 'build/app/icon.ico' },
+  nsis: {
+    oneClick: false,
+    perMachine: false,
+    allowToChangeInstallationDirectory: true,
+    installerIcon: 'build/app/icon.ico',
+    uninstallerIcon: 'build/app/icon.ico',
+  },
 };

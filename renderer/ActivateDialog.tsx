@@ -75,7 +75,9 @@ export function ActivateDialog({
   useEffect(() => {
     const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const el = backdrop.current;
-    const behind = el?.parentElement ? [...el.parentElement.children].filter((c): c is HTMLElement => c !== el && c instanceof HTMLElement && !c.inert) : [];
+    const behind = el?.parentElement
+      ? [...el.parentElement.children].filter((c): c is HTMLElement => c !== el && c instanceof HTMLElement && !c.inert)
+      : [];
     for (const b of behind) b.inert = true;
     return () => {
       for (const b of behind) b.inert = false;
@@ -86,7 +88,13 @@ export function ActivateDialog({
   const ticketTone = check.ticket.state === 'valid' ? 'ok' : check.ticket.state === 'invalid' ? 'bad' : 'neutral';
   return (
     <div ref={backdrop} className="dialog-backdrop" onMouseDown={(e) => e.target === e.currentTarget && onClose()}>
-      <div className="dialog" role="dialog" aria-modal="true" aria-labelledby={`${ids}-title`} data-testid="activate-dialog">
+      <div
+        className="dialog"
+        role="dialog"
+        aria-modal="true"
+        aria-labelledby={`${ids}-title`}
+        data-testid="activate-dialog"
+      >
         <form onSubmit={(e) => void submit(e)} noValidate>
           <header className="dialog__header">
             <h2 id={`${ids}-title`} className="dialog__title">
@@ -97,7 +105,13 @@ export function ActivateDialog({
 
           <label className="field">
             <span className="field__label">Duration</span>
-            <select ref={first} className="input" data-testid="duration-select" value={duration} onChange={(e) => setDuration(Number(e.target.value))}>
+            <select
+              ref={first}
+              className="input"
+              data-testid="duration-select"
+              value={duration}
+              onChange={(e) => setDuration(Number(e.target.value))}
+            >
               {choices.map((c) => (
                 <option key={c.value} value={c.value}>
                   {c.label}
@@ -110,7 +124,8 @@ export function ActivateDialog({
 
           <label className="field">
             <span className="field__label">
-              Justification <span className="muted">{r.justification === 'required' ? '(required)' : '(optional)'}</span>
+              Justification{' '}
+              <span className="muted">{r.justification === 'required' ? '(required)' : '(optional)'}</span>
             </span>
             <textarea
               className="input textarea"
@@ -124,8 +139,13 @@ export function ActivateDialog({
               aria-invalid={justTouched && !check.justification.ok}
               aria-describedby={`${ids}-just`}
             />
-            <span id={`${ids}-just`} className={`field__hint${justTouched && !check.justification.ok ? ' field__hint--bad' : ''}`}>
-              {justTouched && check.justification.message ? check.justification.message : 'Approvers and the audit log see it.'}
+            <span
+              id={`${ids}-just`}
+              className={`field__hint${justTouched && !check.justification.ok ? ' field__hint--bad' : ''}`}
+            >
+              {justTouched && check.justification.message
+                ? check.justification.message
+                : 'Approvers and the audit log see it.'}
             </span>
           </label>
 
@@ -147,7 +167,14 @@ export function ActivateDialog({
                 aria-invalid={check.ticket.state === 'invalid'}
                 aria-describedby={`${ids}-ticket`}
               />
-              <span id={`${ids}-ticket`} className={`field__hint field__hint--${ticketTone}`} data-testid="ticket-hint" data-valid={String(check.ticket.ok)} data-state={check.ticket.state} aria-live="polite">
+              <span
+                id={`${ids}-ticket`}
+                className={`field__hint field__hint--${ticketTone}`}
+                data-testid="ticket-hint"
+                data-valid={String(check.ticket.ok)}
+                data-state={check.ticket.state}
+                aria-live="polite"
+              >
                 {check.ticket.state === 'valid' ? '✓ ' : check.ticket.state === 'invalid' ? '✗ ' : ''}
                 {check.ticket.message}
               </span>
@@ -161,7 +188,9 @@ export function ActivateDialog({
                 {r.approval.selfApproval ? '' : ' (not yourself)'} before it starts.
               </li>
             )}
-            {r.userVerification === 'required' && <li data-testid="uv-notice">Key + PIN: your security key will ask for its PIN (or fingerprint).</li>}
+            {r.userVerification === 'required' && (
+              <li data-testid="uv-notice">Key + PIN: your security key will ask for its PIN (or fingerprint).</li>
+            )}
             {r.windows.length > 0 && <li>Only {r.windows.map(formatWindow).join(' or ')}.</li>}
             {otherNotes.map((n, i) => (
               <li key={`${n.code}-${i}`}>{n.message}</li>
@@ -179,7 +208,14 @@ export function ActivateDialog({
             <button type="button" className="button" data-testid="activate-cancel" onClick={onClose}>
               Cancel
             </button>
-            <button type="submit" className="button button--primary" data-testid="activate-submit" aria-label={`${busy ? 'Sending' : 'Request'} ${role.name}`} disabled={!check.ok || busy} aria-busy={busy}>
+            <button
+              type="submit"
+              className="button button--primary"
+              data-testid="activate-submit"
+              aria-label={`${busy ? 'Sending' : 'Request'} ${role.name}`}
+              disabled={!check.ok || busy}
+              aria-busy={busy}
+            >
               {busy ? 'Sending…' : 'Request'}
             </button>
           </div>

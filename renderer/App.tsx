@@ -26,10 +26,14 @@ import { useBrowserNotices } from './useBrowserNotices';
 
 type Tab = 'roles' | 'approvals' | 'audit';
 
-const unreachable = (x: unknown): { ok: false; error: ApiError } => ({ ok: false, error: { code: 'agent-unreachable', message: String(x) } });
+const unreachable = (x: unknown): { ok: false; error: ApiError } => ({
+  ok: false,
+  error: { code: 'agent-unreachable', message: String(x) },
+});
 
 export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number }) {
-  const { state, loadError, refreshing, refreshError, refresh, dismissRefreshError, reload, clockOffsetMs } = useAgentState(client, pollMs);
+  const { state, loadError, refreshing, refreshError, refresh, dismissRefreshError, reload, clockOffsetMs } =
+    useAgentState(client, pollMs);
   const [tab, setTab] = useState<Tab>('roles');
   const [dialog, setDialog] = useState<RoleView | null>(null);
   const [dismissed, setDismissed] = useState<ReadonlySet<string>>(new Set());
@@ -57,10 +61,17 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
     }
     setOpenRequest(null);
   }, [openRequest, state]);
-  useBrowserNotices(client, state, useCallback((fragment: string) => setOpenRequest(parseOpenRequest(fragment)), []));
+  useBrowserNotices(
+    client,
+    state,
+    useCallback((fragment: string) => setOpenRequest(parseOpenRequest(fragment)), []),
+  );
   const activations = useMemo(() => state?.activations ?? [], [state]);
   const anyActive = activations.some((a) => a.state === 'active');
-  const activeRoles = useMemo(() => new Set(activations.filter((a) => a.state === 'active').map((a) => a.role)), [activations]);
+  const activeRoles = useMemo(
+    () => new Set(activations.filter((a) => a.state === 'active').map((a) => a.role)),
+    [activations],
+  );
   const loadOthers = useCallback(async () => {
     const r = await client.listAllRoles({}).catch(() => null);
     return r?.ok ? r.value : null;
@@ -96,13 +107,18 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
       }
       void reload();
       if (isElectronHost() && r.value.ceremonyUrl) {
-        void openCeremony(client, r.value.ceremonyUrl, server).then((err) => err && setActionError({ title: 'Could not open the security key page', error: err }));
+        void openCeremony(client, r.value.ceremonyUrl, server).then(
+          (err) => err && setActionError({ title: 'Could not open the security key page', error: err }),
+        );
       }
     },
     [client, reload, roles, server],
   );
   const onOpenCeremony = useCallback(
-    (url: string, external: boolean) => void openCeremony(client, url, server, { external }).then((err) => err && setActionError({ title: 'Could not open the security key page', error: err })),
+    (url: string, external: boolean) =>
+      void openCeremony(client, url, server, { external }).then(
+        (err) => err && setActionError({ title: 'Could not open the security key page', error: err }),
+      ),
     [client, server],
   );
   const onLater = useCallback((key: string) => setLaterNotices((d) => new Set([...d, key])), []);
@@ -126,7 +142,9 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
     : null;
   const notices = state && state.enrolled ? state.notices.filter((n) => !laterNotices.has(n.key)) : [];
   // activations of roles the policy no longer shows this user (e.g. a role removed while active)
-  const orphans = state ? activations.filter((a) => LIVE.has(a.state) && !state.roles.some((r) => r.name === a.role)) : [];
+  const orphans = state
+    ? activations.filter((a) => LIVE.has(a.state) && !state.roles.some((r) => r.name === a.role))
+    : [];
 
   return (
     <div className="app">
@@ -164,10 +182,24 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         </div>
       )}
 
-      <ErrorBanner loadError={loadError} refreshError={refreshError} onDismissRefreshError={dismissRefreshError} actionError={actionError} onDismissActionError={() => setActionError(null)} />
+      <ErrorBanner
+        loadError={loadError}
+        refreshError={refreshError}
+        onDismissRefreshError={dismissRefreshError}
+        actionError={actionError}
+        onDismissActionError={() => setActionError(null)}
+      />
 
       {state && !firstRun && (
-        <ExpiryBanner notices={notices} activations={activations} nowMs={nowMs} extending={extending} onExtend={(role) => void onExtend(role)} onOpenCeremony={onOpenCeremony} onDismiss={onLater} />
+        <ExpiryBanner
+          notices={notices}
+          activations={activations}
+          nowMs={nowMs}
+          extending={extending}
+          onExtend={(role) => void onExtend(role)}
+          onOpenCeremony={onOpenCeremony}
+          onDismiss={onLater}
+        />
       )}
 
       <main className="content">
@@ -185,10 +217,28 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
             )}
             {state.enrolled && (
               <div className="tabs" role="tablist" aria-label="Views">
-                <button type="button" role="tab" id="tab-roles" aria-selected={tab === 'roles'} aria-controls="panel-roles" className="tab" data-testid="roles-tab" onClick={() => setTab('roles')}>
+                <button
+                  type="button"
+                  role="tab"
+                  id="tab-roles"
+                  aria-selected={tab === 'roles'}
+                  aria-controls="panel-roles"
+                  className="tab"
+                  data-testid="roles-tab"
+                  onClick={() => setTab('roles')}
+                >
                   Roles
                 </button>
-                <button type="button" role="tab" id="tab-approvals" aria-selected={tab === 'approvals'} aria-controls="panel-approvals" className="tab" data-testid="approvals-tab" onClick={() => setTab('approvals')}>
+                <button
+                  type="button"
+                  role="tab"
+                  id="tab-approvals"
+                  aria-selected={tab === 'approvals'}
+                  aria-controls="panel-approvals"
+                  className="tab"
+                  data-testid="approvals-tab"
+                  onClick={() => setTab('approvals')}
+                >
                   Approvals
                   {approvalCount ? (
                     <span className="tab__count" data-testid="approvals-count">
@@ -196,22 +246,46 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
                     </span>
                   ) : null}
                 </button>
-                <button type="button" role="tab" id="tab-audit" aria-selected={tab === 'audit'} aria-controls="panel-audit" className="tab" data-testid="audit-tab" onClick={() => setTab('audit')}>
+                <button
+                  type="button"
+                  role="tab"
+                  id="tab-audit"
+                  aria-selected={tab === 'audit'}
+                  aria-controls="panel-audit"
+                  className="tab"
+                  data-testid="audit-tab"
+                  onClick={() => setTab('audit')}
+                >
                   Audit
                 </button>
               </div>
             )}
             {tab === 'approvals' && state.enrolled ? (
               <div role="tabpanel" id="panel-approvals" aria-labelledby="tab-approvals">
-                <ApprovalsView client={client} server={state.server} nowIso={new Date(nowMs).toISOString()} onCount={setApprovalCount} />
+                <ApprovalsView
+                  client={client}
+                  server={state.server}
+                  nowIso={new Date(nowMs).toISOString()}
+                  onCount={setApprovalCount}
+                />
               </div>
             ) : tab === 'audit' && state.enrolled ? (
               <div role="tabpanel" id="panel-audit" aria-labelledby="tab-audit">
                 <AuditView client={client} policyRoles={state.roles.map((r) => r.name)} />
               </div>
             ) : (
-              <div role={state.enrolled ? 'tabpanel' : undefined} id="panel-roles" aria-labelledby={state.enrolled ? 'tab-roles' : undefined} className="content">
-                <RoleSections state={state} actions={actions ?? undefined} activeRoles={activeRoles} loadOthers={loadOthers} />
+              <div
+                role={state.enrolled ? 'tabpanel' : undefined}
+                id="panel-roles"
+                aria-labelledby={state.enrolled ? 'tab-roles' : undefined}
+                className="content"
+              >
+                <RoleSections
+                  state={state}
+                  actions={actions ?? undefined}
+                  activeRoles={activeRoles}
+                  loadOthers={loadOthers}
+                />
                 {orphans.length > 0 && actions && (
                   <section aria-labelledby="orphans-heading">
                     <h2 id="orphans-heading" className="section-title">
@@ -234,7 +308,15 @@ export function App({ client, pollMs = 2000 }: { client: PimApi; pollMs?: number
         )}
       </main>
 
-      {dialog && <ActivateDialog client={client} role={dialog} initialDuration={dialogDuration} onClose={() => setDialog(null)} onRequested={onRequested} />}
+      {dialog && (
+        <ActivateDialog
+          client={client}
+          role={dialog}
+          initialDuration={dialogDuration}
+          onClose={() => setDialog(null)}
+          onRequested={onRequested}
+        />
+      )}
     </div>
   );
 }

@@ -3,7 +3,16 @@
 // worked, and a warning when syncing has been failing for more than an hour.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ApiError, AuditEntry, AuditSyncState, AuditView as AuditViewData, PimApi } from '../shared/api';
-import { auditRoleOptions, auditTime, auditTone, auditTypeLabel, describeAuditEntry, lastSyncText, pendingText, syncWarning } from './audit-format';
+import {
+  auditRoleOptions,
+  auditTime,
+  auditTone,
+  auditTypeLabel,
+  describeAuditEntry,
+  lastSyncText,
+  pendingText,
+  syncWarning,
+} from './audit-format';
 import { formatDateTime, formatRelative } from './format';
 
 const POLL_MS = 4000;
@@ -15,11 +24,19 @@ export function AuditSyncPanel({ sync, nowIso }: { sync: AuditSyncState; nowIso:
   return (
     <div className={`audit-sync${warning ? ' audit-sync--warning' : ''}`} data-testid="audit-sync">
       <p className="audit-sync__line" data-testid="audit-pending" data-pending={sync.pending}>
-        <span className={`audit-sync__dot audit-sync__dot--${sync.pending === 0 ? 'ok' : 'waiting'}`} aria-hidden="true" />
+        <span
+          className={`audit-sync__dot audit-sync__dot--${sync.pending === 0 ? 'ok' : 'waiting'}`}
+          aria-hidden="true"
+        />
         {pendingText(sync)}
       </p>
       {sync.journaling && (
-        <p className="audit-sync__line muted" data-testid="audit-last-sync" data-at={sync.lastSuccessAt ?? ''} title={sync.lastSuccessAt ? formatDateTime(sync.lastSuccessAt) : undefined}>
+        <p
+          className="audit-sync__line muted"
+          data-testid="audit-last-sync"
+          data-at={sync.lastSuccessAt ?? ''}
+          title={sync.lastSuccessAt ? formatDateTime(sync.lastSuccessAt) : undefined}
+        >
           {lastSyncText(sync, nowIso)}
         </p>
       )}
@@ -39,7 +56,15 @@ export function AuditSyncPanel({ sync, nowIso }: { sync: AuditSyncState; nowIso:
   );
 }
 
-export function AuditTimeline({ records, nowIso, filtered }: { records: readonly AuditEntry[]; nowIso: string; filtered: boolean }) {
+export function AuditTimeline({
+  records,
+  nowIso,
+  filtered,
+}: {
+  records: readonly AuditEntry[];
+  nowIso: string;
+  filtered: boolean;
+}) {
   if (records.length === 0) {
     return (
       <p className="empty" data-testid="audit-empty">
@@ -50,7 +75,15 @@ export function AuditTimeline({ records, nowIso, filtered }: { records: readonly
   return (
     <ol className="audit-timeline" data-testid="audit-timeline">
       {records.map((r) => (
-        <li key={r.seq} className={`audit-record audit-record--${auditTone(r.type)}`} data-testid="audit-record" data-seq={r.seq} data-type={r.type} data-role={r.role ?? ''} data-synced={String(r.synced)}>
+        <li
+          key={r.seq}
+          className={`audit-record audit-record--${auditTone(r.type)}`}
+          data-testid="audit-record"
+          data-seq={r.seq}
+          data-type={r.type}
+          data-role={r.role ?? ''}
+          data-synced={String(r.synced)}
+        >
           <div className="audit-record__head">
             <span className="audit-record__type" data-testid="audit-record-type">
               {auditTypeLabel(r.type)}
@@ -60,7 +93,11 @@ export function AuditTimeline({ records, nowIso, filtered }: { records: readonly
                 {r.role}
               </span>
             )}
-            <time className="audit-record__time" dateTime={r.at} title={`${formatDateTime(r.at)} · record ${r.seq}${r.synced ? '' : ' · not yet synced'}`}>
+            <time
+              className="audit-record__time"
+              dateTime={r.at}
+              title={`${formatDateTime(r.at)} · record ${r.seq}${r.synced ? '' : ' · not yet synced'}`}
+            >
               {auditTime(r.at, nowIso)}
             </time>
           </div>
@@ -74,7 +111,15 @@ export function AuditTimeline({ records, nowIso, filtered }: { records: readonly
   );
 }
 
-export function AuditView({ client, policyRoles, pollMs = POLL_MS }: { client: PimApi; policyRoles: readonly string[]; pollMs?: number }) {
+export function AuditView({
+  client,
+  policyRoles,
+  pollMs = POLL_MS,
+}: {
+  client: PimApi;
+  policyRoles: readonly string[];
+  pollMs?: number;
+}) {
   const [role, setRole] = useState('');
   const [limit, setLimit] = useState(PAGE);
   const [data, setData] = useState<AuditViewData | null>(null);

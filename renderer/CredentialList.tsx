@@ -11,7 +11,12 @@ export function CredentialList({ role, injection }: { role: string; injection: I
       <p className="credentials__title">{lines.every((l) => l.problem) ? 'Not in place yet' : 'Ready to use'}</p>
       <ul className="credentials__list">
         {lines.map((l, i) => (
-          <li key={`${l.kind}-${i}`} data-testid="credential-item" data-kind={l.kind} data-problem={l.problem ? 'true' : undefined}>
+          <li
+            key={`${l.kind}-${i}`}
+            data-testid="credential-item"
+            data-kind={l.kind}
+            data-problem={l.problem ? 'true' : undefined}
+          >
             {l.label} {l.name !== null ? <code className="mono-ish">{l.name}</code> : l.where}
             {l.problem && (
               <span className="credentials__problem" role="alert">

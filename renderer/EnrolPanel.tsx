@@ -16,7 +16,17 @@ function originOf(link: string): string {
   }
 }
 
-export function EnrolPanel({ client, state, onChanged, firstRun }: { client: PimApi; state: AgentState; onChanged: () => void; firstRun: boolean }) {
+export function EnrolPanel({
+  client,
+  state,
+  onChanged,
+  firstRun,
+}: {
+  client: PimApi;
+  state: AgentState;
+  onChanged: () => void;
+  firstRun: boolean;
+}) {
   const [link, setLink] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -42,11 +52,17 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
       // the app window: the person confirms here which control plane the agent will trust (the web
       // shell asks for a code from its terminal instead, see below)
       setBusy(false);
-      setConfirm({ link: target, message: `PIM Agent will trust the control plane ${originOf(target)} for your roles. Continue only if it is your organisation's.`, needsCode: false });
+      setConfirm({
+        link: target,
+        message: `PIM Agent will trust the control plane ${originOf(target)} for your roles. Continue only if it is your organisation's.`,
+        needsCode: false,
+      });
       return;
     }
     const input = confirm?.needsCode ? { link: target, confirmCode: code.trim() } : { link: target };
-    const r = await client.enroll(input).catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
+    const r = await client
+      .enroll(input)
+      .catch((x: unknown) => ({ ok: false as const, error: { code: 'agent-unreachable', message: String(x) } }));
     setBusy(false);
     if (!r.ok) {
       if (r.error.code === 'confirm-switch') {
@@ -72,14 +88,20 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
 
   const stateName = complete ? 'complete' : waiting ? 'waiting' : 'form';
   return (
-    <section className={`enrol${firstRun ? ' enrol--first-run' : ''}`} data-testid="enrol-screen" data-state={stateName} aria-labelledby="enrol-title">
+    <section
+      className={`enrol${firstRun ? ' enrol--first-run' : ''}`}
+      data-testid="enrol-screen"
+      data-state={stateName}
+      aria-labelledby="enrol-title"
+    >
       {waiting && e ? (
         <>
           <h2 id="enrol-title" className="enrol__title">
             Register your security key
           </h2>
           <p>
-            Enrolling <strong data-testid="enrol-user">{e.user}</strong> with <span title={e.server}>{serverLabel(e.server)}</span>.
+            Enrolling <strong data-testid="enrol-user">{e.user}</strong> with{' '}
+            <span title={e.server}>{serverLabel(e.server)}</span>.
           </p>
           {e.keystoreNotice && (
             <p className="enrol__notice" role="status" data-testid="enrol-keystore-notice">
@@ -91,14 +113,26 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
             <code className="fingerprint__value" data-testid="enrol-fingerprint">
               {groupFingerprint(e.deviceFingerprint)}
             </code>
-            <span className="fingerprint__hint">The security key page shows the same one: check that they match before you touch the key.</span>
+            <span className="fingerprint__hint">
+              The security key page shows the same one: check that they match before you touch the key.
+            </span>
           </div>
           <div className="actions-row">
-            <button type="button" className="button button--primary" data-testid="enrol-open-ceremony" onClick={() => open(false)}>
+            <button
+              type="button"
+              className="button button--primary"
+              data-testid="enrol-open-ceremony"
+              onClick={() => open(false)}
+            >
               Register your security key
             </button>
             {isElectronHost() && (
-              <button type="button" className="link-button" data-testid="enrol-open-external" onClick={() => open(true)}>
+              <button
+                type="button"
+                className="link-button"
+                data-testid="enrol-open-external"
+                onClick={() => open(true)}
+              >
                 Open in system browser
               </button>
             )}
@@ -149,7 +183,9 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
               aria-describedby="enrol-link-hint"
             />
             <span id="enrol-link-hint" className={`field__hint${touched && problem ? ' field__hint--bad' : ''}`}>
-              {touched && problem ? problem : 'One use only; it expires. Ask your admin for a new one if it does not work.'}
+              {touched && problem
+                ? problem
+                : 'One use only; it expires. Ask your admin for a new one if it does not work.'}
             </span>
           </label>
           {confirm && !confirm.needsCode && (
@@ -178,7 +214,13 @@ export function EnrolPanel({ client, state, onChanged, firstRun }: { client: Pim
             </p>
           )}
           <div className="actions-row">
-            <button type="submit" className="button button--primary" data-testid="enrol-submit" disabled={busy || (touched && problem !== null)} aria-busy={busy}>
+            <button
+              type="submit"
+              className="button button--primary"
+              data-testid="enrol-submit"
+              disabled={busy || (touched && problem !== null)}
+              aria-busy={busy}
+            >
               {busy ? 'Checking the link…' : confirm ? 'Confirm' : 'Continue'}
             </button>
             {restart && (

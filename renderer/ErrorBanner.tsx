@@ -16,12 +16,22 @@ export interface ErrorBannerProps {
 }
 
 /** Failures of calls to the agent; rendered only when there is something to say. */
-export function ErrorBanner({ loadError, refreshError, onDismissRefreshError, actionError, onDismissActionError }: ErrorBannerProps) {
+export function ErrorBanner({
+  loadError,
+  refreshError,
+  onDismissRefreshError,
+  actionError,
+  onDismissActionError,
+}: ErrorBannerProps) {
   if (!loadError && !refreshError && !actionError) return null;
   return (
     <div className="error-banner" role="alert" data-testid="error-banner">
       {loadError && (
-        <p>{loadError.code === 'agent-unreachable' ? loadError.message : `Could not load the agent state: ${loadError.message}`}</p>
+        <p>
+          {loadError.code === 'agent-unreachable'
+            ? loadError.message
+            : `Could not load the agent state: ${loadError.message}`}
+        </p>
       )}
       {refreshError && (
         <p>

@@ -26,7 +26,15 @@ export function liveNotice(n: Notice, nowMs: number): Notice {
   return Number.isFinite(left) ? { ...n, minutesLeft: Math.max(1, Math.ceil(left / 60_000)) } : n;
 }
 
-export function ExpiryBanner({ notices, activations, nowMs, extending, onExtend, onOpenCeremony, onDismiss }: ExpiryBannerProps) {
+export function ExpiryBanner({
+  notices,
+  activations,
+  nowMs,
+  extending,
+  onExtend,
+  onOpenCeremony,
+  onDismiss,
+}: ExpiryBannerProps) {
   const shown = notices.filter((n) => Date.parse(n.expiresAt) > nowMs);
   if (shown.length === 0) return null;
   return (
@@ -37,21 +45,42 @@ export function ExpiryBanner({ notices, activations, nowMs, extending, onExtend,
         const pending = ext !== null && LIVE.has(ext.state) ? ext : null;
         const busy = extending.has(n.role);
         return (
-          <div key={n.key} className={`expiry-notice expiry-notice--t${n.threshold}`} role="status" data-testid={`expiry-notice-${n.role}`} data-key={n.key} data-activation={n.activation} data-threshold={n.threshold}>
+          <div
+            key={n.key}
+            className={`expiry-notice expiry-notice--t${n.threshold}`}
+            role="status"
+            data-testid={`expiry-notice-${n.role}`}
+            data-key={n.key}
+            data-activation={n.activation}
+            data-threshold={n.threshold}
+          >
             <p className="expiry-notice__text">
               <span className="expiry-notice__icon" aria-hidden="true" />
               <span data-testid="expiry-notice-text">{noticeText(liveNotice(n, nowMs))}</span>
             </p>
             {pending ? (
-              <div className="expiry-notice__step" data-testid={`notice-extension-${n.role}`} data-state={pending.state}>
+              <div
+                className="expiry-notice__step"
+                data-testid={`notice-extension-${n.role}`}
+                data-state={pending.state}
+              >
                 <p className="expiry-notice__detail">{extensionStatus(pending, null).title}</p>
                 {pending.state === 'requested' && pending.ceremonyUrl && (
                   <div className="actions-row">
-                    <button type="button" className="button button--primary button--small" data-testid={`notice-open-ceremony-${n.role}`} onClick={() => onOpenCeremony(pending.ceremonyUrl!, false)}>
+                    <button
+                      type="button"
+                      className="button button--primary button--small"
+                      data-testid={`notice-open-ceremony-${n.role}`}
+                      onClick={() => onOpenCeremony(pending.ceremonyUrl!, false)}
+                    >
                       Open security key page
                     </button>
                     {isElectronHost() && (
-                      <button type="button" className="link-button" onClick={() => onOpenCeremony(pending.ceremonyUrl!, true)}>
+                      <button
+                        type="button"
+                        className="link-button"
+                        onClick={() => onOpenCeremony(pending.ceremonyUrl!, true)}
+                      >
                         Open in system browser
                       </button>
                     )}
@@ -60,10 +89,22 @@ export function ExpiryBanner({ notices, activations, nowMs, extending, onExtend,
               </div>
             ) : (
               <div className="actions-row">
-                <button type="button" className="button button--primary button--small" data-testid={`notice-extend-${n.role}`} onClick={() => onExtend(n.role)} disabled={busy} aria-busy={busy}>
+                <button
+                  type="button"
+                  className="button button--primary button--small"
+                  data-testid={`notice-extend-${n.role}`}
+                  onClick={() => onExtend(n.role)}
+                  disabled={busy}
+                  aria-busy={busy}
+                >
                   {busy ? 'Extending…' : 'Extend'}
                 </button>
-                <button type="button" className="link-button muted" data-testid={`notice-dismiss-${n.role}`} onClick={() => onDismiss(n.key)}>
+                <button
+                  type="button"
+                  className="link-button muted"
+                  data-testid={`notice-dismiss-${n.role}`}
+                  onClick={() => onDismiss(n.key)}
+                >
                   Later
                 </button>
               </div>

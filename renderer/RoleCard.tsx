@@ -52,7 +52,10 @@ export function EligibleRoleCard({ role, actions }: { role: RoleView; actions?: 
   const current = actions?.activationFor(role.name) ?? null;
   const live = current !== null && LIVE.has(current.state);
   return (
-    <li className={`role-card${current?.state === 'active' ? ' role-card--active' : ''}`} data-testid={`role-card-${role.name}`}>
+    <li
+      className={`role-card${current?.state === 'active' ? ' role-card--active' : ''}`}
+      data-testid={`role-card-${role.name}`}
+    >
       <div className="role-card__top">
         <h3 className="role-card__name">{role.name}</h3>
         {actions && !live && (

@@ -18,12 +18,22 @@ export function RoleSections({
 }) {
   const [query, setQuery] = useState('');
   const showFilter = state.roles.length > FILTER_THRESHOLD;
-  const { eligible, blocked } = partitionRoles(filterRoles(activeFirst(state.roles, activeRoles), showFilter ? query : ''));
+  const { eligible, blocked } = partitionRoles(
+    filterRoles(activeFirst(state.roles, activeRoles), showFilter ? query : ''),
+  );
   return (
     <>
       {showFilter && (
         <label className="role-filter">
-          <input className="input" type="search" aria-label="Filter roles" data-testid="role-filter" placeholder={`Filter ${state.roles.length} roles`} value={query} onChange={(e) => setQuery(e.target.value)} />
+          <input
+            className="input"
+            type="search"
+            aria-label="Filter roles"
+            data-testid="role-filter"
+            placeholder={`Filter ${state.roles.length} roles`}
+            value={query}
+            onChange={(e) => setQuery(e.target.value)}
+          />
         </label>
       )}
       <section className="roles" aria-labelledby="eligible-heading">
@@ -37,7 +47,9 @@ export function RoleSections({
             ))}
           </ul>
         ) : (
-          <p className="empty">{query && showFilter ? `No available role matches “${query}”.` : 'No roles can be activated right now.'}</p>
+          <p className="empty">
+            {query && showFilter ? `No available role matches “${query}”.` : 'No roles can be activated right now.'}
+          </p>
         )}
       </section>
       {blocked.length > 0 && (
@@ -56,7 +68,15 @@ export function RoleSections({
 }
 
 /** "N other roles you are not eligible for", which opens to name them (fetched on first open). */
-function OtherRoles({ count, known, load }: { count: number; known: readonly RoleView[]; load?: () => Promise<RoleView[] | null> }) {
+function OtherRoles({
+  count,
+  known,
+  load,
+}: {
+  count: number;
+  known: readonly RoleView[];
+  load?: () => Promise<RoleView[] | null>;
+}) {
   const [others, setOthers] = useState<RoleView[] | null | 'loading' | 'failed'>(null);
   if (!load) {
     return (

@@ -57,16 +57,27 @@ export function checkTicket(value: string, ticket: Requirements['ticket']): Tick
   // the policy's words for it when it has them; the regular expression only as a fallback
   const format = ticket.hint ? ticket.hint : ticket.pattern ? `format ${ticket.pattern}` : '';
   if (t === '') {
-    if (ticket.required) return { state: 'empty', ok: false, message: `A ticket is required${format ? ` (${format})` : ''}` };
+    if (ticket.required)
+      return { state: 'empty', ok: false, message: `A ticket is required${format ? ` (${format})` : ''}` };
     return { state: 'empty', ok: true, message: format ? `Optional; ${format}` : 'Optional' };
   }
   if (t.length > 128) return { state: 'invalid', ok: false, message: 'At most 128 characters' };
   if (/\p{Cc}/u.test(t)) return { state: 'invalid', ok: false, message: 'No control characters' };
   if (!ticket.pattern) return { state: 'valid', ok: true, message: 'Looks fine' };
   const re = compileTicketPattern(ticket.pattern);
-  if (!re) return { state: 'invalid', ok: false, message: `The policy's ticket pattern ${ticket.pattern} is invalid — ask an admin` };
-  if (ticket.hint) return re.test(t) ? { state: 'valid', ok: true, message: 'Looks right' } : { state: 'invalid', ok: false, message: `Expected ${ticket.hint}` };
-  return re.test(t) ? { state: 'valid', ok: true, message: `Matches ${ticket.pattern}` } : { state: 'invalid', ok: false, message: `Does not match ${ticket.pattern}` };
+  if (!re)
+    return {
+      state: 'invalid',
+      ok: false,
+      message: `The policy's ticket pattern ${ticket.pattern} is invalid — ask an admin`,
+    };
+  if (ticket.hint)
+    return re.test(t)
+      ? { state: 'valid', ok: true, message: 'Looks right' }
+      : { state: 'invalid', ok: false, message: `Expected ${ticket.hint}` };
+  return re.test(t)
+    ? { state: 'valid', ok: true, message: `Matches ${ticket.pattern}` }
+    : { state: 'invalid', ok: false, message: `Does not match ${ticket.pattern}` };
 }
 
 /** Whitespace (newlines, tabs) folded to single spaces: what a justification is sent as. */
@@ -96,7 +107,10 @@ export function checkActivateForm(r: Requirements, f: ActivateForm): FormCheck {
         ? { ok: false, message: 'Required: say briefly why you need this access' }
         : { ok: true, message: null };
   const ticket = checkTicket(f.ticket, r.ticket);
-  const duration = f.duration > 0 && f.duration <= r.maxDuration ? { ok: true, message: null } : { ok: false, message: `At most ${durationLabel(r.maxDuration)}` };
+  const duration =
+    f.duration > 0 && f.duration <= r.maxDuration
+      ? { ok: true, message: null }
+      : { ok: false, message: `At most ${durationLabel(r.maxDuration)}` };
   return { ok: justification.ok && ticket.ok && duration.ok, justification, ticket, duration };
 }
 
@@ -121,26 +135,45 @@ export const LIVE: ReadonlySet<State> = new Set<State>(['requested', 'pending-ap
 /** A request to extend an activation that is still active: the card shows it under the active one
  *  (the role stays active while the extension waits for the key or an approver). */
 function isExtensionOfActive(a: ActivationView, all: readonly ActivationView[]): boolean {
-  return a.state !== 'active' && a.request.kind === 'extend' && a.request.extends !== null && all.some((b) => b.id === a.request.extends && b.state === 'active');
+  return (
+    a.state !== 'active' &&
+    a.request.kind === 'extend' &&
+    a.request.extends !== null &&
+    all.some((b) => b.id === a.request.extends && b.state === 'active')
+  );
 }
 
 /** The activation a role's card shows: its newest live one, else its newest recently ended one
  *  that was not dismissed — an extension of an active one is not shown in its place. */
-export function activationFor(role: string, activations: readonly ActivationView[], dismissed: ReadonlySet<string> = new Set()): ActivationView | null {
-  const mine = activations.filter((a) => a.role === role).sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+export function activationFor(
+  role: string,
+  activations: readonly ActivationView[],
+  dismissed: ReadonlySet<string> = new Set(),
+): ActivationView | null {
+  const mine = activations
+    .filter((a) => a.role === role)
+    .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
   const shown = mine.filter((a) => !isExtensionOfActive(a, mine));
   return shown.find((a) => LIVE.has(a.state)) ?? shown.find((a) => !dismissed.has(a.id)) ?? null;
 }
 
 /** The newest request to extend `active` (live, or denied / lapsed and not dismissed: a denial is
  *  worth reading); null when there is none. */
-export function extensionFor(active: ActivationView, activations: readonly ActivationView[], dismissed: ReadonlySet<string> = new Set()): ActivationView | null {
+export function extensionFor(
+  active: ActivationView,
+  activations: readonly ActivationView[],
+  dismissed: ReadonlySet<string> = new Set(),
+): ActivationView | null {
   if (active.state !== 'active') return null;
   const ext = activations
     .filter((a) => a.request.kind === 'extend' && a.request.extends === active.id && a.state !== 'active')
     .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
   // a withdrawn extension (deactivated) needs no words; a refused or lapsed one does
-  return ext.find((a) => LIVE.has(a.state)) ?? ext.find((a) => (a.state === 'denied' || a.state === 'request-expired') && !dismissed.has(a.id)) ?? null;
+  return (
+    ext.find((a) => LIVE.has(a.state)) ??
+    ext.find((a) => (a.state === 'denied' || a.state === 'request-expired') && !dismissed.has(a.id)) ??
+    null
+  );
 }
 
 /** Words for a pending (or refused) extension, shown under the active role. */
@@ -148,10 +181,18 @@ export function extensionStatus(ext: ActivationView, requirements: Requirements 
   const by = durationLabel(ext.request.duration);
   switch (ext.state) {
     case 'requested':
-      return { tone: 'action', title: `Extend by ${by}: touch your security key`, detail: 'Open the security key page and touch your key to sign the extension.' };
+      return {
+        tone: 'action',
+        title: `Extend by ${by}: touch your security key`,
+        detail: 'Open the security key page and touch your key to sign the extension.',
+      };
     case 'pending-approval': {
       const s = activationStatus(ext, requirements, 0);
-      return { tone: 'waiting', title: `Extension by ${by}: ${s.title[0]!.toLowerCase()}${s.title.slice(1)}`, detail: 'The role stays active meanwhile; the extra time starts when the current window ends.' };
+      return {
+        tone: 'waiting',
+        title: `Extension by ${by}: ${s.title[0]!.toLowerCase()}${s.title.slice(1)}`,
+        detail: 'The role stays active meanwhile; the extra time starts when the current window ends.',
+      };
     }
     case 'approved':
       return { tone: 'ok', title: `Extension by ${by} approved — starting…`, detail: '' };
@@ -195,8 +236,14 @@ export function activationStatus(a: ActivationView, requirements: Requirements |
     case 'pending-approval': {
       const approved = a.approvals.filter((x) => x.decision === 'approve').length;
       const more = Math.max(1, a.approvalsNeeded - approved);
-      const who = requirements?.approval ? approverText(requirements.approval, more) : `${more} ${more === 1 ? 'approver' : 'approvers'}`;
-      return { tone: 'waiting', title: `Waiting for ${who}`, detail: 'Your request is signed. It starts as soon as it is approved.' };
+      const who = requirements?.approval
+        ? approverText(requirements.approval, more)
+        : `${more} ${more === 1 ? 'approver' : 'approvers'}`;
+      return {
+        tone: 'waiting',
+        title: `Waiting for ${who}`,
+        detail: 'Your request is signed. It starts as soon as it is approved.',
+      };
     }
     case 'approved':
       return { tone: 'ok', title: 'Approved — starting…', detail: '' };
@@ -207,7 +254,11 @@ export function activationStatus(a: ActivationView, requirements: Requirements |
     case 'denied':
       return { tone: 'bad', title: 'Denied', detail: denialText(a) };
     case 'request-expired':
-      return { tone: 'ended', title: 'Request expired', detail: sentence(a.endReason ?? 'the request was not completed in time') };
+      return {
+        tone: 'ended',
+        title: 'Request expired',
+        detail: sentence(a.endReason ?? 'the request was not completed in time'),
+      };
     case 'expired':
       return { tone: 'ended', title: 'Expired', detail: sentence(a.endReason ?? 'the activation window ended') };
     case 'deactivated':
@@ -232,6 +283,7 @@ export function enrolmentLinkProblem(link: string): string | null {
   } catch {
     return 'That is not a link (it should start with https://)';
   }
-  if (u.pathname !== '/enrol' || !/code=/.test(u.hash) || !/root=/.test(u.hash)) return 'That is not a complete enrolment link (…/enrol#code=…&root=…)';
+  if (u.pathname !== '/enrol' || !/code=/.test(u.hash) || !/root=/.test(u.hash))
+    return 'That is not a complete enrolment link (…/enrol#code=…&root=…)';
   return null;
 }

@@ -40,9 +40,17 @@ export type AuditTone = 'ok' | 'bad' | 'ended' | 'neutral';
 
 /** The dot's colour on the timeline. */
 export function auditTone(type: string): AuditTone {
-  if (['activation-active', 'activation-extended', 'activation-approved', 'enrolled', 'credentials-injected'].includes(type)) return 'ok';
+  if (
+    ['activation-active', 'activation-extended', 'activation-approved', 'enrolled', 'credentials-injected'].includes(
+      type,
+    )
+  )
+    return 'ok';
   if (['activation-denied', 'activation-revoked', 'policy-rejected', 'sync-failed'].includes(type)) return 'bad';
-  if (['activation-deactivated', 'activation-expired', 'activation-request-expired', 'credentials-removed'].includes(type)) return 'ended';
+  if (
+    ['activation-deactivated', 'activation-expired', 'activation-request-expired', 'credentials-removed'].includes(type)
+  )
+    return 'ended';
   return 'neutral';
 }
 
@@ -57,7 +65,10 @@ export function describeAuditEntry(e: AuditEntry, opts: Opts = {}): string {
     case 'enrolled':
       return `${s('user') || e.user || 'this device'} enrolled with ${s('server') || 'the control plane'}`;
     case 'keystore-changed':
-      return [s('kind').replace(/-/g, ' '), s('keystore') && `in the ${s('keystore')} keystore`].filter(Boolean).join(' ') || 'keystore changed';
+      return (
+        [s('kind').replace(/-/g, ' '), s('keystore') && `in the ${s('keystore')} keystore`].filter(Boolean).join(' ') ||
+        'keystore changed'
+      );
     case 'policy-refreshed':
       return `policy v${s('version')}${d.changed === false ? ' (unchanged)' : ''}`;
     case 'policy-rejected':
@@ -105,20 +116,28 @@ export function lastSyncText(sync: Pick<AuditSyncState, 'lastSuccessAt'>, nowIso
  * The warning to show when syncing has been failing for more than an hour (null otherwise): the
  * journal is then only on this device, and the security team does not see what happens here.
  */
-export function syncWarning(sync: Pick<AuditSyncState, 'failingSince' | 'pending' | 'lastError'>, nowIso: string): string | null {
+export function syncWarning(
+  sync: Pick<AuditSyncState, 'failingSince' | 'pending' | 'lastError'>,
+  nowIso: string,
+): string | null {
   if (!sync.failingSince) return null;
   const since = Date.parse(sync.failingSince);
   const now = Date.parse(nowIso);
   if (!Number.isFinite(since) || !Number.isFinite(now) || now - since <= SYNC_WARN_AFTER_MS) return null;
   const minutes = Math.floor((now - since) / 60_000);
-  const waiting = sync.pending > 0 ? `; ${sync.pending} ${sync.pending === 1 ? 'record is' : 'records are'} only on this device` : '';
+  const waiting =
+    sync.pending > 0 ? `; ${sync.pending} ${sync.pending === 1 ? 'record is' : 'records are'} only on this device` : '';
   const why = sync.lastError ? ` (${sync.lastError.message})` : '';
   return `The audit journal has not reached the control plane for ${durationLabel(minutes * 60)}${waiting}${why}`;
 }
 
 /** The roles the filter offers: the policy's roles for this user, those in the records shown, and
  *  the selected one — sorted, each once. */
-export function auditRoleOptions(policyRoles: readonly string[], records: readonly AuditEntry[], selected: string | null): string[] {
+export function auditRoleOptions(
+  policyRoles: readonly string[],
+  records: readonly AuditEntry[],
+  selected: string | null,
+): string[] {
   const set = new Set<string>(policyRoles);
   for (const r of records) if (r.role) set.add(r.role);
   if (selected) set.add(selected);
@@ -130,7 +149,13 @@ export function auditTime(iso: string, nowIso: string, opts: Opts = {}): string 
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
   const zone = opts.timeZone ? { timeZone: opts.timeZone } : {};
-  const day = (ms: number) => new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', ...zone }).format(new Date(ms));
+  const day = (ms: number) =>
+    new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', ...zone }).format(
+      new Date(ms),
+    );
   const sameDay = !Number.isNaN(Date.parse(nowIso)) && day(t) === day(Date.parse(nowIso));
-  return new Intl.DateTimeFormat(opts.locale, sameDay ? { timeStyle: 'medium', ...zone } : { dateStyle: 'short', timeStyle: 'short', ...zone }).format(new Date(t));
+  return new Intl.DateTimeFormat(
+    opts.locale,
+    sameDay ? { timeStyle: 'medium', ...zone } : { dateStyle: 'short', timeStyle: 'short', ...zone },
+  ).format(new Date(t));
 }

@@ -50,13 +50,21 @@ export function createClient(env?: Partial<ClientEnv>): PimApi {
  * from the address bar and history at once) and exchanged for the token, which is kept in
  * sessionStorage (this origin and tab only, gone with the tab) so a reload keeps working.
  */
-export async function sessionToken(env: Pick<ClientEnv, 'fetch' | 'location' | 'history' | 'storage'>): Promise<string | null> {
+export async function sessionToken(
+  env: Pick<ClientEnv, 'fetch' | 'location' | 'history' | 'storage'>,
+): Promise<string | null> {
   const hash = env.location.hash.replace(/^#/, '');
   const code = hash ? new URLSearchParams(hash).get('code') : null;
   if (code) {
     env.history.replaceState(env.history.state, '', env.location.pathname + env.location.search);
     try {
-      const res = await env.fetch('/session', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code }), cache: 'no-store', credentials: 'omit' });
+      const res = await env.fetch('/session', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code }),
+        cache: 'no-store',
+        credentials: 'omit',
+      });
       const body = (await res.json()) as { ok?: boolean; value?: { token?: unknown } };
       const token = body?.ok && typeof body.value?.token === 'string' ? body.value.token : null;
       if (token) {

@@ -45,7 +45,15 @@ export function credentialLines(items: readonly Item[]): CredentialLine[] {
         case 'azure':
           return { kind: 'azure', label: 'Azure identity', name: displayName(i.name), where: null };
         case 'ssh':
-          return i.problem ? { kind: 'ssh', label: 'SSH certificate', name: null, where: 'not added', problem: displayName(i.problem, 400) } : { kind: 'ssh', label: 'SSH certificate', name: null, where: 'in ssh-agent' };
+          return i.problem
+            ? {
+                kind: 'ssh',
+                label: 'SSH certificate',
+                name: null,
+                where: 'not added',
+                problem: displayName(i.problem, 400),
+              }
+            : { kind: 'ssh', label: 'SSH certificate', name: null, where: 'in ssh-agent' };
       }
     });
 }
@@ -74,5 +82,8 @@ export function credentialHint(items: readonly Item[]): string | null {
  *  one); null when nothing was, or only tombstones remain. */
 export function credentialsFor(a: ActivationView, all: readonly InjectionView[]): InjectionView | null {
   const live = all.filter((c) => c.endedAt === null && c.items.length > 0);
-  return live.find((c) => c.activation === a.id) ?? (a.state === 'active' ? (live.find((c) => c.role === a.role) ?? null) : null);
+  return (
+    live.find((c) => c.activation === a.id) ??
+    (a.state === 'active' ? (live.find((c) => c.role === a.role) ?? null) : null)
+  );
 }

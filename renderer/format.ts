@@ -133,14 +133,23 @@ export interface Chip {
 /** The requirement chips shown on a role card, in a fixed order. */
 export function requirementChips(r: Requirements): Chip[] {
   const chips: Chip[] = [];
-  chips.push({ key: 'duration', label: `max ${formatDuration(r.maxDuration)}`, title: `maximum duration ${formatDuration(r.maxDuration)}, default ${formatDuration(r.defaultDuration)}` });
-  if (r.justification === 'required') chips.push({ key: 'justification', label: 'justification', title: 'a justification is required' });
+  chips.push({
+    key: 'duration',
+    label: `max ${formatDuration(r.maxDuration)}`,
+    title: `maximum duration ${formatDuration(r.maxDuration)}, default ${formatDuration(r.defaultDuration)}`,
+  });
+  if (r.justification === 'required')
+    chips.push({ key: 'justification', label: 'justification', title: 'a justification is required' });
   if (r.ticket.required || r.ticket.pattern) {
     const hint = r.ticket.hint ? `: ${r.ticket.hint}` : r.ticket.pattern ? ` ${ticketHint(r.ticket.pattern)}` : '';
     chips.push({
       key: 'ticket',
       label: `ticket${hint}${r.ticket.required ? '' : ' (optional)'}`,
-      title: r.ticket.hint ? `ticket: ${r.ticket.hint}` : r.ticket.pattern ? `ticket matching ${r.ticket.pattern}` : 'a ticket is required',
+      title: r.ticket.hint
+        ? `ticket: ${r.ticket.hint}`
+        : r.ticket.pattern
+          ? `ticket matching ${r.ticket.pattern}`
+          : 'a ticket is required',
     });
   }
   if (r.approval) {
@@ -151,10 +160,12 @@ export function requirementChips(r: Requirements): Chip[] {
       title: r.approval.selfApproval ? 'self-approval allowed' : 'someone else must approve',
     });
   }
-  if (r.userVerification === 'required') chips.push({ key: 'uv', label: 'key + PIN', title: 'security key with PIN or biometrics' });
+  if (r.userVerification === 'required')
+    chips.push({ key: 'uv', label: 'key + PIN', title: 'security key with PIN or biometrics' });
   r.windows.forEach((w, i) => chips.push({ key: `window-${i}`, label: formatWindow(w), title: 'activation window' }));
   if (r.maxActive != null) chips.push({ key: 'max-active', label: `${r.maxActive} active at most` });
-  if (r.eligibleUntil) chips.push({ key: 'until', label: `eligible until ${r.eligibleUntil.slice(0, 10)}`, title: r.eligibleUntil });
+  if (r.eligibleUntil)
+    chips.push({ key: 'until', label: `eligible until ${r.eligibleUntil.slice(0, 10)}`, title: r.eligibleUntil });
   return chips;
 }
 
@@ -197,7 +208,10 @@ export type PolicyLine =
   | { kind: 'policy'; version: string; verified: string; validity: string; expired: boolean };
 
 /** "Policy v7" · "verified 3 min ago" · "valid offline until 24 Nov 2025, 14:00". */
-export function policyLine(state: Pick<AgentState, 'policy' | 'now'>, opts: { locale?: string; timeZone?: string } = {}): PolicyLine {
+export function policyLine(
+  state: Pick<AgentState, 'policy' | 'now'>,
+  opts: { locale?: string; timeZone?: string } = {},
+): PolicyLine {
   const p = state.policy;
   if (!p) return { kind: 'none', text: 'No verified policy yet' };
   const expired = Date.parse(p.expires) <= Date.parse(state.now);
@@ -224,7 +238,11 @@ export function connectionView(state: Pick<AgentState, 'connection' | 'lastError
     case 'offline':
       return { connection: 'offline', label: 'Offline — showing the last verified policy', tone: 'warning' };
     case 'rejected':
-      return { connection: 'rejected', label: `Policy update rejected: ${state.lastError ?? 'verification failed'}`, tone: 'danger' };
+      return {
+        connection: 'rejected',
+        label: `Policy update rejected: ${state.lastError ?? 'verification failed'}`,
+        tone: 'danger',
+      };
     case 'unconfigured':
     default:
       return { connection: 'unconfigured', label: 'Not connected', tone: 'neutral' };

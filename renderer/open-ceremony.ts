@@ -6,8 +6,14 @@ import type { ApiError, PimApi } from '../shared/api';
 import { isCeremonyUrl } from '../shared/ceremony-url';
 import { isElectronHost } from './client';
 
-export async function openCeremony(client: PimApi, url: string, server: string | null, opts: { external?: boolean } = {}): Promise<ApiError | null> {
-  if (!isCeremonyUrl(url, server)) return { code: 'bad-ceremony-url', message: 'that is not a ceremony page of your control plane' };
+export async function openCeremony(
+  client: PimApi,
+  url: string,
+  server: string | null,
+  opts: { external?: boolean } = {},
+): Promise<ApiError | null> {
+  if (!isCeremonyUrl(url, server))
+    return { code: 'bad-ceremony-url', message: 'that is not a ceremony page of your control plane' };
   if (isElectronHost()) {
     const r = await client.openCeremony({ url, external: opts.external });
     return r.ok ? null : r.error;

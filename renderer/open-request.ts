@@ -10,7 +10,12 @@ export interface OpenRequest {
   activate: { role: string; duration: number | null } | null;
 }
 
-const TABS: Readonly<Record<string, OpenTab>> = { roles: 'roles', extend: 'roles', approvals: 'approvals', audit: 'audit' };
+const TABS: Readonly<Record<string, OpenTab>> = {
+  roles: 'roles',
+  extend: 'roles',
+  approvals: 'approvals',
+  audit: 'audit',
+};
 
 export function parseOpenRequest(hash: string): OpenRequest | null {
   const p = new URLSearchParams(hash.replace(/^#/, ''));

@@ -23,7 +23,13 @@ async function safely<T>(call: () => Promise<Reply<T>>): Promise<Reply<T>> {
   try {
     return await call();
   } catch (e) {
-    return { ok: false, error: { code: 'agent-unreachable', message: `Cannot reach the PIM agent (${e instanceof Error ? e.message : String(e)})` } };
+    return {
+      ok: false,
+      error: {
+        code: 'agent-unreachable',
+        message: `Cannot reach the PIM agent (${e instanceof Error ? e.message : String(e)})`,
+      },
+    };
   }
 }
 

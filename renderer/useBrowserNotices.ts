@@ -11,7 +11,10 @@ const EXTRAS_MS = 60_000;
 
 export function useBrowserNotices(client: PimApi, state: AgentState | null, onOpen: (fragment: string) => void): void {
   const seen = useRef<ReadonlySet<string> | null>(null);
-  const [extras, setExtras] = useState<{ approvals: ActivationView[]; auditFailingSince: string | null }>({ approvals: [], auditFailingSince: null });
+  const [extras, setExtras] = useState<{ approvals: ActivationView[]; auditFailingSince: string | null }>({
+    approvals: [],
+    auditFailingSince: null,
+  });
   const active = !isElectronHost() && typeof Notification !== 'undefined';
   const enrolled = state?.enrolled === true;
 

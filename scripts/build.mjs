@@ -37,7 +37,7 @@ const page = (from, to) =>
   });
 
 // `pim roles` / `pim status` without the full CLI's start-up (bin/pim.cjs tries it first; see
-// electron/core/cli/fast-main.ts). Start-up is mostly loading code, so this bundle carries
+// agent/cli/fast-main.ts). Start-up is mostly loading code, so this bundle carries
 // better-sqlite3's JavaScript (a dozen files to resolve and read otherwise; its addon stays in
 // node_modules, and fast-run.ts checks the installed version is the one bundled) and leaves out
 // what the agent loads only to refresh or journal, which this path never does.
@@ -48,7 +48,10 @@ function fast() {
     name: 'not-on-the-fast-path',
     setup(b) {
       b.onResolve({ filter: /\/(audit\/journal|policy\/refresh)$/ }, (a) => ({ path: a.path, namespace: 'not-here' }));
-      b.onLoad({ filter: /.*/, namespace: 'not-here' }, (a) => ({ contents: `throw new Error(${JSON.stringify(`${a.path} is not part of pim-fast.cjs`)});`, loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: 'not-here' }, (a) => ({
+        contents: `throw new Error(${JSON.stringify(`${a.path} is not part of pim-fast.cjs`)});`,
+        loader: 'js',
+      }));
     },
   };
   return build({
@@ -57,18 +60,24 @@ function fast() {
     external: [...Object.keys(pkg.dependencies).filter((d) => d !== 'better-sqlite3'), 'bindings'],
     define: { 'process.env.PIM_FAST_SQLITE_VERSION': JSON.stringify(sqlite.version) },
     plugins: [notHere],
-    entryPoints: ['electron/core/cli/fast-main.ts'],
+    entryPoints: ['agent/cli/fast-main.ts'],
     outfile: 'dist/pim-fast.cjs',
   });
 }
 
 await Promise.all([
-  build({ ...node, entryPoints: ['electron/core/cli/bin.ts'], outfile: 'dist/pim.cjs' }),
+  build({ ...node, entryPoints: ['app/pim.ts'], outfile: 'dist/pim.cjs' }),
   fast(),
   build({ ...node, entryPoints: ['server/main.ts'], outfile: 'dist/pim-server.cjs' }),
   build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/electron-main.cjs', external: ['electron'] }),
   // a sandboxed preload can require only 'electron': bundle everything else into it
-  build({ ...node, packages: undefined, entryPoints: ['electron/preload/preload.ts'], outfile: 'dist/preload.cjs', external: ['electron'] }),
+  build({
+    ...node,
+    packages: undefined,
+    entryPoints: ['electron/preload/preload.ts'],
+    outfile: 'dist/preload.cjs',
+    external: ['electron'],
+  }),
   page('renderer', 'dist/renderer'),
   // the WebAuthn ceremony page the control plane serves at its own origin (DESIGN §4)
   page('renderer/ceremony', 'dist/ceremony'),

@@ -150,8 +150,13 @@ async function main() {
   const out = outArg > 0 ? path.resolve(process.argv[outArg + 1]) : path.join(root, 'build');
   const source = fs.readFileSync(path.join(root, 'build', 'icons', 'source.svg'), 'utf8');
   const executablePath = process.env.PIM_CHROMIUM ?? '/usr/bin/chromium';
-  if (!fs.existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath}: install chromium (apt) or set PIM_CHROMIUM`);
-  const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'] });
+  if (!fs.existsSync(executablePath))
+    throw new Error(`no Chromium at ${executablePath}: install chromium (apt) or set PIM_CHROMIUM`);
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+  });
   const written = [];
   try {
     const page = await browser.newPage();

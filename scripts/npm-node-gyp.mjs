@@ -12,12 +12,19 @@ import path from 'node:path';
  * @param {(file: string) => boolean} exists
  * @returns {string | null}
  */
-export function npmNodeGyp(env = process.env, execPath = process.execPath, platform = process.platform, exists = (f) => fs.existsSync(f)) {
+export function npmNodeGyp(
+  env = process.env,
+  execPath = process.execPath,
+  platform = process.platform,
+  exists = (f) => fs.existsSync(f),
+) {
   const p = platform === 'win32' ? path.win32 : path.posix;
   const inNpm = ['node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'];
   const candidates = [
     env.npm_config_node_gyp,
-    platform === 'win32' ? p.join(p.dirname(execPath), ...inNpm) : p.join(p.dirname(p.dirname(execPath)), 'lib', ...inNpm),
+    platform === 'win32'
+      ? p.join(p.dirname(execPath), ...inNpm)
+      : p.join(p.dirname(p.dirname(execPath)), 'lib', ...inNpm),
   ];
   for (const c of candidates) if (c && c.endsWith('.js') && exists(c)) return c;
   return null;

@@ -10,9 +10,21 @@ const OUT = path.resolve(__dirname, '..', 'docs', 'screenshots');
 
 async function main(): Promise<void> {
   const executablePath = process.env.PIM_CHROMIUM ?? '/usr/bin/chromium';
-  if (!fs.existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath}: install chromium (apt) or set PIM_CHROMIUM`);
+  if (!fs.existsSync(executablePath))
+    throw new Error(`no Chromium at ${executablePath}: install chromium (apt) or set PIM_CHROMIUM`);
   const cleanups: (() => void | Promise<void>)[] = [];
-  const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
   cleanups.push(() => browser.close());
   try {
     const world = await startPopoverWorld((fn) => cleanups.push(fn));

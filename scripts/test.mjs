@@ -23,20 +23,42 @@ function step(name, cmd, cmdArgs) {
 }
 
 if (!quick) {
-  step('typecheck', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--noEmit']);
+  step('typecheck', process.execPath, [
+    path.join(root, 'node_modules/typescript/bin/tsc'),
+    '-p',
+    'tsconfig.json',
+    '--noEmit',
+  ]);
   step('lint', process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '.']);
+  step('format', process.execPath, [
+    path.join(root, 'node_modules/prettier/bin/prettier.cjs'),
+    '--check',
+    '--log-level=warn',
+    '.',
+  ]);
 }
 step('build', process.execPath, [path.join(root, 'scripts/build.mjs')]);
 
 const files = ['test/unit', 'test/integration', 'test/e2e']
-  .flatMap((d) => (fs.existsSync(path.join(root, d)) ? fs.readdirSync(path.join(root, d)).filter((f) => f.endsWith('.test.ts')).map((f) => `${d}/${f}`) : []))
+  .flatMap((d) =>
+    fs.existsSync(path.join(root, d))
+      ? fs
+          .readdirSync(path.join(root, d))
+          .filter((f) => f.endsWith('.test.ts'))
+          .map((f) => `${d}/${f}`)
+      : [],
+  )
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
   .sort();
 
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
-  cwd: root,
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 let out = '';
 child.stdout.on('data', (d) => {
   out += d;

@@ -45,9 +45,12 @@ export function admit(input: AdmissionInput): Admission {
     return no('approval-deadline-passed', 'not approved within 24 hours', true);
   }
   if (!input.deviceEnrolled) return no('device-revoked', 'the device that signed the request was revoked');
-  if (role === null) return no('role-removed', `role ${request.role} is no longer in the policy (v${input.policyVersion})`);
+  if (role === null)
+    return no('role-removed', `role ${request.role} is no longer in the policy (v${input.policyVersion})`);
   if (request.kind === 'extend' && input.extending?.state !== 'active') {
-    const was = input.extending ? `${input.extending.state}${input.extending.endReason ? `: ${input.extending.endReason}` : ''}` : 'unknown';
+    const was = input.extending
+      ? `${input.extending.state}${input.extending.endReason ? `: ${input.extending.endReason}` : ''}`
+      : 'unknown';
     return no('extended-not-active', `the activation it extends is no longer active (${was}); request the role again`);
   }
   const decision = decide({
@@ -55,13 +58,20 @@ export function admit(input: AdmissionInput): Admission {
     role,
     now,
     mode: 'request',
-    ask: { duration: request.duration, justification: request.justification ?? undefined, ticket: request.ticket ?? undefined },
+    ask: {
+      duration: request.duration,
+      justification: request.justification ?? undefined,
+      ticket: request.ticket ?? undefined,
+    },
     activeCount: input.activeCount,
     policyExpires: input.policyExpires,
   });
   if (!decision.allowed) {
     const blocking = decision.reasons.filter((r) => r.blocking);
-    return no(blocking[0]?.code ?? 'not-allowed', `the policy in force (v${input.policyVersion}) no longer allows it: ${blocking.map((r) => `${r.code}: ${r.message}`).join('; ')}`);
+    return no(
+      blocking[0]?.code ?? 'not-allowed',
+      `the policy in force (v${input.policyVersion}) no longer allows it: ${blocking.map((r) => `${r.code}: ${r.message}`).join('; ')}`,
+    );
   }
   return { ok: true, decision };
 }
@@ -73,9 +83,17 @@ export function admit(input: AdmissionInput): Admission {
  * count is the stricter of the stored one and the role's rule now (if the role still has one), so
  * a refusal is reported only once the request would otherwise have started.
  */
-export function quorum(input: { admission: Admission; approvers: readonly string[]; mayApprove: (approver: string) => boolean; storedNeeded: number; ruleCount: number | null }): { needed: number; counted: number; reached: boolean } {
+export function quorum(input: {
+  admission: Admission;
+  approvers: readonly string[];
+  mayApprove: (approver: string) => boolean;
+  storedNeeded: number;
+  ruleCount: number | null;
+}): { needed: number; counted: number; reached: boolean } {
   const { admission } = input;
-  const needed = admission.ok ? (admission.decision.requirements.approval?.count ?? 0) : Math.max(input.storedNeeded, input.ruleCount ?? 0);
+  const needed = admission.ok
+    ? (admission.decision.requirements.approval?.count ?? 0)
+    : Math.max(input.storedNeeded, input.ruleCount ?? 0);
   const counted = new Set(input.approvers.filter((a) => input.mayApprove(a))).size;
   return { needed, counted, reached: counted >= needed };
 }

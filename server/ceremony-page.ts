@@ -13,14 +13,16 @@ const ASSETS: Record<string, { file: string; type: string }> = {
 };
 
 export const CEREMONY_HEADERS: Readonly<Record<string, string>> = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
   'cross-origin-opener-policy': 'same-origin',
   'cross-origin-resource-policy': 'same-origin',
-  'permissions-policy': 'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()',
+  'permissions-policy':
+    'publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=()',
 };
 
 /** Where `npm run build` puts the page: <package root>/dist/ceremony, from server/ (tsx) or dist/ (bundled). */
@@ -32,7 +34,12 @@ export function ceremonyDistDir(): string {
  * Serves the ceremony page for GET/HEAD of its paths; returns false (and sends nothing) for any
  * other path or method. `pathname` is the decoded path, without the query.
  */
-export function serveCeremonyPage(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, distDir: string): boolean {
+export function serveCeremonyPage(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pathname: string,
+  distDir: string,
+): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
   const asset = PAGE.test(pathname) ? { file: 'index.html', type: 'text/html; charset=utf-8' } : ASSETS[pathname];
   if (!asset) return false;

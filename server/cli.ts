@@ -11,7 +11,18 @@ import { ApiError } from './api/errors';
 import { ControlPlane } from './control-plane';
 import { IssuerKeys } from './credentials/issuer-keys';
 import { SshCa } from './credentials/ssh-ca';
-import { compileForPublish, initRepo, paths, publishedPolicy, publishPolicy, readState, RepoError, rotateKeys, rotateRoot, type OnlineRole } from './repo/repository';
+import {
+  compileForPublish,
+  initRepo,
+  paths,
+  publishedPolicy,
+  publishPolicy,
+  readState,
+  RepoError,
+  rotateKeys,
+  rotateRoot,
+  type OnlineRole,
+} from './repo/repository';
 import { reviewPolicy } from '../shared/policy/review';
 import { openServerDb, type ServerDb } from './store/db';
 
@@ -98,7 +109,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'init': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { 'root-expires': { type: 'string' }, 'timestamp-expires': { type: 'string' } } });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { 'root-expires': { type: 'string' }, 'timestamp-expires': { type: 'string' } },
+        });
         const dir = one(positionals, 'DIR');
         const r = initRepo(dir, {
           rootTtlDays: values['root-expires'] ? parseDuration(values['root-expires']) / 86400 : undefined,
@@ -107,12 +122,19 @@ export async function main(argv: string[]): Promise<number> {
         // the credential issuers' keys, so sshd and OIDC consumers can be set up before `serve`
         await new IssuerKeys(dir).ensure();
         const caLine = new SshCa(dir).publicKeyLine();
-        process.stdout.write(`initialised repository in ${dir}\ntrust root: ${r.trustRoot}\ntrust root sha256: ${r.rootSha256}\nSSH CA (for sshd's TrustedUserCAKeys): ${caLine}\n`);
+        process.stdout.write(
+          `initialised repository in ${dir}\ntrust root: ${r.trustRoot}\ntrust root sha256: ${r.rootSha256}\nSSH CA (for sshd's TrustedUserCAKeys): ${caLine}\n`,
+        );
         return 0;
       }
       case 'publish': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { expires: { type: 'string' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' } } });
-        if (positionals.length !== 2) throw new RepoError('usage: pim-server publish DIR POLICY.yaml [--expires 7d] [--dry-run] [--force]');
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { expires: { type: 'string' }, 'dry-run': { type: 'boolean' }, force: { type: 'boolean' } },
+        });
+        if (positionals.length !== 2)
+          throw new RepoError('usage: pim-server publish DIR POLICY.yaml [--expires 7d] [--dry-run] [--force]');
         const [dir, file] = positionals as [string, string];
         let text: string;
         try {
@@ -124,36 +146,66 @@ export async function main(argv: string[]): Promise<number> {
         readState(dir);
         const extraMembers = withControlPlane(dir, null, (cp) => cp.extraMembers());
         // validated and compiled first: what changes for whom, and what is probably a mistake
-        const review = reviewPolicy(publishedPolicy(dir, extraMembers), compileForPublish(text, { extraMembers, sourceName: file }));
+        const review = reviewPolicy(
+          publishedPolicy(dir, extraMembers),
+          compileForPublish(text, { extraMembers, sourceName: file }),
+        );
         const say = (l: string) => process.stdout.write(`${l}\n`);
-        if (values['dry-run'] || review.changes.length) say(review.changes.length ? `changes:\n${review.changes.map((c) => `  ${c}`).join('\n')}` : 'changes: none');
+        if (values['dry-run'] || review.changes.length)
+          say(review.changes.length ? `changes:\n${review.changes.map((c) => `  ${c}`).join('\n')}` : 'changes: none');
         for (const w of review.warnings) process.stderr.write(`warning: ${w.message}\n`);
         if (values['dry-run']) {
-          say(`dry run: valid${review.warnings.length ? `, with ${review.warnings.length} warning(s) that would stop a publish without --force` : ''}; nothing was published`);
+          say(
+            `dry run: valid${review.warnings.length ? `, with ${review.warnings.length} warning(s) that would stop a publish without --force` : ''}; nothing was published`,
+          );
           return 0;
         }
         if (review.warnings.length && !values.force) {
-          process.stderr.write(`pim-server: not published: ${review.warnings.length} warning(s) above. Fix the policy, or publish it as it is with --force\n`);
+          process.stderr.write(
+            `pim-server: not published: ${review.warnings.length} warning(s) above. Fix the policy, or publish it as it is with --force\n`,
+          );
           return 1;
         }
-        const r = publishPolicy(dir, text, { expiresSeconds: values.expires ? parseDuration(values.expires) : undefined, sourceName: file, extraMembers });
-        process.stdout.write(`published policy version ${r.version}: ${r.roles} roles, ${r.users} users, ${r.bins} bins; agents may use it offline until ${r.expires} (${Math.round(performance.now() - t0)} ms)\n`);
+        const r = publishPolicy(dir, text, {
+          expiresSeconds: values.expires ? parseDuration(values.expires) : undefined,
+          sourceName: file,
+          extraMembers,
+        });
+        process.stdout.write(
+          `published policy version ${r.version}: ${r.roles} roles, ${r.users} users, ${r.bins} bins; agents may use it offline until ${r.expires} (${Math.round(performance.now() - t0)} ms)\n`,
+        );
         return 0;
       }
       case 'rotate-root': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { threshold: { type: 'string' }, keys: { type: 'string' } } });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { threshold: { type: 'string' }, keys: { type: 'string' } },
+        });
         const dir = one(positionals, 'DIR');
-        const r = rotateRoot(dir, { threshold: values.threshold ? Number(values.threshold) : undefined, keys: values.keys ? Number(values.keys) : undefined });
-        process.stdout.write(`root rotated to version ${r.version} (${r.threshold} of ${r.keyids.length} keys); old root keys retired\n`);
+        const r = rotateRoot(dir, {
+          threshold: values.threshold ? Number(values.threshold) : undefined,
+          keys: values.keys ? Number(values.keys) : undefined,
+        });
+        process.stdout.write(
+          `root rotated to version ${r.version} (${r.threshold} of ${r.keyids.length} keys); old root keys retired\n`,
+        );
         return 0;
       }
       case 'rotate-keys': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { role: { type: 'string' } } });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: { role: { type: 'string' } },
+        });
         const dir = one(positionals, 'DIR');
         const role = values.role;
-        if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets') throw new RepoError('usage: pim-server rotate-keys DIR --role timestamp|snapshot|targets');
+        if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets')
+          throw new RepoError('usage: pim-server rotate-keys DIR --role timestamp|snapshot|targets');
         const r = rotateKeys(dir, role as OnlineRole);
-        process.stdout.write(`${role} key rotated: root version ${r.rootVersion} lists the new key ${r.keyid.slice(0, 16)}…; old key ${r.retired.map((k) => k.slice(0, 16) + '…').join(', ') || '(none)'} retired\n`);
+        process.stdout.write(
+          `${role} key rotated: root version ${r.rootVersion} lists the new key ${r.keyid.slice(0, 16)}…; old key ${r.retired.map((k) => k.slice(0, 16) + '…').join(', ') || '(none)'} retired\n`,
+        );
         return 0;
       }
       case 'rotate-issuer-key': {
@@ -181,14 +233,33 @@ export async function main(argv: string[]): Promise<number> {
       case 'audit':
         return await auditCommand(rest);
       case 'serve': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { listen: { type: 'string', default: '127.0.0.1:7443' }, 'insecure-remote': { type: 'boolean' }, 'public-url': { type: 'string' }, syslog: { type: 'string' }, 'syslog-ca': { type: 'string' }, 'syslog-name': { type: 'string' } } });
+        const { values, positionals } = parseArgs({
+          args: rest,
+          allowPositionals: true,
+          options: {
+            listen: { type: 'string', default: '127.0.0.1:7443' },
+            'insecure-remote': { type: 'boolean' },
+            'public-url': { type: 'string' },
+            syslog: { type: 'string' },
+            'syslog-ca': { type: 'string' },
+            'syslog-name': { type: 'string' },
+          },
+        });
         const dir = one(positionals, 'DIR');
         const { host, port } = parseListen(values.listen!);
         const syslog = syslogTarget(values.syslog, values['syslog-ca'], values['syslog-name']);
         if (!isLoopback(host) && !values['insecure-remote']) {
-          throw new RepoError(`refusing to serve plain HTTP on ${host}: this build has no TLS yet. Listen on loopback behind a TLS proxy, or pass --insecure-remote`);
+          throw new RepoError(
+            `refusing to serve plain HTTP on ${host}: this build has no TLS yet. Listen on loopback behind a TLS proxy, or pass --insecure-remote`,
+          );
         }
-        const s = await serve(dir, { host, port, publicUrl: values['public-url'], syslog, log: (l) => process.stderr.write(`pim-server: ${l}\n`) });
+        const s = await serve(dir, {
+          host,
+          port,
+          publicUrl: values['public-url'],
+          syslog,
+          log: (l) => process.stderr.write(`pim-server: ${l}\n`),
+        });
         process.stdout.write(`pim-server serving ${dir} at ${s.url} (people open ${s.publicUrl})\n`);
         if (syslog) process.stdout.write(`forwarding audit records to syslog at ${values.syslog} (TLS, RFC 5425)\n`);
         await new Promise<void>((resolve) => {
@@ -230,36 +301,62 @@ function withControlPlane<T>(dir: string, url: string | null, fn: (cp: ControlPl
 
 function userCommand(rest: string[]): number {
   const [sub, ...args] = rest;
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { groups: { type: 'string' }, url: { type: 'string' }, expires: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { groups: { type: 'string' }, url: { type: 'string' }, expires: { type: 'string' } },
+  });
   switch (sub) {
     case 'add': {
-      if (positionals.length !== 2) throw new RepoError('usage: pim-server user add DIR EMAIL [--groups a,b] [--url URL] [--expires 24h]');
+      if (positionals.length !== 2)
+        throw new RepoError('usage: pim-server user add DIR EMAIL [--groups a,b] [--url URL] [--expires 24h]');
       const [dir, email] = positionals as [string, string];
-      const groups = (values.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
-      for (const g of groups) if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(g)) throw new RepoError(`"${g}" is not a valid group name`);
+      const groups = (values.groups ?? '')
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean);
+      for (const g of groups)
+        if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/.test(g)) throw new RepoError(`"${g}" is not a valid group name`);
       const url = values.url ?? loadConfig(dir)?.publicUrl;
-      if (!url) throw new RepoError('which URL will people use to reach this control plane? pass --url (or run `pim-server serve` once, which records it)');
+      if (!url)
+        throw new RepoError(
+          'which URL will people use to reach this control plane? pass --url (or run `pim-server serve` once, which records it)',
+        );
       const ttl = values.expires ? parseDuration(values.expires) * 1000 : undefined;
-      const { code, expiresAt, extra } = withControlPlane(dir, url, (cp) => ({ ...cp.addUser(email, groups, ttl), extra: cp.extraMembers() }));
+      const { code, expiresAt, extra } = withControlPlane(dir, url, (cp) => ({
+        ...cp.addUser(email, groups, ttl),
+        extra: cp.extraMembers(),
+      }));
       if (groups.length && fs.existsSync(paths(dir).source)) {
-        const r = publishPolicy(dir, fs.readFileSync(paths(dir).source, 'utf8'), { extraMembers: extra, sourceName: 'policy-source.yaml' });
+        const r = publishPolicy(dir, fs.readFileSync(paths(dir).source, 'utf8'), {
+          extraMembers: extra,
+          sourceName: 'policy-source.yaml',
+        });
         process.stdout.write(`republished policy version ${r.version} with ${email}'s groups\n`);
       }
-      const rootSha = crypto.createHash('sha256').update(fs.readFileSync(paths(dir).trustRoot)).digest('hex');
-      process.stdout.write(`enrolment link for ${email} (one use, expires ${expiresAt}):\n${configFor(url).publicUrl}/enrol#code=${code}&root=${rootSha}\n`);
+      const rootSha = crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(paths(dir).trustRoot))
+        .digest('hex');
+      process.stdout.write(
+        `enrolment link for ${email} (one use, expires ${expiresAt}):\n${configFor(url).publicUrl}/enrol#code=${code}&root=${rootSha}\n`,
+      );
       return 0;
     }
     case 'list': {
       const dir = one(positionals, 'DIR');
       for (const u of withControlPlane(dir, null, (cp) => cp.listUsers())) {
-        process.stdout.write(`${u.email}\n  devices: ${u.devices.join(', ') || '-'}\n  keys: ${u.keys.map((k) => `${k.id}${k.revoked ? ' (revoked)' : ''}${k.flagged ? ' (FLAGGED: counter went backwards)' : ''}`).join(', ') || '-'}\n`);
+        process.stdout.write(
+          `${u.email}\n  devices: ${u.devices.join(', ') || '-'}\n  keys: ${u.keys.map((k) => `${k.id}${k.revoked ? ' (revoked)' : ''}${k.flagged ? ' (FLAGGED: counter went backwards)' : ''}`).join(', ') || '-'}\n`,
+        );
       }
       return 0;
     }
     case 'revoke-key': {
       if (positionals.length !== 3) throw new RepoError('usage: pim-server user revoke-key DIR EMAIL KEY-ID');
       const [dir, email, id] = positionals as [string, string, string];
-      if (!withControlPlane(dir, null, (cp) => cp.revokeKey(email, id))) throw new RepoError(`no active key ${id} for ${email}`);
+      if (!withControlPlane(dir, null, (cp) => cp.revokeKey(email, id)))
+        throw new RepoError(`no active key ${id} for ${email}`);
       process.stdout.write(`revoked key ${id} of ${email}\n`);
       return 0;
     }
@@ -267,9 +364,14 @@ function userCommand(rest: string[]): number {
       if (positionals.length !== 2) throw new RepoError('usage: pim-server user revoke-device DIR DEVICE-THUMBPRINT');
       const [dir, tp] = positionals as [string, string];
       const r = withControlPlane(dir, null, (cp) => cp.revokeDeviceAccess(tp));
-      if (!r.device && r.activations.length === 0 && r.requests.length === 0) throw new RepoError(`no active device ${tp}`);
-      const acts = r.activations.length ? ` and ${r.activations.length} live activation${r.activations.length === 1 ? '' : 's'} (${r.activations.join(', ')})` : '';
-      const waiting = r.requests.length ? `; ${r.requests.length} waiting request${r.requests.length === 1 ? '' : 's'} ended` : '';
+      if (!r.device && r.activations.length === 0 && r.requests.length === 0)
+        throw new RepoError(`no active device ${tp}`);
+      const acts = r.activations.length
+        ? ` and ${r.activations.length} live activation${r.activations.length === 1 ? '' : 's'} (${r.activations.join(', ')})`
+        : '';
+      const waiting = r.requests.length
+        ? `; ${r.requests.length} waiting request${r.requests.length === 1 ? '' : 's'} ended`
+        : '';
       process.stdout.write(`revoked device ${tp}${acts}${waiting}\n`);
       return 0;
     }
@@ -282,7 +384,11 @@ function activationCommand(rest: string[]): number {
   const [sub, ...args] = rest;
   switch (sub) {
     case 'list': {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, live: { type: 'boolean' } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { json: { type: 'boolean' }, live: { type: 'boolean' } },
+      });
       const dir = one(positionals, 'DIR');
       const list = withControlPlane(dir, null, (cp) => cp.allActivations({ live: values.live }));
       if (values.json) {
@@ -293,17 +399,34 @@ function activationCommand(rest: string[]): number {
         process.stdout.write(values.live ? 'no live activations\n' : 'no activations\n');
         return 0;
       }
-      const rows = [['ID', 'STATE', 'ROLE', 'USER', 'STARTED', 'ENDS', 'REASON'], ...list.map((a) => [a.id, a.state, a.role, a.user, a.startsAt ?? '-', a.expiresAt ?? '-', a.endReason ?? ''])];
+      const rows = [
+        ['ID', 'STATE', 'ROLE', 'USER', 'STARTED', 'ENDS', 'REASON'],
+        ...list.map((a) => [a.id, a.state, a.role, a.user, a.startsAt ?? '-', a.expiresAt ?? '-', a.endReason ?? '']),
+      ];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n');
+      process.stdout.write(
+        rows
+          .map((r) =>
+            r
+              .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+              .join('  ')
+              .trimEnd(),
+          )
+          .join('\n') + '\n',
+      );
       return 0;
     }
     case 'revoke': {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { reason: { type: 'string' } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { reason: { type: 'string' } },
+      });
       if (positionals.length !== 2) throw new RepoError('usage: pim-server activation revoke DIR ID [--reason TEXT]');
       const [dir, id] = positionals as [string, string];
       const reason = values.reason?.trim() || 'revoked by an administrator';
-      if (/[\u0000-\u001f\u007f]/.test(reason) || reason.length > 1000) throw new RepoError('--reason must be one line of at most 1000 characters');
+      if (/[\u0000-\u001f\u007f]/.test(reason) || reason.length > 1000)
+        throw new RepoError('--reason must be one line of at most 1000 characters');
       const view = withControlPlane(dir, null, (cp) => {
         try {
           return cp.revoke(id, reason);
@@ -329,26 +452,42 @@ async function auditCommand(rest: string[]): Promise<number> {
       const { chains, flags } = withServerDb(dir, (db) => ({ chains: verifyStoredChains(db), flags: auditFlags(db) }));
       const out: string[] = [];
       if (!chains.length) out.push('no audit records synced yet');
-      for (const c of chains) out.push(`device ${c.device}: ${c.records} record${c.records === 1 ? '' : 's'}, ${c.problem ? `CHAIN BROKEN — ${describeProblem(c.problem)}` : 'chain intact'}`);
+      for (const c of chains)
+        out.push(
+          `device ${c.device}: ${c.records} record${c.records === 1 ? '' : 's'}, ${c.problem ? `CHAIN BROKEN — ${describeProblem(c.problem)}` : 'chain intact'}`,
+        );
       if (flags.length) {
         out.push(`${flags.length} flagged event${flags.length === 1 ? '' : 's'}:`);
-        for (const f of flags) out.push(`  ${f.kind}  device ${f.device}  seq ${f.seq ?? '-'}  ${f.detail}  (at ${f.at})`);
+        for (const f of flags)
+          out.push(`  ${f.kind}  device ${f.device}  seq ${f.seq ?? '-'}  ${f.detail}  (at ${f.at})`);
       } else out.push('no flagged events');
       process.stdout.write(`${out.join('\n')}\n`);
       return chains.every((c) => c.problem === null) && flags.length === 0 ? 0 : 1;
     }
     case 'export': {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { since: { type: 'string' }, device: { type: 'string' }, format: { type: 'string', default: 'jsonl' } } });
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: {
+          since: { type: 'string' },
+          device: { type: 'string' },
+          format: { type: 'string', default: 'jsonl' },
+        },
+      });
       const usage = 'usage: pim-server audit export DIR [--since ISO-TIME] [--device=THUMBPRINT] [--format jsonl]';
       if (values.format !== 'jsonl') {
-        process.stderr.write(`pim-server: unknown export format "${values.format}": only jsonl is supported\n${usage}\n`);
+        process.stderr.write(
+          `pim-server: unknown export format "${values.format}": only jsonl is supported\n${usage}\n`,
+        );
         return 2;
       }
       let since: Date | undefined;
       if (values.since !== undefined) {
         since = new Date(values.since);
         if (!/^\d{4}-\d\d-\d\d/.test(values.since) || Number.isNaN(since.getTime())) {
-          process.stderr.write(`pim-server: --since must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z), got "${values.since}"\n${usage}\n`);
+          process.stderr.write(
+            `pim-server: --since must be an ISO 8601 time (e.g. 2026-01-31T00:00:00Z), got "${values.since}"\n${usage}\n`,
+          );
           return 2;
         }
       }
@@ -408,9 +547,14 @@ function withServerDb<T>(dir: string, fn: (db: ServerDb) => T): T {
 }
 
 /** --syslog HOST:PORT --syslog-ca FILE [--syslog-name NAME], or undefined when --syslog is absent */
-function syslogTarget(addr: string | undefined, caFile: string | undefined, servername: string | undefined): SyslogTarget | undefined {
+function syslogTarget(
+  addr: string | undefined,
+  caFile: string | undefined,
+  servername: string | undefined,
+): SyslogTarget | undefined {
   if (addr === undefined) {
-    if (caFile !== undefined || servername !== undefined) throw new RepoError('--syslog-ca and --syslog-name go with --syslog HOST:PORT');
+    if (caFile !== undefined || servername !== undefined)
+      throw new RepoError('--syslog-ca and --syslog-name go with --syslog HOST:PORT');
     return undefined;
   }
   let target: { host: string; port: number };
@@ -419,14 +563,20 @@ function syslogTarget(addr: string | undefined, caFile: string | undefined, serv
   } catch {
     throw new RepoError(`--syslog must be HOST:PORT (e.g. siem.example.com:6514), got "${addr}"`);
   }
-  if (!caFile) throw new RepoError('--syslog needs --syslog-ca FILE: the CA certificate (PEM) the syslog receiver\'s certificate must chain to');
+  if (!caFile)
+    throw new RepoError(
+      "--syslog needs --syslog-ca FILE: the CA certificate (PEM) the syslog receiver's certificate must chain to",
+    );
   let ca: Buffer;
   try {
     ca = fs.readFileSync(caFile);
   } catch (e) {
-    throw new RepoError(`cannot read --syslog-ca ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new RepoError(
+      `cannot read --syslog-ca ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
-  if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) throw new RepoError(`--syslog-ca ${caFile} holds no PEM certificate`);
+  if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----'))
+    throw new RepoError(`--syslog-ca ${caFile} holds no PEM certificate`);
   return { ...target, ca, servername };
 }
 

@@ -15,9 +15,12 @@ export function configFor(publicUrl: string): ServerConfig {
   const u = new URL(publicUrl);
   if (/^\d+\.\d+\.\d+\.\d+$/.test(u.hostname) || u.hostname.includes(':')) {
     // WebAuthn RP IDs are domain names: an IP address can never be one
-    throw new Error(`the public URL must use a host name, not an IP address (WebAuthn refuses IPs): try http://localhost:${u.port || 80}`);
+    throw new Error(
+      `the public URL must use a host name, not an IP address (WebAuthn refuses IPs): try http://localhost:${u.port || 80}`,
+    );
   }
-  if (u.protocol !== 'https:' && u.hostname !== 'localhost') throw new Error('the public URL must be https (http is only allowed for localhost)');
+  if (u.protocol !== 'https:' && u.hostname !== 'localhost')
+    throw new Error('the public URL must be https (http is only allowed for localhost)');
   return { publicUrl: u.origin, rpId: u.hostname, rpName: 'PIM Agent', origins: [u.origin] };
 }
 

@@ -5,7 +5,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { EventEmitter } from 'node:events';
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
-import { ActivationRequestSchema, activationChallenge, approvalChallenge, objectHash, toBase64Url, type ActivationRequest, type ActivationView, type ApprovalStatement } from '../shared/activation';
+import {
+  ActivationRequestSchema,
+  activationChallenge,
+  approvalChallenge,
+  objectHash,
+  toBase64Url,
+  type ActivationRequest,
+  type ActivationView,
+  type ApprovalStatement,
+} from '../shared/activation';
 export type { ActivationView } from '../shared/activation';
 import { canonicalJson } from '../shared/canonical';
 import { transition, type ActivationEvent, type ActivationState } from '../shared/activation-state';
@@ -22,7 +31,14 @@ import { paths, readCurrentPolicy, type CurrentPolicy } from './repo/repository'
 import type { Statement } from 'better-sqlite3';
 import type { ServerDb } from './store/db';
 import { admit, APPROVAL_TTL_MS, quorum, type Admission } from './admission';
-import { assertionOptions, COUNTER_REGRESSED, registrationOptions, verifyAssertion, verifyRegistration, type StoredCredential } from './webauthn';
+import {
+  assertionOptions,
+  COUNTER_REGRESSED,
+  registrationOptions,
+  verifyAssertion,
+  verifyRegistration,
+  type StoredCredential,
+} from './webauthn';
 
 export const NONCE_TTL_MS = 5 * 60_000;
 export { APPROVAL_TTL_MS } from './admission';
@@ -66,7 +82,6 @@ interface ActivationRow {
   end_reason: string | null;
   extends_id: string | null;
 }
-
 
 export class ControlPlane {
   /** 'change' (activation id) after every state transition: what long-polling agents wait on */
@@ -140,18 +155,30 @@ export class ControlPlane {
     const code = crypto.randomBytes(18).toString('base64url');
     const expiresAt = new Date(now.getTime() + codeTtlMs).toISOString();
     this.db.transaction(() => {
-      this.sql('INSERT INTO users (email, extra_groups, created_at) VALUES (?, ?, ?) ON CONFLICT(email) DO UPDATE SET extra_groups = excluded.extra_groups').run(e, JSON.stringify(groups), now.toISOString());
-      this.sql('INSERT INTO enrolment_codes (code_sha256, email, expires_at) VALUES (?, ?, ?)').run(sha256hex(code), e, expiresAt);
+      this.sql(
+        'INSERT INTO users (email, extra_groups, created_at) VALUES (?, ?, ?) ON CONFLICT(email) DO UPDATE SET extra_groups = excluded.extra_groups',
+      ).run(e, JSON.stringify(groups), now.toISOString());
+      this.sql('INSERT INTO enrolment_codes (code_sha256, email, expires_at) VALUES (?, ?, ?)').run(
+        sha256hex(code),
+        e,
+        expiresAt,
+      );
     })();
     return { code, expiresAt };
   }
 
   extraMembers(): { email: string; groups: string[] }[] {
-    return (this.sql('SELECT email, extra_groups FROM users').all() as { email: string; extra_groups: string }[]).map((r) => ({ email: r.email, groups: JSON.parse(r.extra_groups) as string[] }));
+    return (this.sql('SELECT email, extra_groups FROM users').all() as { email: string; extra_groups: string }[]).map(
+      (r) => ({ email: r.email, groups: JSON.parse(r.extra_groups) as string[] }),
+    );
   }
 
   credentialsOf(email: string): StoredCredential[] {
-    return (this.sql('SELECT id, public_key, counter, transports FROM credentials WHERE email = ? AND revoked_at IS NULL').all(email) as { id: string; public_key: Buffer; counter: number; transports: string }[]).map((r) => ({
+    return (
+      this.sql(
+        'SELECT id, public_key, counter, transports FROM credentials WHERE email = ? AND revoked_at IS NULL',
+      ).all(email) as { id: string; public_key: Buffer; counter: number; transports: string }[]
+    ).map((r) => ({
       id: r.id,
       publicKey: new Uint8Array(r.public_key),
       counter: r.counter,
@@ -160,13 +187,17 @@ export class ControlPlane {
   }
 
   deviceKey(thumbprint: string): { email: string; jwk: { kty: 'OKP'; crv: 'Ed25519'; x: string } } | null {
-    const r = this.sql('SELECT email, public_jwk FROM devices WHERE thumbprint = ? AND revoked_at IS NULL').get(thumbprint) as { email: string; public_jwk: string } | undefined;
+    const r = this.sql('SELECT email, public_jwk FROM devices WHERE thumbprint = ? AND revoked_at IS NULL').get(
+      thumbprint,
+    ) as { email: string; public_jwk: string } | undefined;
     return r ? { email: r.email, jwk: JSON.parse(r.public_jwk) } : null;
   }
 
   /** The device key of an enrolment in progress (it signs its own status polls). */
   pendingDeviceJwk(thumbprint: string): { kty: 'OKP'; crv: 'Ed25519'; x: string } | null {
-    const r = this.sql('SELECT device_jwk FROM enrolments WHERE device_thumbprint = ? ORDER BY expires_at DESC LIMIT 1').get(thumbprint) as { device_jwk: string } | undefined;
+    const r = this.sql(
+      'SELECT device_jwk FROM enrolments WHERE device_thumbprint = ? ORDER BY expires_at DESC LIMIT 1',
+    ).get(thumbprint) as { device_jwk: string } | undefined;
     return r ? JSON.parse(r.device_jwk) : null;
   }
 
@@ -179,11 +210,20 @@ export class ControlPlane {
       this.sql('DELETE FROM device_jti WHERE expires_at < ?', true).run(nowS);
       this.jtiPruned = nowS;
     }
-    return this.sql('INSERT OR IGNORE INTO device_jti (jti, expires_at) VALUES (?, ?)', true).run(jti, expSeconds).changes === 1;
+    return (
+      this.sql('INSERT OR IGNORE INTO device_jti (jti, expires_at) VALUES (?, ?)', true).run(jti, expSeconds)
+        .changes === 1
+    );
   }
 
   revokeKey(email: string, credentialId: string): boolean {
-    return this.sql('UPDATE credentials SET revoked_at = ? WHERE email = ? AND id = ? AND revoked_at IS NULL').run(this.now().toISOString(), normaliseEmail(email), credentialId).changes === 1;
+    return (
+      this.sql('UPDATE credentials SET revoked_at = ? WHERE email = ? AND id = ? AND revoked_at IS NULL').run(
+        this.now().toISOString(),
+        normaliseEmail(email),
+        credentialId,
+      ).changes === 1
+    );
   }
 
   revokeDevice(thumbprint: string): boolean {
@@ -196,11 +236,20 @@ export class ControlPlane {
   revokeDeviceAccess(thumbprint: string): { device: boolean; activations: string[]; requests: string[] } {
     const now = this.now();
     return this.db.transaction(() => {
-      const device = this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(now.toISOString(), thumbprint).changes === 1;
-      const live = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('active', 'approved') ORDER BY created_at").all(thumbprint) as { id: string }[];
+      const device =
+        this.sql('UPDATE devices SET revoked_at = ? WHERE thumbprint = ? AND revoked_at IS NULL').run(
+          now.toISOString(),
+          thumbprint,
+        ).changes === 1;
+      const live = this.sql(
+        "SELECT id FROM activations WHERE device = ? AND state IN ('active', 'approved') ORDER BY created_at",
+      ).all(thumbprint) as { id: string }[];
       for (const r of live) this.end(r.id, { type: 'revoke' }, now, 'device revoked');
-      const waiting = this.sql("SELECT id FROM activations WHERE device = ? AND state IN ('requested', 'pending-approval') ORDER BY created_at").all(thumbprint) as { id: string }[];
-      for (const r of waiting) this.end(r.id, { type: 'refused' }, now, 'the device that signed the request was revoked');
+      const waiting = this.sql(
+        "SELECT id FROM activations WHERE device = ? AND state IN ('requested', 'pending-approval') ORDER BY created_at",
+      ).all(thumbprint) as { id: string }[];
+      for (const r of waiting)
+        this.end(r.id, { type: 'refused' }, now, 'the device that signed the request was revoked');
       return { device, activations: live.map((r) => r.id), requests: waiting.map((r) => r.id) };
     })();
   }
@@ -209,8 +258,18 @@ export class ControlPlane {
     const users = this.sql('SELECT email FROM users ORDER BY email').all() as { email: string }[];
     return users.map(({ email }) => ({
       email,
-      devices: (this.sql('SELECT thumbprint FROM devices WHERE email = ? AND revoked_at IS NULL').all(email) as { thumbprint: string }[]).map((d) => d.thumbprint),
-      keys: (this.sql('SELECT id, flagged_at, revoked_at FROM credentials WHERE email = ?').all(email) as { id: string; flagged_at: string | null; revoked_at: string | null }[]).map((k) => ({ id: k.id, flagged: k.flagged_at !== null, revoked: k.revoked_at !== null })),
+      devices: (
+        this.sql('SELECT thumbprint FROM devices WHERE email = ? AND revoked_at IS NULL').all(email) as {
+          thumbprint: string;
+        }[]
+      ).map((d) => d.thumbprint),
+      keys: (
+        this.sql('SELECT id, flagged_at, revoked_at FROM credentials WHERE email = ?').all(email) as {
+          id: string;
+          flagged_at: string | null;
+          revoked_at: string | null;
+        }[]
+      ).map((k) => ({ id: k.id, flagged: k.flagged_at !== null, revoked: k.revoked_at !== null })),
     }));
   }
 
@@ -218,31 +277,67 @@ export class ControlPlane {
 
   /** Step 1 (agent): trade a code + the new device's public key for a registration ceremony. */
   async startEnrolment(code: string, deviceJwk: { kty: string; crv: string; x: string }, thumbprint: string) {
-    const row = this.sql('SELECT code_sha256, email, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = ?').get(sha256hex(String(code))) as { code_sha256: string; email: string; expires_at: string; used_at: string | null } | undefined;
+    const row = this.sql(
+      'SELECT code_sha256, email, expires_at, used_at FROM enrolment_codes WHERE code_sha256 = ?',
+    ).get(sha256hex(String(code))) as
+      { code_sha256: string; email: string; expires_at: string; used_at: string | null } | undefined;
     if (!row) throw forbidden('bad-enrolment-code', 'this enrolment code is not valid; ask your admin for a new link');
-    if (row.used_at) throw forbidden('enrolment-code-used', 'this enrolment code was already used; ask your admin for a new link');
-    if (Date.parse(row.expires_at) <= this.now().getTime()) throw forbidden('enrolment-code-expired', 'this enrolment code has expired; ask your admin for a new link');
-    if (deviceJwk?.kty !== 'OKP' || deviceJwk?.crv !== 'Ed25519' || typeof deviceJwk?.x !== 'string') throw bad('bad-device-key', 'the device key must be an Ed25519 JWK');
-    const options = await registrationOptions(this.cfg, { email: row.email, id: Buffer.from(sha256hex(row.email), 'hex').subarray(0, 16) }, this.credentialsOf(row.email));
+    if (row.used_at)
+      throw forbidden('enrolment-code-used', 'this enrolment code was already used; ask your admin for a new link');
+    if (Date.parse(row.expires_at) <= this.now().getTime())
+      throw forbidden('enrolment-code-expired', 'this enrolment code has expired; ask your admin for a new link');
+    if (deviceJwk?.kty !== 'OKP' || deviceJwk?.crv !== 'Ed25519' || typeof deviceJwk?.x !== 'string')
+      throw bad('bad-device-key', 'the device key must be an Ed25519 JWK');
+    const options = await registrationOptions(
+      this.cfg,
+      { email: row.email, id: Buffer.from(sha256hex(row.email), 'hex').subarray(0, 16) },
+      this.credentialsOf(row.email),
+    );
     const id = newId();
-    this
-      .sql('INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at, options_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(id, row.code_sha256, row.email, JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: deviceJwk.x }), thumbprint, options.challenge, new Date(this.now().getTime() + ENROLMENT_TTL_MS).toISOString(), JSON.stringify(options));
+    this.sql(
+      'INSERT INTO enrolments (id, code_sha256, email, device_jwk, device_thumbprint, challenge, expires_at, options_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      id,
+      row.code_sha256,
+      row.email,
+      JSON.stringify({ kty: 'OKP', crv: 'Ed25519', x: deviceJwk.x }),
+      thumbprint,
+      options.challenge,
+      new Date(this.now().getTime() + ENROLMENT_TTL_MS).toISOString(),
+      JSON.stringify(options),
+    );
     return { id, user: row.email, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/enrol/${id}`, options };
   }
 
   enrolmentCeremony(id: string) {
     const e = this.enrolment(id);
-    if (e.completed_at) throw conflict('enrolment-done', 'this security key is already registered: you can close this page');
-    if (Date.parse(e.expires_at) <= this.now().getTime()) throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
+    if (e.completed_at)
+      throw conflict('enrolment-done', 'this security key is already registered: you can close this page');
+    if (Date.parse(e.expires_at) <= this.now().getTime())
+      throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
     const options = JSON.parse(e.options_json ?? 'null') as Awaited<ReturnType<typeof registrationOptions>> | null;
-    if (!options) throw new ApiError(410, 'enrolment-restart', 'this enrolment ceremony is no longer available: run `pim enroll` again');
+    if (!options)
+      throw new ApiError(
+        410,
+        'enrolment-restart',
+        'this enrolment ceremony is no longer available: run `pim enroll` again',
+      );
     return { kind: 'enrolment' as const, user: e.email, device: e.device_thumbprint, options };
   }
 
   private enrolment(id: string) {
     const e = this.sql('SELECT * FROM enrolments WHERE id = ?').get(id) as
-      | { id: string; code_sha256: string; email: string; device_jwk: string; device_thumbprint: string; challenge: string; expires_at: string; completed_at: string | null; options_json: string | null }
+      | {
+          id: string;
+          code_sha256: string;
+          email: string;
+          device_jwk: string;
+          device_thumbprint: string;
+          challenge: string;
+          expires_at: string;
+          completed_at: string | null;
+          options_json: string | null;
+        }
       | undefined;
     if (!e) throw notFound('enrolment');
     return e;
@@ -252,16 +347,29 @@ export class ControlPlane {
   async finishEnrolment(id: string, response: RegistrationResponseJSON): Promise<{ user: string }> {
     const e = this.enrolment(id);
     if (e.completed_at) throw conflict('enrolment-done', 'this enrolment is already complete');
-    if (Date.parse(e.expires_at) <= this.now().getTime()) throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
+    if (Date.parse(e.expires_at) <= this.now().getTime())
+      throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
     const info = await verifyRegistration(this.cfg, response, e.challenge);
     const now = this.now().toISOString();
     this.db.transaction(() => {
-      const code = this.sql('UPDATE enrolment_codes SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL').run(now, e.code_sha256);
+      const code = this.sql('UPDATE enrolment_codes SET used_at = ? WHERE code_sha256 = ? AND used_at IS NULL').run(
+        now,
+        e.code_sha256,
+      );
       if (code.changes !== 1) throw forbidden('enrolment-code-used', 'this enrolment code was already used');
-      this.sql('INSERT INTO devices (thumbprint, email, public_jwk, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(thumbprint) DO UPDATE SET email = excluded.email, public_jwk = excluded.public_jwk, revoked_at = NULL').run(e.device_thumbprint, e.email, e.device_jwk, now);
-      this
-        .sql('INSERT INTO credentials (id, email, public_key, counter, transports, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(info.credential.id, e.email, Buffer.from(info.credential.publicKey), info.credential.counter, JSON.stringify(info.credential.transports ?? []), now);
+      this.sql(
+        'INSERT INTO devices (thumbprint, email, public_jwk, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(thumbprint) DO UPDATE SET email = excluded.email, public_jwk = excluded.public_jwk, revoked_at = NULL',
+      ).run(e.device_thumbprint, e.email, e.device_jwk, now);
+      this.sql(
+        'INSERT INTO credentials (id, email, public_key, counter, transports, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(
+        info.credential.id,
+        e.email,
+        Buffer.from(info.credential.publicKey),
+        info.credential.counter,
+        JSON.stringify(info.credential.transports ?? []),
+        now,
+      );
       this.sql('UPDATE enrolments SET completed_at = ? WHERE id = ?').run(now, id);
     })();
     return { user: e.email };
@@ -270,7 +378,11 @@ export class ControlPlane {
   enrolmentStatus(id: string, thumbprint: string): { state: 'waiting' | 'complete' | 'expired'; user: string } {
     const e = this.enrolment(id);
     if (e.device_thumbprint !== thumbprint) throw forbidden('wrong-device', 'this enrolment belongs to another device');
-    const state = e.completed_at ? 'complete' : Date.parse(e.expires_at) <= this.now().getTime() ? 'expired' : 'waiting';
+    const state = e.completed_at
+      ? 'complete'
+      : Date.parse(e.expires_at) <= this.now().getTime()
+        ? 'expired'
+        : 'waiting';
     return { state, user: e.email };
   }
 
@@ -286,34 +398,56 @@ export class ControlPlane {
       role,
       now: this.now(),
       mode: 'request',
-      ask: { duration: request.duration, justification: request.justification ?? undefined, ticket: request.ticket ?? undefined },
+      ask: {
+        duration: request.duration,
+        justification: request.justification ?? undefined,
+        ticket: request.ticket ?? undefined,
+      },
       activeCount,
       policyExpires: new Date(p.expires),
     });
   }
 
-  async createActivation(caller: Caller, input: unknown): Promise<{ activation: ActivationView; decision: Decision; options: Awaited<ReturnType<typeof assertionOptions>> }> {
+  async createActivation(
+    caller: Caller,
+    input: unknown,
+  ): Promise<{
+    activation: ActivationView;
+    decision: Decision;
+    options: Awaited<ReturnType<typeof assertionOptions>>;
+  }> {
     const parsed = ActivationRequestSchema.safeParse(input);
     if (!parsed.success) {
       const i = parsed.error.issues[0];
       throw bad('bad-request', `activation request: ${i?.path.join('.') || 'request'}: ${i?.message ?? 'invalid'}`);
     }
     const request = parsed.data;
-    if (request.user !== caller.email || request.device !== caller.device) throw forbidden('not-your-request', 'the request names another user or device than the one that signed it');
+    if (request.user !== caller.email || request.device !== caller.device)
+      throw forbidden('not-your-request', 'the request names another user or device than the one that signed it');
     const skew = Math.abs(Date.parse(request.requestedAt) - this.now().getTime());
-    if (skew > NONCE_TTL_MS) throw bad('stale-request', 'requestedAt is more than 5 minutes away from the control plane clock');
+    if (skew > NONCE_TTL_MS)
+      throw bad('stale-request', 'requestedAt is more than 5 minutes away from the control plane clock');
     const policy = this.policy();
-    if (request.policyVersion > policy.version) throw bad('unknown-policy-version', `policy v${request.policyVersion} does not exist (current is v${policy.version})`);
+    if (request.policyVersion > policy.version)
+      throw bad(
+        'unknown-policy-version',
+        `policy v${request.policyVersion} does not exist (current is v${policy.version})`,
+      );
     if (request.kind === 'extend') this.checkExtends(caller, request);
     this.sweep();
-    const active = (this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved')").get(request.user, request.role) as { n: number }).n;
+    const active = (
+      this.sql(
+        "SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved')",
+      ).get(request.user, request.role) as { n: number }
+    ).n;
     const decision = this.evaluate(request, request.kind === 'extend' ? Math.max(0, active - 1) : active);
     if (!decision.allowed) {
       const why = decision.reasons.filter((r) => r.blocking);
       throw new ApiError(403, 'not-allowed', why.map((r) => `${r.code}: ${r.message}`).join('; '));
     }
     const credentials = this.credentialsOf(request.user);
-    if (credentials.length === 0) throw forbidden('no-security-key', 'you have no security key enrolled; run `pim enroll`');
+    if (credentials.length === 0)
+      throw forbidden('no-security-key', 'you have no security key enrolled; run `pim enroll`');
     const id = newId();
     const nonce = crypto.randomBytes(32).toString('hex');
     const now = this.now();
@@ -321,19 +455,37 @@ export class ControlPlane {
     // Not signed yet, so nothing is granted: this row may skip the fsync (lightDb). If an OS crash
     // loses it, the user simply asks again. The signed outcome is committed durably.
     this.sql(
-        `INSERT INTO activations (id, email, device, role, request_json, request_sha256, nonce, nonce_expires_at, needs_approval, approvals_needed, state, created_at, extends_id)
+      `INSERT INTO activations (id, email, device, role, request_json, request_sha256, nonce, nonce_expires_at, needs_approval, approvals_needed, state, created_at, extends_id)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'requested', ?, ?)`,
-        true,
-      )
-      .run(id, request.user, request.device, request.role, canonicalJson(request), objectHash(request), nonce, new Date(now.getTime() + NONCE_TTL_MS).toISOString(), approval ? 1 : 0, approval?.count ?? 0, now.toISOString(), request.extends);
-    const options = await assertionOptions(this.cfg, activationChallenge(nonce, request), credentials, decision.requirements.userVerification);
+      true,
+    ).run(
+      id,
+      request.user,
+      request.device,
+      request.role,
+      canonicalJson(request),
+      objectHash(request),
+      nonce,
+      new Date(now.getTime() + NONCE_TTL_MS).toISOString(),
+      approval ? 1 : 0,
+      approval?.count ?? 0,
+      now.toISOString(),
+      request.extends,
+    );
+    const options = await assertionOptions(
+      this.cfg,
+      activationChallenge(nonce, request),
+      credentials,
+      decision.requirements.userVerification,
+    );
     return { activation: this.view(this.row(id)), decision, options };
   }
 
   private checkExtends(caller: Caller, request: ActivationRequest): void {
     const prev = this.sql('SELECT * FROM activations WHERE id = ?').get(request.extends) as ActivationRow | undefined;
     if (!prev || prev.email !== caller.email) throw notFound('activation to extend');
-    if (prev.state !== 'active') throw conflict('not-active', `only an active role can be extended (this one is ${prev.state})`);
+    if (prev.state !== 'active')
+      throw conflict('not-active', `only an active role can be extended (this one is ${prev.state})`);
     if (prev.role !== request.role) throw bad('role-mismatch', 'an extension must be for the same role');
   }
 
@@ -343,8 +495,22 @@ export class ControlPlane {
     if (row.state !== 'requested') throw conflict('ceremony-done', `this request is already ${row.state}`);
     const request = JSON.parse(row.request_json) as ActivationRequest;
     const role = this.policy().roles.roles.find((r) => r.name === row.role);
-    const options = await assertionOptions(this.cfg, activationChallenge(row.nonce, request), this.credentialsOf(row.email), role?.activation.userVerification ?? 'required');
-    return { kind: 'activation' as const, id, request, requestSha256: row.request_sha256, nonce: row.nonce, nonceExpiresAt: row.nonce_expires_at, needsApproval: row.needs_approval === 1, options };
+    const options = await assertionOptions(
+      this.cfg,
+      activationChallenge(row.nonce, request),
+      this.credentialsOf(row.email),
+      role?.activation.userVerification ?? 'required',
+    );
+    return {
+      kind: 'activation' as const,
+      id,
+      request,
+      requestSha256: row.request_sha256,
+      nonce: row.nonce,
+      nonceExpiresAt: row.nonce_expires_at,
+      needsApproval: row.needs_approval === 1,
+      options,
+    };
   }
 
   /** The key touch arrives: verify it against the stored request, consume the nonce, move on. */
@@ -352,7 +518,8 @@ export class ControlPlane {
     const row = this.row(id);
     const now = this.now();
     if (row.nonce_used_at) throw forbidden('nonce-used', 'this request was already signed (an assertion counts once)');
-    if (Date.parse(row.nonce_expires_at) <= now.getTime()) throw forbidden('nonce-expired', 'the request expired before the key was touched (5 minutes); ask again');
+    if (Date.parse(row.nonce_expires_at) <= now.getTime())
+      throw forbidden('nonce-expired', 'the request expired before the key was touched (5 minutes); ask again');
     if (row.state !== 'requested') throw conflict('ceremony-done', `this request is already ${row.state}`);
     const request = JSON.parse(row.request_json) as ActivationRequest;
     const policy = this.policy();
@@ -360,12 +527,20 @@ export class ControlPlane {
     if (!role) throw forbidden('unknown-role', 'the role no longer exists');
     // a revoked key is no longer listed, so a challenge issued before its revocation cannot be signed
     const credential = this.credentialsOf(row.email).find((c) => c.id === response?.id);
-    if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for this user (or was revoked)');
+    if (!credential)
+      throw forbidden('unknown-credential', 'this security key is not enrolled for this user (or was revoked)');
     const expected = toBase64Url(activationChallenge(row.nonce, request));
-    const { newCounter } = await this.verifyCounted(response, credential, expected, role.activation.userVerification === 'required');
+    const { newCounter } = await this.verifyCounted(
+      response,
+      credential,
+      expected,
+      role.activation.userVerification === 'required',
+    );
     this.flaggingRegression(credential.id, () => {
       // the nonce is consumed atomically: a second submission of anything fails here
-      const used = this.sql('UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL').run(now.toISOString(), JSON.stringify(response), credential.id, id);
+      const used = this.sql(
+        'UPDATE activations SET nonce_used_at = ?, assertion_json = ?, credential_id = ? WHERE id = ? AND nonce_used_at IS NULL',
+      ).run(now.toISOString(), JSON.stringify(response), credential.id, id);
       if (used.changes !== 1) throw forbidden('nonce-used', 'this request was already signed');
       this.storeCounter(credential.id, newCounter);
       // checked after the signature verified (an unsigned POST must not end someone's request), in
@@ -375,7 +550,11 @@ export class ControlPlane {
       // whether it waits for approvers, and for how many, is the policy in force now, not the one
       // it was asked under: a role made to need approval (or more of it) meanwhile does not start
       const approval = admission.decision.requirements.approval;
-      this.sql('UPDATE activations SET needs_approval = ?, approvals_needed = ? WHERE id = ?').run(approval ? 1 : 0, approval?.count ?? 0, id);
+      this.sql('UPDATE activations SET needs_approval = ?, approvals_needed = ? WHERE id = ?').run(
+        approval ? 1 : 0,
+        approval?.count ?? 0,
+        id,
+      );
       this.apply(id, { type: 'assertion-verified', needsApproval: approval !== null }, now);
       if (!approval) this.start(id, now);
     });
@@ -387,7 +566,9 @@ export class ControlPlane {
     const policy = this.policy();
     const request = JSON.parse(row.request_json) as ActivationRequest;
     const prev = row.extends_id ? this.row(row.extends_id) : null;
-    const live = this.sql("SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ? AND id != ?").get(row.email, row.role, row.id, row.extends_id ?? '') as { n: number };
+    const live = this.sql(
+      "SELECT COUNT(*) AS n FROM activations WHERE email = ? AND role = ? AND state IN ('active', 'approved') AND id != ? AND id != ?",
+    ).get(row.email, row.role, row.id, row.extends_id ?? '') as { n: number };
     return admit({
       request,
       now,
@@ -405,7 +586,9 @@ export class ControlPlane {
   /** Stores a verified assertion's counter, only if it still grows: two assertions verified at the
    *  same time both read the old counter, and the second to commit must count as a regression. */
   private storeCounter(credentialId: string, newCounter: number): void {
-    const stored = this.sql('UPDATE credentials SET counter = @counter WHERE id = @id AND (counter < @counter OR (counter = 0 AND @counter = 0))').run({ counter: newCounter, id: credentialId });
+    const stored = this.sql(
+      'UPDATE credentials SET counter = @counter WHERE id = @id AND (counter < @counter OR (counter = 0 AND @counter = 0))',
+    ).run({ counter: newCounter, id: credentialId });
     if (stored.changes !== 1) throw forbidden('counter-regressed', COUNTER_REGRESSED);
   }
 
@@ -421,11 +604,19 @@ export class ControlPlane {
   }
 
   private flag(credentialId: string): void {
-    this.sql('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(this.now().toISOString(), credentialId);
+    this.sql('UPDATE credentials SET flagged_at = ? WHERE id = ? AND flagged_at IS NULL').run(
+      this.now().toISOString(),
+      credentialId,
+    );
   }
 
   /** Verify, and flag the key when its counter went backwards (a clone is suspected). */
-  private async verifyCounted(response: AuthenticationResponseJSON, credential: StoredCredential, expectedChallenge: string, requireUV: boolean) {
+  private async verifyCounted(
+    response: AuthenticationResponseJSON,
+    credential: StoredCredential,
+    expectedChallenge: string,
+    requireUV: boolean,
+  ) {
     try {
       return await verifyAssertion(this.cfg, response, credential, expectedChallenge, requireUV);
     } catch (e) {
@@ -441,12 +632,17 @@ export class ControlPlane {
     if (row.extends_id) {
       // an extension continues the active window; the previous activation ends where this begins
       const prev = this.row(row.extends_id);
-      if (prev.state === 'active' && prev.expires_at) startsAt = new Date(Math.max(now.getTime(), Date.parse(prev.expires_at)));
+      if (prev.state === 'active' && prev.expires_at)
+        startsAt = new Date(Math.max(now.getTime(), Date.parse(prev.expires_at)));
       if (prev.state === 'active') this.end(prev.id, { type: 'deactivate' }, now, `extended by ${id}`);
     }
     this.apply(id, { type: 'start' }, now);
     const expiresAt = new Date((row.extends_id ? startsAt.getTime() : now.getTime()) + request.duration * 1000);
-    this.sql('UPDATE activations SET starts_at = ?, expires_at = ? WHERE id = ?').run(now.toISOString(), expiresAt.toISOString(), id);
+    this.sql('UPDATE activations SET starts_at = ?, expires_at = ? WHERE id = ?').run(
+      now.toISOString(),
+      expiresAt.toISOString(),
+      id,
+    );
   }
 
   private apply(id: string, event: ActivationEvent, now: Date): ActivationState {
@@ -454,7 +650,12 @@ export class ControlPlane {
     const t = transition(row.state, event);
     if (!t.ok) throw conflict('bad-transition', t.error);
     const decided = ['approved', 'denied', 'pending-approval'].includes(t.state) ? now.toISOString() : row.decided_at;
-    this.sql('UPDATE activations SET state = ?, decided_at = ? WHERE id = ? AND state = ?').run(t.state, decided, id, row.state);
+    this.sql('UPDATE activations SET state = ?, decided_at = ? WHERE id = ? AND state = ?').run(
+      t.state,
+      decided,
+      id,
+      row.state,
+    );
     // listeners only resolve promises: they read the row after this transaction has committed
     this.events.emit('change', id);
     return t.state;
@@ -507,13 +708,19 @@ export class ControlPlane {
   allActivations(opts: { live?: boolean; limit?: number } = {}): (ActivationView & { device: string })[] {
     this.sweep();
     const where = opts.live ? "WHERE state IN ('requested', 'pending-approval', 'approved', 'active')" : '';
-    const rows = this.sql(`SELECT * FROM activations ${where} ORDER BY created_at DESC LIMIT ?`).all(opts.limit ?? 1000) as ActivationRow[];
+    const rows = this.sql(`SELECT * FROM activations ${where} ORDER BY created_at DESC LIMIT ?`).all(
+      opts.limit ?? 1000,
+    ) as ActivationRow[];
     return rows.map((r) => ({ ...this.view(r), device: r.device }));
   }
 
   listActivations(caller: Caller): ActivationView[] {
     this.sweep();
-    return (this.sql('SELECT * FROM activations WHERE email = ? ORDER BY created_at DESC LIMIT 200').all(caller.email) as ActivationRow[]).map((r) => this.view(r));
+    return (
+      this.sql('SELECT * FROM activations WHERE email = ? ORDER BY created_at DESC LIMIT 200').all(
+        caller.email,
+      ) as ActivationRow[]
+    ).map((r) => this.view(r));
   }
 
   /** Time-driven transitions: unsigned requests after 5 min, unapproved after 24 h, windows ending. */
@@ -526,10 +733,19 @@ export class ControlPlane {
     this.lastSweep = now.getTime();
     const iso = now.toISOString();
     this.db.transaction(() => {
-      for (const r of this.sql("SELECT id FROM activations WHERE state = 'requested' AND nonce_expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not signed within 5 minutes');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'requested' AND nonce_expires_at <= ?").all(
+        iso,
+      ) as { id: string }[])
+        this.end(r.id, { type: 'request-timeout' }, now, 'not signed within 5 minutes');
       const cutoff = new Date(now.getTime() - APPROVAL_TTL_MS).toISOString();
-      for (const r of this.sql("SELECT id FROM activations WHERE state = 'pending-approval' AND decided_at <= ?").all(cutoff) as { id: string }[]) this.end(r.id, { type: 'request-timeout' }, now, 'not approved within 24 hours');
-      for (const r of this.sql("SELECT id FROM activations WHERE state = 'active' AND expires_at <= ?").all(iso) as { id: string }[]) this.end(r.id, { type: 'window-ended' }, now, 'the activation window ended');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'pending-approval' AND decided_at <= ?").all(
+        cutoff,
+      ) as { id: string }[])
+        this.end(r.id, { type: 'request-timeout' }, now, 'not approved within 24 hours');
+      for (const r of this.sql("SELECT id FROM activations WHERE state = 'active' AND expires_at <= ?").all(iso) as {
+        id: string;
+      }[])
+        this.end(r.id, { type: 'window-ended' }, now, 'the activation window ended');
     })();
   }
 
@@ -555,19 +771,35 @@ export class ControlPlane {
     this.sweep();
     const row = this.row(id);
     if (row.email !== caller.email) throw notFound('activation');
-    if (row.device !== caller.device) throw forbidden('wrong-device', 'credentials for this activation are issued only to the device that requested it');
+    if (row.device !== caller.device)
+      throw forbidden(
+        'wrong-device',
+        'credentials for this activation are issued only to the device that requested it',
+      );
     const now = this.now();
     const ended = row.expires_at !== null && Date.parse(row.expires_at) <= now.getTime();
-    if (row.state !== 'active' || ended || !row.starts_at || !row.expires_at) throw conflict('not-active', notActiveMessage(row));
+    if (row.state !== 'active' || ended || !row.starts_at || !row.expires_at)
+      throw conflict('not-active', notActiveMessage(row));
     const policy = this.policy();
     const role = policy.roles.roles.find((r) => r.name === row.role);
-    if (!role) throw conflict('role-removed', `role ${row.role} is no longer in the policy (v${policy.version}): nothing can be issued for it`);
+    if (!role)
+      throw conflict(
+        'role-removed',
+        `role ${row.role} is no longer in the policy (v${policy.version}): nothing can be issued for it`,
+      );
     const request = JSON.parse(row.request_json) as ActivationRequest;
     try {
       return await mintCredentials({
         issuer: this.cfg.publicUrl,
         now,
-        activation: { id: row.id, user: row.email, role: row.role, startsAt: new Date(row.starts_at), expiresAt: new Date(row.expires_at), sshPublicKey: request.sshPublicKey },
+        activation: {
+          id: row.id,
+          user: row.email,
+          role: row.role,
+          startsAt: new Date(row.starts_at),
+          expiresAt: new Date(row.expires_at),
+          sshPublicKey: request.sshPublicKey,
+        },
         role,
         clusters: policy.roles.clusters,
         keys: this.issuerKeys,
@@ -591,8 +823,17 @@ export class ControlPlane {
 
   pendingApprovals(caller: Caller): ActivationView[] {
     this.sweep();
-    const rows = this.sql("SELECT * FROM activations WHERE state = 'pending-approval' ORDER BY created_at").all() as ActivationRow[];
-    return rows.filter((r) => this.canApprove(caller.email, r) && this.selfApprovalOk(caller.email, r) && !this.hasDecided(r.id, caller.email)).map((r) => this.view(r));
+    const rows = this.sql(
+      "SELECT * FROM activations WHERE state = 'pending-approval' ORDER BY created_at",
+    ).all() as ActivationRow[];
+    return rows
+      .filter(
+        (r) =>
+          this.canApprove(caller.email, r) &&
+          this.selfApprovalOk(caller.email, r) &&
+          !this.hasDecided(r.id, caller.email),
+      )
+      .map((r) => this.view(r));
   }
 
   private selfApprovalOk(approver: string, row: ActivationRow): boolean {
@@ -608,15 +849,39 @@ export class ControlPlane {
   async approvalChallenge(caller: Caller, id: string, decision: 'approve' | 'deny', reason: string | null) {
     this.sweep();
     const row = this.row(id);
-    if (!this.canApprove(caller.email, row)) throw forbidden('not-an-approver', `you are not an approver for ${row.role}`);
-    if (!this.selfApprovalOk(caller.email, row)) throw forbidden('self-approval-forbidden', `${row.role} does not allow approving your own request`);
+    if (!this.canApprove(caller.email, row))
+      throw forbidden('not-an-approver', `you are not an approver for ${row.role}`);
+    if (!this.selfApprovalOk(caller.email, row))
+      throw forbidden('self-approval-forbidden', `${row.role} does not allow approving your own request`);
     if (row.state !== 'pending-approval') throw conflict('not-pending', `this request is ${row.state}`);
     if (this.hasDecided(id, caller.email)) throw conflict('already-decided', 'you already decided on this request');
-    if (decision === 'deny' && !reason?.trim()) throw bad('reason-required', 'a denial needs a reason the requester will see');
-    const statement: ApprovalStatement = { v: 1, activation: id, requestHash: row.request_sha256, decision, approver: caller.email, reason: reason?.trim() || null };
+    if (decision === 'deny' && !reason?.trim())
+      throw bad('reason-required', 'a denial needs a reason the requester will see');
+    const statement: ApprovalStatement = {
+      v: 1,
+      activation: id,
+      requestHash: row.request_sha256,
+      decision,
+      approver: caller.email,
+      reason: reason?.trim() || null,
+    };
     const nonce = crypto.randomBytes(32).toString('hex');
-    this.sql('INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at, device) VALUES (?, ?, ?, ?, ?, ?)').run(nonce, id, caller.email, JSON.stringify(statement), new Date(this.now().getTime() + NONCE_TTL_MS).toISOString(), caller.device);
-    const options = await assertionOptions(this.cfg, approvalChallenge(nonce, statement), this.credentialsOf(caller.email), 'required');
+    this.sql(
+      'INSERT INTO approval_challenges (nonce, activation_id, approver, statement_json, expires_at, device) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(
+      nonce,
+      id,
+      caller.email,
+      JSON.stringify(statement),
+      new Date(this.now().getTime() + NONCE_TTL_MS).toISOString(),
+      caller.device,
+    );
+    const options = await assertionOptions(
+      this.cfg,
+      approvalChallenge(nonce, statement),
+      this.credentialsOf(caller.email),
+      'required',
+    );
     return { ceremonyId: nonce, statement, ceremonyUrl: `${this.cfg.publicUrl}/ceremony/approval/${nonce}`, options };
   }
 
@@ -624,12 +889,33 @@ export class ControlPlane {
     const c = this.approvalRow(nonce);
     const statement = JSON.parse(c.statement_json) as ApprovalStatement;
     const row = this.row(c.activation_id);
-    const options = await assertionOptions(this.cfg, approvalChallenge(nonce, statement), this.credentialsOf(c.approver), 'required');
-    return { kind: 'approval' as const, statement, request: JSON.parse(row.request_json) as ActivationRequest, requester: row.email, options };
+    const options = await assertionOptions(
+      this.cfg,
+      approvalChallenge(nonce, statement),
+      this.credentialsOf(c.approver),
+      'required',
+    );
+    return {
+      kind: 'approval' as const,
+      statement,
+      request: JSON.parse(row.request_json) as ActivationRequest,
+      requester: row.email,
+      options,
+    };
   }
 
   private approvalRow(nonce: string) {
-    const c = this.sql('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as { nonce: string; activation_id: string; approver: string; statement_json: string; expires_at: string; used_at: string | null; device: string | null } | undefined;
+    const c = this.sql('SELECT * FROM approval_challenges WHERE nonce = ?').get(String(nonce)) as
+      | {
+          nonce: string;
+          activation_id: string;
+          approver: string;
+          statement_json: string;
+          expires_at: string;
+          used_at: string | null;
+          device: string | null;
+        }
+      | undefined;
     if (!c) throw notFound('approval ceremony');
     return c;
   }
@@ -638,35 +924,69 @@ export class ControlPlane {
     const c = this.approvalRow(nonce);
     const now = this.now();
     if (c.used_at) throw forbidden('nonce-used', 'this approval was already signed');
-    if (Date.parse(c.expires_at) <= now.getTime()) throw forbidden('nonce-expired', 'the approval expired before the key was touched; decide again');
+    if (Date.parse(c.expires_at) <= now.getTime())
+      throw forbidden('nonce-expired', 'the approval expired before the key was touched; decide again');
     const statement = JSON.parse(c.statement_json) as ApprovalStatement;
     const row = this.row(c.activation_id);
     // the 24 h deadline is the server's, whatever the sweep has done yet: a touch after it grants nothing
-    if (row.state === 'pending-approval' && row.decided_at && now.getTime() >= Date.parse(row.decided_at) + APPROVAL_TTL_MS) {
+    if (
+      row.state === 'pending-approval' &&
+      row.decided_at &&
+      now.getTime() >= Date.parse(row.decided_at) + APPROVAL_TTL_MS
+    ) {
       this.db.transaction(() => this.end(row.id, { type: 'request-timeout' }, now, 'not approved within 24 hours'))();
-      throw conflict('approval-deadline-passed', 'this request was not approved within 24 hours and has expired; the requester must ask again');
+      throw conflict(
+        'approval-deadline-passed',
+        'this request was not approved within 24 hours and has expired; the requester must ask again',
+      );
     }
     if (row.state !== 'pending-approval') throw conflict('not-pending', `this request is ${row.state}`);
-    if (!this.canApprove(c.approver, row)) throw forbidden('not-an-approver', `${c.approver} is no longer an approver for ${row.role}`);
-    if (!this.selfApprovalOk(c.approver, row)) throw forbidden('self-approval-forbidden', `${row.role} does not allow approving your own request`);
-    if (statement.requestHash !== row.request_sha256) throw forbidden('challenge-mismatch', 'the approval is for another request');
+    if (!this.canApprove(c.approver, row))
+      throw forbidden('not-an-approver', `${c.approver} is no longer an approver for ${row.role}`);
+    if (!this.selfApprovalOk(c.approver, row))
+      throw forbidden('self-approval-forbidden', `${row.role} does not allow approving your own request`);
+    if (statement.requestHash !== row.request_sha256)
+      throw forbidden('challenge-mismatch', 'the approval is for another request');
     // the approver's device asked for this challenge; once it is revoked, what it asked for is void
-    if (c.device !== null && this.deviceKey(c.device) === null) throw forbidden('device-revoked', 'the device that asked for this approval was revoked; decide again from an enrolled device');
+    if (c.device !== null && this.deviceKey(c.device) === null)
+      throw forbidden(
+        'device-revoked',
+        'the device that asked for this approval was revoked; decide again from an enrolled device',
+      );
     // a revoked key is no longer listed, so a challenge issued before its revocation cannot be signed
     const credential = this.credentialsOf(c.approver).find((k) => k.id === response?.id);
-    if (!credential) throw forbidden('unknown-credential', 'this security key is not enrolled for the approver (or was revoked)');
-    const { newCounter } = await this.verifyCounted(response, credential, toBase64Url(approvalChallenge(nonce, statement)), true);
+    if (!credential)
+      throw forbidden('unknown-credential', 'this security key is not enrolled for the approver (or was revoked)');
+    const { newCounter } = await this.verifyCounted(
+      response,
+      credential,
+      toBase64Url(approvalChallenge(nonce, statement)),
+      true,
+    );
     this.flaggingRegression(credential.id, () => {
-      const used = this.sql('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce);
+      const used = this.sql('UPDATE approval_challenges SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(
+        now.toISOString(),
+        nonce,
+      );
       if (used.changes !== 1) throw forbidden('nonce-used', 'this approval was already signed');
       // the same approver through two challenges: the second one only learns it was too late
       if (this.hasDecided(row.id, c.approver)) throw conflict('already-decided', 'you already decided on this request');
       const current = this.row(row.id);
       if (current.state !== 'pending-approval') throw conflict('not-pending', `this request is ${current.state}`);
       this.storeCounter(credential.id, newCounter);
-      this
-        .sql('INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(row.id, c.approver, statement.decision, statement.reason, c.statement_json, nonce, JSON.stringify(response), credential.id, now.toISOString());
+      this.sql(
+        'INSERT INTO approvals (activation_id, approver, decision, reason, statement_json, nonce, assertion_json, credential_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        row.id,
+        c.approver,
+        statement.decision,
+        statement.reason,
+        c.statement_json,
+        nonce,
+        JSON.stringify(response),
+        credential.id,
+        now.toISOString(),
+      );
       if (statement.decision === 'deny') {
         this.end(row.id, { type: 'denied' }, now, `denied by ${c.approver}: ${statement.reason ?? ''}`);
       } else {
@@ -683,10 +1003,21 @@ export class ControlPlane {
   private afterApproval(current: ActivationRow, now: Date): void {
     const admission = this.admission(current, now, current.decided_at ? new Date(current.decided_at) : null);
     const rule = this.policy().roles.roles.find((r) => r.name === current.role)?.activation.approval;
-    const approvers = (this.sql("SELECT DISTINCT approver FROM approvals WHERE activation_id = ? AND decision = 'approve'").all(current.id) as { approver: string }[]).map((a) => a.approver);
-    const { needed, reached } = quorum({ admission, approvers, mayApprove: (a) => this.canApprove(a, current) && this.selfApprovalOk(a, current), storedNeeded: current.approvals_needed, ruleCount: rule?.count ?? null });
+    const approvers = (
+      this.sql("SELECT DISTINCT approver FROM approvals WHERE activation_id = ? AND decision = 'approve'").all(
+        current.id,
+      ) as { approver: string }[]
+    ).map((a) => a.approver);
+    const { needed, reached } = quorum({
+      admission,
+      approvers,
+      mayApprove: (a) => this.canApprove(a, current) && this.selfApprovalOk(a, current),
+      storedNeeded: current.approvals_needed,
+      ruleCount: rule?.count ?? null,
+    });
     // the requester sees how many approvals the policy asks for now
-    if (needed !== current.approvals_needed) this.sql('UPDATE activations SET approvals_needed = ? WHERE id = ?').run(needed, current.id);
+    if (needed !== current.approvals_needed)
+      this.sql('UPDATE activations SET approvals_needed = ? WHERE id = ?').run(needed, current.id);
     if (!reached) return;
     // the last approval: the request takes effect only if the policy in force now allows it
     if (!admission.ok) {
@@ -715,7 +1046,9 @@ export class ControlPlane {
       nonce: r.nonce,
       assertion: r.assertion_json ? (JSON.parse(r.assertion_json) as AuthenticationResponseJSON) : null,
       credentialId: r.credential_id,
-      approvals: this.sql('SELECT approver, decision, reason, statement_json AS statement, nonce, assertion_json AS assertion, credential_id AS credentialId FROM approvals WHERE activation_id = ?').all(id),
+      approvals: this.sql(
+        'SELECT approver, decision, reason, statement_json AS statement, nonce, assertion_json AS assertion, credential_id AS credentialId FROM approvals WHERE activation_id = ?',
+      ).all(id),
     };
   }
 
@@ -726,7 +1059,9 @@ export class ControlPlane {
   }
 
   private view(r: ActivationRow): ActivationView {
-    const approvals = this.sql('SELECT approver, decision, reason, created_at AS at FROM approvals WHERE activation_id = ? ORDER BY created_at').all(r.id) as ActivationView['approvals'];
+    const approvals = this.sql(
+      'SELECT approver, decision, reason, created_at AS at FROM approvals WHERE activation_id = ? ORDER BY created_at',
+    ).all(r.id) as ActivationView['approvals'];
     return {
       id: r.id,
       user: r.email,
@@ -768,6 +1103,7 @@ function notActiveMessage(row: ActivationRow): string {
 
 export function normaliseEmail(email: string): string {
   const e = String(email).trim().toLowerCase();
-  if (!/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/.test(e)) throw bad('bad-email', `"${email}" is not an e-mail address`);
+  if (!/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/.test(e))
+    throw bad('bad-email', `"${email}" is not an e-mail address`);
   return e;
 }

@@ -65,13 +65,19 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     }
     if (cp && handleApi(cp, req, res, route, url.searchParams)) return;
     if (serveCeremonyPage(req, res, route, ceremonyDistDir())) return;
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ error: 'method not allowed' }));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (route === '/trust-root.json') return sendFile(p.trustRoot, 'no-store');
     if (route === '/healthz') return send(200, JSON.stringify({ ok: true }));
     // the OIDC-style issuer (DESIGN §4): kube API servers and AWS IAM OIDC providers fetch these
     if (route === '/.well-known/openid-configuration') {
       if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
-      return send(200, JSON.stringify(openidConfiguration(cp.cfg.publicUrl)), 'application/json', 'public, max-age=300');
+      return send(
+        200,
+        JSON.stringify(openidConfiguration(cp.cfg.publicUrl)),
+        'application/json',
+        'public, max-age=300',
+      );
     }
     if (route === '/.well-known/jwks.json') {
       if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
@@ -96,7 +102,15 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     }
     if (route === '/api/v1/info') {
       const s = readState(dir);
-      return send(200, JSON.stringify({ service: 'pim-server', rootVersion: s.rootVersion, policyVersion: s.targetsVersion, policyExpires: s.policyExpires }));
+      return send(
+        200,
+        JSON.stringify({
+          service: 'pim-server',
+          rootVersion: s.rootVersion,
+          policyVersion: s.targetsVersion,
+          policyExpires: s.policyExpires,
+        }),
+      );
     }
     if (route.startsWith('/tuf/metadata/')) {
       const name = route.slice('/tuf/metadata/'.length);
@@ -126,7 +140,12 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
   const url = `http://${host}:${addr.port}`;
   let cfg: ServerConfig;
   try {
-    cfg = configFor(opts.publicUrl ?? (isLoopback(opts.host) ? `http://localhost:${addr.port}` : loadConfig(dir)?.publicUrl ?? `http://localhost:${addr.port}`));
+    cfg = configFor(
+      opts.publicUrl ??
+        (isLoopback(opts.host)
+          ? `http://localhost:${addr.port}`
+          : (loadConfig(dir)?.publicUrl ?? `http://localhost:${addr.port}`)),
+    );
   } catch (e) {
     server.close();
     lightDb.close();

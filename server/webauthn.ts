@@ -25,7 +25,11 @@ export interface StoredCredential {
   transports: string[];
 }
 
-export async function registrationOptions(cfg: ServerConfig, user: { email: string; id: Uint8Array }, exclude: StoredCredential[]): Promise<PublicKeyCredentialCreationOptionsJSON> {
+export async function registrationOptions(
+  cfg: ServerConfig,
+  user: { email: string; id: Uint8Array },
+  exclude: StoredCredential[],
+): Promise<PublicKeyCredentialCreationOptionsJSON> {
   return generateRegistrationOptions({
     rpName: cfg.rpName,
     rpID: cfg.rpId,
@@ -39,17 +43,33 @@ export async function registrationOptions(cfg: ServerConfig, user: { email: stri
   });
 }
 
-export async function verifyRegistration(cfg: ServerConfig, response: RegistrationResponseJSON, expectedChallenge: string) {
+export async function verifyRegistration(
+  cfg: ServerConfig,
+  response: RegistrationResponseJSON,
+  expectedChallenge: string,
+) {
   try {
-    const r = await verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: cfg.origins, expectedRPID: cfg.rpId, requireUserVerification: true });
-    if (!r.verified || !r.registrationInfo) throw forbidden('registration-failed', 'the security key registration did not verify');
+    const r = await verifyRegistrationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: cfg.origins,
+      expectedRPID: cfg.rpId,
+      requireUserVerification: true,
+    });
+    if (!r.verified || !r.registrationInfo)
+      throw forbidden('registration-failed', 'the security key registration did not verify');
     return r.registrationInfo;
   } catch (e) {
     throw mapError(e);
   }
 }
 
-export async function assertionOptions(cfg: ServerConfig, challenge: Uint8Array, allow: StoredCredential[], uv: 'required' | 'preferred' | 'discouraged'): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function assertionOptions(
+  cfg: ServerConfig,
+  challenge: Uint8Array,
+  allow: StoredCredential[],
+  uv: 'required' | 'preferred' | 'discouraged',
+): Promise<PublicKeyCredentialRequestOptionsJSON> {
   return generateAuthenticationOptions({
     rpID: cfg.rpId,
     challenge: new Uint8Array(challenge),
@@ -60,8 +80,15 @@ export async function assertionOptions(cfg: ServerConfig, challenge: Uint8Array,
 }
 
 /** Verifies one assertion against one stored credential; returns the new counter. */
-export async function verifyAssertion(cfg: ServerConfig, response: AuthenticationResponseJSON, credential: StoredCredential, expectedChallenge: string, requireUV: boolean): Promise<{ newCounter: number; userVerified: boolean }> {
-  if (response?.id !== credential.id) throw forbidden('unknown-credential', 'the assertion was made with another security key');
+export async function verifyAssertion(
+  cfg: ServerConfig,
+  response: AuthenticationResponseJSON,
+  credential: StoredCredential,
+  expectedChallenge: string,
+  requireUV: boolean,
+): Promise<{ newCounter: number; userVerified: boolean }> {
+  if (response?.id !== credential.id)
+    throw forbidden('unknown-credential', 'the assertion was made with another security key');
   let r;
   try {
     r = await verifyAuthenticationResponse({
@@ -76,11 +103,13 @@ export async function verifyAssertion(cfg: ServerConfig, response: Authenticatio
     throw mapError(e);
   }
   if (!r.verified) throw forbidden('bad-signature', 'the security key signature does not verify');
-  if (counterRegressed(credential.counter, r.authenticationInfo.newCounter)) throw forbidden('counter-regressed', COUNTER_REGRESSED);
+  if (counterRegressed(credential.counter, r.authenticationInfo.newCounter))
+    throw forbidden('counter-regressed', COUNTER_REGRESSED);
   return { newCounter: r.authenticationInfo.newCounter, userVerified: r.authenticationInfo.userVerified };
 }
 
-export const COUNTER_REGRESSED = 'the security key signature counter went backwards: the key may have been cloned; it is flagged';
+export const COUNTER_REGRESSED =
+  'the security key signature counter went backwards: the key may have been cloned; it is flagged';
 
 /** WebAuthn §7.2 step 21: a counter that does not grow, when either side counts at all, means two
  *  copies of the key are signing. Keys that never count (always 0) are not judged. */
@@ -94,8 +123,16 @@ function mapError(e: unknown): ApiError {
   const rules: [RegExp, string, string][] = [
     [/origin/i, 'origin-not-allowed', 'the ceremony came from an origin this control plane does not allow'],
     [/RP ID/i, 'rp-id-mismatch', 'the assertion was made for another relying party (RP ID)'],
-    [/user could not be verified|user verification/i, 'user-verification-required', 'this role needs the key PIN or biometric (user verification), and it was not given'],
-    [/not present|user presence/i, 'user-presence-required', 'the security key was not touched (user presence missing)'],
+    [
+      /user could not be verified|user verification/i,
+      'user-verification-required',
+      'this role needs the key PIN or biometric (user verification), and it was not given',
+    ],
+    [
+      /not present|user presence/i,
+      'user-presence-required',
+      'the security key was not touched (user presence missing)',
+    ],
     [/challenge/i, 'challenge-mismatch', 'the key signed something other than this request'],
   ];
   for (const [re, code, message] of rules) if (re.test(msg)) return forbidden(code, message);

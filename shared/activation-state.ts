@@ -34,7 +34,13 @@ export type ActivationEvent =
   | { type: 'deactivate' }
   | { type: 'revoke' };
 
-export const TERMINAL: ReadonlySet<ActivationState> = new Set(['denied', 'request-expired', 'expired', 'deactivated', 'revoked']);
+export const TERMINAL: ReadonlySet<ActivationState> = new Set([
+  'denied',
+  'request-expired',
+  'expired',
+  'deactivated',
+  'revoked',
+]);
 
 export type Transition = { ok: true; state: ActivationState } | { ok: false; error: string };
 
@@ -43,7 +49,9 @@ export function transition(state: ActivationState, event: ActivationEvent): Tran
   if (TERMINAL.has(state)) return { ok: false, error: `the activation is already ${state}` };
   switch (event.type) {
     case 'assertion-verified':
-      return state === 'requested' ? to(event.needsApproval ? 'pending-approval' : 'approved') : refuse(state, event.type);
+      return state === 'requested'
+        ? to(event.needsApproval ? 'pending-approval' : 'approved')
+        : refuse(state, event.type);
     case 'quorum-reached':
       return state === 'pending-approval' ? to('approved') : refuse(state, event.type);
     case 'denied':

@@ -11,9 +11,22 @@ import { z } from 'zod';
 import { canonicalJson } from './canonical';
 import { ROLE_NAME_RE } from './role-name';
 
-const email = z.string().min(3).max(254).regex(/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/, 'not an e-mail address');
-const noControl = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
-const instant = z.string().refine((s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/.test(s) && !Number.isNaN(Date.parse(s)), 'not an ISO-8601 UTC instant');
+const email = z
+  .string()
+  .min(3)
+  .max(254)
+  .regex(/^[^\s@\u0000-\u001f]+@[^\s@\u0000-\u001f]+$/, 'not an e-mail address');
+const noControl = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
+const instant = z
+  .string()
+  .refine(
+    (s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/.test(s) && !Number.isNaN(Date.parse(s)),
+    'not an ISO-8601 UTC instant',
+  );
 
 export const ActivationRequestSchema = z
   .object({
@@ -25,17 +38,31 @@ export const ActivationRequestSchema = z
     device: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'not a JWK thumbprint'),
     role: z.string().regex(ROLE_NAME_RE, 'not a role name'),
     /** seconds */
-    duration: z.number().int().positive().max(366 * 86400),
+    duration: z
+      .number()
+      .int()
+      .positive()
+      .max(366 * 86400),
     justification: noControl(1000).nullable(),
     ticket: noControl(128).nullable(),
     /** the ephemeral SSH key the certificate will be issued for ("ssh-ed25519 AAAA…"), if any */
-    sshPublicKey: z.string().max(2000).regex(/^ssh-ed25519 [A-Za-z0-9+/=]+$/, 'not an ssh-ed25519 public key').nullable(),
+    sshPublicKey: z
+      .string()
+      .max(2000)
+      .regex(/^ssh-ed25519 [A-Za-z0-9+/=]+$/, 'not an ssh-ed25519 public key')
+      .nullable(),
     policyVersion: z.number().int().nonnegative(),
     requestedAt: instant,
-    extends: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).nullable(),
+    extends: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/)
+      .nullable(),
   })
   .strict()
-  .refine((r) => (r.kind === 'extend') === (r.extends !== null), { message: 'extends is set exactly when kind is extend', path: ['extends'] });
+  .refine((r) => (r.kind === 'extend') === (r.extends !== null), {
+    message: 'extends is set exactly when kind is extend',
+    path: ['extends'],
+  });
 
 export type ActivationRequest = z.infer<typeof ActivationRequestSchema>;
 

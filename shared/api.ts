@@ -58,7 +58,11 @@ export const PolicyStatusSchema = z.object({
   verifiedAt: z.string(),
 });
 
-const noControl = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
+const noControl = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
 const RoleName = z.string().regex(ROLE_NAME_RE, 'not a role name');
 const ActivationId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not an activation id');
 const Instant = z.string();
@@ -90,7 +94,9 @@ export const ActivationViewSchema = z.object({
   startsAt: Instant.nullable(),
   expiresAt: Instant.nullable(),
   endReason: z.string().nullable(),
-  approvals: z.array(z.object({ approver: z.string(), decision: z.string(), reason: z.string().nullable(), at: Instant })),
+  approvals: z.array(
+    z.object({ approver: z.string(), decision: z.string(), reason: z.string().nullable(), at: Instant }),
+  ),
   approvalsNeeded: z.number(),
   /** the page to touch the key on, while the request is `requested` */
   ceremonyUrl: z.string().nullable(),
@@ -130,7 +136,15 @@ export const InjectionViewSchema = z.object({
   endedAt: z.string().nullable(),
   /** `until`: on an ended role, when the entry itself goes (it only explains the end until then) */
   /** `problem`: it could not be put in place (no ssh-agent): why, in words; it is retried */
-  items: z.array(z.object({ kind: z.enum(['kube', 'aws', 'ssh', 'gcp', 'azure']), name: z.string(), where: z.string(), until: z.string().optional(), problem: z.string().optional() })),
+  items: z.array(
+    z.object({
+      kind: z.enum(['kube', 'aws', 'ssh', 'gcp', 'azure']),
+      name: z.string(),
+      where: z.string(),
+      until: z.string().optional(),
+      problem: z.string().optional(),
+    }),
+  ),
 });
 export type InjectionView = z.infer<typeof InjectionViewSchema>;
 
@@ -217,7 +231,12 @@ export const contract = {
     input: z
       .object({
         role: z.string().min(1).max(200),
-        duration: z.number().int().positive().max(366 * 86400).optional(),
+        duration: z
+          .number()
+          .int()
+          .positive()
+          .max(366 * 86400)
+          .optional(),
       })
       .strict(),
     output: DecisionSchema,
@@ -236,7 +255,12 @@ export const contract = {
     input: z
       .object({
         role: RoleName,
-        duration: z.number().int().min(60).max(366 * 86400).optional(),
+        duration: z
+          .number()
+          .int()
+          .min(60)
+          .max(366 * 86400)
+          .optional(),
         justification: noControl(1000).optional(),
         ticket: noControl(128).optional(),
       })
@@ -255,7 +279,17 @@ export const contract = {
   },
   /** More time on an active role: a new signed request chained to it (the answer carries its ceremony). */
   extend: {
-    input: z.object({ role: RoleName, duration: z.number().int().min(60).max(366 * 86400).optional() }).strict(),
+    input: z
+      .object({
+        role: RoleName,
+        duration: z
+          .number()
+          .int()
+          .min(60)
+          .max(366 * 86400)
+          .optional(),
+      })
+      .strict(),
     output: ActivationViewSchema,
   },
   /** This device's audit journal, newest first (optionally one role's records), and its sync state. */
@@ -270,7 +304,10 @@ export const contract = {
     input: z
       .object({ id: ActivationId, decision: z.enum(['approve', 'deny']), reason: noControl(1000).optional() })
       .strict()
-      .refine((i) => i.decision !== 'deny' || (i.reason ?? '').trim() !== '', { message: 'a denial needs a reason the requester will see', path: ['reason'] }),
+      .refine((i) => i.decision !== 'deny' || (i.reason ?? '').trim() !== '', {
+        message: 'a denial needs a reason the requester will see',
+        path: ['reason'],
+      }),
     output: z.object({ ceremonyId: z.string(), ceremonyUrl: z.string() }),
   },
   /** Open a ceremony page of the connected control plane: Electron's main process opens it in a

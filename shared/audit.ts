@@ -31,7 +31,16 @@ export const AUDIT_TYPES = [
 ] as const;
 export type AuditType = (typeof AUDIT_TYPES)[number];
 
-const json: z.ZodType<unknown> = z.lazy(() => z.union([z.string().max(100_000), z.number(), z.boolean(), z.null(), z.array(json).max(1000), z.record(z.string().max(100), json)]));
+const json: z.ZodType<unknown> = z.lazy(() =>
+  z.union([
+    z.string().max(100_000),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(json).max(1000),
+    z.record(z.string().max(100), json),
+  ]),
+);
 
 export const AuditRecordSchema = z
   .object({
@@ -81,7 +90,12 @@ export function verifyChain(
   let hash = prevHash;
   for (const r of records) {
     const parsed = AuditRecordSchema.safeParse(r.record);
-    if (!parsed.success) return { kind: 'invalid', seq: typeof (r.record as { seq?: unknown })?.seq === 'number' ? (r.record as { seq: number }).seq : null, message: parsed.error.issues[0]?.message ?? 'invalid record' };
+    if (!parsed.success)
+      return {
+        kind: 'invalid',
+        seq: typeof (r.record as { seq?: unknown })?.seq === 'number' ? (r.record as { seq: number }).seq : null,
+        message: parsed.error.issues[0]?.message ?? 'invalid record',
+      };
     if (r.record.device !== device) return { kind: 'wrong-device', seq: r.record.seq };
     if (r.record.seq !== seq + 1) return { kind: 'gap', seq: r.record.seq, expected: seq + 1 };
     if (link(hash, r.record) !== r.hash) return { kind: 'broken-link', seq: r.record.seq };

@@ -34,7 +34,11 @@ function clip(text: string): string {
   return t.length > MAX ? `${t.slice(0, MAX - 1).join('')}…` : t.join('');
 }
 
-const ENDED: Readonly<Record<string, string>> = { expired: 'ended', deactivated: 'was deactivated', revoked: 'was revoked' };
+const ENDED: Readonly<Record<string, string>> = {
+  expired: 'ended',
+  deactivated: 'was deactivated',
+  revoked: 'was revoked',
+};
 
 /** What is due in this snapshot, seen or not. */
 export function dueNotices(input: NoticeInput): DesktopNotice[] {
@@ -43,30 +47,76 @@ export function dueNotices(input: NoticeInput): DesktopNotice[] {
   if (state) {
     for (const a of state.activations) {
       if (a.approvalsNeeded > 0 && (a.state === 'approved' || a.state === 'active') && a.request.kind === 'activate') {
-        out.push({ key: `approved:${a.id}`, title: clip(`${a.role} was approved`), body: 'Your request was approved.', view: 'roles', role: a.role });
+        out.push({
+          key: `approved:${a.id}`,
+          title: clip(`${a.role} was approved`),
+          body: 'Your request was approved.',
+          view: 'roles',
+          role: a.role,
+        });
       }
       if (a.state === 'denied') {
         const why = a.approvals.find((x) => x.decision === 'deny')?.reason ?? a.endReason;
-        out.push({ key: `denied:${a.id}`, title: clip(`${a.role} was denied`), body: clip(why ? `Reason: ${why}` : 'No reason was given.'), view: 'roles', role: a.role });
+        out.push({
+          key: `denied:${a.id}`,
+          title: clip(`${a.role} was denied`),
+          body: clip(why ? `Reason: ${why}` : 'No reason was given.'),
+          view: 'roles',
+          role: a.role,
+        });
       }
       const ended = ENDED[a.state];
-      if (ended) out.push({ key: `ended:${a.id}`, title: clip(`${a.role} ${ended}`), body: 'Its credentials were removed from this computer.', view: 'roles', role: a.role });
+      if (ended)
+        out.push({
+          key: `ended:${a.id}`,
+          title: clip(`${a.role} ${ended}`),
+          body: 'Its credentials were removed from this computer.',
+          view: 'roles',
+          role: a.role,
+        });
     }
     for (const n of state.notices) {
-      out.push({ key: `expiry:${n.key}`, title: clip(noticeText(n)), body: 'Click to extend it (your security key signs the extension).', view: 'extend', role: n.role });
+      out.push({
+        key: `expiry:${n.key}`,
+        title: clip(noticeText(n)),
+        body: 'Click to extend it (your security key signs the extension).',
+        view: 'extend',
+        role: n.role,
+      });
     }
     if (state.connection === 'rejected') {
       // one per distinct refusal: the same attack repeating at every refresh is one notice
-      out.push({ key: `policy-rejected:${state.lastError ?? ''}`, title: 'A policy update was refused', body: clip(state.lastError ?? 'It failed verification (possible attack); the last verified policy stays in use.'), view: 'roles' });
+      out.push({
+        key: `policy-rejected:${state.lastError ?? ''}`,
+        title: 'A policy update was refused',
+        body: clip(
+          state.lastError ?? 'It failed verification (possible attack); the last verified policy stays in use.',
+        ),
+        view: 'roles',
+      });
     }
   }
   for (const a of input.approvals) {
     if (a.state !== 'pending-approval') continue;
-    out.push({ key: `approve:${a.id}`, title: clip(`${a.user} asks for ${a.role}`), body: 'Waiting for your approval.', view: 'approvals' });
+    out.push({
+      key: `approve:${a.id}`,
+      title: clip(`${a.user} asks for ${a.role}`),
+      body: 'Waiting for your approval.',
+      view: 'approvals',
+    });
   }
   const now = state ? Date.parse(state.now) : NaN;
-  if (input.auditFailingSince && Number.isFinite(now) && now - Date.parse(input.auditFailingSince) > AUDIT_FAILING_AFTER_MS) {
-    out.push({ key: `audit-failing:${input.auditFailingSince}`, title: 'The audit log is not reaching the control plane', body: 'It has failed for over an hour; records are kept on this computer.', view: 'audit' });
+  if (
+    input.auditFailingSince &&
+    Number.isFinite(now) &&
+    now - Date.parse(input.auditFailingSince) > AUDIT_FAILING_AFTER_MS
+  ) {
+    out.push({
+      key: `audit-failing:${input.auditFailingSince}`,
+      title: 'The audit log is not reaching the control plane',
+      body: 'It has failed for over an hour; records are kept on this computer.',
+      view: 'audit',
+    });
   }
   return out;
 }
@@ -77,7 +127,11 @@ export function dueNotices(input: NoticeInput): DesktopNotice[] {
  * popping up; what still needs the user (an ending role, a request to approve, a refusal, a failing
  * sync) shows.
  */
-export function desktopNoticesToShow(input: NoticeInput, seen: ReadonlySet<string>, opts: { prime?: boolean } = {}): { show: DesktopNotice[]; seen: ReadonlySet<string> } {
+export function desktopNoticesToShow(
+  input: NoticeInput,
+  seen: ReadonlySet<string>,
+  opts: { prime?: boolean } = {},
+): { show: DesktopNotice[]; seen: ReadonlySet<string> } {
   if (!input.state) return { show: [], seen };
   const due = dueNotices(input);
   const dueKeys = new Set(due.map((n) => n.key));

@@ -1,5 +1,5 @@
 // Device-signed requests (DESIGN §3 "Enrolment"): after enrolment every API call carries a short-lived
-// compact JWS made with the device's Ed25519 key. The agent signs (electron/core/keystore/device-key.ts);
+// compact JWS made with the device's Ed25519 key. The agent signs (agent/keystore/device-key.ts);
 // the server verifies with this file. Pure: jose runs on WebCrypto, no Node built-in.
 //
 //   header  { alg: 'EdDSA', typ: 'pim-device+jwt', kid: <RFC 7638 thumbprint of the device key> }
@@ -68,17 +68,32 @@ export function isBodySha256(s: unknown): s is string {
 
 function isDevicePublicJwk(k: unknown): k is DevicePublicJwk {
   const j = k as Partial<DevicePublicJwk> | null;
-  return !!j && typeof j === 'object' && j.kty === 'OKP' && j.crv === 'Ed25519' && typeof j.x === 'string' && B64URL_SHA256.test(j.x);
+  return (
+    !!j &&
+    typeof j === 'object' &&
+    j.kty === 'OKP' &&
+    j.crv === 'Ed25519' &&
+    typeof j.x === 'string' &&
+    B64URL_SHA256.test(j.x)
+  );
 }
 
 /**
  * Verifies a device-signed request against the device's public key and the request it came with.
  * Returns the jti (for the caller's replay check) and exp; throws DeviceJwsError otherwise.
  */
-export async function verifyDeviceRequest(jws: string, publicJwk: DevicePublicJwk, expect: DeviceRequestExpectation): Promise<{ jti: string; exp: number }> {
+export async function verifyDeviceRequest(
+  jws: string,
+  publicJwk: DevicePublicJwk,
+  expect: DeviceRequestExpectation,
+): Promise<{ jti: string; exp: number }> {
   const maxTtl = expect.maxTtlSeconds ?? DEVICE_JWS_DEFAULT_MAX_TTL_SECONDS;
   const now = Math.floor((expect.now ?? new Date()).getTime() / 1000);
-  if (!isDevicePublicJwk(publicJwk)) throw new DeviceJwsError('malformed', 'the device public key is not an Ed25519 JWK { kty: "OKP", crv: "Ed25519", x }');
+  if (!isDevicePublicJwk(publicJwk))
+    throw new DeviceJwsError(
+      'malformed',
+      'the device public key is not an Ed25519 JWK { kty: "OKP", crv: "Ed25519", x }',
+    );
   if (typeof jws !== 'string' || jws.length > 8192 || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) {
     throw new DeviceJwsError('malformed', 'the device signature is not a compact JWS');
   }
@@ -89,9 +104,18 @@ export async function verifyDeviceRequest(jws: string, publicJwk: DevicePublicJw
   } catch {
     throw new DeviceJwsError('malformed', 'the device signature has an unreadable header');
   }
-  if (typeof header.alg !== 'string') throw new DeviceJwsError('malformed', 'the device signature\'s header names no alg');
-  if (header.alg !== DEVICE_JWS_ALG) throw new DeviceJwsError('bad-signature', `the device signature uses alg ${JSON.stringify(header.alg)}; only ${DEVICE_JWS_ALG} is accepted`);
-  if (header.typ !== DEVICE_JWS_TYP) throw new DeviceJwsError('malformed', `the device signature has typ ${JSON.stringify(header.typ)}, not ${DEVICE_JWS_TYP}`);
+  if (typeof header.alg !== 'string')
+    throw new DeviceJwsError('malformed', "the device signature's header names no alg");
+  if (header.alg !== DEVICE_JWS_ALG)
+    throw new DeviceJwsError(
+      'bad-signature',
+      `the device signature uses alg ${JSON.stringify(header.alg)}; only ${DEVICE_JWS_ALG} is accepted`,
+    );
+  if (header.typ !== DEVICE_JWS_TYP)
+    throw new DeviceJwsError(
+      'malformed',
+      `the device signature has typ ${JSON.stringify(header.typ)}, not ${DEVICE_JWS_TYP}`,
+    );
   if (typeof header.kid !== 'string') throw new DeviceJwsError('malformed', 'the device signature has no kid');
 
   let payloadBytes: Uint8Array;
@@ -100,11 +124,15 @@ export async function verifyDeviceRequest(jws: string, publicJwk: DevicePublicJw
     payloadBytes = (await compactVerify(jws, key, { algorithms: [DEVICE_JWS_ALG] })).payload;
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED') throw new DeviceJwsError('bad-signature', 'the device signature does not verify with this device key');
+    if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
+      throw new DeviceJwsError('bad-signature', 'the device signature does not verify with this device key');
     throw new DeviceJwsError('malformed', `the device signature could not be checked: ${(err as Error).message}`);
   }
   if (header.kid !== (await calculateJwkThumbprint(publicJwk, 'sha256'))) {
-    throw new DeviceJwsError('mismatch', 'the device signature names another key (kid is not this device key\'s thumbprint)');
+    throw new DeviceJwsError(
+      'mismatch',
+      "the device signature names another key (kid is not this device key's thumbprint)",
+    );
   }
 
   let claims: Record<string, unknown>;
@@ -113,25 +141,43 @@ export async function verifyDeviceRequest(jws: string, publicJwk: DevicePublicJw
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     claims = parsed as Record<string, unknown>;
   } catch {
-    throw new DeviceJwsError('malformed', 'the device signature\'s payload is not a JSON object');
+    throw new DeviceJwsError('malformed', "the device signature's payload is not a JSON object");
   }
   const { htm, htu, bsh, iat, exp, jti } = claims;
   if (typeof htm !== 'string' || typeof htu !== 'string' || typeof bsh !== 'string' || typeof jti !== 'string') {
     throw new DeviceJwsError('malformed', 'the device signature lacks htm, htu, bsh or jti');
   }
-  if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp)) throw new DeviceJwsError('malformed', 'the device signature\'s iat and exp must be integers (seconds)');
-  if (!B64URL_16_BYTES.test(jti)) throw new DeviceJwsError('malformed', 'the device signature\'s jti is not 16 bytes of base64url');
+  if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(exp))
+    throw new DeviceJwsError('malformed', "the device signature's iat and exp must be integers (seconds)");
+  if (!B64URL_16_BYTES.test(jti))
+    throw new DeviceJwsError('malformed', "the device signature's jti is not 16 bytes of base64url");
   const iatS = iat as number;
   const expS = exp as number;
 
-  if (htm !== expect.htm) throw new DeviceJwsError('mismatch', `the device signature is for method ${JSON.stringify(htm)}, not ${JSON.stringify(expect.htm)}`);
-  if (htu !== expect.htu) throw new DeviceJwsError('mismatch', `the device signature is for URL ${JSON.stringify(htu)}, not ${JSON.stringify(expect.htu)}`);
-  if (bsh !== expect.bodySha256) throw new DeviceJwsError('mismatch', 'the device signature is for another request body (bsh differs)');
+  if (htm !== expect.htm)
+    throw new DeviceJwsError(
+      'mismatch',
+      `the device signature is for method ${JSON.stringify(htm)}, not ${JSON.stringify(expect.htm)}`,
+    );
+  if (htu !== expect.htu)
+    throw new DeviceJwsError(
+      'mismatch',
+      `the device signature is for URL ${JSON.stringify(htu)}, not ${JSON.stringify(expect.htu)}`,
+    );
+  if (bsh !== expect.bodySha256)
+    throw new DeviceJwsError('mismatch', 'the device signature is for another request body (bsh differs)');
 
   if (expS <= iatS) throw new DeviceJwsError('malformed', 'the device signature expires before it was issued');
-  if (expS - iatS > maxTtl) throw new DeviceJwsError('malformed', `the device signature is valid for ${expS - iatS} s; at most ${maxTtl} s is accepted`);
+  if (expS - iatS > maxTtl)
+    throw new DeviceJwsError(
+      'malformed',
+      `the device signature is valid for ${expS - iatS} s; at most ${maxTtl} s is accepted`,
+    );
   if (iatS > now + DEVICE_JWS_CLOCK_SKEW_SECONDS) {
-    throw new DeviceJwsError('expired', `the device signature was issued ${iatS - now} s in the future; check the device's clock`);
+    throw new DeviceJwsError(
+      'expired',
+      `the device signature was issued ${iatS - now} s in the future; check the device's clock`,
+    );
   }
   if (expS <= now) throw new DeviceJwsError('expired', `the device signature expired ${now - expS} s ago`);
   return { jti, exp: expS };

@@ -44,7 +44,14 @@ export function expiryNotices(activations: readonly ActivationLike[], nowMs: num
     const crossed = NOTICE_THRESHOLDS_MIN.filter((m) => left <= m * 60_000);
     if (crossed.length === 0) continue;
     const threshold = Math.min(...crossed);
-    out.push({ key: `${a.id}:${threshold}`, activation: a.id, role: a.role, expiresAt: a.expiresAt!, threshold, minutesLeft: Math.max(1, Math.ceil(left / 60_000)) });
+    out.push({
+      key: `${a.id}:${threshold}`,
+      activation: a.id,
+      role: a.role,
+      expiresAt: a.expiresAt!,
+      threshold,
+      minutesLeft: Math.max(1, Math.ceil(left / 60_000)),
+    });
   }
   return out.sort((x, y) => Date.parse(x.expiresAt) - Date.parse(y.expiresAt) || (x.role < y.role ? -1 : 1));
 }

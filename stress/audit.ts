@@ -10,7 +10,10 @@ import { parseArgs } from 'node:util';
 import { AuditFixture, FAULTS, injectFault, prng, settle } from '../test/helpers/audit-fixture';
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { rounds: { type: 'string', default: '20' }, seed: { type: 'string' } },
+  });
   if (positionals.length > 1 || (positionals[0] && positionals[0] !== 'audit')) {
     process.stderr.write('usage: stress/audit.ts [audit] [--rounds N] [--seed S]\n');
     return 2;
@@ -47,7 +50,9 @@ async function main(): Promise<number> {
   } finally {
     await fx.close();
   }
-  process.stdout.write(`(${((Date.now() - t0) / 1000).toFixed(1)} s, seed ${seed}${failed ? `, ${failed} round(s) failed` : ''})\n`);
+  process.stdout.write(
+    `(${((Date.now() - t0) / 1000).toFixed(1)} s, seed ${seed}${failed ? `, ${failed} round(s) failed` : ''})\n`,
+  );
   // lost / duplicates: what the last round's check found (each round checks everything so far)
   process.stdout.write(`rounds ${rounds}, records ${records}, lost ${lost}, duplicates ${duplicates}\n`);
   return failed || lost || duplicates ? 1 : 0;

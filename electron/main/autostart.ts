@@ -6,7 +6,8 @@ export const AUTOSTART_FILE = 'pim-agent.desktop';
 
 /** $XDG_CONFIG_HOME/autostart (default ~/.config/autostart). */
 export function autostartDir(env: Record<string, string | undefined>, home: string): string {
-  const base = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(home, '.config');
+  const base =
+    env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(home, '.config');
   return path.join(base, 'autostart');
 }
 

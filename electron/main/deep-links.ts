@@ -40,7 +40,8 @@ export function parseDeepLink(raw: string): DeepLinkResult {
   }
   const allowed = action === 'activate' ? ['role', 'duration'] : action === 'approve' ? ['id'] : null;
   if (!allowed) return fail(`unknown action ${JSON.stringify(action.slice(0, 40))} (expected activate or approve)`);
-  for (const k of params.keys()) if (!allowed.includes(k)) return fail(`unknown parameter ${JSON.stringify(k.slice(0, 40))} for ${action}`);
+  for (const k of params.keys())
+    if (!allowed.includes(k)) return fail(`unknown parameter ${JSON.stringify(k.slice(0, 40))} for ${action}`);
   if (action === 'approve') {
     const id = params.get('id');
     if (id === undefined || !ID.test(id)) return fail('approve needs id=<activation id>');

@@ -47,7 +47,11 @@ export function createIpcRouter(deps: { dispatch: Dispatch; isTrustedSender: (ur
       if (url === null || !deps.isTrustedSender(url)) {
         return fail('forbidden-sender', 'this call did not come from the PIM Agent window');
       }
-      if (typeof channel !== 'string' || !channel.startsWith(CHANNEL_PREFIX) || !isMethod(channel.slice(CHANNEL_PREFIX.length))) {
+      if (
+        typeof channel !== 'string' ||
+        !channel.startsWith(CHANNEL_PREFIX) ||
+        !isMethod(channel.slice(CHANNEL_PREFIX.length))
+      ) {
         return fail('unknown-method', `unknown channel ${JSON.stringify(String(channel)).slice(0, 80)}`);
       }
       const method = channel.slice(CHANNEL_PREFIX.length);

@@ -3,16 +3,39 @@
 // in this folder with its own unit tests; this file only wires them to Electron.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, Menu, Notification, Tray, app, dialog, ipcMain, nativeImage, net, powerMonitor, protocol, screen, session, shell } from 'electron';
+import {
+  BrowserWindow,
+  Menu,
+  Notification,
+  Tray,
+  app,
+  dialog,
+  ipcMain,
+  nativeImage,
+  net,
+  powerMonitor,
+  protocol,
+  screen,
+  session,
+  shell,
+} from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
 import { methods, type ActivationView, type AgentState, type AuditView, type Reply } from '../../shared/api';
-import { startAgent } from '../core/agent-runtime';
+import { startAgent } from '../../agent/agent-runtime';
 import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
 import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
 import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
 import { SESSION_LOCKED_REASON, rolesToEndOnLock } from './session-lock';
 import { readSettings, setStartAtLogin } from './start-at-login';
-import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, trayIconState, type MenuItemTemplate, type TrayIconState } from './tray-menu';
+import {
+  activateTarget,
+  buildTrayMenu,
+  deactivateTarget,
+  menuAction,
+  trayIconState,
+  type MenuItemTemplate,
+  type TrayIconState,
+} from './tray-menu';
 import { APP_SCHEME, APP_URL } from './urls';
 import {
   CEREMONY_PARTITION,
@@ -59,9 +82,12 @@ function toElectronMenu(items: MenuItemTemplate[], onClick: (id: string) => void
     const base: MenuItemConstructorOptions = { label: it.label, enabled: it.enabled };
     if (it.id !== undefined) base.id = it.id;
     if (it.type === 'submenu') return { ...base, submenu: toElectronMenu(it.submenu ?? [], onClick) };
-    if (it.type === 'checkbox') return { ...base, type: 'checkbox', checked: it.checked === true, click: () => onClick(it.id ?? '') };
+    if (it.type === 'checkbox')
+      return { ...base, type: 'checkbox', checked: it.checked === true, click: () => onClick(it.id ?? '') };
     const id = it.id;
-    return id !== undefined && menuAction(id) ? { ...base, type: 'normal', click: () => onClick(id) } : { ...base, type: 'normal' };
+    return id !== undefined && menuAction(id)
+      ? { ...base, type: 'normal', click: () => onClick(id) }
+      : { ...base, type: 'normal' };
   });
 }
 
@@ -113,7 +139,11 @@ const shownNotifications = new Set<Notification>();
 /** Each notice once (desktop-notices.ts decides); a click opens the view it is about. */
 function notify(state: AgentState | null): void {
   const prime = seenNotices === null;
-  const { show, seen } = desktopNoticesToShow({ state, approvals: pendingApprovals, auditFailingSince }, seenNotices ?? new Set(), { prime });
+  const { show, seen } = desktopNoticesToShow(
+    { state, approvals: pendingApprovals, auditFailingSince },
+    seenNotices ?? new Set(),
+    { prime },
+  );
   if (state) seenNotices = seen;
   if (show.length === 0 || !Notification.isSupported()) return;
   for (const n of show) showNotice(n);
@@ -213,7 +243,8 @@ function showPopover(fragment?: string): void {
   const win = popover;
   if (fragment) void win.loadURL(APP_URL + fragment);
   const trayBounds = tray && !tray.isDestroyed() ? tray.getBounds() : null;
-  const anchor = trayBounds && trayBounds.width > 0 ? { x: trayBounds.x, y: trayBounds.y } : screen.getCursorScreenPoint();
+  const anchor =
+    trayBounds && trayBounds.width > 0 ? { x: trayBounds.x, y: trayBounds.y } : screen.getCursorScreenPoint();
   const { workArea } = screen.getDisplayNearestPoint(anchor);
   const [width = 400, height = 560] = win.getSize();
   win.setPosition(...toTuple(popoverPosition(trayBounds, { width, height }, workArea)));
@@ -290,7 +321,13 @@ async function handleOpenCeremony(a: Agent, input: unknown): Promise<Reply<unkno
     try {
       await shell.openExternal(r.url);
     } catch (e) {
-      return { ok: false, error: { code: 'open-failed', message: `could not open the system browser (${e instanceof Error ? e.message : String(e)})` } };
+      return {
+        ok: false,
+        error: {
+          code: 'open-failed',
+          message: `could not open the system browser (${e instanceof Error ? e.message : String(e)})`,
+        },
+      };
     }
   } else {
     openCeremonyWindow(r.url, new URL(r.url).origin);
@@ -350,7 +387,9 @@ function registerIpc(a: Agent): void {
   });
   for (const method of methods) {
     const channel = channelFor(method);
-    ipcMain.handle(channel, (event, input: unknown) => router.handle(channel, { senderFrame: event.senderFrame }, input));
+    ipcMain.handle(channel, (event, input: unknown) =>
+      router.handle(channel, { senderFrame: event.senderFrame }, input),
+    );
   }
 }
 

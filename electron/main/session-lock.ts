@@ -11,7 +11,10 @@ export const SESSION_LOCKED_REASON = 'session-locked';
 const LIVE: ReadonlySet<string> = new Set(['requested', 'pending-approval', 'approved', 'active']);
 
 /** The roles to deactivate now, each once, in a stable order. */
-export function rolesToEndOnLock(activations: readonly Pick<ActivationView, 'role' | 'state'>[], onLock: (role: string) => 'deactivate' | undefined): string[] {
+export function rolesToEndOnLock(
+  activations: readonly Pick<ActivationView, 'role' | 'state'>[],
+  onLock: (role: string) => 'deactivate' | undefined,
+): string[] {
   const roles = new Set<string>();
   for (const a of activations) if (LIVE.has(a.state) && onLock(a.role) === 'deactivate') roles.add(a.role);
   return [...roles].sort();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { app } from 'electron';
-import { resolveHome } from '../core/home';
+import { resolveHome } from '../../agent/home';
 import { AUTOSTART_FILE, autostartDesktopEntry, autostartDir } from './autostart';
 
 const SETTINGS_FILE = 'desktop-settings.json';
@@ -40,7 +40,9 @@ export function setStartAtLogin(on: boolean): void {
     if (on) {
       fs.mkdirSync(dir, { recursive: true });
       // an AppImage runs from a temporary mount: start the image itself
-      const command = app.isPackaged ? [process.env.APPIMAGE ?? process.execPath] : [process.execPath, app.getAppPath()];
+      const command = app.isPackaged
+        ? [process.env.APPIMAGE ?? process.execPath]
+        : [process.execPath, app.getAppPath()];
       fs.writeFileSync(`${entry}.tmp`, autostartDesktopEntry(command), { mode: 0o644 });
       fs.renameSync(`${entry}.tmp`, entry);
     } else {

@@ -41,8 +41,13 @@ export function trayIconState(state: AgentState | null, extras: TrayExtras = {})
   if (state.connection === 'rejected') return 'error';
   if (state.connection === 'offline' || policyExpired(state)) return 'offline';
   const now = Date.parse(state.now);
-  if (state.activations.some((a) => a.state === 'active' && a.expiresAt && Date.parse(a.expiresAt) > now)) return 'active';
-  if ((extras.approvalsWaiting ?? 0) > 0 || state.activations.some((a) => a.state === 'requested' || a.state === 'pending-approval' || a.state === 'approved')) return 'pending';
+  if (state.activations.some((a) => a.state === 'active' && a.expiresAt && Date.parse(a.expiresAt) > now))
+    return 'active';
+  if (
+    (extras.approvalsWaiting ?? 0) > 0 ||
+    state.activations.some((a) => a.state === 'requested' || a.state === 'pending-approval' || a.state === 'approved')
+  )
+    return 'pending';
   return 'idle';
 }
 
@@ -56,7 +61,12 @@ export { plainText };
 export function safeLabel(text: string, max = MAX_LABEL): string {
   let s = plainText(text);
   const chars = Array.from(s);
-  if (chars.length > max) s = chars.slice(0, max - 1).join('').trimEnd() + '…';
+  if (chars.length > max)
+    s =
+      chars
+        .slice(0, max - 1)
+        .join('')
+        .trimEnd() + '…';
   return s.replace(/&/g, '&&');
 }
 
@@ -109,7 +119,15 @@ export function buildTrayMenu(state: AgentState | null, extras: TrayExtras = {})
   const policy = policyLine(state);
   if (policy) menu.push(item('policy', policy, false));
   if (state.connection === 'unconfigured') {
-    menu.push(item(undefined, state.enrolment?.state === 'waiting' ? 'Enrolling: register your security key' : 'Open PIM Agent to enrol this device', false));
+    menu.push(
+      item(
+        undefined,
+        state.enrolment?.state === 'waiting'
+          ? 'Enrolling: register your security key'
+          : 'Open PIM Agent to enrol this device',
+        false,
+      ),
+    );
   }
 
   const now = Date.parse(state.now);
@@ -119,15 +137,23 @@ export function buildTrayMenu(state: AgentState | null, extras: TrayExtras = {})
     for (const a of active.slice(0, MAX_ROLES_LISTED)) {
       // ending soon (the agent's notices: 10, then 2 minutes before): say so, and offer to extend
       const notice = state.notices.find((n) => n.activation === a.id);
-      menu.push(item(`active:${a.role}`, `${safeLabel(a.role, 40)} — ${notice ? `ends in ${notice.minutesLeft} min` : timeLeft(Date.parse(a.expiresAt!) - now)}`));
+      menu.push(
+        item(
+          `active:${a.role}`,
+          `${safeLabel(a.role, 40)} — ${notice ? `ends in ${notice.minutesLeft} min` : timeLeft(Date.parse(a.expiresAt!) - now)}`,
+        ),
+      );
       if (notice) menu.push(item(`extend:${a.role}`, `Extend ${safeLabel(a.role, 40)}…`));
       menu.push(item(`deactivate:${a.role}`, `Deactivate ${safeLabel(a.role, 40)}`));
     }
   }
-  const waiting = state.activations.filter((a) => a.state === 'requested' || a.state === 'pending-approval' || a.state === 'approved');
+  const waiting = state.activations.filter(
+    (a) => a.state === 'requested' || a.state === 'pending-approval' || a.state === 'approved',
+  );
   if (waiting.length > 0) {
     menu.push(separator(), item('requests-header', 'Requests', false));
-    for (const a of waiting.slice(0, MAX_ROLES_LISTED)) menu.push(item(`request:${a.role}`, `${safeLabel(a.role, 40)} — ${REQUEST_TEXT[a.state] ?? a.state}`));
+    for (const a of waiting.slice(0, MAX_ROLES_LISTED))
+      menu.push(item(`request:${a.role}`, `${safeLabel(a.role, 40)} — ${REQUEST_TEXT[a.state] ?? a.state}`));
   }
 
   const approvals = extras.approvalsWaiting ?? 0;
@@ -139,18 +165,44 @@ export function buildTrayMenu(state: AgentState | null, extras: TrayExtras = {})
   menu.push(separator(), item('eligible-header', 'Eligible roles', false));
   if (eligible.length === 0) menu.push(item(undefined, 'None right now', false));
   for (const r of eligible.slice(0, MAX_ROLES_LISTED)) {
-    menu.push(item(`role:${r.name}`, `Activate ${safeLabel(r.name, 40)}… (max ${shortDuration(r.decision.requirements.maxDuration)})`));
+    menu.push(
+      item(
+        `role:${r.name}`,
+        `Activate ${safeLabel(r.name, 40)}… (max ${shortDuration(r.decision.requirements.maxDuration)})`,
+      ),
+    );
   }
-  if (eligible.length > MAX_ROLES_LISTED) menu.push(item('open:more-eligible', `… ${eligible.length - MAX_ROLES_LISTED} more`));
+  if (eligible.length > MAX_ROLES_LISTED)
+    menu.push(item('open:more-eligible', `… ${eligible.length - MAX_ROLES_LISTED} more`));
 
   if (blocked.length > 0) {
-    const sub = blocked.slice(0, MAX_ROLES_LISTED).map((r) => item(`blocked:${r.name}`, `${safeLabel(r.name, 32)} — ${safeLabel(firstReason(r), 90)}`));
-    if (blocked.length > MAX_ROLES_LISTED) sub.push(item('open:more-blocked', `… ${blocked.length - MAX_ROLES_LISTED} more`));
-    menu.push({ type: 'submenu', id: 'blocked', label: `Not available (${blocked.length})`, enabled: true, submenu: sub });
+    const sub = blocked
+      .slice(0, MAX_ROLES_LISTED)
+      .map((r) => item(`blocked:${r.name}`, `${safeLabel(r.name, 32)} — ${safeLabel(firstReason(r), 90)}`));
+    if (blocked.length > MAX_ROLES_LISTED)
+      sub.push(item('open:more-blocked', `… ${blocked.length - MAX_ROLES_LISTED} more`));
+    menu.push({
+      type: 'submenu',
+      id: 'blocked',
+      label: `Not available (${blocked.length})`,
+      enabled: true,
+      submenu: sub,
+    });
   }
 
-  menu.push(separator(), item('refresh', 'Refresh policy', state.connection !== 'unconfigured'), item('open', 'Open PIM Agent'));
-  if (extras.startAtLogin !== undefined) menu.push({ type: 'checkbox', id: 'start-at-login', label: 'Start at login', enabled: true, checked: extras.startAtLogin });
+  menu.push(
+    separator(),
+    item('refresh', 'Refresh policy', state.connection !== 'unconfigured'),
+    item('open', 'Open PIM Agent'),
+  );
+  if (extras.startAtLogin !== undefined)
+    menu.push({
+      type: 'checkbox',
+      id: 'start-at-login',
+      label: 'Start at login',
+      enabled: true,
+      checked: extras.startAtLogin,
+    });
   menu.push(separator(), quit);
   return menu;
 }

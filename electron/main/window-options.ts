@@ -130,7 +130,12 @@ export function resolveCeremonyOpen(input: unknown, server: string | null): Cere
   const parsed = contract.openCeremony.input.safeParse(input ?? {});
   if (!parsed.success) return { ok: false, code: 'bad-input', message: 'openCeremony: expected { url, external? }' };
   if (!server) return { ok: false, code: 'not-connected', message: 'not connected to a control plane' };
-  if (!isCeremonyUrl(parsed.data.url, server)) return { ok: false, code: 'bad-ceremony-url', message: 'that is not a ceremony page of the connected control plane' };
+  if (!isCeremonyUrl(parsed.data.url, server))
+    return {
+      ok: false,
+      code: 'bad-ceremony-url',
+      message: 'that is not a ceremony page of the connected control plane',
+    };
   return { ok: true, url: parsed.data.url, external: parsed.data.external === true };
 }
 
@@ -168,8 +173,14 @@ export function popoverPosition(
   const cy = tray.y + tray.height / 2;
   const top = cy < workArea.y + workArea.height / 2;
   const left = cx < workArea.x + workArea.width / 2;
-  const trayInWorkArea = tray.x >= workArea.x && tray.x + tray.width <= workArea.x + workArea.width && tray.y >= workArea.y && tray.y + tray.height <= workArea.y + workArea.height;
-  const sideTaskbar = trayInWorkArea ? false : tray.y >= workArea.y && tray.y + tray.height <= workArea.y + workArea.height;
+  const trayInWorkArea =
+    tray.x >= workArea.x &&
+    tray.x + tray.width <= workArea.x + workArea.width &&
+    tray.y >= workArea.y &&
+    tray.y + tray.height <= workArea.y + workArea.height;
+  const sideTaskbar = trayInWorkArea
+    ? false
+    : tray.y >= workArea.y && tray.y + tray.height <= workArea.y + workArea.height;
 
   if (sideTaskbar) {
     // taskbar on the left or right edge: open beside the icon

@@ -20,7 +20,14 @@ export interface Result {
 const sentence = (s: string) => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
 
 function serverError(e: unknown, title: string): Result {
-  if (e instanceof CeremonyApiError) return { state: 'error', tone: 'bad', title, detail: sentence(e.message), retry: !FINAL_ERRORS.has(e.code) && e.status !== 0 };
+  if (e instanceof CeremonyApiError)
+    return {
+      state: 'error',
+      tone: 'bad',
+      title,
+      detail: sentence(e.message),
+      retry: !FINAL_ERRORS.has(e.code) && e.status !== 0,
+    };
   return { state: 'error', tone: 'bad', title, detail: sentence((e as Error)?.message ?? String(e)), retry: true };
 }
 
@@ -36,7 +43,15 @@ export function CeremonyApp({ route }: { route: CeremonyRoute | null }) {
   const [loading, setLoading] = useState(route !== null);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result | null>(() =>
-    route ? null : { state: 'error', tone: 'bad', title: 'This link is not a ceremony', detail: 'Open the link exactly as PIM Agent gave it.', retry: false },
+    route
+      ? null
+      : {
+          state: 'error',
+          tone: 'bad',
+          title: 'This link is not a ceremony',
+          detail: 'Open the link exactly as PIM Agent gave it.',
+          retry: false,
+        },
   );
   const resultRef = useRef<HTMLDivElement>(null);
   const supported = browserSupportsWebAuthn() && window.isSecureContext;
@@ -76,19 +91,41 @@ export function CeremonyApp({ route }: { route: CeremonyRoute | null }) {
     try {
       let signed;
       try {
-        signed = ceremony.kind === 'enrolment' ? await startRegistration({ optionsJSON: ceremony.options }) : await startAuthentication({ optionsJSON: ceremony.options });
+        signed =
+          ceremony.kind === 'enrolment'
+            ? await startRegistration({ optionsJSON: ceremony.options })
+            : await startAuthentication({ optionsJSON: ceremony.options });
       } catch (e) {
         const w = webauthnErrorText(e);
-        setResult(w.cancelled ? { state: 'cancelled', tone: 'waiting', title: 'Cancelled — nothing was signed', detail: 'Try again when you are ready.', retry: true } : { state: 'error', tone: 'bad', title: 'Nothing was signed', detail: w.message, retry: true });
+        setResult(
+          w.cancelled
+            ? {
+                state: 'cancelled',
+                tone: 'waiting',
+                title: 'Cancelled — nothing was signed',
+                detail: 'Try again when you are ready.',
+                retry: true,
+              }
+            : { state: 'error', tone: 'bad', title: 'Nothing was signed', detail: w.message, retry: true },
+        );
         return;
       }
       try {
         if (ceremony.kind === 'enrolment') {
           const r = await submitRegistration(route, signed as Parameters<typeof submitRegistration>[1]);
-          setResult({ state: 'registered', tone: 'ok', title: 'Security key registered', detail: `The key is registered for ${r.user}. Go back to PIM Agent — it finishes on its own. You can close this window.`, retry: false });
+          setResult({
+            state: 'registered',
+            tone: 'ok',
+            title: 'Security key registered',
+            detail: `The key is registered for ${r.user}. Go back to PIM Agent — it finishes on its own. You can close this window.`,
+            retry: false,
+          });
         } else {
           const view = await submitAssertion(route, signed as Parameters<typeof submitAssertion>[1]);
-          const text = ceremony.kind === 'activation' ? activationOutcome(view) : approvalOutcome(view, ceremony.statement.decision, ceremony.requester);
+          const text =
+            ceremony.kind === 'activation'
+              ? activationOutcome(view)
+              : approvalOutcome(view, ceremony.statement.decision, ceremony.requester);
           setResult({ state: view.state, ...text, retry: false });
         }
       } catch (e) {
@@ -120,7 +157,13 @@ export function CeremonyApp({ route }: { route: CeremonyRoute | null }) {
       {ceremony?.kind === 'enrolment' && <EnrolmentSummary c={ceremony} />}
 
       {ceremony && !supported && (
-        <div className="result tone-bad" data-testid="ceremony-result" data-state="error" data-error="webauthn-unavailable" role="alert">
+        <div
+          className="result tone-bad"
+          data-testid="ceremony-result"
+          data-state="error"
+          data-error="webauthn-unavailable"
+          role="alert"
+        >
           <h2>This browser cannot use a security key here</h2>
           <p>
             {window.isSecureContext
@@ -132,11 +175,24 @@ export function CeremonyApp({ route }: { route: CeremonyRoute | null }) {
 
       {canSign && (
         <div className="actions">
-          <button type="button" className="primary" data-testid="ceremony-sign" onClick={() => void sign()} disabled={busy} aria-describedby="sign-hint">
-            {busy ? 'Touch your security key now…' : result?.state === 'cancelled' || result?.retry ? 'Try again — touch your security key' : 'Touch your security key'}
+          <button
+            type="button"
+            className="primary"
+            data-testid="ceremony-sign"
+            onClick={() => void sign()}
+            disabled={busy}
+            aria-describedby="sign-hint"
+          >
+            {busy
+              ? 'Touch your security key now…'
+              : result?.state === 'cancelled' || result?.retry
+                ? 'Try again — touch your security key'
+                : 'Touch your security key'}
           </button>
           <p id="sign-hint" className="hint">
-            {busy ? 'Your browser is waiting for the key. Touch it when it blinks.' : 'Read the above first. Click, then touch the key when it blinks.'}
+            {busy
+              ? 'Your browser is waiting for the key. Touch it when it blinks.'
+              : 'Read the above first. Click, then touch the key when it blinks.'}
           </p>
         </div>
       )}
@@ -155,7 +211,10 @@ export function CeremonyApp({ route }: { route: CeremonyRoute | null }) {
         </div>
       )}
 
-      <footer className="footer">Your key signs for {location.host} only. If you did not ask for this, close this window: nothing happens without your touch.</footer>
+      <footer className="footer">
+        Your key signs for {location.host} only. If you did not ask for this, close this window: nothing happens without
+        your touch.
+      </footer>
     </main>
   );
 }

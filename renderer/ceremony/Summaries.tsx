@@ -2,7 +2,15 @@
 // object whose hash the key signs (the request, the approval statement) or the enrolment binding.
 import type { ReactNode } from 'react';
 import type { ActivationRequest } from '../../shared/activation';
-import { clockTime, deviceFingerprint, firstName, humanDuration, requestFingerprint, shortSshKey, sshFingerprint } from './format';
+import {
+  clockTime,
+  deviceFingerprint,
+  firstName,
+  humanDuration,
+  requestFingerprint,
+  shortSshKey,
+  sshFingerprint,
+} from './format';
 import type { ActivationCeremony, ApprovalCeremony, EnrolmentCeremony } from './model';
 
 function Facts({ rows }: { rows: [string, ReactNode][] }) {
@@ -57,13 +65,19 @@ export function ActivationSummary({ c }: { c: ActivationCeremony }) {
   const verb = r.kind === 'extend' ? 'extend' : 'activate';
   const rows = requestRows(r, c.requestSha256, 'Reason');
   if (r.kind === 'extend' && r.extends) rows.push(['Extends', <code className="mono">{r.extends}</code>]);
-  rows.push(['Sign before', <span data-testid="nonce-expires">This request expires at {clockTime(c.nonceExpiresAt)}</span>]);
+  rows.push([
+    'Sign before',
+    <span data-testid="nonce-expires">This request expires at {clockTime(c.nonceExpiresAt)}</span>,
+  ]);
   return (
     <section className="summary" data-testid="ceremony-summary" aria-labelledby="summary-title">
       <p className="eyebrow">{r.kind === 'extend' ? 'Extend a role' : 'Activate a role'}</p>
       <h1 id="summary-title">
         You are about to {verb} <strong data-testid="role">{r.role}</strong> {r.kind === 'extend' ? 'by' : 'for'}{' '}
-        <strong className="nowrap" data-testid="duration">{humanDuration(r.duration)}</strong> as <strong data-testid="user">{r.user}</strong>
+        <strong className="nowrap" data-testid="duration">
+          {humanDuration(r.duration)}
+        </strong>{' '}
+        as <strong data-testid="user">{r.user}</strong>
       </h1>
       <Facts rows={rows} />
       <p className={c.needsApproval ? 'next next-approval' : 'next'} data-testid="approval-note">
@@ -92,12 +106,17 @@ export function ApprovalSummary({ c }: { c: ApprovalCeremony }) {
         <strong className={approve ? 'decision decision-approve' : 'decision decision-deny'} data-testid="decision">
           {approve ? 'APPROVE' : 'DENY'}
         </strong>{' '}
-        {firstName(c.requester)}'s request to {r.kind === 'extend' ? 'extend' : 'activate'} <strong data-testid="role">{r.role}</strong> {r.kind === 'extend' ? 'by' : 'for'}{' '}
-        <strong className="nowrap" data-testid="duration">{humanDuration(r.duration)}</strong>
+        {firstName(c.requester)}'s request to {r.kind === 'extend' ? 'extend' : 'activate'}{' '}
+        <strong data-testid="role">{r.role}</strong> {r.kind === 'extend' ? 'by' : 'for'}{' '}
+        <strong className="nowrap" data-testid="duration">
+          {humanDuration(r.duration)}
+        </strong>
       </h1>
       <Facts rows={rows} />
       <p className="next">
-        {approve ? `Your signature counts as one approval; when enough approvers agree, ${firstName(c.requester)}'s access starts at once.` : `${firstName(c.requester)} will see your reason.`}{' '}
+        {approve
+          ? `Your signature counts as one approval; when enough approvers agree, ${firstName(c.requester)}'s access starts at once.`
+          : `${firstName(c.requester)} will see your reason.`}{' '}
         {uvNote(c.options.userVerification)}
       </p>
     </section>
@@ -125,7 +144,10 @@ export function EnrolmentSummary({ c }: { c: EnrolmentCeremony }) {
           ['Site', <span>{location.host}</span>],
         ]}
       />
-      <p className="next">From now on, activating a role with this device will need this key. Your browser may ask you to set or enter the key's PIN.</p>
+      <p className="next">
+        From now on, activating a role with this device will need this key. Your browser may ask you to set or enter the
+        key's PIN.
+      </p>
     </section>
   );
 }

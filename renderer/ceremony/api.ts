@@ -20,38 +20,64 @@ async function call<T>(method: 'GET' | 'POST', url: string, body?: unknown): Pro
   try {
     res = await fetch(url, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      headers:
+        body === undefined
+          ? { accept: 'application/json' }
+          : { accept: 'application/json', 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
       redirect: 'error',
     });
   } catch {
-    throw new CeremonyApiError('unreachable', 'Cannot reach the control plane. Check your connection and reload this page.', 0);
+    throw new CeremonyApiError(
+      'unreachable',
+      'Cannot reach the control plane. Check your connection and reload this page.',
+      0,
+    );
   }
   let payload: { ok?: boolean; value?: T; error?: { code?: string; message?: string } };
   try {
     payload = (await res.json()) as typeof payload;
   } catch {
-    throw new CeremonyApiError('garbage', `The control plane answered HTTP ${res.status} with something unexpected.`, res.status);
+    throw new CeremonyApiError(
+      'garbage',
+      `The control plane answered HTTP ${res.status} with something unexpected.`,
+      res.status,
+    );
   }
   if (!res.ok || payload.ok !== true) {
-    throw new CeremonyApiError(String(payload.error?.code ?? 'http-error'), String(payload.error?.message ?? `HTTP ${res.status}`), res.status);
+    throw new CeremonyApiError(
+      String(payload.error?.code ?? 'http-error'),
+      String(payload.error?.message ?? `HTTP ${res.status}`),
+      res.status,
+    );
   }
   return payload.value as T;
 }
 
 export async function loadCeremony(route: CeremonyRoute): Promise<Ceremony> {
   const c = await call<Ceremony>('GET', endpoint(route));
-  if (c?.kind !== EXPECTED_KIND[route.kind]) throw new CeremonyApiError('garbage', 'The control plane sent a different kind of ceremony than this page asked for.', 200);
+  if (c?.kind !== EXPECTED_KIND[route.kind])
+    throw new CeremonyApiError(
+      'garbage',
+      'The control plane sent a different kind of ceremony than this page asked for.',
+      200,
+    );
   return c;
 }
 
-export function submitRegistration(route: CeremonyRoute, response: RegistrationResponseJSON): Promise<{ user: string }> {
+export function submitRegistration(
+  route: CeremonyRoute,
+  response: RegistrationResponseJSON,
+): Promise<{ user: string }> {
   return call('POST', endpoint(route), { response });
 }
 
-export function submitAssertion(route: CeremonyRoute, response: AuthenticationResponseJSON): Promise<ActivationOutcome> {
+export function submitAssertion(
+  route: CeremonyRoute,
+  response: AuthenticationResponseJSON,
+): Promise<ActivationOutcome> {
   return call('POST', endpoint(route), { response });
 }
 

@@ -34,10 +34,21 @@ export function clockTime(iso: string, opts: TimeOpts = {}): string {
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return iso;
   const zone = opts.timeZone ? { timeZone: opts.timeZone } : {};
-  const time = new Intl.DateTimeFormat(opts.locale, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', ...zone }).format(new Date(t));
-  const day = (d: Date) => new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', ...zone }).format(d);
+  const time = new Intl.DateTimeFormat(opts.locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+    ...zone,
+  }).format(new Date(t));
+  const day = (d: Date) =>
+    new Intl.DateTimeFormat('en-CA', { year: 'numeric', month: '2-digit', day: '2-digit', ...zone }).format(d);
   if (day(new Date(t)) === day(opts.now ?? new Date())) return time;
-  const date = new Intl.DateTimeFormat(opts.locale, { weekday: 'short', day: 'numeric', month: 'short', ...zone }).format(new Date(t));
+  const date = new Intl.DateTimeFormat(opts.locale, {
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    ...zone,
+  }).format(new Date(t));
   return `${date}, ${time}`;
 }
 
@@ -95,11 +106,23 @@ export interface OutcomeText {
 export function activationOutcome(v: ActivationOutcome, opts: TimeOpts = {}): OutcomeText {
   switch (v.state) {
     case 'active':
-      return { tone: 'ok', title: v.expiresAt ? `Active until ${clockTime(v.expiresAt, opts)}` : 'Active', detail: `${v.role} is active. You can close this window — PIM Agent sets up your access.` };
+      return {
+        tone: 'ok',
+        title: v.expiresAt ? `Active until ${clockTime(v.expiresAt, opts)}` : 'Active',
+        detail: `${v.role} is active. You can close this window — PIM Agent sets up your access.`,
+      };
     case 'approved':
-      return { tone: 'ok', title: 'Approved', detail: `${v.role} is approved and starting. You can close this window.` };
+      return {
+        tone: 'ok',
+        title: 'Approved',
+        detail: `${v.role} is approved and starting. You can close this window.`,
+      };
     case 'pending-approval':
-      return { tone: 'waiting', title: waitingTitle(v), detail: 'Your request is signed. PIM Agent tells you as soon as it is decided; you can close this window.' };
+      return {
+        tone: 'waiting',
+        title: waitingTitle(v),
+        detail: 'Your request is signed. PIM Agent tells you as soon as it is decided; you can close this window.',
+      };
     case 'denied':
       return { tone: 'bad', title: 'Denied', detail: deniedDetail(v) };
     default:
@@ -108,20 +131,42 @@ export function activationOutcome(v: ActivationOutcome, opts: TimeOpts = {}): Ou
 }
 
 /** What an approver reads after their decision was accepted. */
-export function approvalOutcome(v: ActivationOutcome, decision: 'approve' | 'deny', requester: string, opts: TimeOpts = {}): OutcomeText {
+export function approvalOutcome(
+  v: ActivationOutcome,
+  decision: 'approve' | 'deny',
+  requester: string,
+  opts: TimeOpts = {},
+): OutcomeText {
   const who = firstName(requester);
   // approved, yet refused by the policy in force when it was to start (server/admission.ts)
   if (decision === 'approve' && v.state === 'denied') {
-    return { tone: 'bad', title: 'Approved, but not granted', detail: `Your approval is recorded, but ${who}'s ${v.role} cannot start: ${v.endReason ?? 'the policy no longer allows it'}` };
+    return {
+      tone: 'bad',
+      title: 'Approved, but not granted',
+      detail: `Your approval is recorded, but ${who}'s ${v.role} cannot start: ${v.endReason ?? 'the policy no longer allows it'}`,
+    };
   }
   if (decision === 'deny' || v.state === 'denied') {
     const mine = [...v.approvals].reverse().find((a) => a.decision === 'deny');
-    return { tone: 'ok', title: 'Denied — your decision is recorded', detail: `You denied ${who}'s request for ${v.role}. ${who} sees your reason: ${mine?.reason ?? v.endReason ?? '(none)'}` };
+    return {
+      tone: 'ok',
+      title: 'Denied — your decision is recorded',
+      detail: `You denied ${who}'s request for ${v.role}. ${who} sees your reason: ${mine?.reason ?? v.endReason ?? '(none)'}`,
+    };
   }
-  if (v.state === 'active') return { tone: 'ok', title: 'Approved', detail: `${who}'s ${v.role} is now active${v.expiresAt ? ` until ${clockTime(v.expiresAt, opts)}` : ''}. You can close this window.` };
+  if (v.state === 'active')
+    return {
+      tone: 'ok',
+      title: 'Approved',
+      detail: `${who}'s ${v.role} is now active${v.expiresAt ? ` until ${clockTime(v.expiresAt, opts)}` : ''}. You can close this window.`,
+    };
   if (v.state === 'pending-approval') {
     const more = Math.max(0, v.approvalsNeeded - v.approvals.filter((a) => a.decision === 'approve').length);
-    return { tone: 'waiting', title: 'Approval recorded', detail: `Your approval is recorded; ${more} more ${more === 1 ? 'approval is' : 'approvals are'} needed before ${who}'s ${v.role} starts.` };
+    return {
+      tone: 'waiting',
+      title: 'Approval recorded',
+      detail: `Your approval is recorded; ${more} more ${more === 1 ? 'approval is' : 'approvals are'} needed before ${who}'s ${v.role} starts.`,
+    };
   }
   return { tone: 'ok', title: 'Decision recorded', detail: `${who}'s request is now ${v.state.replace(/-/g, ' ')}.` };
 }
@@ -142,9 +187,23 @@ function deniedDetail(v: ActivationOutcome): string {
 export function webauthnErrorText(e: unknown): { cancelled: boolean; message: string } {
   const name = (e as { name?: string })?.name ?? '';
   const code = (e as { code?: string })?.code ?? '';
-  if (name === 'NotAllowedError' || name === 'AbortError') return { cancelled: true, message: 'Cancelled — nothing was signed. Try again.' };
-  if (name === 'InvalidStateError' || code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED') return { cancelled: false, message: 'This security key is already registered for you. Use another key, or ask your admin to remove the old one.' };
-  if (name === 'SecurityError') return { cancelled: false, message: `The browser refused to use a security key for this site (${(e as Error).message}). Open the link exactly as PIM Agent gave it.` };
-  if (name === 'NotSupportedError') return { cancelled: false, message: 'This security key does not support what this control plane asks for (algorithm or user verification).' };
+  if (name === 'NotAllowedError' || name === 'AbortError')
+    return { cancelled: true, message: 'Cancelled — nothing was signed. Try again.' };
+  if (name === 'InvalidStateError' || code === 'ERROR_AUTHENTICATOR_PREVIOUSLY_REGISTERED')
+    return {
+      cancelled: false,
+      message:
+        'This security key is already registered for you. Use another key, or ask your admin to remove the old one.',
+    };
+  if (name === 'SecurityError')
+    return {
+      cancelled: false,
+      message: `The browser refused to use a security key for this site (${(e as Error).message}). Open the link exactly as PIM Agent gave it.`,
+    };
+  if (name === 'NotSupportedError')
+    return {
+      cancelled: false,
+      message: 'This security key does not support what this control plane asks for (algorithm or user verification).',
+    };
   return { cancelled: false, message: `The security key could not sign: ${(e as Error)?.message || String(e)}` };
 }

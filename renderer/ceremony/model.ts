@@ -1,7 +1,10 @@
 // What the ceremony page is about and what the control plane sends it (GET /api/v1/ceremony/…).
 // Pure: no DOM, no React. The shapes mirror server/control-plane.ts (enrolmentCeremony,
 // activationCeremony, approvalCeremony) without importing the server.
-import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
+import type {
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+} from '@simplewebauthn/browser';
 import type { ActivationRequest, ApprovalStatement } from '../../shared/activation';
 import type { ActivationState } from '../../shared/activation-state';
 
@@ -67,4 +70,8 @@ export function parseCeremonyPath(pathname: string): CeremonyRoute | null {
 }
 
 /** The kind of ceremony a GET answer must be for the route it was fetched from. */
-export const EXPECTED_KIND: Record<CeremonyKind, Ceremony['kind']> = { enrol: 'enrolment', activation: 'activation', approval: 'approval' };
+export const EXPECTED_KIND: Record<CeremonyKind, Ceremony['kind']> = {
+  enrol: 'enrolment',
+  activation: 'activation',
+  approval: 'approval',
+};

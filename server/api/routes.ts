@@ -22,7 +22,13 @@ const MAX_AUDIT_INFLATED = 64 * 1024 * 1024;
  *  make the server read this much for nothing */
 const MAX_DISCARD = 1024 * 1024;
 
-type Handler = (ctx: { cp: ControlPlane; params: string[]; query: URLSearchParams; body: unknown; caller: () => Promise<Caller> }) => Promise<unknown> | unknown;
+type Handler = (ctx: {
+  cp: ControlPlane;
+  params: string[];
+  query: URLSearchParams;
+  body: unknown;
+  caller: () => Promise<Caller>;
+}) => Promise<unknown> | unknown;
 
 interface Route {
   method: 'GET' | 'POST';
@@ -37,7 +43,8 @@ interface Route {
 
 const ID = '([A-Za-z0-9_-]{1,64})';
 const str = (v: unknown, name: string, max = 1000): string => {
-  if (typeof v !== 'string' || v.length > max) throw bad('bad-input', `${name} must be a string of at most ${max} characters`);
+  if (typeof v !== 'string' || v.length > max)
+    throw bad('bad-input', `${name} must be a string of at most ${max} characters`);
   return v;
 };
 const obj = (v: unknown, name: string): Record<string, unknown> => {
@@ -57,11 +64,32 @@ const routes: Route[] = [
       return cp.startEnrolment(str(b.code, 'code', 200), jwk, device);
     },
   },
-  { method: 'GET', path: new RegExp(`^/api/v1/enrol/${ID}$`), handler: async ({ cp, params, caller }) => cp.enrolmentStatus(params[0]!, (await caller()).device) },
-  { method: 'GET', path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`), handler: ({ cp, params }) => cp.enrolmentCeremony(params[0]!) },
-  { method: 'POST', path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`), handler: ({ cp, params, body }) => cp.finishEnrolment(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
-  { method: 'POST', path: /^\/api\/v1\/activations$/, handler: async ({ cp, body, caller }) => cp.createActivation(await caller(), obj(body, 'body').request) },
-  { method: 'GET', path: /^\/api\/v1\/activations$/, handler: async ({ cp, caller }) => cp.listActivations(await caller()) },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/v1/enrol/${ID}$`),
+    handler: async ({ cp, params, caller }) => cp.enrolmentStatus(params[0]!, (await caller()).device),
+  },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
+    handler: ({ cp, params }) => cp.enrolmentCeremony(params[0]!),
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
+    handler: ({ cp, params, body }) =>
+      cp.finishEnrolment(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/activations$/,
+    handler: async ({ cp, body, caller }) => cp.createActivation(await caller(), obj(body, 'body').request),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/activations$/,
+    handler: async ({ cp, caller }) => cp.listActivations(await caller()),
+  },
   {
     method: 'GET',
     path: new RegExp(`^/api/v1/activations/${ID}$`),
@@ -74,12 +102,24 @@ const routes: Route[] = [
       return cp.waitForChange(who, params[0]!, wait, timeout * 1000);
     },
   },
-  { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`), handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!) },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`),
+    handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!),
+  },
   // short-lived credentials for an active activation (shared/credentials.ts), to the device that
   // requested it; body {}. 409 not-active once the activation ended (deactivated, expired, revoked)
-  { method: 'POST', path: new RegExp(`^/api/v1/activations/${ID}/credentials$`), handler: async ({ cp, params, caller }) => cp.issueCredentials(await caller(), params[0]!) },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/v1/activations/${ID}/credentials$`),
+    handler: async ({ cp, params, caller }) => cp.issueCredentials(await caller(), params[0]!),
+  },
   // what the agent journals with an activation: the request bytes, nonce, assertion and approvals
-  { method: 'GET', path: new RegExp(`^/api/v1/activations/${ID}/evidence$`), handler: async ({ cp, params, caller }) => cp.evidenceFor(await caller(), params[0]!) },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/v1/activations/${ID}/evidence$`),
+    handler: async ({ cp, params, caller }) => cp.evidenceFor(await caller(), params[0]!),
+  },
   {
     method: 'POST',
     path: /^\/api\/v1\/audit$/,
@@ -104,27 +144,65 @@ const routes: Route[] = [
     handler: async ({ cp, caller }) => {
       const { device } = await caller();
       const head = auditHead(cp.db, device);
-      return { acked: head.seq, hash: head.hash, signed: signAck(cp.dir, { device, seq: head.seq, hash: head.hash, at: cp.clockNow().toISOString() }) };
+      return {
+        acked: head.seq,
+        hash: head.hash,
+        signed: signAck(cp.dir, { device, seq: head.seq, hash: head.hash, at: cp.clockNow().toISOString() }),
+      };
     },
   },
-  { method: 'GET', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params }) => cp.activationCeremony(params[0]!) },
-  { method: 'POST', path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`), handler: ({ cp, params, body }) => cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
-  { method: 'GET', path: /^\/api\/v1\/approvals$/, handler: async ({ cp, caller }) => cp.pendingApprovals(await caller()) },
+  {
+    method: 'GET',
+    path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
+    handler: ({ cp, params }) => cp.activationCeremony(params[0]!),
+  },
+  {
+    method: 'POST',
+    path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
+    handler: ({ cp, params, body }) =>
+      cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+  },
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/approvals$/,
+    handler: async ({ cp, caller }) => cp.pendingApprovals(await caller()),
+  },
   {
     method: 'POST',
     path: new RegExp(`^/api/v1/approvals/${ID}$`),
     handler: async ({ cp, params, body, caller }) => {
       const b = obj(body, 'body');
-      if (b.decision !== 'approve' && b.decision !== 'deny') throw bad('bad-input', 'decision must be "approve" or "deny"');
-      return cp.approvalChallenge(await caller(), params[0]!, b.decision, b.reason == null ? null : str(b.reason, 'reason'));
+      if (b.decision !== 'approve' && b.decision !== 'deny')
+        throw bad('bad-input', 'decision must be "approve" or "deny"');
+      return cp.approvalChallenge(
+        await caller(),
+        params[0]!,
+        b.decision,
+        b.reason == null ? null : str(b.reason, 'reason'),
+      );
     },
   },
-  { method: 'GET', path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/, handler: ({ cp, params }) => cp.approvalCeremony(params[0]!) },
-  { method: 'POST', path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/, handler: ({ cp, params, body }) => cp.submitApprovalAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never) },
+  {
+    method: 'GET',
+    path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
+    handler: ({ cp, params }) => cp.approvalCeremony(params[0]!),
+  },
+  {
+    method: 'POST',
+    path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
+    handler: ({ cp, params, body }) =>
+      cp.submitApprovalAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+  },
 ];
 
 /** Handles /api/v1/… requests; returns false when the path is not an API route. */
-export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http.ServerResponse, pathname: string, query = new URLSearchParams()): boolean {
+export function handleApi(
+  cp: ControlPlane,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  pathname: string,
+  query = new URLSearchParams(),
+): boolean {
   if (!pathname.startsWith('/api/v1/') || pathname === '/api/v1/info') return false;
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   let params: string[] = [];
@@ -136,23 +214,33 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
   });
   const reply = (status: number, payload: unknown) => {
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     res.end(JSON.stringify(payload));
   };
   if (!route) {
     reply(404, { ok: false, error: { code: 'not-found', message: 'no such API route' } });
     return true;
   }
-  readBody(req, route.maxBody ?? MAX_BODY).then(
-    async (raw) => {
+  readBody(req, route.maxBody ?? MAX_BODY)
+    .then(async (raw) => {
       if (raw.length > 0) checkJsonType(req.headers['content-type']);
-      const encoding = String(req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      const encoding = String(req.headers['content-encoding'] ?? 'identity')
+        .trim()
+        .toLowerCase();
       let text = raw;
       let body: unknown = {};
       let caller = () => authenticate(cp, req, pathname, raw, body);
       const gzip = encoding === 'gzip';
       if (encoding !== 'identity' && encoding !== '' && !(gzip && route.gzipMax)) {
-        throw new ApiError(415, 'unsupported-encoding', `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${route.gzipMax ? ' (gzip only)' : ''}`);
+        throw new ApiError(
+          415,
+          'unsupported-encoding',
+          `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${route.gzipMax ? ' (gzip only)' : ''}`,
+        );
       }
       if (route.gzipMax) {
         // large bodies: only an enrolled device makes the server inflate or parse them. The
@@ -169,15 +257,15 @@ export function handleApi(cp: ControlPlane, req: http.IncomingMessage, res: http
         }
       }
       return route.handler({ cp, params, query, body, caller });
-    },
-  ).then(
-    (value) => reply(200, { ok: true, value }),
-    (e: unknown) => {
-      const err = e instanceof ApiError ? e : new ApiError(500, 'internal', 'internal error in the control plane');
-      if (!(e instanceof ApiError)) process.stderr.write(`pim-server: ${(e as Error)?.stack ?? String(e)}\n`);
-      reply(err.status, { ok: false, error: { code: err.code, message: err.message } });
-    },
-  );
+    })
+    .then(
+      (value) => reply(200, { ok: true, value }),
+      (e: unknown) => {
+        const err = e instanceof ApiError ? e : new ApiError(500, 'internal', 'internal error in the control plane');
+        if (!(e instanceof ApiError)) process.stderr.write(`pim-server: ${(e as Error)?.stack ?? String(e)}\n`);
+        reply(err.status, { ok: false, error: { code: err.code, message: err.message } });
+      },
+    );
   return true;
 }
 
@@ -186,7 +274,11 @@ function inflate(raw: Buffer, max: number): Buffer {
     return zlib.gunzipSync(raw, { maxOutputLength: max });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      throw new ApiError(413, 'too-large', `the request body inflates to more than ${max / (1024 * 1024)} MiB; send smaller batches`);
+      throw new ApiError(
+        413,
+        'too-large',
+        `the request body inflates to more than ${max / (1024 * 1024)} MiB; send smaller batches`,
+      );
     }
     throw bad('bad-gzip', 'the request body is not valid gzip');
   }
@@ -195,9 +287,16 @@ function inflate(raw: Buffer, max: number): Buffer {
 /** A body is JSON, said so: anything else (a form post, text/plain from a cross-site page) is
  *  refused before it is parsed. */
 function checkJsonType(header: string | undefined): void {
-  const type = String(header ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = String(header ?? '')
+    .split(';')[0]!
+    .trim()
+    .toLowerCase();
   if (type !== 'application/json') {
-    throw new ApiError(415, 'unsupported-media-type', `the request body must be JSON sent as Content-Type: application/json${type ? ` (got ${type.slice(0, 60)})` : ''}`);
+    throw new ApiError(
+      415,
+      'unsupported-media-type',
+      `the request body must be JSON sent as Content-Type: application/json${type ? ` (got ${type.slice(0, 60)})` : ''}`,
+    );
   }
 }
 
@@ -213,7 +312,11 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
       else if (chunks.length) chunks.length = 0;
       if (size > max + MAX_DISCARD) req.destroy();
     });
-    req.on('end', () => (size > max ? reject(new ApiError(413, 'too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`)) : resolve(Buffer.concat(chunks))));
+    req.on('end', () =>
+      size > max
+        ? reject(new ApiError(413, 'too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`))
+        : resolve(Buffer.concat(chunks)),
+    );
     req.on('error', reject);
     // cut off (past MAX_DISCARD, or by the client): settle, or the handler would wait forever
     req.on('close', () => reject(new ApiError(413, 'too-large', 'the request body was cut off')));
@@ -221,10 +324,20 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
 }
 
 /** Who sent this: the device whose key signed the request (method, path, body), seen once. */
-async function authenticate(cp: ControlPlane, req: http.IncomingMessage, pathname: string, raw: Buffer, body: unknown): Promise<Caller> {
+async function authenticate(
+  cp: ControlPlane,
+  req: http.IncomingMessage,
+  pathname: string,
+  raw: Buffer,
+  body: unknown,
+): Promise<Caller> {
   const h = req.headers.authorization ?? '';
   const m = /^PIM-Device ([A-Za-z0-9_.-]+)$/.exec(h);
-  if (!m) throw unauthorized('device-signature-required', 'this call must be signed by an enrolled device (Authorization: PIM-Device …)');
+  if (!m)
+    throw unauthorized(
+      'device-signature-required',
+      'this call must be signed by an enrolled device (Authorization: PIM-Device …)',
+    );
   const jws = m[1]!;
   let kid: unknown;
   try {
@@ -241,17 +354,26 @@ async function authenticate(cp: ControlPlane, req: http.IncomingMessage, pathnam
   if (!jwk) throw unauthorized('unknown-device', 'this device is not enrolled (or was revoked): run `pim enroll`');
   let verified: { jti: string; exp: number };
   try {
-    verified = await verifyDeviceRequest(jws, jwk, { htm: req.method === 'HEAD' ? 'GET' : req.method!, htu: pathname, bodySha256: bodySha256(raw), now: cp.clockNow() });
+    verified = await verifyDeviceRequest(jws, jwk, {
+      htm: req.method === 'HEAD' ? 'GET' : req.method!,
+      htu: pathname,
+      bodySha256: bodySha256(raw),
+      now: cp.clockNow(),
+    });
   } catch (e) {
     if (e instanceof DeviceJwsError) {
-      const code = e.code === 'expired' ? 'device-signature-expired' : e.code === 'mismatch' ? 'device-signature-mismatch' : 'device-signature-invalid';
+      const code =
+        e.code === 'expired'
+          ? 'device-signature-expired'
+          : e.code === 'mismatch'
+            ? 'device-signature-mismatch'
+            : 'device-signature-invalid';
       throw unauthorized(code, e.message);
     }
     throw e;
   }
-  if (!cp.rememberJti(verified.jti, verified.exp)) throw unauthorized('device-signature-replayed', 'this device signature was already used (replay)');
+  if (!cp.rememberJti(verified.jti, verified.exp))
+    throw unauthorized('device-signature-replayed', 'this device signature was already used (replay)');
   if (device) return { email: device.email, device: kid };
   return { email: '', device: kid };
 }
-
-

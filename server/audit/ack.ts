@@ -24,5 +24,11 @@ function timestampKeys(dir: string): RepoKey[] {
 
 export function signAck(dir: string, ack: AuditAck): SignedAuditAck {
   const bytes = Buffer.from(ackPayload(ack), 'utf8');
-  return { ack, signatures: timestampKeys(dir).map((k) => ({ keyid: k.keyid, sig: crypto.sign(null, bytes, k.privateKey).toString('hex') })) };
+  return {
+    ack,
+    signatures: timestampKeys(dir).map((k) => ({
+      keyid: k.keyid,
+      sig: crypto.sign(null, bytes, k.privateKey).toString('hex'),
+    })),
+  };
 }

@@ -42,24 +42,35 @@ export function auditHead(db: ServerDb, device: string): AuditHead {
 /** The hash of the record held at `seq` (seq 0: the genesis hash), or null when not held. */
 export function heldHash(db: ServerDb, device: string, seq: number): string | null {
   if (seq === 0) return GENESIS_HASH;
-  const r = db.prepare('SELECT hash FROM audit_records WHERE device = ? AND seq = ?').get(device, seq) as { hash: string } | undefined;
+  const r = db.prepare('SELECT hash FROM audit_records WHERE device = ? AND seq = ?').get(device, seq) as
+    { hash: string } | undefined;
   return r?.hash ?? null;
 }
 
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */
 export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown[], now: Date): IngestResult {
   if (!Array.isArray(records)) throw new ApiError(400, 'bad-input', 'records must be an array');
-  if (records.length > MAX_BATCH_RECORDS) throw new ApiError(413, 'batch-too-large', `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`);
+  if (records.length > MAX_BATCH_RECORDS)
+    throw new ApiError(
+      413,
+      'batch-too-large',
+      `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`,
+    );
   const at = now.toISOString();
   const held = db.prepare('SELECT hash, record_json FROM audit_records WHERE device = ? AND seq = ?');
-  const insert = db.prepare('INSERT INTO audit_records (device, seq, hash, record_json, received_at) VALUES (?, ?, ?, ?, ?)');
-  const setHead = db.prepare('INSERT INTO audit_heads (device, seq, hash) VALUES (?, ?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash');
+  const insert = db.prepare(
+    'INSERT INTO audit_records (device, seq, hash, record_json, received_at) VALUES (?, ?, ?, ?, ?)',
+  );
+  const setHead = db.prepare(
+    'INSERT INTO audit_heads (device, seq, hash) VALUES (?, ?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+  );
   const flagged = db.prepare('SELECT 1 FROM audit_flags WHERE device = ? AND seq IS ? AND kind = ? AND detail = ?');
   const addFlag = db.prepare('INSERT INTO audit_flags (device, seq, kind, detail, at) VALUES (?, ?, ?, ?, ?)');
 
   const flag = (problem: IngestProblem, detail: string): IngestResult => {
     // a re-sent batch with the same problem is flagged once
-    if (!flagged.get(callerDevice, problem.seq, problem.kind, detail)) addFlag.run(callerDevice, problem.seq, problem.kind, detail, at);
+    if (!flagged.get(callerDevice, problem.seq, problem.kind, detail))
+      addFlag.run(callerDevice, problem.seq, problem.kind, detail, at);
     return { acked: head.seq, problem };
   };
 
@@ -85,7 +96,9 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
         }
         // schema, device, seq and link, in that order (shared/audit: the agent runs the same check)
         // the link hash over the canonical JSON made above, with Node's native SHA-256
-        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash } as ChainedRecord], (prev) => crypto.createHash('sha256').update(Buffer.from(prev, 'hex')).update(json).digest('hex'));
+        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash } as ChainedRecord], (prev) =>
+          crypto.createHash('sha256').update(Buffer.from(prev, 'hex')).update(json).digest('hex'),
+        );
         if (problem === null) {
           insert.run(callerDevice, record.seq, hash, json, at);
           head = { seq: record.seq, hash };
@@ -95,16 +108,38 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
           case 'invalid':
             return flag(problem, `invalid record: ${problem.message}`);
           case 'wrong-device':
-            return flag(problem, `the record names device ${String(record.device).slice(0, 64)}, not the device that signed the batch`);
+            return flag(
+              problem,
+              `the record names device ${String(record.device).slice(0, 64)}, not the device that signed the batch`,
+            );
           case 'broken-link':
-            return flag(problem, `seq ${problem.seq} does not link to seq ${head.seq} held (hash ${hash} is not SHA-256(${head.hash} ‖ record))`);
+            return flag(
+              problem,
+              `seq ${problem.seq} does not link to seq ${head.seq} held (hash ${hash} is not SHA-256(${head.hash} ‖ record))`,
+            );
           case 'gap': {
-            if (problem.seq > head.seq) return flag(problem, `expected seq ${problem.expected}, got ${problem.seq}: records ${problem.expected}–${problem.seq - 1} are missing`);
+            if (problem.seq > head.seq)
+              return flag(
+                problem,
+                `expected seq ${problem.expected}, got ${problem.seq}: records ${problem.expected}–${problem.seq - 1} are missing`,
+              );
             // at or below the head: already held (a re-sent or overlapping batch), or another history
             const row = held.get(callerDevice, problem.seq) as { hash: string; record_json: string } | undefined;
-            if (!row) return flag({ kind: 'invalid', seq: problem.seq, message: 'not held although below the head' }, `seq ${problem.seq} is below the head (${head.seq}) but not held`);
-            if (row.hash !== hash) return flag({ kind: 'fork', seq: problem.seq }, `another record for seq ${problem.seq}: hash ${hash}, held ${row.hash}`);
-            if (row.record_json !== json) return flag({ kind: 'broken-link', seq: problem.seq }, `seq ${problem.seq} was re-sent with its held hash but other content (edited record)`);
+            if (!row)
+              return flag(
+                { kind: 'invalid', seq: problem.seq, message: 'not held although below the head' },
+                `seq ${problem.seq} is below the head (${head.seq}) but not held`,
+              );
+            if (row.hash !== hash)
+              return flag(
+                { kind: 'fork', seq: problem.seq },
+                `another record for seq ${problem.seq}: hash ${hash}, held ${row.hash}`,
+              );
+            if (row.record_json !== json)
+              return flag(
+                { kind: 'broken-link', seq: problem.seq },
+                `seq ${problem.seq} was re-sent with its held hash but other content (edited record)`,
+              );
             continue; // a duplicate: skip
           }
         }

@@ -26,7 +26,11 @@ export interface AuditFlag {
 /** Re-verifies each device's stored chain from genesis (GENESIS_HASH, seq 0), in chunks, and checks
  *  that the head ingest keeps is where the chain ends. */
 export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
-  const devices = (db.prepare('SELECT device FROM audit_heads UNION SELECT DISTINCT device FROM audit_records ORDER BY device').all() as { device: string }[]).map((r) => r.device);
+  const devices = (
+    db
+      .prepare('SELECT device FROM audit_heads UNION SELECT DISTINCT device FROM audit_records ORDER BY device')
+      .all() as { device: string }[]
+  ).map((r) => r.device);
   const rows = db.prepare('SELECT seq, hash, record_json FROM audit_records WHERE device = ? ORDER BY seq');
   const headOf = db.prepare('SELECT seq, hash FROM audit_heads WHERE device = ?');
   return devices.map((device) => {
@@ -54,7 +58,11 @@ export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
         continue;
       }
       if (record?.seq !== r.seq) {
-        problem = { kind: 'invalid', seq: r.seq, message: `the record stored at seq ${r.seq} says seq ${String(record?.seq)}` };
+        problem = {
+          kind: 'invalid',
+          seq: r.seq,
+          message: `the record stored at seq ${r.seq} says seq ${String(record?.seq)}`,
+        };
         continue;
       }
       chunk.push({ record, hash: r.hash });
@@ -63,7 +71,11 @@ export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
     check();
     const head = (headOf.get(device) as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
     if (!problem && (head.seq !== seq || head.hash !== hash)) {
-      problem = { kind: 'head-mismatch', seq: head.seq, message: `the head says seq ${head.seq} but the stored chain ends at seq ${seq}${head.seq === seq ? ' with another hash' : ''}` };
+      problem = {
+        kind: 'head-mismatch',
+        seq: head.seq,
+        message: `the head says seq ${head.seq} but the stored chain ends at seq ${seq}${head.seq === seq ? ' with another hash' : ''}`,
+      };
     }
     return { device, records: count, problem };
   });
@@ -98,7 +110,12 @@ export function* exportRecords(db: ServerDb, opts: { since?: Date; device?: stri
      WHERE (@device IS NULL OR device = @device) AND (@since IS NULL OR json_extract(record_json, '$.at') >= @since)
      ORDER BY device, seq`,
   );
-  for (const r of rows.iterate({ device, since }) as IterableIterator<{ device: string; seq: number; hash: string; record_json: string }>) {
+  for (const r of rows.iterate({ device, since }) as IterableIterator<{
+    device: string;
+    seq: number;
+    hash: string;
+    record_json: string;
+  }>) {
     // record_json is canonical JSON already: spliced in as it is
     yield `{"device":${JSON.stringify(r.device)},"seq":${r.seq},"hash":${JSON.stringify(r.hash)},"record":${r.record_json}}`;
   }

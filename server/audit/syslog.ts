@@ -112,11 +112,17 @@ export interface FormatOptions {
  *  `<PRI>1 TIMESTAMP HOSTNAME pim-server PROCID MSGID [pim@PEN device seq hash user] MSG`,
  *  TIMESTAMP the record's own time, MSGID its type, MSG the canonical record JSON as stored (UTF-8
  *  without BOM; JSON escapes every control character, so it holds no newline). */
-export function formatRfc5424(row: Pick<StoredRecord, 'device' | 'seq' | 'hash' | 'record_json'>, opts: FormatOptions = {}): string {
+export function formatRfc5424(
+  row: Pick<StoredRecord, 'device' | 'seq' | 'hash' | 'record_json'>,
+  opts: FormatOptions = {},
+): string {
   const record = JSON.parse(row.record_json) as { type?: unknown; at?: unknown; user?: unknown };
   const type = typeof record.type === 'string' ? record.type : 'audit';
   const pri = FACILITY_AUTHPRIV * 8 + severityOf(type);
-  const at = typeof record.at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z$/.test(record.at) ? record.at : new Date().toISOString();
+  const at =
+    typeof record.at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z$/.test(record.at)
+      ? record.at
+      : new Date().toISOString();
   const params: [string, string][] = [
     ['device', row.device],
     ['seq', String(row.seq)],
@@ -226,7 +232,9 @@ export class SyslogForwarder {
         await this.disconnect(false);
         if (!this.outage) {
           this.outage = true;
-          this.log(`syslog: forwarding paused, ${this.target.host}:${this.target.port} unreachable (${(e as Error).message}); records wait in server.db and are sent from the cursor (rowid ${this.cursor().rowid}) once it is back`);
+          this.log(
+            `syslog: forwarding paused, ${this.target.host}:${this.target.port} unreachable (${(e as Error).message}); records wait in server.db and are sent from the cursor (rowid ${this.cursor().rowid}) once it is back`,
+          );
         }
         await this.sleep(backoff);
         backoff = Math.min(backoff * 2, this.backoffMaxMs);
@@ -252,19 +260,26 @@ export class SyslogForwarder {
   // ---- the cursor ----
 
   private cursor(): Cursor {
-    const r = this.db.prepare('SELECT last_rowid AS rowid, last_device AS device, last_seq AS seq FROM syslog_cursor WHERE name = ?').get(this.name) as Cursor | undefined;
+    const r = this.db
+      .prepare('SELECT last_rowid AS rowid, last_device AS device, last_seq AS seq FROM syslog_cursor WHERE name = ?')
+      .get(this.name) as Cursor | undefined;
     if (!r) return { rowid: 0, device: null, seq: null };
     if (r.device === null) return r;
     // the row the cursor points at should still be (device, seq); after a VACUUM it may have moved
-    const at = this.db.prepare('SELECT device, seq FROM audit_records WHERE rowid = ?').get(r.rowid) as { device: string; seq: number } | undefined;
+    const at = this.db.prepare('SELECT device, seq FROM audit_records WHERE rowid = ?').get(r.rowid) as
+      { device: string; seq: number } | undefined;
     if (at && at.device === r.device && at.seq === r.seq) return r;
-    const moved = this.db.prepare('SELECT rowid FROM audit_records WHERE device = ? AND seq = ?').get(r.device, r.seq) as { rowid: number } | undefined;
+    const moved = this.db
+      .prepare('SELECT rowid FROM audit_records WHERE device = ? AND seq = ?')
+      .get(r.device, r.seq) as { rowid: number } | undefined;
     if (moved) return { ...r, rowid: moved.rowid };
     return r; // the record is gone (not something pim-server does): keep going after the old rowid
   }
 
   private pending(): StoredRecord[] {
-    const rows = this.db.prepare('SELECT rowid, device, seq, hash, record_json FROM audit_records WHERE rowid > ? ORDER BY rowid LIMIT ?').all(this.cursor().rowid, BATCH_RECORDS) as StoredRecord[];
+    const rows = this.db
+      .prepare('SELECT rowid, device, seq, hash, record_json FROM audit_records WHERE rowid > ? ORDER BY rowid LIMIT ?')
+      .all(this.cursor().rowid, BATCH_RECORDS) as StoredRecord[];
     let bytes = 0;
     for (let i = 0; i < rows.length; i++) {
       bytes += rows[i]!.record_json.length + 300;
@@ -285,14 +300,18 @@ export class SyslogForwarder {
   // ---- the connection ----
 
   private connection(): Promise<tls.TLSSocket> {
-    if (this.sock && this.broken === null && !this.sock.destroyed && this.sock.writable) return Promise.resolve(this.sock);
+    if (this.sock && this.broken === null && !this.sock.destroyed && this.sock.writable)
+      return Promise.resolve(this.sock);
     if (this.sock) return Promise.reject(new Error(this.broken ?? 'connection closed'));
     const { host, port, ca } = this.target;
     const servername = this.target.servername ?? (net.isIP(host) ? undefined : host);
     return new Promise((resolve, reject) => {
       const sock = tls.connect({ host, port, ca, servername, minVersion: 'TLSv1.2' });
       sock.on('error', () => {}); // reported through `fail` or markBroken, never unhandled
-      const timer = setTimeout(() => sock.destroy(new Error(`no TLS connection within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => sock.destroy(new Error(`no TLS connection within ${CONNECT_TIMEOUT_MS / 1000} s`)),
+        CONNECT_TIMEOUT_MS,
+      );
       const fail = (e: Error) => {
         clearTimeout(timer);
         reject(e);
@@ -346,7 +365,10 @@ export class SyslogForwarder {
         if (e) reject(e);
         else resolve();
       };
-      const timeout = setTimeout(() => finish(new Error(`the write did not complete within ${WRITE_TIMEOUT_MS / 1000} s`)), WRITE_TIMEOUT_MS);
+      const timeout = setTimeout(
+        () => finish(new Error(`the write did not complete within ${WRITE_TIMEOUT_MS / 1000} s`)),
+        WRITE_TIMEOUT_MS,
+      );
       // a failure seen while waiting (reset, close) fails the batch: it is sent again
       const watch = setInterval(() => {
         if (this.broken !== null) finish(new Error(this.broken));
@@ -354,7 +376,11 @@ export class SyslogForwarder {
       if (this.broken !== null) return finish(new Error(this.broken));
       sock.write(bytes, (err) => {
         if (err) return finish(err);
-        setTimeout(() => finish(this.broken !== null || sock.destroyed ? new Error(this.broken ?? 'connection closed') : undefined), this.settleMs);
+        setTimeout(
+          () =>
+            finish(this.broken !== null || sock.destroyed ? new Error(this.broken ?? 'connection closed') : undefined),
+          this.settleMs,
+        );
       });
     });
   }

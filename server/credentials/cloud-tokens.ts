@@ -45,7 +45,14 @@ interface CloudInput {
 export async function mintGcp(grants: readonly GcpGrant[], c: CloudInput): Promise<IssuedGcp[]> {
   const out: IssuedGcp[] = [];
   for (const g of grants) {
-    const subjectToken = await signToken(c.keys, { iss: c.issuer, sub: c.user, aud: gcpTokenAudience(g.workloadIdentityProvider), iat: c.iat, exp: c.exp, extra: { ...c.common, email_verified: true } });
+    const subjectToken = await signToken(c.keys, {
+      iss: c.issuer,
+      sub: c.user,
+      aud: gcpTokenAudience(g.workloadIdentityProvider),
+      iat: c.iat,
+      exp: c.exp,
+      extra: { ...c.common, email_verified: true },
+    });
     out.push({
       workloadIdentityProvider: g.workloadIdentityProvider,
       audience: gcpStsAudience(g.workloadIdentityProvider),
@@ -63,8 +70,22 @@ export async function mintGcp(grants: readonly GcpGrant[], c: CloudInput): Promi
 export async function mintAzure(grants: readonly AzureGrant[], c: CloudInput): Promise<IssuedAzure[]> {
   const out: IssuedAzure[] = [];
   for (const g of grants) {
-    const token = await signToken(c.keys, { iss: c.issuer, sub: azureSubject(c.role), aud: g.audience ?? DEFAULT_AZURE_AUDIENCE, iat: c.iat, exp: c.exp, extra: c.common });
-    out.push({ tenantId: g.tenantId, clientId: g.clientId, subscriptionId: g.subscriptionId, authorityHost: g.authorityHost ?? null, token, expiresAt: new Date(c.exp * 1000).toISOString() });
+    const token = await signToken(c.keys, {
+      iss: c.issuer,
+      sub: azureSubject(c.role),
+      aud: g.audience ?? DEFAULT_AZURE_AUDIENCE,
+      iat: c.iat,
+      exp: c.exp,
+      extra: c.common,
+    });
+    out.push({
+      tenantId: g.tenantId,
+      clientId: g.clientId,
+      subscriptionId: g.subscriptionId,
+      authorityHost: g.authorityHost ?? null,
+      token,
+      expiresAt: new Date(c.exp * 1000).toISOString(),
+    });
   }
   return out;
 }

@@ -98,15 +98,42 @@ export async function mintCredentials(input: IssueInput): Promise<IssuedCredenti
     const cluster = input.clusters.find((c) => c.name === g.cluster);
     if (!cluster) throw new Error(`role ${role.name} grants cluster ${g.cluster}, which the policy does not define`);
     const exp = Math.min(iat + kubeTtl, end);
-    const token = await signToken(input.keys, { iss: issuer, sub: a.user, aud: cluster.name, iat, exp, extra: { ...common, email_verified: true, groups: [...g.groups] } });
-    kube.push({ cluster: cluster.name, server: cluster.server, certificateAuthorityData: cluster.certificateAuthorityData ?? null, token, expiresAt: new Date(exp * 1000).toISOString() });
+    const token = await signToken(input.keys, {
+      iss: issuer,
+      sub: a.user,
+      aud: cluster.name,
+      iat,
+      exp,
+      extra: { ...common, email_verified: true, groups: [...g.groups] },
+    });
+    kube.push({
+      cluster: cluster.name,
+      server: cluster.server,
+      certificateAuthorityData: cluster.certificateAuthorityData ?? null,
+      token,
+      expiresAt: new Date(exp * 1000).toISOString(),
+    });
   }
 
   const aws: IssuedAws[] = [];
   for (const g of role.grants.aws) {
     const exp = Math.min(iat + AWS_TOKEN_TTL, end);
-    const webIdentityToken = await signToken(input.keys, { iss: issuer, sub: a.user, aud: g.audience ?? DEFAULT_AWS_AUDIENCE, iat, exp, extra: common });
-    aws.push({ roleArn: g.roleArn, webIdentityToken, expiresAt: new Date(exp * 1000).toISOString(), stsEndpoint: g.stsEndpoint ?? null, region: g.region ?? null, sessionName: awsSessionName(a.user, a.role) });
+    const webIdentityToken = await signToken(input.keys, {
+      iss: issuer,
+      sub: a.user,
+      aud: g.audience ?? DEFAULT_AWS_AUDIENCE,
+      iat,
+      exp,
+      extra: common,
+    });
+    aws.push({
+      roleArn: g.roleArn,
+      webIdentityToken,
+      expiresAt: new Date(exp * 1000).toISOString(),
+      stsEndpoint: g.stsEndpoint ?? null,
+      region: g.region ?? null,
+      sessionName: awsSessionName(a.user, a.role),
+    });
   }
 
   const ssh: IssuedSsh[] = [];
@@ -121,15 +148,40 @@ export async function mintCredentials(input: IssueInput): Promise<IssuedCredenti
       extensions: union([BASE_EXTENSIONS, ...role.grants.ssh.map((g) => g.extensions)]),
       comment: `pim:${a.user}:${a.role}`,
     });
-    ssh.push({ certificate: cert.line, principals, hosts: union(role.grants.ssh.map((g) => g.hosts)), validAfter: cert.validAfter.toISOString(), validBefore: cert.validBefore.toISOString() });
+    ssh.push({
+      certificate: cert.line,
+      principals,
+      hosts: union(role.grants.ssh.map((g) => g.hosts)),
+      validAfter: cert.validAfter.toISOString(),
+      validBefore: cert.validBefore.toISOString(),
+    });
   }
 
   // GCP/Azure subject tokens live like kube tokens: the agent renews them while the activation lives
-  const cloud = { keys: input.keys, issuer, user: a.user, role: a.role, common, iat, exp: Math.min(iat + kubeTtl, end) };
+  const cloud = {
+    keys: input.keys,
+    issuer,
+    user: a.user,
+    role: a.role,
+    common,
+    iat,
+    exp: Math.min(iat + kubeTtl, end),
+  };
   const gcp = await mintGcp(role.grants.gcp ?? [], cloud);
   const azure = await mintAzure(role.grants.azure ?? [], cloud);
 
-  return { activation: a.id, role: a.role, user: a.user, activationExpiresAt: a.expiresAt.toISOString(), kube, aws, ssh, gcp, azure, issuer };
+  return {
+    activation: a.id,
+    role: a.role,
+    user: a.user,
+    activationExpiresAt: a.expiresAt.toISOString(),
+    kube,
+    aws,
+    ssh,
+    gcp,
+    azure,
+    issuer,
+  };
 }
 
 /** GET /.well-known/openid-configuration: what AWS IAM OIDC providers and kube structured authn read. */
@@ -140,6 +192,19 @@ export function openidConfiguration(issuer: string) {
     id_token_signing_alg_values_supported: [ISSUER_ALG],
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'email', 'email_verified', 'groups', 'pim_role', 'pim_activation'],
+    claims_supported: [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'nbf',
+      'jti',
+      'email',
+      'email_verified',
+      'groups',
+      'pim_role',
+      'pim_activation',
+    ],
   };
 }

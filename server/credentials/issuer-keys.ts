@@ -76,7 +76,13 @@ async function newKeyFile(createdAt: Date): Promise<KeyFile> {
   const { privateKey } = await generateKeyPair(ISSUER_ALG, { extractable: true });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, 'sha256');
-  return { v: 1, kid, alg: ISSUER_ALG, createdAt: createdAt.toISOString(), privateJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d } };
+  return {
+    v: 1,
+    kid,
+    alg: ISSUER_ALG,
+    createdAt: createdAt.toISOString(),
+    privateJwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d },
+  };
 }
 
 export class IssuerKeys {
@@ -93,7 +99,10 @@ export class IssuerKeys {
     const folder = issuerKeysDir(this.dir);
     let names: string[];
     try {
-      names = fs.readdirSync(folder).filter((n) => KEY_FILE.test(n)).sort();
+      names = fs
+        .readdirSync(folder)
+        .filter((n) => KEY_FILE.test(n))
+        .sort();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') names = [];
       else throw e;
@@ -111,10 +120,24 @@ export class IssuerKeys {
         throw new Error(`issuer key ${path.join(folder, name)} is unreadable: ${(e as Error).message}`);
       }
       const j = f.privateJwk;
-      if (f.alg !== ISSUER_ALG || j?.kty !== 'EC' || j.crv !== 'P-256' || !j.x || !j.y || !j.d || `${f.kid}.json` !== name) {
+      if (
+        f.alg !== ISSUER_ALG ||
+        j?.kty !== 'EC' ||
+        j.crv !== 'P-256' ||
+        !j.x ||
+        !j.y ||
+        !j.d ||
+        `${f.kid}.json` !== name
+      ) {
         throw new Error(`issuer key ${path.join(folder, name)} is not an ES256 key named after its thumbprint`);
       }
-      keys.push({ kid: f.kid, createdAt: Date.parse(f.createdAt), retiresAt: null, privateJwk: j, publicJwk: { kty: 'EC', crv: 'P-256', x: j.x, y: j.y, kid: f.kid, alg: ISSUER_ALG, use: 'sig' } });
+      keys.push({
+        kid: f.kid,
+        createdAt: Date.parse(f.createdAt),
+        retiresAt: null,
+        privateJwk: j,
+        publicJwk: { kty: 'EC', crv: 'P-256', x: j.x, y: j.y, kid: f.kid, alg: ISSUER_ALG, use: 'sig' },
+      });
     }
     keys.sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : 1));
     for (let i = 1; i < keys.length; i++) keys[i]!.retiresAt = keys[i - 1]!.createdAt + RETIRE_AFTER_MS;
@@ -131,7 +154,8 @@ export class IssuerKeys {
       const folder = ensurePrivateDir(this.dir);
       const existing = this.load();
       if (onlyIfNone && existing.length > 0) return null; // another process created one meanwhile
-      if (existing[0] && existing[0].createdAt >= Date.parse(file.createdAt)) file.createdAt = new Date(existing[0].createdAt + 1).toISOString();
+      if (existing[0] && existing[0].createdAt >= Date.parse(file.createdAt))
+        file.createdAt = new Date(existing[0].createdAt + 1).toISOString();
       writeAtomic(path.join(folder, `${file.kid}.json`), JSON.stringify(file, null, 2) + '\n', 0o600);
       return file.kid;
     });
@@ -159,11 +183,20 @@ export class IssuerKeys {
   async jwks(): Promise<{ keys: PublicIssuerJwk[] }> {
     await this.ensure();
     const now = this.clock().getTime();
-    return { keys: this.load().filter((k) => k.retiresAt === null || k.retiresAt > now).map((k) => ({ ...k.publicJwk })) };
+    return {
+      keys: this.load()
+        .filter((k) => k.retiresAt === null || k.retiresAt > now)
+        .map((k) => ({ ...k.publicJwk })),
+    };
   }
 
   list(): IssuerKeyInfo[] {
-    return this.load().map((k) => ({ kid: k.kid, createdAt: new Date(k.createdAt).toISOString(), retiresAt: k.retiresAt === null ? null : new Date(k.retiresAt).toISOString(), signing: k.retiresAt === null }));
+    return this.load().map((k) => ({
+      kid: k.kid,
+      createdAt: new Date(k.createdAt).toISOString(),
+      retiresAt: k.retiresAt === null ? null : new Date(k.retiresAt).toISOString(),
+      signing: k.retiresAt === null,
+    }));
   }
 
   /** A new key becomes the signer; the previous ones stay published until their retirement time.

@@ -73,7 +73,10 @@ export class SshCa {
       } catch (e) {
         throw new SshCaError(`the SSH CA key ${file} is unreadable: ${(e as Error).message}`);
       }
-      if (key.type !== 'ed25519') throw new SshCaError(`the SSH CA key ${file} is ${key.type}; it must be ed25519 (sshpk signs RSA certificates with SHA-1, which sshd refuses)`);
+      if (key.type !== 'ed25519')
+        throw new SshCaError(
+          `the SSH CA key ${file} is ${key.type}; it must be ed25519 (sshpk signs RSA certificates with SHA-1, which sshd refuses)`,
+        );
       this.cache = { stamp, key };
     }
     return this.cache.key;
@@ -94,10 +97,13 @@ export class SshCa {
     } catch {
       throw new SshCaError('the SSH public key is not a valid OpenSSH public key line');
     }
-    if (subjectKey.type !== 'ed25519') throw new SshCaError(`the SSH public key must be ssh-ed25519, not ${subjectKey.type}`);
+    if (subjectKey.type !== 'ed25519')
+      throw new SshCaError(`the SSH public key must be ssh-ed25519, not ${subjectKey.type}`);
     if (req.principals.length === 0) throw new SshCaError('a certificate needs at least one principal');
-    for (const p of req.principals) if (!/^[^\s,]{1,256}$/.test(p)) throw new SshCaError(`"${p}" is not a valid principal`);
-    for (const x of req.extensions) if (!/^[A-Za-z0-9@._-]{1,64}$/.test(x)) throw new SshCaError(`"${x}" is not an SSH certificate extension name`);
+    for (const p of req.principals)
+      if (!/^[^\s,]{1,256}$/.test(p)) throw new SshCaError(`"${p}" is not a valid principal`);
+    for (const x of req.extensions)
+      if (!/^[A-Za-z0-9@._-]{1,64}$/.test(x)) throw new SshCaError(`"${x}" is not an SSH certificate extension name`);
     // sshd reads whole seconds; never let the certificate outlive its window by a fraction
     const validAfter = new Date(Math.floor(req.validAfter.getTime() / 1000) * 1000);
     const validBefore = new Date(Math.floor(req.validBefore.getTime() / 1000) * 1000);

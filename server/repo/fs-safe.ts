@@ -9,7 +9,12 @@ export function ensureDir(dir: string, mode = 0o755): void {
   fs.mkdirSync(dir, { recursive: true, mode });
 }
 
-export function writeAtomic(file: string, data: string | Uint8Array, mode = 0o644, opts: { fsync?: boolean } = {}): void {
+export function writeAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: { fsync?: boolean } = {},
+): void {
   ensureDir(path.dirname(file));
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   const fd = fs.openSync(tmp, 'wx', mode);
@@ -43,7 +48,8 @@ export function withLock<T>(dir: string, fn: () => T, timeoutMs = 15000): T {
         fs.rmSync(lock, { force: true });
         continue;
       }
-      if (Date.now() - start > timeoutMs) throw new Error(`repository ${dir} is locked by another pim-server process (${lock})`);
+      if (Date.now() - start > timeoutMs)
+        throw new Error(`repository ${dir} is locked by another pim-server process (${lock})`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 25);
     }
   }

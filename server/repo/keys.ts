@@ -49,7 +49,11 @@ export function saveKey(dir: string, role: RoleName, key: RepoKey): void {
     public: key.tuf.keyval.public,
     private: key.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
   };
-  writeAtomic(path.join(keysDir, `${role}-${key.keyid.slice(0, 16)}.json`), JSON.stringify(file, null, 2) + '\n', 0o600);
+  writeAtomic(
+    path.join(keysDir, `${role}-${key.keyid.slice(0, 16)}.json`),
+    JSON.stringify(file, null, 2) + '\n',
+    0o600,
+  );
 }
 
 export function loadKeys(dir: string): Map<string, RepoKey & { role: RoleName }> {

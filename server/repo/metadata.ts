@@ -80,12 +80,18 @@ export function snapshotSigned(version: number, expires: Date, meta: Record<stri
   return { _type: 'snapshot', spec_version: SPEC_VERSION, version, expires: tufTime(expires), meta: m };
 }
 
-export function timestampSigned(version: number, expires: Date, snapshot: { version: number; length: number; sha256: string }): Json {
+export function timestampSigned(
+  version: number,
+  expires: Date,
+  snapshot: { version: number; length: number; sha256: string },
+): Json {
   return {
     _type: 'timestamp',
     spec_version: SPEC_VERSION,
     version,
     expires: tufTime(expires),
-    meta: { 'snapshot.json': { version: snapshot.version, length: snapshot.length, hashes: { sha256: snapshot.sha256 } } },
+    meta: {
+      'snapshot.json': { version: snapshot.version, length: snapshot.length, hashes: { sha256: snapshot.sha256 } },
+    },
   };
 }

@@ -42,7 +42,10 @@ export interface RepoState {
 }
 
 export class RepoError extends Error {
-  constructor(message: string, readonly details: string[] = []) {
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+  ) {
     super(message);
   }
 }
@@ -62,7 +65,8 @@ export const paths = (dir: string) => ({
 
 export function readState(dir: string): RepoState {
   const p = paths(dir).state;
-  if (!fs.existsSync(p)) throw new RepoError(`${dir} is not a pim-server repository (no repo.json); run: pim-server init ${dir}`);
+  if (!fs.existsSync(p))
+    throw new RepoError(`${dir} is not a pim-server repository (no repo.json); run: pim-server init ${dir}`);
   return readJson<RepoState>(p);
 }
 
@@ -96,7 +100,8 @@ export interface InitOptions {
 }
 
 export function initRepo(dir: string, opts: InitOptions = {}): { trustRoot: string; rootSha256: string } {
-  if (fs.existsSync(paths(dir).state)) throw new RepoError(`${dir} already holds a repository; refusing to overwrite its keys`);
+  if (fs.existsSync(paths(dir).state))
+    throw new RepoError(`${dir} already holds a repository; refusing to overwrite its keys`);
   ensureDir(dir, 0o755);
   const now = opts.now ?? new Date();
   const k: Record<RoleName, RepoKey> = {
@@ -126,7 +131,12 @@ export function initRepo(dir: string, opts: InitOptions = {}): { trustRoot: stri
   };
   const root = signedEnvelope(
     MetadataKind.Root,
-    rootSigned({ version: 1, expires: new Date(now.getTime() + state.rootTtl * 1000), keys: [k.root, k.targets, k.snapshot, k.timestamp], roles: state.roles }),
+    rootSigned({
+      version: 1,
+      expires: new Date(now.getTime() + state.rootTtl * 1000),
+      keys: [k.root, k.targets, k.snapshot, k.timestamp],
+      roles: state.roles,
+    }),
     [k.root],
   );
   writeMetadata(dir, '1.root.json', root);
@@ -143,7 +153,10 @@ export interface ExtraMember {
   groups: string[];
 }
 
-export function mergeExtraMembers(compiled: { roles: RolesFile; members: MemberFile[] }, extra: ExtraMember[]): { roles: RolesFile; members: MemberFile[] } {
+export function mergeExtraMembers(
+  compiled: { roles: RolesFile; members: MemberFile[] },
+  extra: ExtraMember[],
+): { roles: RolesFile; members: MemberFile[] } {
   if (extra.length === 0) return compiled;
   const byEmail = new Map(compiled.members.map((m) => [m.email, { ...m, groups: [...m.groups] }]));
   for (const x of extra) {
@@ -151,7 +164,10 @@ export function mergeExtraMembers(compiled: { roles: RolesFile; members: MemberF
     for (const g of x.groups) if (!m.groups.includes(g)) m.groups.push(g);
     byEmail.set(x.email, m);
   }
-  return { roles: compiled.roles, members: [...byEmail.values()].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0)) };
+  return {
+    roles: compiled.roles,
+    members: [...byEmail.values()].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0)),
+  };
 }
 
 export interface PublishOptions {
@@ -185,9 +201,16 @@ export function readCurrentPolicy(dir: string): CurrentPolicy | null {
 
 /** `yamlText` compiled as a publish would sign it (with the control plane's extra members), or a
  *  RepoError listing what is wrong in it. Nothing is written. */
-export function compileForPublish(yamlText: string, opts: Pick<PublishOptions, 'extraMembers' | 'sourceName'> = {}): CompiledPolicy {
+export function compileForPublish(
+  yamlText: string,
+  opts: Pick<PublishOptions, 'extraMembers' | 'sourceName'> = {},
+): CompiledPolicy {
   const parsed = parsePolicyYaml(yamlText);
-  if (!parsed.ok) throw new RepoError(`policy rejected: ${parsed.errors.length} error(s)`, formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'));
+  if (!parsed.ok)
+    throw new RepoError(
+      `policy rejected: ${parsed.errors.length} error(s)`,
+      formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'),
+    );
   return mergeExtraMembers(compilePolicy(parsed.policy), opts.extraMembers ?? []);
 }
 
@@ -209,7 +232,10 @@ export function publishedPolicy(dir: string, extraMembers: ExtraMember[] = []): 
 export function publishPolicy(dir: string, yamlText: string, opts: PublishOptions = {}): PublishResult {
   const parsed = parsePolicyYaml(yamlText);
   if (!parsed.ok) {
-    throw new RepoError(`policy rejected: ${parsed.errors.length} error(s)`, formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'));
+    throw new RepoError(
+      `policy rejected: ${parsed.errors.length} error(s)`,
+      formatPolicyErrors(parsed.errors, opts.sourceName).split('\n'),
+    );
   }
   const compiled = mergeExtraMembers(compilePolicy(parsed.policy), opts.extraMembers ?? []);
   return withLock(dir, () => {
@@ -252,7 +278,12 @@ export function publishPolicy(dir: string, yamlText: string, opts: PublishOption
     const binsKeys = keysFor(dir, state.binsKeyids);
     const snapshotMeta: Record<string, number> = { 'targets.json': version };
     for (const [b, targets] of bins) {
-      writeMetadata(dir, `${version}.bin-${b}.json`, signedEnvelope(MetadataKind.Targets, targetsSigned({ version, expires, targets }), binsKeys), false);
+      writeMetadata(
+        dir,
+        `${version}.bin-${b}.json`,
+        signedEnvelope(MetadataKind.Targets, targetsSigned({ version, expires, targets }), binsKeys),
+        false,
+      );
       snapshotMeta[`bin-${b}.json`] = version;
     }
     const top = targetsSigned({
@@ -262,10 +293,18 @@ export function publishPolicy(dir: string, yamlText: string, opts: PublishOption
       delegations: { keys: binsKeys, roles: binNames.map((b) => ({ name: `bin-${b}`, prefixes: [b] })) },
     });
     syncAll(); // the bins, before the targets metadata that delegates to them
-    writeMetadata(dir, `${version}.targets.json`, signedEnvelope(MetadataKind.Targets, top, keysFor(dir, state.roles.targets.keyids)));
+    writeMetadata(
+      dir,
+      `${version}.targets.json`,
+      signedEnvelope(MetadataKind.Targets, top, keysFor(dir, state.roles.targets.keyids)),
+    );
 
     const snapVersion = state.snapshotVersion + 1;
-    const snap = signedEnvelope(MetadataKind.Snapshot, snapshotSigned(snapVersion, expires, snapshotMeta), keysFor(dir, state.roles.snapshot.keyids));
+    const snap = signedEnvelope(
+      MetadataKind.Snapshot,
+      snapshotSigned(snapVersion, expires, snapshotMeta),
+      keysFor(dir, state.roles.snapshot.keyids),
+    );
     const snapBytes = Buffer.from(JSON.stringify(snap));
     writeAtomic(path.join(paths(dir).metadata, `${snapVersion}.snapshot.json`), snapBytes);
 
@@ -278,10 +317,21 @@ export function publishPolicy(dir: string, yamlText: string, opts: PublishOption
     };
     signTimestamp(dir, next, now);
     writeState(dir, next);
-    const current: CurrentPolicy = { version, expires: expires.toISOString(), roles: compiled.roles, members: compiled.members };
+    const current: CurrentPolicy = {
+      version,
+      expires: expires.toISOString(),
+      roles: compiled.roles,
+      members: compiled.members,
+    };
     writeAtomic(paths(dir).current, JSON.stringify(current));
     writeAtomic(paths(dir).source, yamlText);
-    return { version, roles: compiled.roles.roles.length, users: compiled.members.length, bins: binNames.length, expires: expires.toISOString() };
+    return {
+      version,
+      roles: compiled.roles.roles.length,
+      users: compiled.members.length,
+      bins: binNames.length,
+      expires: expires.toISOString(),
+    };
   });
 }
 
@@ -329,11 +379,15 @@ export interface RotateOptions {
 
 /** New root version with fresh root keys, signed by the old root keys (so existing agents accept
  *  it) and by the new ones (so it proves itself, TUF spec §5.3.4). */
-export function rotateRoot(dir: string, opts: RotateOptions = {}): { version: number; keyids: string[]; threshold: number } {
+export function rotateRoot(
+  dir: string,
+  opts: RotateOptions = {},
+): { version: number; keyids: string[]; threshold: number } {
   const n = opts.keys ?? 1;
   const threshold = opts.threshold ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > 16) throw new RepoError('--keys must be an integer between 1 and 16');
-  if (!Number.isInteger(threshold) || threshold < 1 || threshold > n) throw new RepoError(`--threshold must be between 1 and --keys (${n})`);
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > n)
+    throw new RepoError(`--threshold must be between 1 and --keys (${n})`);
   return withLock(dir, () => {
     const state = readState(dir);
     const now = opts.now ?? new Date();
@@ -341,11 +395,18 @@ export function rotateRoot(dir: string, opts: RotateOptions = {}): { version: nu
     const newKeys = Array.from({ length: n }, generateKey);
     for (const k of newKeys) saveKey(dir, 'root', k);
     const roles = { ...state.roles, root: { keyids: newKeys.map((k) => k.keyid), threshold } };
-    const others = keysFor(dir, [...new Set([...roles.targets.keyids, ...roles.snapshot.keyids, ...roles.timestamp.keyids])]);
+    const others = keysFor(dir, [
+      ...new Set([...roles.targets.keyids, ...roles.snapshot.keyids, ...roles.timestamp.keyids]),
+    ]);
     const version = state.rootVersion + 1;
     const root = signedEnvelope(
       MetadataKind.Root,
-      rootSigned({ version, expires: new Date(now.getTime() + state.rootTtl * 1000), keys: [...newKeys, ...others], roles }),
+      rootSigned({
+        version,
+        expires: new Date(now.getTime() + state.rootTtl * 1000),
+        keys: [...newKeys, ...others],
+        roles,
+      }),
       [...oldKeys, ...newKeys],
     );
     writeMetadata(dir, `${version}.root.json`, root);
@@ -354,7 +415,8 @@ export function rotateRoot(dir: string, opts: RotateOptions = {}): { version: nu
     const retired = path.join(dir, 'keys', 'retired');
     ensureDir(retired, 0o700);
     for (const name of fs.readdirSync(path.join(dir, 'keys'))) {
-      if (oldKeys.some((k) => name === `root-${k.keyid.slice(0, 16)}.json`)) fs.renameSync(path.join(dir, 'keys', name), path.join(retired, name));
+      if (oldKeys.some((k) => name === `root-${k.keyid.slice(0, 16)}.json`))
+        fs.renameSync(path.join(dir, 'keys', name), path.join(retired, name));
     }
     writeState(dir, { ...state, rootVersion: version, roles });
     return { version, keyids: roles.root.keyids, threshold };
@@ -376,7 +438,11 @@ const RESIGN: Record<OnlineRole, OnlineRole[]> = {
  *  role's metadata (and what hangs below it) is re-signed under the new key at the repository's
  *  own, honest versions. Agents that trusted an attacker's huge version discard it because it no
  *  longer verifies under the new root, and accept these lower versions. */
-export function rotateKeys(dir: string, role: OnlineRole, opts: { now?: Date } = {}): { rootVersion: number; keyid: string; retired: string[] } {
+export function rotateKeys(
+  dir: string,
+  role: OnlineRole,
+  opts: { now?: Date } = {},
+): { rootVersion: number; keyid: string; retired: string[] } {
   if (!(role in RESIGN)) throw new RepoError(`--role must be timestamp, snapshot or targets, got "${String(role)}"`);
   return withLock(dir, () => {
     const state = readState(dir);
@@ -386,11 +452,20 @@ export function rotateKeys(dir: string, role: OnlineRole, opts: { now?: Date } =
     const key = generateKey();
     saveKey(dir, role, key);
     const roles = { ...state.roles, [role]: { keyids: [key.keyid], threshold: 1 } };
-    const listed = keysFor(dir, [...new Set([...roles.targets.keyids, ...roles.snapshot.keyids, ...roles.timestamp.keyids].filter((id) => id !== key.keyid))]);
+    const listed = keysFor(dir, [
+      ...new Set(
+        [...roles.targets.keyids, ...roles.snapshot.keyids, ...roles.timestamp.keyids].filter((id) => id !== key.keyid),
+      ),
+    ]);
     const rootVersion = state.rootVersion + 1;
     const root = signedEnvelope(
       MetadataKind.Root,
-      rootSigned({ version: rootVersion, expires: new Date(now.getTime() + state.rootTtl * 1000), keys: [...rootKeys, ...listed, key], roles }),
+      rootSigned({
+        version: rootVersion,
+        expires: new Date(now.getTime() + state.rootTtl * 1000),
+        keys: [...rootKeys, ...listed, key],
+        roles,
+      }),
       rootKeys,
     );
     writeMetadata(dir, `${rootVersion}.root.json`, root);
@@ -399,7 +474,11 @@ export function rotateKeys(dir: string, role: OnlineRole, opts: { now?: Date } =
     if (state.snapshot) resignBelow(dir, next, RESIGN[role], now);
     writeState(dir, next);
     // the old key signs nothing any more; kept aside (0700 dir), not deleted, for forensics
-    const retired = retireKeys(dir, role, oldIds.filter((id) => !roles.root.keyids.includes(id)));
+    const retired = retireKeys(
+      dir,
+      role,
+      oldIds.filter((id) => !roles.root.keyids.includes(id)),
+    );
     return { rootVersion, keyid: key.keyid, retired };
   });
 }
@@ -429,7 +508,11 @@ function resignBelow(dir: string, state: RepoState, which: OnlineRole[], now: Da
     const cur = readJson<Envelope>(path.join(md, `${state.targetsVersion}.targets.json`));
     targetsVersion = state.targetsVersion + 1;
     const signed = { ...cur.signed, version: targetsVersion };
-    writeMetadata(dir, `${targetsVersion}.targets.json`, signedEnvelope(MetadataKind.Targets, signed, keysFor(dir, state.roles.targets.keyids)));
+    writeMetadata(
+      dir,
+      `${targetsVersion}.targets.json`,
+      signedEnvelope(MetadataKind.Targets, signed, keysFor(dir, state.roles.targets.keyids)),
+    );
     state.targetsVersion = targetsVersion;
     // the server decides with the version agents now hold
     const current = readCurrentPolicy(dir);
@@ -441,7 +524,11 @@ function resignBelow(dir: string, state: RepoState, which: OnlineRole[], now: Da
     for (const [name, m] of Object.entries(cur.signed.meta ?? {})) meta[name] = m.version;
     meta['targets.json'] = targetsVersion;
     const snapVersion = state.snapshotVersion + 1;
-    const snap = signedEnvelope(MetadataKind.Snapshot, snapshotSigned(snapVersion, expires, meta), keysFor(dir, state.roles.snapshot.keyids));
+    const snap = signedEnvelope(
+      MetadataKind.Snapshot,
+      snapshotSigned(snapVersion, expires, meta),
+      keysFor(dir, state.roles.snapshot.keyids),
+    );
     const snapBytes = Buffer.from(JSON.stringify(snap));
     writeAtomic(path.join(md, `${snapVersion}.snapshot.json`), snapBytes);
     state.snapshotVersion = snapVersion;

@@ -12,13 +12,20 @@ const formatted = (field: string, re: RegExp, example: string) =>
   z
     .string({ error: `${field} must be a string` })
     .superRefine((s, ctx) => {
-      if (LINE_BREAKING.test(s)) ctx.addIssue({ code: 'custom', message: `${field} must not contain spaces, newlines or control characters`, continue: false });
+      if (LINE_BREAKING.test(s))
+        ctx.addIssue({
+          code: 'custom',
+          message: `${field} must not contain spaces, newlines or control characters`,
+          continue: false,
+        });
     })
     .refine((s) => re.test(s), `${field} must look like ${example}`);
 
 /** Pool and provider IDs: 4-32 lower-case letters, digits and '-' (Google's rule for both). */
 const WIF_ID = '[a-z0-9][a-z0-9-]{2,30}[a-z0-9]';
-export const WORKLOAD_IDENTITY_PROVIDER_RE = new RegExp(`^projects/[0-9]{1,19}/locations/global/workloadIdentityPools/${WIF_ID}/providers/${WIF_ID}$`);
+export const WORKLOAD_IDENTITY_PROVIDER_RE = new RegExp(
+  `^projects/[0-9]{1,19}/locations/global/workloadIdentityPools/${WIF_ID}/providers/${WIF_ID}$`,
+);
 /** user-managed (…@P.iam.gserviceaccount.com) and Google-managed (…@developer.gserviceaccount.com, …@appspot.gserviceaccount.com) */
 export const SERVICE_ACCOUNT_RE = /^[a-z0-9][a-z0-9._-]{0,62}@(?:[a-z0-9-]+\.)+gserviceaccount\.com$/;
 export const GCP_PROJECT_RE = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
@@ -35,14 +42,24 @@ const endpoint = (field: string) =>
       return false;
     }
     const local = u.protocol === 'http:' && /^(localhost|127\.0\.0\.1|\[::1\])$/.test(u.hostname);
-    return (u.protocol === 'https:' || local) && u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password;
+    return (
+      (u.protocol === 'https:' || local) && u.pathname === '/' && !u.search && !u.hash && !u.username && !u.password
+    );
   }, `${field} must be an https:// origin (scheme, host and port only)`);
 
 export const GcpGrantSchema = z
   .strictObject({
-    workloadIdentityProvider: formatted('workloadIdentityProvider', WORKLOAD_IDENTITY_PROVIDER_RE, 'projects/123456789012/locations/global/workloadIdentityPools/POOL/providers/PROVIDER'),
+    workloadIdentityProvider: formatted(
+      'workloadIdentityProvider',
+      WORKLOAD_IDENTITY_PROVIDER_RE,
+      'projects/123456789012/locations/global/workloadIdentityPools/POOL/providers/PROVIDER',
+    ),
     /** impersonated after the token exchange (the federated principal needs roles/iam.workloadIdentityUser on it) */
-    serviceAccount: formatted('serviceAccount', SERVICE_ACCOUNT_RE, 'name@project-id.iam.gserviceaccount.com').optional(),
+    serviceAccount: formatted(
+      'serviceAccount',
+      SERVICE_ACCOUNT_RE,
+      'name@project-id.iam.gserviceaccount.com',
+    ).optional(),
     /** gcloud's core/project in the pim-<role> configuration */
     project: formatted('project', GCP_PROJECT_RE, 'my-project-123 (6-30 lower-case letters, digits or -)').optional(),
     /** Security Token Service origin; default https://sts.googleapis.com */
@@ -52,13 +69,21 @@ export const GcpGrantSchema = z
   })
   .superRefine((g, ctx) => {
     if (g.iamCredentialsEndpoint !== undefined && g.serviceAccount === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['iamCredentialsEndpoint'], message: 'iamCredentialsEndpoint is only used to impersonate a serviceAccount: name one, or remove it' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['iamCredentialsEndpoint'],
+        message: 'iamCredentialsEndpoint is only used to impersonate a serviceAccount: name one, or remove it',
+      });
     }
   });
 
 export const AzureGrantSchema = z.strictObject({
   tenantId: formatted('tenantId', GUID_RE, '00000000-0000-0000-0000-000000000000 (a GUID)'),
-  clientId: formatted('clientId', GUID_RE, '00000000-0000-0000-0000-000000000000 (the app registration\'s application ID)'),
+  clientId: formatted(
+    'clientId',
+    GUID_RE,
+    "00000000-0000-0000-0000-000000000000 (the app registration's application ID)",
+  ),
   subscriptionId: formatted('subscriptionId', GUID_RE, '00000000-0000-0000-0000-000000000000 (a GUID)'),
   /** the federated identity credential's audience; default api://AzureADTokenExchange */
   audience: formatted('audience', /^[\x21-\x7e]{1,200}$/, 'api://AzureADTokenExchange').optional(),
@@ -91,4 +116,15 @@ export function compileAzureGrant(g: AzureGrant): AzureGrant {
 }
 
 /** Field names, for the parser's "did you mean" hints. */
-export const CLOUD_GRANT_FIELDS = ['gcp', 'azure', 'workloadIdentityProvider', 'serviceAccount', 'project', 'tenantId', 'clientId', 'subscriptionId', 'authorityHost', 'iamCredentialsEndpoint'];
+export const CLOUD_GRANT_FIELDS = [
+  'gcp',
+  'azure',
+  'workloadIdentityProvider',
+  'serviceAccount',
+  'project',
+  'tenantId',
+  'clientId',
+  'subscriptionId',
+  'authorityHost',
+  'iamCredentialsEndpoint',
+];

@@ -48,7 +48,11 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
         defaultDuration: a.defaultDuration,
         userVerification: a.mfa.userVerification,
         justification: a.justification,
-        ticket: { required: a.ticket?.required ?? false, pattern: a.ticket?.pattern ?? null, ...(a.ticket?.hint ? { hint: a.ticket.hint } : {}) },
+        ticket: {
+          required: a.ticket?.required ?? false,
+          pattern: a.ticket?.pattern ?? null,
+          ...(a.ticket?.hint ? { hint: a.ticket.hint } : {}),
+        },
         approval: a.approval
           ? {
               approvers: { groups: unique(a.approval.approvers.groups), users: unique(a.approval.approvers.users) },
@@ -84,12 +88,10 @@ export function compilePolicy(src: PolicySource): CompiledPolicy {
     };
   });
 
-  const memberFiles: MemberFile[] = [...members.keys()]
-    .sort(compareStrings)
-    .map((email) => {
-      const m = members.get(email)!;
-      return { schema: 'pim-member/v1', email, groups: m.groups, assignments: m.assignments };
-    });
+  const memberFiles: MemberFile[] = [...members.keys()].sort(compareStrings).map((email) => {
+    const m = members.get(email)!;
+    return { schema: 'pim-member/v1', email, groups: m.groups, assignments: m.assignments };
+  });
 
   return {
     roles: {

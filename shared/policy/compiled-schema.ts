@@ -3,9 +3,17 @@
 import { z } from 'zod';
 import { AzureGrantSchema, GcpGrantSchema } from './cloud-grants';
 
-const name = z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
+const name = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed');
 const instant = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'not an ISO instant');
-const seconds = z.number().int().positive().max(366 * 86400);
+const seconds = z
+  .number()
+  .int()
+  .positive()
+  .max(366 * 86400);
 
 const TimeWindow = z
   .object({
@@ -27,7 +35,13 @@ export const CompiledRoleSchema = z
         defaultDuration: seconds,
         userVerification: z.enum(['required', 'preferred', 'discouraged']),
         justification: z.enum(['required', 'optional']),
-        ticket: z.object({ required: z.boolean(), pattern: z.string().max(500).nullable(), hint: z.string().max(200).optional() }).strict(),
+        ticket: z
+          .object({
+            required: z.boolean(),
+            pattern: z.string().max(500).nullable(),
+            hint: z.string().max(200).optional(),
+          })
+          .strict(),
         approval: z
           .object({
             approvers: z.object({ groups: z.array(name), users: z.array(name) }).strict(),
@@ -45,8 +59,14 @@ export const CompiledRoleSchema = z
     grants: z
       .object({
         kubernetes: z.array(z.object({ cluster: name, groups: z.array(name) }).strict()),
-        aws: z.array(z.object({ roleArn: name, audience: name.optional(), stsEndpoint: name.optional(), region: name.optional() }).strict()),
-        ssh: z.array(z.object({ principals: z.array(name), hosts: z.array(name), extensions: z.array(name).optional() }).strict()),
+        aws: z.array(
+          z
+            .object({ roleArn: name, audience: name.optional(), stsEndpoint: name.optional(), region: name.optional() })
+            .strict(),
+        ),
+        ssh: z.array(
+          z.object({ principals: z.array(name), hosts: z.array(name), extensions: z.array(name).optional() }).strict(),
+        ),
         // the signed file is checked again, field by field, as the admin's source was
         gcp: z.array(GcpGrantSchema).min(1).optional(),
         azure: z.array(AzureGrantSchema).min(1).optional(),
@@ -59,7 +79,11 @@ export const RolesFileSchema = z
   .object({
     schema: z.literal('pim-roles/v1'),
     roles: z.array(CompiledRoleSchema).max(100_000),
-    clusters: z.array(z.object({ name, server: z.string().max(2000), certificateAuthorityData: z.string().max(100_000).optional() }).strict()),
+    clusters: z.array(
+      z
+        .object({ name, server: z.string().max(2000), certificateAuthorityData: z.string().max(100_000).optional() })
+        .strict(),
+    ),
   })
   .strict();
 

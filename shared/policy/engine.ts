@@ -50,7 +50,11 @@ const plainRequirements = new WeakMap<CompiledRole, Requirements>();
 const notEligibleDecisions = new WeakMap<CompiledRole, Decision>();
 const approvalReasons = new WeakMap<CompiledRole, { others: Reason; notYou: Reason }>();
 
-function requirementsOf(role: CompiledRole, nextWindowOpens: string | null, eligibleUntil: string | null): Requirements {
+function requirementsOf(
+  role: CompiledRole,
+  nextWindowOpens: string | null,
+  eligibleUntil: string | null,
+): Requirements {
   if (nextWindowOpens === null && eligibleUntil === null) {
     let r = plainRequirements.get(role);
     if (r === undefined) {
@@ -62,7 +66,11 @@ function requirementsOf(role: CompiledRole, nextWindowOpens: string | null, elig
   return buildRequirements(role, nextWindowOpens, eligibleUntil);
 }
 
-function buildRequirements(role: CompiledRole, nextWindowOpens: string | null, eligibleUntil: string | null): Requirements {
+function buildRequirements(
+  role: CompiledRole,
+  nextWindowOpens: string | null,
+  eligibleUntil: string | null,
+): Requirements {
   const a = role.activation;
   return {
     maxDuration: a.maxDuration,
@@ -148,9 +156,7 @@ export function decide(input: DecideInput): Decision {
   const groupOpen = groupUntil !== undefined && open(groupUntil, t);
   const asgOpen = asgUntil !== undefined && open(asgUntil, t);
   const eligibleUntil =
-    groupOpen && !asgOpen ? groupUntil!
-    : asgOpen && !groupOpen ? asgUntil!
-    : later(groupUntil, asgUntil);
+    groupOpen && !asgOpen ? groupUntil! : asgOpen && !groupOpen ? asgUntil! : later(groupUntil, asgUntil);
 
   if (!groupOpen && !asgOpen) {
     reasons.push({
@@ -203,7 +209,11 @@ export function decide(input: DecideInput): Decision {
       reasons.push({
         code: 'ticket-required',
         blocking: true,
-        message: a.ticket.hint ? `a ticket is required: ${a.ticket.hint}` : a.ticket.pattern ? `a ticket is required (matching ${a.ticket.pattern})` : 'a ticket is required',
+        message: a.ticket.hint
+          ? `a ticket is required: ${a.ticket.hint}`
+          : a.ticket.pattern
+            ? `a ticket is required (matching ${a.ticket.pattern})`
+            : 'a ticket is required',
         detail: { pattern: a.ticket.pattern },
       });
     }
@@ -232,7 +242,12 @@ export function decide(input: DecideInput): Decision {
       const detail = Object.freeze({ count: ap.count, groups: ap.approvers.groups, users: ap.approvers.users });
       cached = {
         others: Object.freeze({ code: 'approval-required', blocking: false, message: base, detail }),
-        notYou: Object.freeze({ code: 'approval-required', blocking: false, message: `${base} (someone other than you)`, detail }),
+        notYou: Object.freeze({
+          code: 'approval-required',
+          blocking: false,
+          message: `${base} (someone other than you)`,
+          detail,
+        }),
       };
       approvalReasons.set(role, cached);
     }
@@ -272,7 +287,10 @@ function notEligibleDecision(role: CompiledRole): Decision {
 /** True when the subject is among the approvers but may not approve their own request. */
 function selfExcluded(subject: Subject, approval: ApprovalRule): boolean {
   if (approval.selfApproval) return false;
-  return approval.approvers.users.includes(subject.email) || approval.approvers.groups.some((g) => subject.groups.includes(g));
+  return (
+    approval.approvers.users.includes(subject.email) ||
+    approval.approvers.groups.some((g) => subject.groups.includes(g))
+  );
 }
 
 /** Why `ticket` is unacceptable, or null when it is fine. */
@@ -282,7 +300,11 @@ function ticketProblem(ticket: string, pattern: string | null, hint?: string): s
   if (pattern === null) return null;
   const re = ticketRegex(pattern);
   if (re === null) return `the policy's ticket pattern ${pattern} is invalid; ask an admin`;
-  return re.test(ticket) ? null : hint ? `ticket ${JSON.stringify(ticket)} is not ${hint} (pattern ${pattern})` : `ticket ${JSON.stringify(ticket)} does not match ${pattern}`;
+  return re.test(ticket)
+    ? null
+    : hint
+      ? `ticket ${JSON.stringify(ticket)} is not ${hint} (pattern ${pattern})`
+      : `ticket ${JSON.stringify(ticket)} does not match ${pattern}`;
 }
 
 // --- many roles at once ---------------------------------------------------------------------
@@ -370,7 +392,9 @@ export function decideAll(
   if (opts.only !== undefined) {
     const p = index.position.get(opts.only);
     if (p === undefined) return { relevant: [], otherCount: 0 };
-    return opts.all || named.has(p) ? { relevant: [one(index.roles[p]!)], otherCount: 0 } : { relevant: [], otherCount: 1 };
+    return opts.all || named.has(p)
+      ? { relevant: [one(index.roles[p]!)], otherCount: 0 }
+      : { relevant: [], otherCount: 1 };
   }
   if (opts.all) {
     const relevant: Decision[] = new Array(index.roles.length);

@@ -23,4 +23,12 @@ export {
   useZoneTables,
   type ZoneTable,
 } from './windows';
-export { decide, decideAll, indexRoles, relevantRoles, MAX_TICKET_LENGTH, type RoleIndex, type DecideAllOptions } from './engine';
+export {
+  decide,
+  decideAll,
+  indexRoles,
+  relevantRoles,
+  MAX_TICKET_LENGTH,
+  type RoleIndex,
+  type DecideAllOptions,
+} from './engine';

@@ -12,7 +12,10 @@ export const NAME_RE = /^(?!.*--)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 function part(value: string, what: string): string {
   // The control plane refuses such names at publish; an agent given one anyway (an older control
   // plane) refuses to build a name that could be shared.
-  if (!NAME_RE.test(value)) throw new Error(`${what} name ${JSON.stringify(value).slice(0, 80)} cannot be used in an injected name: it must not contain '--' or end with '-'`);
+  if (!NAME_RE.test(value))
+    throw new Error(
+      `${what} name ${JSON.stringify(value).slice(0, 80)} cannot be used in an injected name: it must not contain '--' or end with '-'`,
+    );
   return value;
 }
 

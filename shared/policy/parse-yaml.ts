@@ -27,11 +27,50 @@ const MAX_ERRORS = 50;
 
 /** Every field name the schema knows, for "did you mean" hints on unknown fields. */
 const KNOWN_FIELDS = [
-  'roles', 'clusters', 'users', 'name', 'description', 'eligible', 'activation', 'grants', 'groups',
-  'until', 'email', 'maxDuration', 'defaultDuration', 'mfa', 'userVerification', 'justification',
-  'ticket', 'required', 'pattern', 'approval', 'approvers', 'count', 'selfApproval', 'windows', 'days',
-  'from', 'to', 'tz', 'maxActive', 'sessionTrail', 'onLock', 'kubernetes', 'aws', 'ssh', 'cluster', 'roleArn', 'audience',
-  'stsEndpoint', 'region', 'principals', 'hosts', 'extensions', 'server', 'certificateAuthorityData',
+  'roles',
+  'clusters',
+  'users',
+  'name',
+  'description',
+  'eligible',
+  'activation',
+  'grants',
+  'groups',
+  'until',
+  'email',
+  'maxDuration',
+  'defaultDuration',
+  'mfa',
+  'userVerification',
+  'justification',
+  'ticket',
+  'required',
+  'pattern',
+  'approval',
+  'approvers',
+  'count',
+  'selfApproval',
+  'windows',
+  'days',
+  'from',
+  'to',
+  'tz',
+  'maxActive',
+  'sessionTrail',
+  'onLock',
+  'kubernetes',
+  'aws',
+  'ssh',
+  'cluster',
+  'roleArn',
+  'audience',
+  'stsEndpoint',
+  'region',
+  'principals',
+  'hosts',
+  'extensions',
+  'server',
+  'certificateAuthorityData',
   ...CLOUD_GRANT_FIELDS,
 ];
 
@@ -84,7 +123,11 @@ export function parsePolicyYaml(text: string, opts: { maxBytes?: number } = {}):
   }
   if (!isMap(contents)) {
     const p = at(contents.range[0]);
-    return fail('the policy must be a mapping with `roles:` (and optionally `clusters:` and `users:`)', p.line, p.column);
+    return fail(
+      'the policy must be a mapping with `roles:` (and optionally `clusters:` and `users:`)',
+      p.line,
+      p.column,
+    );
   }
 
   let data: unknown;
@@ -92,7 +135,11 @@ export function parsePolicyYaml(text: string, opts: { maxBytes?: number } = {}):
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
     const msg = (e as Error).message;
-    return fail(/alias/i.test(msg) ? `too many alias expansions (limit ${MAX_ALIAS_COUNT}); refusing to expand: ${msg}` : `could not read the YAML: ${msg}`);
+    return fail(
+      /alias/i.test(msg)
+        ? `too many alias expansions (limit ${MAX_ALIAS_COUNT}); refusing to expand: ${msg}`
+        : `could not read the YAML: ${msg}`,
+    );
   }
 
   const result = PolicySchema.safeParse(data, { reportInput: true });
@@ -166,7 +213,10 @@ function keyText(k: unknown): string {
 
 /** Walk the YAML nodes along a zod path. `found` false: `node` is the deepest existing container
  *  and `key` the key that led to it (the line to point at for a missing field). */
-function locate(doc: Document.Parsed, path: readonly Segment[]): { found: boolean; node: Node | null; key: Node | null } {
+function locate(
+  doc: Document.Parsed,
+  path: readonly Segment[],
+): { found: boolean; node: Node | null; key: Node | null } {
   let cur: unknown = doc.contents;
   let key: Node | null = null;
   for (const seg of path) {
@@ -242,9 +292,13 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_type':
       return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeKind(input)}`;
     case 'too_small':
-      return issue.origin === 'array' ? `list at least ${String(issue.minimum)} item(s)` : `must be at least ${String(issue.minimum)}`;
+      return issue.origin === 'array'
+        ? `list at least ${String(issue.minimum)} item(s)`
+        : `must be at least ${String(issue.minimum)}`;
     case 'too_big':
-      return issue.origin === 'array' ? `list at most ${String(issue.maximum)} item(s)` : `must be at most ${String(issue.maximum)}`;
+      return issue.origin === 'array'
+        ? `list at most ${String(issue.maximum)} item(s)`
+        : `must be at most ${String(issue.maximum)}`;
     case 'invalid_value':
       return `${describeKind(input)} is not one of ${issue.values.map(String).join(', ')}`;
     default:
@@ -281,7 +335,10 @@ function editDistance(a: string, b: string, cap: number): number {
 function limit(errors: PolicyError[]): PolicyError[] {
   if (errors.length <= MAX_ERRORS) return errors;
   const rest = errors.length - MAX_ERRORS;
-  return [...errors.slice(0, MAX_ERRORS), { path: '', line: null, column: null, message: `… and ${rest} more error(s)` }];
+  return [
+    ...errors.slice(0, MAX_ERRORS),
+    { path: '', line: null, column: null, message: `… and ${rest} more error(s)` },
+  ];
 }
 
 function dedupe(errors: PolicyError[]): PolicyError[] {

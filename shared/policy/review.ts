@@ -17,7 +17,8 @@ export interface PolicyReview {
 
 function groupMembers(p: CompiledPolicy): Map<string, Set<string>> {
   const out = new Map<string, Set<string>>();
-  for (const m of p.members) for (const g of m.groups) (out.get(g) ?? out.set(g, new Set()).get(g)!).add(m.email.toLowerCase());
+  for (const m of p.members)
+    for (const g of m.groups) (out.get(g) ?? out.set(g, new Set()).get(g)!).add(m.email.toLowerCase());
   return out;
 }
 
@@ -61,12 +62,15 @@ export function nearest(name: string, pool: Iterable<string>): string | null {
 
 /** Edits between two names, a swap of neighbours counting as one (optimal string alignment). */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -78,16 +82,24 @@ export function reviewPolicy(prev: CompiledPolicy | null, next: CompiledPolicy):
   const eligible = eligibility(next);
   const roles = next.roles.roles;
 
-  if (roles.length === 0) warnings.push({ code: 'no-roles', message: 'the policy has no roles: publishing it makes every role ineligible for everyone' });
+  if (roles.length === 0)
+    warnings.push({
+      code: 'no-roles',
+      message: 'the policy has no roles: publishing it makes every role ineligible for everyone',
+    });
   const used = new Map<string, string[]>();
   for (const r of roles) {
     for (const g of r.eligible.groups) (used.get(g) ?? used.set(g, []).get(g)!).push(`eligible for ${r.name}`);
-    for (const g of r.activation.approval?.approvers.groups ?? []) (used.get(g) ?? used.set(g, []).get(g)!).push(`approves ${r.name}`);
+    for (const g of r.activation.approval?.approvers.groups ?? [])
+      (used.get(g) ?? used.set(g, []).get(g)!).push(`approves ${r.name}`);
   }
   for (const [g, where] of used) {
     if (groups.get(g)?.size) continue;
     const guess = nearest(g, groups.keys());
-    warnings.push({ code: 'empty-group', message: `group "${g}" has no members (${where.join(', ')})${guess ? `: did you mean "${guess}"?` : ''}` });
+    warnings.push({
+      code: 'empty-group',
+      message: `group "${g}" has no members (${where.join(', ')})${guess ? `: did you mean "${guess}"?` : ''}`,
+    });
   }
   for (const r of roles) {
     const who = eligible.get(r.name)!;
@@ -95,10 +107,15 @@ export function reviewPolicy(prev: CompiledPolicy | null, next: CompiledPolicy):
     const a = r.activation.approval;
     if (!a) continue;
     const approvers = approverSet(r, groups);
-    const stuck = [...who].filter((u) => (a.selfApproval ? approvers.size : [...approvers].filter((x) => x !== u).length) < a.count);
+    const stuck = [...who].filter(
+      (u) => (a.selfApproval ? approvers.size : [...approvers].filter((x) => x !== u).length) < a.count,
+    );
     if (stuck.length) {
       const names = stuck.slice(0, 3).join(', ') + (stuck.length > 3 ? ` and ${stuck.length - 3} more` : '');
-      warnings.push({ code: 'approval-unsatisfiable', message: `role ${r.name} needs ${a.count} approval(s) from ${approverText(r).replace(/^\d+ of /, '')}, which nobody but the requester can give for ${names}` });
+      warnings.push({
+        code: 'approval-unsatisfiable',
+        message: `role ${r.name} needs ${a.count} approval(s) from ${approverText(r).replace(/^\d+ of /, '')}, which nobody but the requester can give for ${names}`,
+      });
     }
   }
 
@@ -119,7 +136,8 @@ export function reviewPolicy(prev: CompiledPolicy | null, next: CompiledPolicy):
   }
   for (const r of roles) {
     const p = prevRoles.get(r.name);
-    if (p && approverText(p) !== approverText(r)) changes.push(`approvers of ${r.name}: ${approverText(p)} → ${approverText(r)}`);
+    if (p && approverText(p) !== approverText(r))
+      changes.push(`approvers of ${r.name}: ${approverText(p)} → ${approverText(r)}`);
   }
   return { changes, warnings };
 }

@@ -29,7 +29,10 @@ const text = (what: string, max = 200) =>
 const name = (what: string) =>
   z
     .string({ error: `${what} must be a string` })
-    .regex(NAME_RE, `${what} must be 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, without '--' (PIM Agent uses '--' to join cluster, role and grant in kube context and AWS profile names)`);
+    .regex(
+      NAME_RE,
+      `${what} must be 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit, without '--' (PIM Agent uses '--' to join cluster, role and grant in kube context and AWS profile names)`,
+    );
 
 const email = z
   .string({ error: 'an e-mail address must be a string' })
@@ -112,7 +115,10 @@ const timeOfDay = z
 const timeZone = z.string({ error: 'tz must be a string like Europe/Berlin' }).transform((s, ctx) => {
   const tz = canonicalTimeZone(s);
   if (tz === null) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s)} is not an IANA time zone (e.g. Europe/Berlin, UTC)` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(s)} is not an IANA time zone (e.g. Europe/Berlin, UTC)`,
+    });
     return z.NEVER;
   }
   return tz;
@@ -142,7 +148,11 @@ const approval = z
     approvers: z
       .strictObject({ groups: groups.default([]), users: z.array(email).default([]) })
       .refine((a) => a.groups.length + a.users.length > 0, 'name at least one approver group or user'),
-    count: z.number({ error: 'count must be a whole number >= 1' }).int('count must be a whole number').min(1).default(1),
+    count: z
+      .number({ error: 'count must be a whole number >= 1' })
+      .int('count must be a whole number')
+      .min(1)
+      .default(1),
     selfApproval: z.boolean({ error: 'selfApproval must be true or false' }).default(false),
   })
   .superRefine((a, ctx) => {
@@ -179,21 +189,38 @@ const activation = z
         required: z.boolean({ error: 'required must be true or false' }),
         pattern: ticketPattern.optional(),
         /** what a person should type, in words ("an incident ID like INC-1234"): shown instead of the pattern */
-        hint: z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed').optional(),
+        hint: z
+          .string()
+          .min(1)
+          .max(200)
+          .regex(/^[^\u0000-\u001f\u007f]*$/, 'control characters are not allowed')
+          .optional(),
       })
       .optional(),
     approval: approval.optional(),
     windows: z.array(window).default([]),
-    maxActive: z.number({ error: 'maxActive must be a whole number >= 1' }).int('maxActive must be a whole number').min(1).optional(),
+    maxActive: z
+      .number({ error: 'maxActive must be a whole number >= 1' })
+      .int('maxActive must be a whole number')
+      .min(1)
+      .optional(),
     /** journal every command typed in a shell (with `pim shell-init`) while the role is active */
     sessionTrail: z.boolean({ error: 'sessionTrail must be true or false' }).optional(),
     /** `deactivate`: the role ends when the desktop session locks or the machine suspends (the
      *  tray app's powerMonitor; headless `pim agent` has no such signal) */
-    onLock: z.enum(['deactivate'], { error: (iss) => `${JSON.stringify(iss.input)} is not deactivate (the only onLock action)` }).optional(),
+    onLock: z
+      .enum(['deactivate'], {
+        error: (iss) => `${JSON.stringify(iss.input)} is not deactivate (the only onLock action)`,
+      })
+      .optional(),
   })
   .superRefine((a, ctx) => {
     if (a.defaultDuration !== undefined && a.defaultDuration > a.maxDuration) {
-      ctx.addIssue({ code: 'custom', path: ['defaultDuration'], message: 'defaultDuration is longer than maxDuration' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultDuration'],
+        message: 'defaultDuration is longer than maxDuration',
+      });
     }
   })
   .transform((a) => ({ ...a, defaultDuration: a.defaultDuration ?? Math.min(3600, a.maxDuration) }));
@@ -233,19 +260,27 @@ const awsArn = z
 // drops tabs and newlines, so they are refused on the raw text first (as the agent does at injection).
 const LINE_BREAKING = /[\s\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 const oneLine = (field: string) => (s: string, ctx: z.RefinementCtx) => {
-  if (LINE_BREAKING.test(s)) ctx.addIssue({ code: 'custom', message: `${field} must not contain spaces, newlines or control characters`, continue: false });
+  if (LINE_BREAKING.test(s))
+    ctx.addIssue({
+      code: 'custom',
+      message: `${field} must not contain spaces, newlines or control characters`,
+      continue: false,
+    });
 };
 
-const stsEndpoint = z.string({ error: 'stsEndpoint must be a URL' }).superRefine(oneLine('stsEndpoint')).refine((s) => {
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    return false;
-  }
-  // Plain http only to the local machine (tests, a local STS stand-in).
-  return u.protocol === 'https:' || (u.protocol === 'http:' && /^(localhost|127\.0\.0\.1|\[::1\])$/.test(u.hostname));
-}, 'stsEndpoint must be an https:// URL');
+const stsEndpoint = z
+  .string({ error: 'stsEndpoint must be a URL' })
+  .superRefine(oneLine('stsEndpoint'))
+  .refine((s) => {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      return false;
+    }
+    // Plain http only to the local machine (tests, a local STS stand-in).
+    return u.protocol === 'https:' || (u.protocol === 'http:' && /^(localhost|127\.0\.0\.1|\[::1\])$/.test(u.hostname));
+  }, 'stsEndpoint must be an https:// URL');
 
 const grants = z.strictObject({
   kubernetes: z
@@ -272,7 +307,11 @@ const grants = z.strictObject({
           .min(1, 'list at least one principal'),
         hosts: z.array(text('a host pattern')).min(1, 'list at least one host pattern'),
         extensions: z
-          .array(z.string({ error: 'an extension must be a string' }).regex(/^[A-Za-z0-9@._-]{1,64}$/, 'not an SSH certificate extension name'))
+          .array(
+            z
+              .string({ error: 'an extension must be a string' })
+              .regex(/^[A-Za-z0-9@._-]{1,64}$/, 'not an SSH certificate extension name'),
+          )
           .optional(),
       }),
     )
@@ -291,13 +330,16 @@ const role = z.strictObject({
 
 const cluster = z.strictObject({
   name: name('name'),
-  server: z.string({ error: 'server must be a URL' }).superRefine(oneLine('server')).refine((s) => {
-    try {
-      return new URL(s).protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'server must be an https:// URL'),
+  server: z
+    .string({ error: 'server must be a URL' })
+    .superRefine(oneLine('server'))
+    .refine((s) => {
+      try {
+        return new URL(s).protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, 'server must be an https:// URL'),
   certificateAuthorityData: z
     .string({ error: 'certificateAuthorityData must be a base64 string' })
     .superRefine(oneLine('certificateAuthorityData'))
@@ -315,19 +357,43 @@ export const PolicySchema = z
   })
   .superRefine((p, ctx) => {
     // Cross-field checks, each pointing at the offending entry.
-    const firstIndex = <T>(items: T[], key: (x: T) => string, path: (i: number) => (string | number)[], what: string) => {
+    const firstIndex = <T>(
+      items: T[],
+      key: (x: T) => string,
+      path: (i: number) => (string | number)[],
+      what: string,
+    ) => {
       const seen = new Map<string, number>();
       items.forEach((x, i) => {
         const k = key(x);
         const prev = seen.get(k);
         if (prev !== undefined) {
-          ctx.addIssue({ code: 'custom', path: path(i), message: `duplicate ${what} "${k}" (first defined at ${path(prev).slice(0, 2).join('[')}])` });
+          ctx.addIssue({
+            code: 'custom',
+            path: path(i),
+            message: `duplicate ${what} "${k}" (first defined at ${path(prev).slice(0, 2).join('[')}])`,
+          });
         } else seen.set(k, i);
       });
     };
-    firstIndex(p.roles, (r) => r.name, (i) => ['roles', i, 'name'], 'role name');
-    firstIndex(p.clusters, (c) => c.name, (i) => ['clusters', i, 'name'], 'cluster name');
-    firstIndex(p.users, (u) => u.email, (i) => ['users', i, 'email'], 'user');
+    firstIndex(
+      p.roles,
+      (r) => r.name,
+      (i) => ['roles', i, 'name'],
+      'role name',
+    );
+    firstIndex(
+      p.clusters,
+      (c) => c.name,
+      (i) => ['clusters', i, 'name'],
+      'cluster name',
+    );
+    firstIndex(
+      p.users,
+      (u) => u.email,
+      (i) => ['users', i, 'email'],
+      'user',
+    );
     const clusters = new Set(p.clusters.map((c) => c.name));
     p.roles.forEach((r, i) => {
       // one kube context per (cluster, role): a second grant for the same cluster would take the

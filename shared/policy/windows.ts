@@ -54,12 +54,24 @@ function localParts(tz: string, t: number): LocalParts {
   const out: LocalParts = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
   for (const p of formatterFor(tz).formatToParts(t)) {
     switch (p.type) {
-      case 'year': out.year = Number(p.value); break;
-      case 'month': out.month = Number(p.value); break;
-      case 'day': out.day = Number(p.value); break;
-      case 'hour': out.hour = Number(p.value) % 24; break;
-      case 'minute': out.minute = Number(p.value); break;
-      case 'second': out.second = Number(p.value); break;
+      case 'year':
+        out.year = Number(p.value);
+        break;
+      case 'month':
+        out.month = Number(p.value);
+        break;
+      case 'day':
+        out.day = Number(p.value);
+        break;
+      case 'hour':
+        out.hour = Number(p.value) % 24;
+        break;
+      case 'minute':
+        out.minute = Number(p.value);
+        break;
+      case 'second':
+        out.second = Number(p.value);
+        break;
     }
   }
   return out;
@@ -228,10 +240,7 @@ export function isInWindow(windows: readonly TimeWindow[], now: Date): boolean {
 
 /** The earliest instant at or after `now` at which a window is open (`now` itself when inside one),
  *  with the window that opens then; null when none opens within 8 days. */
-export function nextOpening(
-  windows: readonly TimeWindow[],
-  now: Date,
-): { at: Date; window: TimeWindow } | null {
+export function nextOpening(windows: readonly TimeWindow[], now: Date): { at: Date; window: TimeWindow } | null {
   const t = now.getTime();
   const horizon = t + SEARCH_DAYS * DAY_MS;
   let best: { at: number; window: TimeWindow } | null = null;

@@ -15,17 +15,27 @@ import { openView, startPopoverWorld, VIEWS, type View } from '../helpers/popove
 const CONTROLS = 'button, select, input, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])';
 
 async function axe(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page: page as never }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const result = await new AxeBuilder({ page: page as never })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
+    .analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes.map((n) => `${n.target.join(' ')} — ${n.failureSummary?.replace(/\n/g, ' ')}`).join('\n    ')}`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help}\n    ${v.nodes.map((n) => `${n.target.join(' ')} — ${n.failureSummary?.replace(/\n/g, ' ')}`).join('\n    ')}`,
+    );
 }
 
 /** Tabs from the top of the page; returns the controls in `scope` that focus never reached. */
 async function unreachable(page: Page, scope: Locator): Promise<string[]> {
   // number every focusable control that a user can see and use
   const count = await scope.evaluate((root, sel) => {
-    const els = [...root.querySelectorAll<HTMLElement>(sel)].filter((el) => !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden');
+    const els = [...root.querySelectorAll<HTMLElement>(sel)].filter(
+      (el) =>
+        !(el as HTMLButtonElement).disabled &&
+        el.getClientRects().length > 0 &&
+        getComputedStyle(el).visibility !== 'hidden',
+    );
     els.forEach((el, i) => el.setAttribute('data-a11y-idx', String(i)));
     return els.length;
   }, CONTROLS);
@@ -37,15 +47,32 @@ async function unreachable(page: Page, scope: Locator): Promise<string[]> {
     await page.keyboard.press('Tab');
     const focused = await page.evaluate(() => {
       const el = document.activeElement as HTMLElement | null;
-      return el && el !== document.body ? { idx: el.getAttribute('data-a11y-idx'), text: `${el.tagName.toLowerCase()} ${el.getAttribute('data-testid') ?? el.textContent?.trim().slice(0, 30)}` } : null;
+      return el && el !== document.body
+        ? {
+            idx: el.getAttribute('data-a11y-idx'),
+            text: `${el.tagName.toLowerCase()} ${el.getAttribute('data-testid') ?? el.textContent?.trim().slice(0, 30)}`,
+          }
+        : null;
     });
     if (!focused) continue;
     if (focused.idx === null) outside.push(focused.text);
     else reached.add(focused.idx);
   }
-  const missed = await scope.evaluate((root, seen) => [...root.querySelectorAll<HTMLElement>('[data-a11y-idx]')].filter((el) => !seen.includes(el.getAttribute('data-a11y-idx')!)).map((el) => `${el.tagName.toLowerCase()} ${el.getAttribute('data-testid') ?? el.textContent?.trim().slice(0, 40)}`), [...reached]);
+  const missed = await scope.evaluate(
+    (root, seen) =>
+      [...root.querySelectorAll<HTMLElement>('[data-a11y-idx]')]
+        .filter((el) => !seen.includes(el.getAttribute('data-a11y-idx')!))
+        .map(
+          (el) =>
+            `${el.tagName.toLowerCase()} ${el.getAttribute('data-testid') ?? el.textContent?.trim().slice(0, 40)}`,
+        ),
+    [...reached],
+  );
   const where = (await scope.getAttribute('data-testid')) ?? 'view';
-  return [...missed.map((m) => `never focused: ${m}`), ...[...new Set(outside)].map((o) => `focus left the ${where}: ${o}`)];
+  return [
+    ...missed.map((m) => `never focused: ${m}`),
+    ...[...new Set(outside)].map((o) => `focus left the ${where}: ${o}`),
+  ];
 }
 
 /** The accessible names of the buttons in `scope`, as assistive technology gets them. */
@@ -62,7 +89,9 @@ async function unnamed(page: Page, view: View): Promise<string[]> {
     for (const card of await cards.all()) {
       const role = await card.getByTestId('approval-role').innerText();
       const who = await card.getByTestId('approval-requester').innerText();
-      for (const name of await buttonNames(card)) if (!name.includes(role) || !name.includes(who)) problems.push(`approval button "${name}" does not name ${who} and ${role}`);
+      for (const name of await buttonNames(card))
+        if (!name.includes(role) || !name.includes(who))
+          problems.push(`approval button "${name}" does not name ${who} and ${role}`);
     }
     assert.ok((await cards.count()) > 0);
     return problems;
@@ -71,9 +100,12 @@ async function unnamed(page: Page, view: View): Promise<string[]> {
     const dialog = page.getByRole('dialog', { name: 'Activate ai-cluster-admin' });
     assert.equal(await dialog.count(), 1, 'the dialog is named after the role');
     const names = await buttonNames(dialog);
-    if (!names.some((n) => /^Request\b.*ai-cluster-admin/.test(n))) problems.push(`the submit button does not name the role: ${names.join(', ')}`);
+    if (!names.some((n) => /^Request\b.*ai-cluster-admin/.test(n)))
+      problems.push(`the submit button does not name the role: ${names.join(', ')}`);
     for (const field of await dialog.locator('select, textarea, input').all()) {
-      const label = await field.evaluate((el) => (el as HTMLInputElement).labels?.[0]?.textContent?.trim() ?? el.getAttribute('aria-label') ?? '');
+      const label = await field.evaluate(
+        (el) => (el as HTMLInputElement).labels?.[0]?.textContent?.trim() ?? el.getAttribute('aria-label') ?? '',
+      );
       if (!label) problems.push(`unlabelled field ${await field.getAttribute('data-testid')}`);
     }
     return problems;
@@ -84,7 +116,8 @@ async function unnamed(page: Page, view: View): Promise<string[]> {
   const cards = page.locator('li[data-testid^="role-card-"]');
   for (const card of await cards.all()) {
     const role = (await card.getAttribute('data-testid'))!.replace(/^role-card-/, '');
-    for (const name of await buttonNames(card)) if (!name.includes(role)) problems.push(`button "${name}" on ${role}'s card does not name the role`);
+    for (const name of await buttonNames(card))
+      if (!name.includes(role)) problems.push(`button "${name}" on ${role}'s card does not name the role`);
   }
   return problems;
 }

@@ -79,7 +79,10 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
   assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /people open (http:\/\/\S+)\)/);
   const links: Record<string, string> = {};
-  for (const [email, groups] of [['alice@acme.example', []], ['bob@acme.example', ['--groups', 'eng,leads']]] as const) {
+  for (const [email, groups] of [
+    ['alice@acme.example', []],
+    ['bob@acme.example', ['--groups', 'eng,leads']],
+  ] as const) {
     const add = run(PIM_SERVER, ['user', 'add', repo, email, ...groups]);
     assert.equal(add.code, 0, add.stderr);
     links[email] = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
@@ -87,7 +90,12 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
 
   const people = await Promise.all(
     ['alice@acme.example', 'bob@acme.example'].map(async (email): Promise<Person> => {
-      const ui = await start(PIM, ['--home', path.join(dir, email), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, ENV);
+      const ui = await start(
+        PIM,
+        ['--home', path.join(dir, email), 'ui', '--no-open'],
+        /PIM Agent UI: (http:\/\/\S+)/,
+        ENV,
+      );
       const context = await (browser as Browser).newContext({ viewport: { width: 420, height: 760 } });
       const page = await context.newPage();
       await page.goto(ui.match[1]!);
@@ -113,9 +121,16 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
       if (p === alice) await p.page.screenshot({ path: '/tmp/pim-enrol.png', fullPage: true });
       assert.match(fingerprint, /^[A-Za-z0-9_-]{4}( [A-Za-z0-9_-]{4}){3}$/);
 
-      const [popup] = await Promise.all([p.page.waitForEvent('popup'), p.page.getByTestId('enrol-open-ceremony').click()]);
+      const [popup] = await Promise.all([
+        p.page.waitForEvent('popup'),
+        p.page.getByTestId('enrol-open-ceremony').click(),
+      ]);
       const at = await p.key.attach(popup);
-      assert.equal(await popup.getByTestId('device-fingerprint').innerText(), fingerprint, 'the popover and the ceremony page show the same device');
+      assert.equal(
+        await popup.getByTestId('device-fingerprint').innerText(),
+        fingerprint,
+        'the popover and the ceremony page show the same device',
+      );
       await popup.getByTestId('ceremony-sign').click();
       const result = popup.getByTestId('ceremony-result');
       await result.waitFor({ timeout: 15_000 });
@@ -149,80 +164,108 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     const r = await touchKey(alice, 'open-ceremony-readonly');
     assert.equal(r.state, 'active', r.text);
     assert.match(await r.page.getByTestId('ceremony-summary').innerText(), /activate readonly for 30 min/);
-    assert.match(await r.page.getByTestId('ceremony-summary').innerText(), /checking the nightly job/, 'newlines are folded into one line');
+    assert.match(
+      await r.page.getByTestId('ceremony-summary').innerText(),
+      /checking the nightly job/,
+      'newlines are folded into one line',
+    );
     await r.page.close();
 
     await cardState(page, 'readonly', 'active');
     const countdown = page.getByTestId('countdown-readonly');
     const first = await countdown.innerText();
     assert.match(first, /^(2\d:[0-5]\d|30:00) left$/); // a 30-minute window, give or take a slow machine
-    await page.waitForFunction((before) => document.querySelector('[data-testid="countdown-readonly"]')?.textContent !== before, first, { timeout: 10_000 });
+    await page.waitForFunction(
+      (before) => document.querySelector('[data-testid="countdown-readonly"]')?.textContent !== before,
+      first,
+      { timeout: 10_000 },
+    );
     assert.ok(await page.getByTestId('deactivate-readonly').isVisible());
     assert.equal(await page.getByTestId('activate-readonly').count(), 0, 'an active role is not offered again');
   });
 
   let adminRequest = '';
-  await t.test('(c) approval needed: the ticket is checked as she types; Bob approves from his Approvals view', async () => {
-    const { page } = alice;
-    await page.getByTestId('activate-admin').click();
-    await page.getByTestId('activate-dialog').waitFor();
-    assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), ['15 min', '30 min', '1 h (default)', '2 h']);
-    assert.match(await page.getByTestId('approval-notice').innerText(), /Needs approval by 1 of leads \(not yourself\)/);
-    assert.match(await page.getByTestId('uv-notice').innerText(), /Key \+ PIN/);
-    const submit = page.getByTestId('activate-submit');
-    const hint = page.getByTestId('ticket-hint');
-    // wait for the state AND its words: an empty field is invalid too ("A ticket is required")
-    const validity = (v: 'true' | 'false') =>
-      page.locator(`[data-testid="ticket-hint"][data-valid="${v}"]`, { hasText: v === 'true' ? /Matches/ : /Does not match/ }).waitFor();
-    await page.locator('[data-testid="activate-submit"]:disabled').waitFor(); // justification and ticket are required
-    await page.getByTestId('justification-input').fill('GPU node 17 hangs, need to cordon it');
-    await page.getByTestId('ticket-input').pressSequentially('CHG-1');
-    // the hint follows each keystroke: wait for what it must show, never read a stale frame
-    await validity('false');
-    assert.match(await hint.innerText(), /Does not match \^INC-\[0-9\]\+\$/);
-    await page.locator('[data-testid="activate-submit"]:disabled').waitFor();
-    await page.getByTestId('ticket-input').fill('');
-    await page.locator('[data-testid="ticket-hint"][data-valid="false"]', { hasText: /A ticket is required/ }).waitFor();
-    await page.getByTestId('ticket-input').pressSequentially('INC-');
-    await validity('false'); // checked on every keystroke
-    await page.getByTestId('ticket-input').pressSequentially('4711');
-    await validity('true');
-    assert.match(await hint.innerText(), /Matches/);
-    await page.locator('[data-testid="activate-submit"]:enabled').waitFor();
-    await page.getByTestId('activate-dialog').screenshot({ path: '/tmp/pim-activate-dialog.png' });
-    await submit.click();
-    await cardState(page, 'admin', 'requested');
-    await page.getByTestId('role-card-admin').screenshot({ path: '/tmp/pim-touch-key.png' });
+  await t.test(
+    '(c) approval needed: the ticket is checked as she types; Bob approves from his Approvals view',
+    async () => {
+      const { page } = alice;
+      await page.getByTestId('activate-admin').click();
+      await page.getByTestId('activate-dialog').waitFor();
+      assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), [
+        '15 min',
+        '30 min',
+        '1 h (default)',
+        '2 h',
+      ]);
+      assert.match(
+        await page.getByTestId('approval-notice').innerText(),
+        /Needs approval by 1 of leads \(not yourself\)/,
+      );
+      assert.match(await page.getByTestId('uv-notice').innerText(), /Key \+ PIN/);
+      const submit = page.getByTestId('activate-submit');
+      const hint = page.getByTestId('ticket-hint');
+      // wait for the state AND its words: an empty field is invalid too ("A ticket is required")
+      const validity = (v: 'true' | 'false') =>
+        page
+          .locator(`[data-testid="ticket-hint"][data-valid="${v}"]`, {
+            hasText: v === 'true' ? /Matches/ : /Does not match/,
+          })
+          .waitFor();
+      await page.locator('[data-testid="activate-submit"]:disabled').waitFor(); // justification and ticket are required
+      await page.getByTestId('justification-input').fill('GPU node 17 hangs, need to cordon it');
+      await page.getByTestId('ticket-input').pressSequentially('CHG-1');
+      // the hint follows each keystroke: wait for what it must show, never read a stale frame
+      await validity('false');
+      assert.match(await hint.innerText(), /Does not match \^INC-\[0-9\]\+\$/);
+      await page.locator('[data-testid="activate-submit"]:disabled').waitFor();
+      await page.getByTestId('ticket-input').fill('');
+      await page
+        .locator('[data-testid="ticket-hint"][data-valid="false"]', { hasText: /A ticket is required/ })
+        .waitFor();
+      await page.getByTestId('ticket-input').pressSequentially('INC-');
+      await validity('false'); // checked on every keystroke
+      await page.getByTestId('ticket-input').pressSequentially('4711');
+      await validity('true');
+      assert.match(await hint.innerText(), /Matches/);
+      await page.locator('[data-testid="activate-submit"]:enabled').waitFor();
+      await page.getByTestId('activate-dialog').screenshot({ path: '/tmp/pim-activate-dialog.png' });
+      await submit.click();
+      await cardState(page, 'admin', 'requested');
+      await page.getByTestId('role-card-admin').screenshot({ path: '/tmp/pim-touch-key.png' });
 
-    const r = await touchKey(alice, 'open-ceremony-admin');
-    assert.equal(r.state, 'pending-approval', r.text);
-    await r.page.close();
-    await cardState(page, 'admin', 'pending-approval');
-    assert.match(await page.getByTestId('activation-state-admin').innerText(), /Waiting for 1 of leads/);
+      const r = await touchKey(alice, 'open-ceremony-admin');
+      assert.equal(r.state, 'pending-approval', r.text);
+      await r.page.close();
+      await cardState(page, 'admin', 'pending-approval');
+      assert.match(await page.getByTestId('activation-state-admin').innerText(), /Waiting for 1 of leads/);
 
-    await bob.page.getByTestId('approvals-tab').click();
-    const item = bob.page.locator('li[data-testid^="approval-"]');
-    await item.first().waitFor({ timeout: 10_000 });
-    assert.equal(await item.count(), 1, 'one request waits for bob');
-    adminRequest = ((await item.getAttribute('data-testid')) ?? '').replace(/^approval-/, '');
-    const card = bob.page.getByTestId(`approval-${adminRequest}`);
-    assert.equal(await card.getByTestId('approval-requester').innerText(), 'alice@acme.example');
-    assert.equal(await card.getByTestId('approval-role').innerText(), 'admin');
-    assert.equal(await card.getByTestId('approval-duration').innerText(), '1 h');
-    assert.match(await card.getByTestId('approval-justification').innerText(), /GPU node 17 hangs, need to cordon it/);
-    assert.equal(await card.getByTestId('approval-ticket').innerText(), 'INC-4711');
-    await bob.page.screenshot({ path: '/tmp/pim-approvals.png', fullPage: true });
+      await bob.page.getByTestId('approvals-tab').click();
+      const item = bob.page.locator('li[data-testid^="approval-"]');
+      await item.first().waitFor({ timeout: 10_000 });
+      assert.equal(await item.count(), 1, 'one request waits for bob');
+      adminRequest = ((await item.getAttribute('data-testid')) ?? '').replace(/^approval-/, '');
+      const card = bob.page.getByTestId(`approval-${adminRequest}`);
+      assert.equal(await card.getByTestId('approval-requester').innerText(), 'alice@acme.example');
+      assert.equal(await card.getByTestId('approval-role').innerText(), 'admin');
+      assert.equal(await card.getByTestId('approval-duration').innerText(), '1 h');
+      assert.match(
+        await card.getByTestId('approval-justification').innerText(),
+        /GPU node 17 hangs, need to cordon it/,
+      );
+      assert.equal(await card.getByTestId('approval-ticket').innerText(), 'INC-4711');
+      await bob.page.screenshot({ path: '/tmp/pim-approvals.png', fullPage: true });
 
-    await bob.page.getByTestId(`approve-${adminRequest}`).click();
-    await bob.page.getByTestId(`approval-touch-${adminRequest}`).waitFor();
-    const b = await touchKey(bob, `approval-open-ceremony-${adminRequest}`);
-    assert.equal(b.state, 'active', b.text);
-    await b.page.close();
-    await bob.page.getByTestId(`decided-${adminRequest}`).waitFor({ timeout: 10_000 });
+      await bob.page.getByTestId(`approve-${adminRequest}`).click();
+      await bob.page.getByTestId(`approval-touch-${adminRequest}`).waitFor();
+      const b = await touchKey(bob, `approval-open-ceremony-${adminRequest}`);
+      assert.equal(b.state, 'active', b.text);
+      await b.page.close();
+      await bob.page.getByTestId(`decided-${adminRequest}`).waitFor({ timeout: 10_000 });
 
-    await cardState(page, 'admin', 'active');
-    assert.match(await page.getByTestId('countdown-admin').innerText(), /^(5\d:[0-5]\d|1:00:00) left$/);
-  });
+      await cardState(page, 'admin', 'active');
+      assert.match(await page.getByTestId('countdown-admin').innerText(), /^(5\d:[0-5]\d|1:00:00) left$/);
+    },
+  );
 
   await t.test('(d) a denial carries its reason to the requester', async () => {
     const { page } = alice;
@@ -245,7 +288,10 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     await b.page.close();
 
     await cardState(page, 'db-admin', 'denied');
-    assert.match(await page.getByTestId('activation-state-db-admin').innerText(), /Denied by bob@acme\.example: change freeze until Monday/);
+    assert.match(
+      await page.getByTestId('activation-state-db-admin').innerText(),
+      /Denied by bob@acme\.example: change freeze until Monday/,
+    );
     await page.screenshot({ path: '/tmp/pim-roles.png', fullPage: true });
   });
 
@@ -254,7 +300,10 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     await page.getByTestId('deactivate-readonly').click();
     await cardState(page, 'readonly', 'deactivated');
     assert.ok(await page.getByTestId('activate-readonly').isVisible(), 'it can be activated again');
-    assert.equal(await page.locator('[data-testid="activation-state-admin"]').getAttribute('data-state'), 'active', 'the other role stays active');
+    assert.equal(
+      await page.locator('[data-testid="activation-state-admin"]').getAttribute('data-state'),
+      'active',
+      'the other role stays active',
+    );
   });
-
 });

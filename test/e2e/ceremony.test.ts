@@ -7,8 +7,8 @@ import crypto from 'node:crypto';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { ActivationRequest } from '../../shared/activation';
-import { ControlPlaneClient } from '../../electron/core/activation/cp-client';
-import { FileKeystore, createDeviceKey, type DeviceKey } from '../../electron/core/keystore';
+import { ControlPlaneClient } from '../../agent/activation/cp-client';
+import { FileKeystore, createDeviceKey, type DeviceKey } from '../../agent/keystore';
 import { serve, type RunningServer } from '../../server/http';
 import { launchChromium } from '../helpers/browser';
 import { makeRepo, tmpDir } from '../helpers/repo';
@@ -62,7 +62,13 @@ async function pageWithKey(browser: Browser): Promise<Page> {
   const cdp = await context.newCDPSession(page);
   await cdp.send('WebAuthn.enable');
   await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    options: {
+      protocol: 'ctap2',
+      transport: 'usb',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
   });
   return page;
 }
@@ -78,7 +84,10 @@ async function enrolThroughPage(browser: Browser, srv: RunningServer, email: str
   const key = await createDeviceKey(new FileKeystore(tmpDir()));
   const client = new ControlPlaneClient(srv.url, key);
   const { code } = srv.controlPlane.addUser(email, []);
-  const started = await client.call<{ id: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', { code, deviceJwk: key.publicJwk });
+  const started = await client.call<{ id: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', {
+    code,
+    deviceJwk: key.publicJwk,
+  });
   assert.equal(started.ceremonyUrl, `${srv.publicUrl}/ceremony/enrol/${started.id}`);
   const page = await pageWithKey(browser);
   await page.goto(started.ceremonyUrl);
@@ -125,14 +134,25 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     const res = await fetch(`${srv.publicUrl}/ceremony/activation/abc`);
     assert.equal(res.status, 200, 'the ceremony page is served by the control plane (server/http.ts wiring)');
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
-    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'/);
+    assert.match(
+      res.headers.get('content-security-policy') ?? '',
+      /default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'/,
+    );
     assert.equal(res.headers.get('x-frame-options'), 'DENY');
     assert.equal(res.headers.get('referrer-policy'), 'no-referrer');
     assert.equal(res.headers.get('cache-control'), 'no-store');
     assert.match(await res.text(), /<script src="\/ceremony\/app\.js"><\/script>/);
-    assert.equal((await fetch(`${srv.publicUrl}/ceremony/app.js`)).headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.equal(
+      (await fetch(`${srv.publicUrl}/ceremony/app.js`)).headers.get('content-type'),
+      'text/javascript; charset=utf-8',
+    );
     assert.equal((await fetch(`${srv.publicUrl}/ceremony/styles.css`)).status, 200);
-    for (const p of ['/ceremony/approval/not-a-nonce', '/ceremony/../trust-root.json', '/ceremony/index.html', '/ceremony/other/abc']) {
+    for (const p of [
+      '/ceremony/approval/not-a-nonce',
+      '/ceremony/../trust-root.json',
+      '/ceremony/index.html',
+      '/ceremony/other/abc',
+    ]) {
       assert.notEqual((await fetch(`${srv.publicUrl}${p}`)).headers.get('content-type'), 'text/html; charset=utf-8', p);
     }
   });
@@ -144,7 +164,9 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
 
   await t.test('an auto-approved role: the summary says what is signed, and the touch activates it', async () => {
     const ssh = sshPublicKey();
-    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', { request: request(alice, 'readonly', { sshPublicKey: ssh }) });
+    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
+      request: request(alice, 'readonly', { sshPublicKey: ssh }),
+    });
     assert.equal(created.activation.state, 'requested');
     await alice.page.goto(created.activation.ceremonyUrl!);
     const summary = alice.page.getByTestId('ceremony-summary');
@@ -159,7 +181,10 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.equal(await alice.page.getByTestId('ssh-key').getAttribute('title'), ssh);
     assert.match(await alice.page.getByTestId('ssh-key').innerText(), /^ssh-ed25519 AAAAC3Nz…/);
     const ev = srv.controlPlane.evidence(created.activation.id);
-    assert.equal((await alice.page.getByTestId('request-fingerprint').innerText()).replace(/\s/g, ''), ev.requestSha256.slice(0, 16));
+    assert.equal(
+      (await alice.page.getByTestId('request-fingerprint').innerText()).replace(/\s/g, ''),
+      ev.requestSha256.slice(0, 16),
+    );
     assert.match(await alice.page.title(), /Activate readonly/);
     await alice.page.screenshot({ path: '/tmp/ceremony.png', fullPage: true });
 
@@ -181,7 +206,9 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
   });
 
   await t.test('a role that needs approval waits, then another person approves it on their page', async () => {
-    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', { request: request(alice, 'prod-admin', { duration: 3600 }) });
+    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
+      request: request(alice, 'prod-admin', { duration: 3600 }),
+    });
     await alice.page.goto(created.activation.ceremonyUrl!);
     assert.match(await alice.page.getByTestId('approval-note').innerText(), /still needs approval/);
     await alice.page.getByTestId('ceremony-sign').click();
@@ -189,7 +216,11 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.equal(waiting.state, 'pending-approval', waiting.text);
     assert.match(waiting.text, /Waiting for approval/);
 
-    const challenge = await bob.client.call<{ ceremonyUrl: string; ceremonyId: string }>('POST', `/api/v1/approvals/${created.activation.id}`, { decision: 'approve', reason: 'looks right' });
+    const challenge = await bob.client.call<{ ceremonyUrl: string; ceremonyId: string }>(
+      'POST',
+      `/api/v1/approvals/${created.activation.id}`,
+      { decision: 'approve', reason: 'looks right' },
+    );
     assert.equal(challenge.ceremonyUrl, `${srv.publicUrl}/ceremony/approval/${challenge.ceremonyId}`);
     await bob.page.goto(challenge.ceremonyUrl);
     const summary = await bob.page.getByTestId('ceremony-summary').innerText();
@@ -199,16 +230,25 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     await bob.page.getByTestId('ceremony-sign').click();
     const approved = await result(bob.page);
     assert.equal(approved.state, 'active', approved.text);
-    assert.equal((await alice.client.call<{ state: string }>('GET', `/api/v1/activations/${created.activation.id}`)).state, 'active');
+    assert.equal(
+      (await alice.client.call<{ state: string }>('GET', `/api/v1/activations/${created.activation.id}`)).state,
+      'active',
+    );
   });
 
   await t.test('a denial is signed with its reason, and the requester sees it', async () => {
-    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', { request: request(alice, 'prod-admin', { duration: 1800 }) });
+    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
+      request: request(alice, 'prod-admin', { duration: 1800 }),
+    });
     await alice.page.goto(created.activation.ceremonyUrl!);
     await alice.page.getByTestId('ceremony-sign').click();
     assert.equal((await result(alice.page)).state, 'pending-approval');
 
-    const challenge = await bob.client.call<{ ceremonyUrl: string }>('POST', `/api/v1/approvals/${created.activation.id}`, { decision: 'deny', reason: 'change freeze until Monday' });
+    const challenge = await bob.client.call<{ ceremonyUrl: string }>(
+      'POST',
+      `/api/v1/approvals/${created.activation.id}`,
+      { decision: 'deny', reason: 'change freeze until Monday' },
+    );
     await bob.page.goto(challenge.ceremonyUrl);
     const summary = await bob.page.getByTestId('ceremony-summary').innerText();
     assert.match(summary, /bob, you are about to DENY alice's request to activate prod-admin for 30 min/);
@@ -217,13 +257,18 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     const denied = await result(bob.page);
     assert.equal(denied.state, 'denied', denied.text);
     assert.match(denied.text, /change freeze until Monday/);
-    const view = await alice.client.call<{ state: string; endReason: string }>('GET', `/api/v1/activations/${created.activation.id}`);
+    const view = await alice.client.call<{ state: string; endReason: string }>(
+      'GET',
+      `/api/v1/activations/${created.activation.id}`,
+    );
     assert.equal(view.state, 'denied');
     assert.match(view.endReason, /change freeze until Monday/);
   });
 
   await t.test('cancelling the key prompt signs nothing and offers to try again', async () => {
-    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', { request: request(alice, 'readonly', { duration: 600 }) });
+    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
+      request: request(alice, 'readonly', { duration: 600 }),
+    });
     const page = await pageWithKey(browser); // a key that was never enrolled: the browser finds no credential and refuses
     await page.goto(created.activation.ceremonyUrl!);
     await page.getByTestId('ceremony-sign').click();
@@ -231,7 +276,10 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.equal(r.state, 'cancelled', r.text);
     assert.match(r.text, /Cancelled — nothing was signed/);
     assert.match(await page.getByTestId('ceremony-sign').innerText(), /Try again/);
-    assert.equal((await alice.client.call<{ state: string }>('GET', `/api/v1/activations/${created.activation.id}`)).state, 'requested');
+    assert.equal(
+      (await alice.client.call<{ state: string }>('GET', `/api/v1/activations/${created.activation.id}`)).state,
+      'requested',
+    );
     // the right key, on the same page: the retry goes through
     await alice.page.goto(created.activation.ceremonyUrl!);
     await alice.page.getByTestId('ceremony-sign').click();
@@ -247,7 +295,9 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.match(missing.text, /not found/i);
     assert.equal(await page.getByTestId('ceremony-sign').count(), 0);
 
-    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', { request: request(alice, 'readonly', { duration: 600 }) });
+    const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
+      request: request(alice, 'readonly', { duration: 600 }),
+    });
     await page.addInitScript(() => {
       delete (window as { PublicKeyCredential?: unknown }).PublicKeyCredential;
     });

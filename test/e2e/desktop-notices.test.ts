@@ -35,7 +35,12 @@ test('the web shell notifies once per event through the browser, and fragments o
   const bob = people['bob@acme.example']!;
 
   // alice asks for admin: bob's web shell shows that his approval is waiting
-  const ask = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--duration', '1h', '--no-open'], /sign this request: (\S+)/, ENV);
+  const ask = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'admin', '--duration', '1h', '--no-open'],
+    /sign this request: (\S+)/,
+    ENV,
+  );
   assert.equal((await touch(alice.key, ask.match[1]!)).value?.state, 'pending-approval');
   await ask.exited();
 
@@ -60,11 +65,18 @@ test('the web shell notifies once per event through the browser, and fragments o
   page.on('console', (m) => consoleLines.push(m.text()));
   page.on('pageerror', (e) => consoleLines.push(String(e)));
   await page.goto(ui.match[1]!);
-  const notes = () => page.evaluate(() => (window as unknown as { __notes: Note[] }).__notes.map((n) => ({ title: n.title, body: n.body })));
+  const notes = () =>
+    page.evaluate(() =>
+      (window as unknown as { __notes: Note[] }).__notes.map((n) => ({ title: n.title, body: n.body })),
+    );
   await page
-    .waitForFunction(() => (window as unknown as { __notes: Note[] }).__notes.some((n) => n.title === 'alice@acme.example asks for admin'))
+    .waitForFunction(() =>
+      (window as unknown as { __notes: Note[] }).__notes.some((n) => n.title === 'alice@acme.example asks for admin'),
+    )
     .catch(async (e: Error) => {
-      throw new Error(`${e.message}; notes: ${JSON.stringify(await notes())}; console: ${consoleLines.join(' | ')}; approvals: ${bob.pim('approvals', '--json').stdout}`);
+      throw new Error(
+        `${e.message}; notes: ${JSON.stringify(await notes())}; console: ${consoleLines.join(' | ')}; approvals: ${bob.pim('approvals', '--json').stdout}`,
+      );
     });
   assert.deepEqual(await notes(), [{ title: 'alice@acme.example asks for admin', body: 'Waiting for your approval.' }]);
   // a click opens the approvals view
@@ -73,14 +85,25 @@ test('the web shell notifies once per event through the browser, and fragments o
 
   // bob activates readonly and gives it back: one "was deactivated", however often the page polls
   await page.getByTestId('roles-tab').click();
-  const act = await start(PIM, ['--home', bob.home, 'activate', 'readonly', '--duration', '1h', '--no-open'], /sign this request: (\S+)/, ENV);
+  const act = await start(
+    PIM,
+    ['--home', bob.home, 'activate', 'readonly', '--duration', '1h', '--no-open'],
+    /sign this request: (\S+)/,
+    ENV,
+  );
   assert.equal((await touch(bob.key, act.match[1]!)).value?.state, 'active');
   await act.exited();
   assert.equal(bob.pim('deactivate', 'readonly').code, 0);
-  await page.waitForFunction(() => (window as unknown as { __notes: Note[] }).__notes.some((n) => n.title === 'readonly was deactivated'), undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => (window as unknown as { __notes: Note[] }).__notes.some((n) => n.title === 'readonly was deactivated'),
+    undefined,
+    { timeout: 30_000 },
+  );
   // several polls later (2 s each), still one
   const polls = await page.evaluate(() => performance.getEntriesByType('resource').length);
-  await page.waitForFunction((n) => performance.getEntriesByType('resource').length > n + 3, polls, { timeout: 30_000 });
+  await page.waitForFunction((n) => performance.getEntriesByType('resource').length > n + 3, polls, {
+    timeout: 30_000,
+  });
   assert.equal((await notes()).filter((n) => n.title === 'readonly was deactivated').length, 1);
 
   // a fragment opens the activate dialog prefilled, and nothing is requested

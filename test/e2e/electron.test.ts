@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { electronUnavailable } from '../../electron/core/cli/start';
+import { electronUnavailable } from '../../app/start';
 import { METHOD_NAMES } from '../../shared/api-methods';
 import { ROOT, tmpDir } from '../helpers/repo';
 
@@ -17,7 +17,10 @@ test('the Electron app starts, shows its popover, and exposes exactly the contra
     return;
   }
   const { _electron } = await import('playwright-core');
-  const app = await _electron.launch({ args: [path.join(ROOT, 'dist', 'electron-main.cjs')], env: { ...process.env, PIM_HOME: tmpDir() } });
+  const app = await _electron.launch({
+    args: [path.join(ROOT, 'dist', 'electron-main.cjs')],
+    env: { ...process.env, PIM_HOME: tmpDir() },
+  });
   try {
     const win = await app.firstWindow();
     await win.getByTestId('connection-badge').waitFor();

@@ -39,7 +39,11 @@ users:
 `;
 
 /** Click what opens a ceremony, touch the key on the page that opens; its outcome and the page. */
-async function touchKey(page: Page, key: SecurityKey, opener: string): Promise<{ state: string | null; text: string; summary: string; popup: Page }> {
+async function touchKey(
+  page: Page,
+  key: SecurityKey,
+  opener: string,
+): Promise<{ state: string | null; text: string; summary: string; popup: Page }> {
   const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId(opener).click()]);
   const at = await key.attach(popup);
   const summary = popup.getByTestId('ceremony-summary');
@@ -49,12 +53,20 @@ async function touchKey(page: Page, key: SecurityKey, opener: string): Promise<{
   const result = popup.getByTestId('ceremony-result');
   await result.waitFor({ timeout: 15_000 });
   await key.keep(at);
-  return { state: await result.getAttribute('data-state'), text: await result.innerText(), summary: summaryText, popup };
+  return {
+    state: await result.getAttribute('data-state'),
+    text: await result.innerText(),
+    summary: summaryText,
+    popup,
+  };
 }
 
 /** "4:59 left" / "1:02:03 left" → seconds */
 function seconds(countdown: string): number {
-  const parts = countdown.replace(/\s*left$/, '').split(':').map(Number);
+  const parts = countdown
+    .replace(/\s*left$/, '')
+    .split(':')
+    .map(Number);
   return parts.reduce((acc, n) => acc * 60 + n, 0);
 }
 
@@ -75,8 +87,16 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
   assert.equal(add.code, 0, add.stderr);
   const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
 
-  const env = { PIM_KEYSTORE: 'file', PIM_ACTIVATION_POLL_MS: '400', PIM_AUDIT_SYNC_MS: '500', HOME: userHome, KUBECONFIG: kubeconfig, SSH_AUTH_SOCK: '' };
-  const startUi = () => start(PIM, ['--home', path.join(dir, 'pim-home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
+  const env = {
+    PIM_KEYSTORE: 'file',
+    PIM_ACTIVATION_POLL_MS: '400',
+    PIM_AUDIT_SYNC_MS: '500',
+    HOME: userHome,
+    KUBECONFIG: kubeconfig,
+    SSH_AUTH_SOCK: '',
+  };
+  const startUi = () =>
+    start(PIM, ['--home', path.join(dir, 'pim-home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
   let ui = await startUi();
   const context = await browser.newContext({ viewport: { width: 420, height: 900 } });
   const page = await context.newPage();
@@ -101,7 +121,7 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await popup.close();
     await page.getByTestId(`role-card-${ROLE}`).waitFor({ timeout: 15_000 });
     // The credential manager reads the device key once, at start-up: an agent enrolled while it
-    // runs injects nothing until it restarts (electron/core/credentials/manager.ts deviceKey()).
+    // runs injects nothing until it restarts (agent/credentials/manager.ts deviceKey()).
     // Restart `pim ui` as a user would after enrolling, then carry on in the new session.
     await stop(ui.child);
     ui = await startUi();
@@ -110,36 +130,60 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
   }
 
   let firstEnd = 0;
-  await t.test('a 5-minute activation: the banner says it ends in 5 minutes; the card lists its kube context', async () => {
-    assert.equal(await page.getByTestId('expiry-banner').count(), 0, 'nothing ends yet');
-    await page.getByTestId(`activate-${ROLE}`).click();
-    await page.getByTestId('activate-dialog').waitFor();
-    assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), ['5 min (default)']);
-    await page.getByTestId('activate-submit').click();
-    await page
-      .locator(`[data-testid="activation-state-${ROLE}"][data-state="requested"]`)
-      .waitFor({ timeout: 10_000 })
-      .catch(async (e: Error) => assert.fail(`${e.message}\n--- dialog: ${await page.getByTestId('activate-dialog').innerText().catch(() => '(gone)')}\n--- pim ui said:\n${ui.output().slice(-3000)}`));
-    const r = await touchKey(page, key, `open-ceremony-${ROLE}`);
-    assert.equal(r.state, 'active', r.text);
-    await r.popup.close();
-    await page.locator(`[data-testid="activation-state-${ROLE}"][data-state="active"]`).waitFor({ timeout: 10_000 });
+  await t.test(
+    'a 5-minute activation: the banner says it ends in 5 minutes; the card lists its kube context',
+    async () => {
+      assert.equal(await page.getByTestId('expiry-banner').count(), 0, 'nothing ends yet');
+      await page.getByTestId(`activate-${ROLE}`).click();
+      await page.getByTestId('activate-dialog').waitFor();
+      assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), [
+        '5 min (default)',
+      ]);
+      await page.getByTestId('activate-submit').click();
+      await page
+        .locator(`[data-testid="activation-state-${ROLE}"][data-state="requested"]`)
+        .waitFor({ timeout: 10_000 })
+        .catch(async (e: Error) =>
+          assert.fail(
+            `${e.message}\n--- dialog: ${await page
+              .getByTestId('activate-dialog')
+              .innerText()
+              .catch(() => '(gone)')}\n--- pim ui said:\n${ui.output().slice(-3000)}`,
+          ),
+        );
+      const r = await touchKey(page, key, `open-ceremony-${ROLE}`);
+      assert.equal(r.state, 'active', r.text);
+      await r.popup.close();
+      await page.locator(`[data-testid="activation-state-${ROLE}"][data-state="active"]`).waitFor({ timeout: 10_000 });
 
-    const notice = page.getByTestId(`expiry-notice-${ROLE}`);
-    await notice.waitFor({ timeout: 10_000 });
-    assert.match(await notice.getByTestId('expiry-notice-text').innerText(), new RegExp(`^${ROLE} ends in [45] minutes$`));
-    assert.equal(await notice.getAttribute('data-threshold'), '10');
-    firstEnd = seconds(await page.getByTestId(`countdown-${ROLE}`).innerText());
-    assert.ok(firstEnd <= 300 && firstEnd > 200, `a 5-minute window: ${firstEnd} s left`);
+      const notice = page.getByTestId(`expiry-notice-${ROLE}`);
+      await notice.waitFor({ timeout: 10_000 });
+      assert.match(
+        await notice.getByTestId('expiry-notice-text').innerText(),
+        new RegExp(`^${ROLE} ends in [45] minutes$`),
+      );
+      assert.equal(await notice.getAttribute('data-threshold'), '10');
+      firstEnd = seconds(await page.getByTestId(`countdown-${ROLE}`).innerText());
+      assert.ok(firstEnd <= 300 && firstEnd > 200, `a 5-minute window: ${firstEnd} s left`);
 
-    // the agent injects the kube context in the background: wait for the card to list it
-    const creds = page.getByTestId(`credentials-${ROLE}`);
-    await creds.waitFor({ timeout: 15_000 }).catch((e: Error) => assert.fail(`${e.message}\n--- pim ui said:\n${ui.output().slice(-3000)}`));
-    assert.deepEqual(await creds.getByTestId('credential-item').allInnerTexts(), [`kube context ${CONTEXT}`]);
-    assert.equal(await page.getByTestId(`credentials-hint-${ROLE}`).innerText(), `use it: kubectl --context ${CONTEXT}`);
-    assert.match(fs.readFileSync(kubeconfig, 'utf8'), new RegExp(`name: ${CONTEXT}`), 'the context is really in the kubeconfig');
-    await page.screenshot({ path: '/tmp/pim-expiry-banner.png', fullPage: true });
-  });
+      // the agent injects the kube context in the background: wait for the card to list it
+      const creds = page.getByTestId(`credentials-${ROLE}`);
+      await creds
+        .waitFor({ timeout: 15_000 })
+        .catch((e: Error) => assert.fail(`${e.message}\n--- pim ui said:\n${ui.output().slice(-3000)}`));
+      assert.deepEqual(await creds.getByTestId('credential-item').allInnerTexts(), [`kube context ${CONTEXT}`]);
+      assert.equal(
+        await page.getByTestId(`credentials-hint-${ROLE}`).innerText(),
+        `use it: kubectl --context ${CONTEXT}`,
+      );
+      assert.match(
+        fs.readFileSync(kubeconfig, 'utf8'),
+        new RegExp(`name: ${CONTEXT}`),
+        'the context is really in the kubeconfig',
+      );
+      await page.screenshot({ path: '/tmp/pim-expiry-banner.png', fullPage: true });
+    },
+  );
 
   await t.test('one click on Extend, a key touch on the ceremony page, and the card shows the new end', async () => {
     const notice = page.getByTestId(`expiry-notice-${ROLE}`);
@@ -147,8 +191,15 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.getByTestId(`notice-extend-${ROLE}`).click();
     // a browser opens the ceremony on the user's click: the banner asks for it
     await page.locator(`[data-testid="notice-extension-${ROLE}"][data-state="requested"]`).waitFor({ timeout: 10_000 });
-    assert.match(await page.getByTestId(`notice-extension-${ROLE}`).innerText(), /Extend by 5 min: touch your security key/);
-    assert.equal(await page.locator(`[data-testid="activation-state-${ROLE}"]`).getAttribute('data-state'), 'active', 'the role stays active meanwhile');
+    assert.match(
+      await page.getByTestId(`notice-extension-${ROLE}`).innerText(),
+      /Extend by 5 min: touch your security key/,
+    );
+    assert.equal(
+      await page.locator(`[data-testid="activation-state-${ROLE}"]`).getAttribute('data-state'),
+      'active',
+      'the role stays active meanwhile',
+    );
     await page.locator(`[data-testid="extension-state-${ROLE}"][data-state="requested"]`).waitFor();
 
     const r = await touchKey(page, key, `notice-open-ceremony-${ROLE}`);
@@ -160,7 +211,10 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.waitForFunction(
       ({ role, min }) => {
         const text = document.querySelector(`[data-testid="countdown-${role}"]`)?.textContent ?? '';
-        const parts = text.replace(/\s*left$/, '').split(':').map(Number);
+        const parts = text
+          .replace(/\s*left$/, '')
+          .split(':')
+          .map(Number);
         return parts.length >= 2 && parts.reduce((a, n) => a * 60 + n, 0) > min;
       },
       { role: ROLE, min: firstEnd + 200 },
@@ -168,9 +222,14 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     );
     const after = seconds(await page.getByTestId(`countdown-${ROLE}`).innerText());
     assert.ok(after > 480 && after <= 600, `about 10 minutes after the start: ${after} s left`);
-    await page.locator(`[data-testid="expiry-notice-${ROLE}"]:not([data-activation="${before}"])`).waitFor({ timeout: 10_000 });
+    await page
+      .locator(`[data-testid="expiry-notice-${ROLE}"]:not([data-activation="${before}"])`)
+      .waitFor({ timeout: 10_000 });
     assert.equal(await page.getByTestId(`extension-state-${ROLE}`).count(), 0, 'no extension waiting any more');
-    assert.ok(await page.getByTestId(`notice-extend-${ROLE}`).isVisible(), 'the new end is within 10 minutes: Extend is offered again');
+    assert.ok(
+      await page.getByTestId(`notice-extend-${ROLE}`).isVisible(),
+      'the new end is within 10 minutes: Extend is offered again',
+    );
     await page.getByTestId(`credentials-${ROLE}`).waitFor({ timeout: 15_000 });
   });
 
@@ -189,13 +248,31 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.getByTestId('audit-view').waitFor();
     const records = page.getByTestId('audit-record');
     await page.locator('[data-testid="audit-record"][data-type="activation-extended"]').waitFor({ timeout: 10_000 });
-    await page.locator('[data-testid="audit-record"][data-type="credentials-injected"]').first().waitFor({ timeout: 10_000 });
-    const seqs = (await records.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq')))));
+    await page
+      .locator('[data-testid="audit-record"][data-type="credentials-injected"]')
+      .first()
+      .waitFor({ timeout: 10_000 });
+    const seqs = await records.evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-seq'))));
     assert.ok(seqs.length >= 6, `records: ${seqs.join(',')}`);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => b - a),
+      'newest first',
+    );
     const types = await records.evaluateAll((els) => els.map((e) => e.getAttribute('data-type')));
-    assert.equal(types[types.length - 1] === 'keystore-changed' || types[types.length - 1] === 'enrolled', true, 'it starts at enrolment');
-    for (const t of ['enrolled', 'activation-requested', 'activation-active', 'activation-extended', 'credentials-injected']) assert.ok(types.includes(t), `a ${t} record`);
+    assert.equal(
+      types[types.length - 1] === 'keystore-changed' || types[types.length - 1] === 'enrolled',
+      true,
+      'it starts at enrolment',
+    );
+    for (const t of [
+      'enrolled',
+      'activation-requested',
+      'activation-active',
+      'activation-extended',
+      'credentials-injected',
+    ])
+      assert.ok(types.includes(t), `a ${t} record`);
     const extended = page.locator('[data-testid="audit-record"][data-type="activation-extended"]').first();
     assert.equal(await extended.getByTestId('audit-record-type').innerText(), 'Extended');
     assert.equal(await extended.getByTestId('audit-record-role').innerText(), ROLE);
@@ -203,13 +280,20 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
 
     // the role filter narrows the timeline to the role's records
     await page.getByTestId('audit-role-filter').selectOption(ROLE);
-    await page.waitForFunction(() => {
-      const els = [...document.querySelectorAll('[data-testid="audit-record"]')];
-      return els.length > 0 && !els.some((e) => e.getAttribute('data-type') === 'enrolled');
-    }, undefined, { timeout: 10_000 });
+    await page.waitForFunction(
+      () => {
+        const els = [...document.querySelectorAll('[data-testid="audit-record"]')];
+        return els.length > 0 && !els.some((e) => e.getAttribute('data-type') === 'enrolled');
+      },
+      undefined,
+      { timeout: 10_000 },
+    );
     const roles = await records.evaluateAll((els) => els.map((e) => e.getAttribute('data-role')));
     assert.ok(roles.length >= 4 && roles.length < seqs.length, `narrowed: ${roles.length} of ${seqs.length}`);
-    assert.ok(roles.every((r) => r === ROLE), roles.join(','));
+    assert.ok(
+      roles.every((r) => r === ROLE),
+      roles.join(','),
+    );
     await page.getByTestId('audit-role-filter').selectOption('readonly');
     await page.getByTestId('audit-empty').waitFor({ timeout: 10_000 });
     await page.getByTestId('audit-role-filter').selectOption('');
@@ -219,7 +303,10 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.locator('[data-testid="audit-pending"][data-pending="0"]').waitFor({ timeout: 20_000 });
     assert.match(await page.getByTestId('audit-pending').innerText(), /Every record is with the control plane/);
     assert.match(await page.getByTestId('audit-last-sync').innerText(), /^Last sync (just now|\d+ min ago)$/);
-    await page.locator('[data-testid="audit-record"][data-synced="false"]').first().waitFor({ state: 'detached', timeout: 10_000 });
+    await page
+      .locator('[data-testid="audit-record"][data-synced="false"]')
+      .first()
+      .waitFor({ state: 'detached', timeout: 10_000 });
     assert.equal(await page.getByTestId('audit-sync-warning').count(), 0);
     await page.screenshot({ path: '/tmp/pim-audit.png', fullPage: true });
   });

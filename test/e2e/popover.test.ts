@@ -28,12 +28,24 @@ test('the popover lists roles online, and keeps them with an offline badge when 
       users: [{ email: alice@acme.example, until: 2025-12-31 }]
     activation: { maxDuration: 1h }
 `;
-  fs.writeFileSync(policy, fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8').trimEnd() + '\n' + ended);
+  fs.writeFileSync(
+    policy,
+    fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8').trimEnd() + '\n' + ended,
+  );
   const publish = run(PIM_SERVER, ['publish', repo, policy]);
   assert.equal(publish.code, 0, publish.stderr);
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /serving .* at (http:\/\/\S+)/);
   const serverUrl = server.match[1]!;
-  const connect = run(PIM, ['--home', home, 'connect', serverUrl, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json')]);
+  const connect = run(PIM, [
+    '--home',
+    home,
+    'connect',
+    serverUrl,
+    '--user',
+    'alice@acme.example',
+    '--root',
+    path.join(repo, 'trust-root.json'),
+  ]);
   assert.equal(connect.code, 0, connect.stderr);
   const ui = await start(PIM, ['--home', home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/);
 
@@ -70,7 +82,12 @@ test('the web shell refuses API calls without the session token or from another 
   const dir = tmpDir();
   const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/);
   const { origin, token } = await webShellSession(ui.match[1]!);
-  const call = (headers: Record<string, string>) => fetch(`${origin}/api/getState`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' });
+  const call = (headers: Record<string, string>) =>
+    fetch(`${origin}/api/getState`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: '{}',
+    });
   assert.equal((await call({})).status, 401);
   assert.equal((await call({ authorization: 'Bearer wrong' })).status, 401);
   assert.equal((await call({ authorization: `Bearer ${token}`, origin: 'http://evil.example' })).status, 403);
@@ -79,16 +96,31 @@ test('the web shell refuses API calls without the session token or from another 
   const body = (await ok.json()) as { ok: boolean; value: { connection: string } };
   assert.equal(body.ok, true);
   assert.equal(body.value.connection, 'unconfigured');
-  const bad = await (await fetch(`${origin}/api/checkRole`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"role":5}' })).json();
+  const bad = await (
+    await fetch(`${origin}/api/checkRole`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: '{"role":5}',
+    })
+  ).json();
   assert.deepEqual(Object.keys(bad as object).sort(), ['error', 'ok']);
   assert.equal((bad as { error: { code: string } }).error.code, 'bad-input');
   // DNS rebinding: a page on evil.example resolving to 127.0.0.1 sends its own Host header
   const port = new URL(origin).port;
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/api/getState', method: 'POST', headers: { host: `evil.example:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/api/getState',
+        method: 'POST',
+        headers: { host: `evil.example:${port}`, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     req.end('{}');
   });

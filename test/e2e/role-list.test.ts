@@ -58,17 +58,37 @@ users:
   - { email: alice@acme.example, groups: [ml] }
 `;
 /** as the popover lists them while none is active: by name */
-const ROLES = ['billing-viewer', 'gpu-cluster-admin', 'gpu-cluster-readonly', 'inference-admin', 'inference-readonly', 'network-readonly', 'storage-admin', 'vm-ssh'];
+const ROLES = [
+  'billing-viewer',
+  'gpu-cluster-admin',
+  'gpu-cluster-readonly',
+  'inference-admin',
+  'inference-readonly',
+  'network-readonly',
+  'storage-admin',
+  'vm-ssh',
+];
 
 /** The role cards in the order the popover lists them. */
 async function listed(page: Page): Promise<string[]> {
-  const ids = await page.locator('[data-testid^="role-card-"]').evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!));
+  const ids = await page
+    .locator('[data-testid^="role-card-"]')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('data-testid')!));
   return ids.map((id) => id.replace(/^role-card-/, ''));
 }
 
 /** Waits until the listed roles are exactly `roles` (the list re-renders as one types). */
 async function waitListed(page: Page, roles: string[]): Promise<void> {
-  await page.waitForFunction((want) => JSON.stringify([...document.querySelectorAll('[data-testid^="role-card-"]')].map((e) => e.getAttribute('data-testid')!.replace(/^role-card-/, ''))) === want, JSON.stringify(roles), { timeout: 10_000 });
+  await page.waitForFunction(
+    (want) =>
+      JSON.stringify(
+        [...document.querySelectorAll('[data-testid^="role-card-"]')].map((e) =>
+          e.getAttribute('data-testid')!.replace(/^role-card-/, ''),
+        ),
+      ) === want,
+    JSON.stringify(roles),
+    { timeout: 10_000 },
+  );
 }
 
 test('many roles: filter as you type, the ticket hint, an active role first, and an SSH certificate not added shown on its card', async (t) => {
@@ -80,7 +100,13 @@ test('many roles: filter as you type, the ticket hint, an active role first, and
   const userHome = path.join(dir, 'user-home');
   fs.mkdirSync(path.join(userHome, '.kube'), { recursive: true, mode: 0o700 });
   const nowhere = path.join(userHome, 'no-ssh-agent.sock');
-  const env = { PIM_KEYSTORE: 'file', HOME: userHome, KUBECONFIG: path.join(userHome, '.kube', 'config'), SSH_AUTH_SOCK: nowhere, PIM_ACTIVATION_POLL_MS: '400' };
+  const env = {
+    PIM_KEYSTORE: 'file',
+    HOME: userHome,
+    KUBECONFIG: path.join(userHome, '.kube', 'config'),
+    SSH_AUTH_SOCK: nowhere,
+    PIM_ACTIVATION_POLL_MS: '400',
+  };
   const ui = await start(PIM, ['--home', alice.home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
   t.after(() => stop(ui.child));
   const context = await browser.newContext({ viewport: { width: 420, height: 760 } });
@@ -127,31 +153,39 @@ test('many roles: filter as you type, the ticket hint, an active role first, and
     await dialog.waitFor({ state: 'detached' });
   });
 
-  await t.test('activated with no ssh-agent: the card says the certificate was not added and why; the active role comes first', async () => {
-    await page.getByTestId('activate-vm-ssh').click();
-    const dialog = page.getByTestId('activate-dialog');
-    await dialog.waitFor();
-    await dialog.getByTestId('activate-submit').click();
-    const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('open-ceremony-vm-ssh').click()]);
-    await popup.waitForURL((u) => u.protocol === 'http:', { waitUntil: 'commit' });
-    const ceremony = popup.url();
-    await popup.close();
-    assert.equal((await touch(alice.key, ceremony)).value?.state, 'active');
+  await t.test(
+    'activated with no ssh-agent: the card says the certificate was not added and why; the active role comes first',
+    async () => {
+      await page.getByTestId('activate-vm-ssh').click();
+      const dialog = page.getByTestId('activate-dialog');
+      await dialog.waitFor();
+      await dialog.getByTestId('activate-submit').click();
+      const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('open-ceremony-vm-ssh').click()]);
+      await popup.waitForURL((u) => u.protocol === 'http:', { waitUntil: 'commit' });
+      const ceremony = popup.url();
+      await popup.close();
+      assert.equal((await touch(alice.key, ceremony)).value?.state, 'active');
 
-    await page.locator('[data-testid="activation-state-vm-ssh"][data-state="active"]').waitFor({ timeout: 20_000 });
-    const ssh = page.getByTestId('credentials-vm-ssh').locator('[data-testid="credential-item"][data-kind="ssh"]');
-    await ssh.waitFor({ timeout: 20_000 });
-    assert.equal(await ssh.getAttribute('data-problem'), 'true');
-    const text = await ssh.innerText();
-    assert.match(text, /^SSH certificate not added — /);
-    assert.match(text, new RegExp(`cannot reach the ssh-agent at ${nowhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(it does not exist\\)`));
-    assert.match(await page.getByTestId('credentials-vm-ssh').innerText(), /Not in place yet/);
+      await page.locator('[data-testid="activation-state-vm-ssh"][data-state="active"]').waitFor({ timeout: 20_000 });
+      const ssh = page.getByTestId('credentials-vm-ssh').locator('[data-testid="credential-item"][data-kind="ssh"]');
+      await ssh.waitFor({ timeout: 20_000 });
+      assert.equal(await ssh.getAttribute('data-problem'), 'true');
+      const text = await ssh.innerText();
+      assert.match(text, /^SSH certificate not added — /);
+      assert.match(
+        text,
+        new RegExp(
+          `cannot reach the ssh-agent at ${nowhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(it does not exist\\)`,
+        ),
+      );
+      assert.match(await page.getByTestId('credentials-vm-ssh').innerText(), /Not in place yet/);
 
-    await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh')]);
-    // and while filtering, still first among the matches
-    await page.getByTestId('role-filter').fill('the');
-    await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh' && r !== 'billing-viewer')]);
-    await page.getByTestId('role-filter').fill('');
-  });
+      await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh')]);
+      // and while filtering, still first among the matches
+      await page.getByTestId('role-filter').fill('the');
+      await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh' && r !== 'billing-viewer')]);
+      await page.getByTestId('role-filter').fill('');
+    },
+  );
   await context.close();
 });

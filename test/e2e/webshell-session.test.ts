@@ -14,7 +14,11 @@ function fakeOpener(dir: string): { bin: string; argv: () => string[] | null } {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   const out = path.join(dir, 'opened');
-  fs.writeFileSync(path.join(bin, 'xdg-open'), `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(bin, 'xdg-open'),
+    `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a"; done > "${out}.tmp" && mv "${out}.tmp" "${out}"\n`,
+    { mode: 0o755 },
+  );
   return { bin, argv: () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').trim().split('\n') : null) };
 }
 
@@ -28,14 +32,22 @@ async function until<T>(f: () => T | null, what: string): Promise<T> {
 }
 
 const post = (origin: string, p: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${origin}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(`${origin}${p}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 
-test('web shell session: the opened browser\'s command line holds only a one-time code; the page trades it, a replay is refused', async (t) => {
+test("web shell session: the opened browser's command line holds only a one-time code; the page trades it, a replay is refused", async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const dir = tmpDir();
   const opener = fakeOpener(dir);
-  const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui'], /PIM Agent UI: (http:\/\/\S+)/, { PATH: `${opener.bin}:${process.env.PATH}`, DISPLAY: ':0', PIM_KEYSTORE: 'file' });
+  const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui'], /PIM Agent UI: (http:\/\/\S+)/, {
+    PATH: `${opener.bin}:${process.env.PATH}`,
+    DISPLAY: ':0',
+    PIM_KEYSTORE: 'file',
+  });
   const argv = await until(opener.argv, 'the browser to be started');
   assert.equal(argv.length, 1);
   const opened = new URL(argv[0]!);
@@ -49,7 +61,11 @@ test('web shell session: the opened browser\'s command line holds only a one-tim
   assert.doesNotMatch(page.url(), /code=/);
   const state = await page.evaluate(async () => {
     const token = sessionStorage.getItem('pim.token');
-    const r = await fetch('/api/getState', { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
+    const r = await fetch('/api/getState', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: '{}',
+    });
     return r.status;
   });
   assert.equal(state, 200, 'the page holds a working session');
@@ -58,7 +74,12 @@ test('web shell session: the opened browser\'s command line holds only a one-tim
   const replay = await post(opened.origin, '/session', { code: opened.hash.slice('#code='.length) });
   assert.equal(replay.status, 401);
   assert.match(((await replay.json()) as { error: { message: string } }).error.message, /already used/);
-  const asToken = await post(opened.origin, '/api/getState', {}, { authorization: `Bearer ${opened.hash.slice('#code='.length)}` });
+  const asToken = await post(
+    opened.origin,
+    '/api/getState',
+    {},
+    { authorization: `Bearer ${opened.hash.slice('#code='.length)}` },
+  );
   assert.equal(asToken.status, 401);
   // a reload keeps the session (this tab only)
   await page.reload();
@@ -83,7 +104,12 @@ test('web shell session: a session alone cannot point the agent at another contr
   const dir = tmpDir();
   const ui = await start(PIM, ['--home', path.join(dir, 'home'), 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/);
   const { origin, token } = await webShellSession(ui.match[1]!);
-  const api = async (method: string, input: unknown) => ((await (await post(origin, `/api/${method}`, input, { authorization: `Bearer ${token}` })).json()) as { ok: boolean; value?: { connection: string }; error?: { code: string; message: string } });
+  const api = async (method: string, input: unknown) =>
+    (await (await post(origin, `/api/${method}`, input, { authorization: `Bearer ${token}` })).json()) as {
+      ok: boolean;
+      value?: { connection: string };
+      error?: { code: string; message: string };
+    };
   const evil = 'http://127.0.0.1:9/enrol#code=attacker-link-0123456789';
   const codes = () => [...ui.output().matchAll(/Confirmation code to enrol with (\S+): ([A-Z0-9]{4}-[A-Z0-9]{4})/g)];
 
@@ -94,9 +120,14 @@ test('web shell session: a session alone cannot point the agent at another contr
   await until(() => (codes().length === 1 ? true : null), 'the code on the terminal');
   assert.equal(codes()[0]![1], 'http://127.0.0.1:9', 'the terminal names the control plane');
   // the session holder does not see the terminal: guesses are refused, five void the code
-  for (let i = 0; i < 5; i++) assert.equal((await api('enroll', { link: evil, confirmCode: `GUES-S00${i}` })).error?.code, 'confirm-code-wrong');
+  for (let i = 0; i < 5; i++)
+    assert.equal((await api('enroll', { link: evil, confirmCode: `GUES-S00${i}` })).error?.code, 'confirm-code-wrong');
   const spent = codes()[0]![2]!;
-  assert.equal((await api('enroll', { link: evil, confirmCode: spent })).error?.code, 'confirm-switch', 'the voided code no longer works');
+  assert.equal(
+    (await api('enroll', { link: evil, confirmCode: spent })).error?.code,
+    'confirm-switch',
+    'the voided code no longer works',
+  );
   assert.equal((await api('getState', {})).value?.connection, 'unconfigured', 'the agent was not re-pointed');
 
   // the person, who sees the terminal, confirms: the enrolment itself starts (and here fails: nothing listens)

@@ -11,11 +11,24 @@ export function trustedAckSigner(home: string) {
   const key = generateKey();
   const dir = path.join(home, 'tuf', 'metadata');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const root = { signed: { _type: 'root', version: 1, keys: { [key.keyid]: key.tuf }, roles: { timestamp: { keyids: [key.keyid], threshold: 1 } } }, signatures: [] };
+  const root = {
+    signed: {
+      _type: 'root',
+      version: 1,
+      keys: { [key.keyid]: key.tuf },
+      roles: { timestamp: { keyids: [key.keyid], threshold: 1 } },
+    },
+    signatures: [],
+  };
   fs.writeFileSync(path.join(dir, 'root.json'), JSON.stringify(root), { mode: 0o600 });
   return (device: string, seq: number, hash: string): SignedAuditAck => {
     const ack = { device, seq, hash, at: new Date().toISOString() };
-    return { ack, signatures: [{ keyid: key.keyid, sig: crypto.sign(null, Buffer.from(ackPayload(ack)), key.privateKey).toString('hex') }] };
+    return {
+      ack,
+      signatures: [
+        { keyid: key.keyid, sig: crypto.sign(null, Buffer.from(ackPayload(ack)), key.privateKey).toString('hex') },
+      ],
+    };
   };
 }
 

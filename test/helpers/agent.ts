@@ -1,5 +1,5 @@
 import { after } from 'node:test';
-import { Agent } from '../../electron/core/agent';
+import { Agent } from '../../agent/agent';
 import { tmpDir } from './repo';
 
 export function newAgent(home = tmpDir('pim-home-'), clock?: () => Date): Agent {

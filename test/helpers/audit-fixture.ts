@@ -85,10 +85,17 @@ export class Proc {
       const check = () => {
         const m = this.out.match(re) ?? this.err.match(re);
         if (m) return done(() => resolve(m));
-        if (!this.running && this.code !== null) return done(() => reject(new Error(`${this.name} exited (${this.code}) before printing ${re}\n${this.out}${this.err}`)));
-        if (this.signal) return done(() => reject(new Error(`${this.name} was killed (${this.signal}) before printing ${re}`)));
+        if (!this.running && this.code !== null)
+          return done(() =>
+            reject(new Error(`${this.name} exited (${this.code}) before printing ${re}\n${this.out}${this.err}`)),
+          );
+        if (this.signal)
+          return done(() => reject(new Error(`${this.name} was killed (${this.signal}) before printing ${re}`)));
       };
-      const timer = setTimeout(() => done(() => reject(new Error(`timed out waiting for ${re} from ${this.name}\n${this.out}${this.err}`))), ms);
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`timed out waiting for ${re} from ${this.name}\n${this.out}${this.err}`))),
+        ms,
+      );
       this.watchers.add(check);
       check();
     });
@@ -102,11 +109,23 @@ export class Proc {
 }
 
 function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv = {}): Proc {
-  return new Proc(name, spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...ENV, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
+  return new Proc(
+    name,
+    spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
 }
 
 export function run(bin: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...ENV }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, ...ENV },
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -161,7 +180,10 @@ export class AuditFixture {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-audit-faults-'));
     const repo = path.join(dir, 'repo');
     fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
-    for (const args of [['init', repo], ['publish', repo, path.join(dir, 'policy.yaml'), '--force']]) {
+    for (const args of [
+      ['init', repo],
+      ['publish', repo, path.join(dir, 'policy.yaml'), '--force'],
+    ]) {
       const r = run(PIM_SERVER, args);
       if (r.code !== 0) throw new Error(`pim-server ${args[0]} failed: ${r.stderr}`);
     }
@@ -178,7 +200,9 @@ export class AuditFixture {
       const touched = await touch(key, m[1]!);
       if (!touched.ok) throw new Error(`enrolment ceremony failed: ${JSON.stringify(touched)}`);
       if ((await enrol.exited) !== 0) throw new Error(`pim enroll failed: ${enrol.out}${enrol.err}`);
-      fx.device = fx.agentDb((db) => (db.prepare("SELECT value FROM meta WHERE key = 'audit_device'").get() as { value: string }).value);
+      fx.device = fx.agentDb(
+        (db) => (db.prepare("SELECT value FROM meta WHERE key = 'audit_device'").get() as { value: string }).value,
+      );
       return fx;
     } catch (e) {
       await fx.close();
@@ -195,7 +219,17 @@ export class AuditFixture {
   /** `pim-server serve` on serverPort (the first time: any free port), its public URL the proxy's. */
   async startServer(): Promise<void> {
     for (let attempt = 0; ; attempt++) {
-      const p = this.track(spawnNode('pim-server serve', [PIM_SERVER, 'serve', this.repo, '--listen', `127.0.0.1:${this.serverPort}`, '--public-url', this.proxy.url]));
+      const p = this.track(
+        spawnNode('pim-server serve', [
+          PIM_SERVER,
+          'serve',
+          this.repo,
+          '--listen',
+          `127.0.0.1:${this.serverPort}`,
+          '--public-url',
+          this.proxy.url,
+        ]),
+      );
       try {
         const m = await p.waitFor(/serving \S+ at http:\/\/127\.0\.0\.1:(\d+)/);
         this.serverPort = Number(m[1]);
@@ -222,18 +256,21 @@ export class AuditFixture {
 
   /** A child appending `k` records (`perTx` a transaction), printing "committed SEQ" after each commit. */
   appendChild(k: number, perTx = 1): Proc {
-    const p = this.track(spawnNode('append', ['--import', 'tsx', SELF, 'append', this.home, String(k), '--per-tx', String(perTx)]));
+    const p = this.track(
+      spawnNode('append', ['--import', 'tsx', SELF, 'append', this.home, String(k), '--per-tx', String(perTx)]),
+    );
     void p.exited.then(() => this.notePrinted(p));
     return p;
   }
 
   notePrinted(p: Proc): void {
-    for (const m of p.out.matchAll(/^committed (\d+)$/gm)) this.printedCommitted = Math.max(this.printedCommitted, Number(m[1]));
+    for (const m of p.out.matchAll(/^committed (\d+)$/gm))
+      this.printedCommitted = Math.max(this.printedCommitted, Number(m[1]));
   }
 
   /** Appends k records here, in this process (faster than a child when nothing is killed). */
   async append(k: number, perTx = 1): Promise<void> {
-    const { Agent } = await import('../../electron/core/agent');
+    const { Agent } = await import('../../agent/agent');
     const agent = new Agent(this.home);
     try {
       this.printedCommitted = Math.max(this.printedCommitted, await appendRecords(agent, k, perTx, () => {}));
@@ -249,7 +286,9 @@ export class AuditFixture {
 
   /** syncOnce with a short client timeout, as a child. */
   syncChild(timeoutMs: number): Proc {
-    return this.track(spawnNode('sync child', ['--import', 'tsx', SELF, 'sync', this.home, '--timeout-ms', String(timeoutMs)]));
+    return this.track(
+      spawnNode('sync child', ['--import', 'tsx', SELF, 'sync', this.home, '--timeout-ms', String(timeoutMs)]),
+    );
   }
 
   /** `pim audit sync` to completion. */
@@ -295,7 +334,10 @@ export class AuditFixture {
     const problems: string[] = [];
     const agent = this.agentDb((db) => ({
       rows: db.prepare('SELECT seq, hash FROM audit ORDER BY seq').all() as { seq: number; hash: string }[],
-      acked: Number((db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string } | undefined)?.value ?? 0),
+      acked: Number(
+        (db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string } | undefined)
+          ?.value ?? 0,
+      ),
     }));
     const [exp, av, sv] = await Promise.all([
       runAsync(PIM_SERVER, ['audit', 'export', this.repo, '--device', this.device, '--format', 'jsonl']),
@@ -303,7 +345,10 @@ export class AuditFixture {
       runAsync(PIM_SERVER, ['audit', 'verify', this.repo]),
     ]);
     if (exp.code !== 0) problems.push(`pim-server audit export exited ${exp.code}: ${exp.stderr}`);
-    const lines = exp.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { device: string; seq: number; hash: string });
+    const lines = exp.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { device: string; seq: number; hash: string });
     const held = new Map<string, string>();
     let duplicates = 0;
     for (const l of lines) {
@@ -330,7 +375,8 @@ export class AuditFixture {
     if (vanished) problems.push(`${vanished} record(s) printed as committed are not in agent.db`);
     if (av.code !== 0) problems.push(`pim audit verify exited ${av.code}: ${av.stderr.trim()}`);
     if (sv.code !== 0) problems.push(`pim-server audit verify exited ${sv.code}: ${sv.stdout.trim()}`);
-    if (agent.acked !== serverHead || serverHead !== agentHead) problems.push(`cursors disagree: agent acked ${agent.acked}, server head ${serverHead}, agent head ${agentHead}`);
+    if (agent.acked !== serverHead || serverHead !== agentHead)
+      problems.push(`cursors disagree: agent acked ${agent.acked}, server head ${serverHead}, agent head ${agentHead}`);
     return {
       committed: agent.rows.length,
       onServer: lines.length,
@@ -351,7 +397,10 @@ export class AuditFixture {
   serverHead(): number {
     const db = new Database(path.join(this.repo, 'server.db'), { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('SELECT seq FROM audit_heads WHERE device = ?').get(this.device) as { seq: number } | undefined)?.seq ?? 0;
+      return (
+        (db.prepare('SELECT seq FROM audit_heads WHERE device = ?').get(this.device) as { seq: number } | undefined)
+          ?.seq ?? 0
+      );
     } finally {
       db.close();
     }
@@ -388,7 +437,12 @@ const isBatch = (r: ProxiedRequest) => r.method === 'POST' && r.path === '/api/v
 
 /** Injects one fault of `kind` (choices drawn from `rnd`); returns what was done, in words. The
  *  proxy is back in pass mode and the server running when it returns. */
-export async function injectFault(fx: AuditFixture, kind: FaultKind, rnd: () => number, opts: { small?: boolean } = {}): Promise<string> {
+export async function injectFault(
+  fx: AuditFixture,
+  kind: FaultKind,
+  rnd: () => number,
+  opts: { small?: boolean } = {},
+): Promise<string> {
   try {
     switch (kind) {
       case 'kill-append': {
@@ -409,7 +463,8 @@ export async function injectFault(fx: AuditFixture, kind: FaultKind, rnd: () => 
         await fx.append(between(rnd, 5, 40), pick(rnd, [1, 5]));
         const when = pick(rnd, ['request', 'committed', 'response'] as const);
         if (when === 'committed') fx.proxy.setMode('swallow-response');
-        const event = when === 'request' ? fx.nextRequest(isBatch) : fx.nextEvent(when === 'committed' ? 'fault' : 'response');
+        const event =
+          when === 'request' ? fx.nextRequest(isBatch) : fx.nextEvent(when === 'committed' ? 'fault' : 'response');
         const p = fx.syncCli();
         await Promise.race([event, p.exited]);
         await p.kill9();
@@ -419,7 +474,13 @@ export async function injectFault(fx: AuditFixture, kind: FaultKind, rnd: () => 
         // more than one batch (1000 records), so the kill can land between batches too
         const n = opts.small ? between(rnd, 1100, 1300) : between(rnd, 1200, 2600);
         await fx.append(n, 400);
-        const batches = Math.ceil((fx.agentHead() - fx.agentDb((db) => Number((db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string }).value))) / 1000);
+        const batches = Math.ceil(
+          (fx.agentHead() -
+            fx.agentDb((db) =>
+              Number((db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string }).value),
+            )) /
+            1000,
+        );
         const nth = between(rnd, 1, Math.max(1, batches));
         const after = pick(rnd, ['request', 'response'] as const);
         let seen = 0;
@@ -450,14 +511,26 @@ export async function injectFault(fx: AuditFixture, kind: FaultKind, rnd: () => 
         await fx.append(between(rnd, 3, 30));
         const head = fx.agentHead();
         const bodies: [string, string][] = [
-          ['random bytes', Buffer.from(Array.from({ length: between(rnd, 1, 300) }, () => between(rnd, 0, 255))).toString('latin1')],
+          [
+            'random bytes',
+            Buffer.from(Array.from({ length: between(rnd, 1, 300) }, () => between(rnd, 0, 255))).toString('latin1'),
+          ],
           ['200 not JSON', http200('<html>proxy error</html>')],
           ['200 truncated JSON', http200('{"ok":true,"value":{"acked":')],
-          ['200 acked beyond the journal', http200(JSON.stringify({ ok: true, value: { acked: head + 1000, problem: null } }))],
+          [
+            '200 acked beyond the journal',
+            http200(JSON.stringify({ ok: true, value: { acked: head + 1000, problem: null } })),
+          ],
           ['200 negative acked', http200(JSON.stringify({ ok: true, value: { acked: -1, problem: null } }))],
           ['200 acked 0', http200(JSON.stringify({ ok: true, value: { acked: 0, problem: null } }))],
-          ['200 acked = the agent head (a lie when not forwarded)', http200(JSON.stringify({ ok: true, value: { acked: head, problem: null } }))],
-          ['200 a made-up problem', http200(JSON.stringify({ ok: true, value: { acked: 1, problem: { kind: 'fork', seq: 2 } } }))],
+          [
+            '200 acked = the agent head (a lie when not forwarded)',
+            http200(JSON.stringify({ ok: true, value: { acked: head, problem: null } })),
+          ],
+          [
+            '200 a made-up problem',
+            http200(JSON.stringify({ ok: true, value: { acked: 1, problem: { kind: 'fork', seq: 2 } } })),
+          ],
         ];
         const [what, body] = pick(rnd, bodies);
         const mode = pick(rnd, ['answer-garbage', 'forward-then-garbage'] as const);
@@ -507,7 +580,12 @@ export async function settle(fx: AuditFixture): Promise<CheckResult & { sync: st
 
 /** Appends k shell-command records, perTx a transaction, calling `committed` after each commit;
  *  returns the last seq. */
-async function appendRecords(agent: import('../../electron/core/agent').Agent, k: number, perTx: number, committed: (seq: number) => void): Promise<number> {
+async function appendRecords(
+  agent: import('../../agent/agent').Agent,
+  k: number,
+  perTx: number,
+  committed: (seq: number) => void,
+): Promise<number> {
   const j = await agent.journal();
   const user = agent.store.connection()?.user ?? null;
   const step = Math.max(1, perTx);
@@ -516,7 +594,8 @@ async function appendRecords(agent: import('../../electron/core/agent').Agent, k
     const n = Math.min(step, k - i);
     last = j.write(() => {
       let seq = 0;
-      for (let x = 0; x < n; x++) seq = j.append('shell-command', user, { command: `fault-test ${i + x}`, pid: process.pid }).seq;
+      for (let x = 0; x < n; x++)
+        seq = j.append('shell-command', user, { command: `fault-test ${i + x}`, pid: process.pid }).seq;
       return seq;
     });
     committed(last);
@@ -531,16 +610,18 @@ async function child(argv: string[]): Promise<number> {
     return i >= 0 ? Number(rest[i + 1]) : dflt;
   };
   process.env.PIM_KEYSTORE ??= 'file';
-  const { Agent } = await import('../../electron/core/agent');
+  const { Agent } = await import('../../agent/agent');
   const agent = new Agent(home!);
   try {
     if (cmd === 'append') {
       // pipes are synchronous on Linux: once "committed N" is printed, the record is committed
-      await appendRecords(agent, Number(rest[0]), opt('--per-tx', 1), (seq) => process.stdout.write(`committed ${seq}\n`));
+      await appendRecords(agent, Number(rest[0]), opt('--per-tx', 1), (seq) =>
+        process.stdout.write(`committed ${seq}\n`),
+      );
       return 0;
     }
     if (cmd === 'sync') {
-      const { syncOnce } = await import('../../electron/core/audit/sync');
+      const { syncOnce } = await import('../../agent/audit/sync');
       const r = await syncOnce(agent, { timeoutMs: opt('--timeout-ms', 15_000) });
       process.stdout.write(`synced ${r.sent} records; server holds up to seq ${r.acked}\n`);
       return 0;

@@ -7,13 +7,21 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireProgram } from './system';
 
 export async function launchChromium(t: TestContext): Promise<Browser | null> {
-  const exe = requireProgram(t, 'chromium', 'the UI tests drive Debian\'s Chromium headless');
+  const exe = requireProgram(t, 'chromium', "the UI tests drive Debian's Chromium headless");
   if (!exe) return null;
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-chromium-'));
   const browser = await chromium.launch({
     executablePath: exe,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
     env: { ...process.env, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
   });
   after(async () => {
@@ -28,9 +36,14 @@ export async function webShellSession(uiUrl: string): Promise<{ origin: string; 
   const u = new URL(uiUrl);
   const code = new URLSearchParams(u.hash.replace(/^#/, '')).get('code');
   if (!code) throw new Error(`no one-time code in ${uiUrl}`);
-  const res = await fetch(`${u.origin}/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) });
+  const res = await fetch(`${u.origin}/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
   const body = (await res.json()) as { ok: boolean; value?: { token: string }; error?: { message: string } };
-  if (!body.ok || !body.value) throw new Error(`the code was refused (HTTP ${res.status}): ${body.error?.message ?? ''}`);
+  if (!body.ok || !body.value)
+    throw new Error(`the code was refused (HTTP ${res.status}): ${body.error?.message ?? ''}`);
   return { origin: u.origin, token: body.value.token };
 }
 

@@ -31,7 +31,11 @@ export interface CliPerson {
 }
 
 /** Serves `policy`, then adds and enrols each [email, comma-separated groups] person. */
-export async function cliWorld(policy: string, users: [string, string][], env: NodeJS.ProcessEnv = { PIM_KEYSTORE: 'file' }) {
+export async function cliWorld(
+  policy: string,
+  users: [string, string][],
+  env: NodeJS.ProcessEnv = { PIM_KEYSTORE: 'file' },
+) {
   const dir = tmpDir();
   const repo = path.join(dir, 'repo');
   fs.writeFileSync(path.join(dir, 'policy.yaml'), policy);
@@ -45,7 +49,12 @@ export async function cliWorld(policy: string, users: [string, string][], env: N
     const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
     const home = path.join(dir, email);
     const key = new SoftAuthenticator({ name: email });
-    const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
+    const enrol = await start(
+      PIM,
+      ['--home', home, 'enroll', link, '--no-open'],
+      /Register your security key: (\S+)/,
+      env,
+    );
     assert.equal((await touch(key, enrol.match[1]!)).ok, true);
     assert.equal(await enrol.exited(), 0, enrol.output());
     assert.match(enrol.output(), new RegExp(`enrolled ${email.replace(/\./g, '\\.')}`));

@@ -27,7 +27,8 @@ main().then(
   (line) => process.stdout.write(`${line}\n`),
   (e) => {
     // the SDK's message, and what the server said when there was an HTTP answer (gaxios keeps it apart)
-    const data = e && e.response && e.response.data ? ` (${e.response.status}: ${JSON.stringify(e.response.data)})` : '';
+    const data =
+      e && e.response && e.response.data ? ` (${e.response.status}: ${JSON.stringify(e.response.data)})` : '';
     process.stderr.write(`${e && e.message ? e.message : String(e)}${data}\n`);
     process.exit(1);
   },

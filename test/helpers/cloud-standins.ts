@@ -79,10 +79,16 @@ export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provi
       if (req.method === 'POST' && impersonate) {
         const bearer = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
         const c = issued.get(bearer);
-        if (!c) return send(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+        if (!c)
+          return send(res, 401, {
+            error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' },
+          });
         impersonations.push({ serviceAccount: decodeURIComponent(impersonate[1]!), subject: String(c.sub) });
         const accessToken = `ya29.pim-test-sa-${crypto.randomBytes(12).toString('hex')}`;
-        return send(res, 200, { accessToken, expireTime: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z') });
+        return send(res, 200, {
+          accessToken,
+          expireTime: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+        });
       }
       const p = await body(req);
       if (req.method === 'POST' && req.url === '/v1/token') {
@@ -90,26 +96,42 @@ export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provi
           exchanges.push({ ok: false, reason, claims: null, params: p });
           send(res, 400, { error: 'invalid_grant', error_description: reason });
         };
-        if (p.grant_type !== 'urn:ietf:params:oauth:grant-type:token-exchange') return refuse(`unsupported grant_type ${p.grant_type}`);
-        if (p.requested_token_type !== 'urn:ietf:params:oauth:token-type:access_token') return refuse('requested_token_type must be access_token');
-        if (p.subject_token_type !== 'urn:ietf:params:oauth:token-type:jwt') return refuse('subject_token_type must be jwt');
+        if (p.grant_type !== 'urn:ietf:params:oauth:grant-type:token-exchange')
+          return refuse(`unsupported grant_type ${p.grant_type}`);
+        if (p.requested_token_type !== 'urn:ietf:params:oauth:token-type:access_token')
+          return refuse('requested_token_type must be access_token');
+        if (p.subject_token_type !== 'urn:ietf:params:oauth:token-type:jwt')
+          return refuse('subject_token_type must be jwt');
         if (p.audience !== `//iam.googleapis.com/${o.provider}`) return refuse(`unknown audience ${p.audience}`);
         if (!p.scope) return refuse('scope is required');
         let claims: JWTPayload;
         try {
-          ({ payload: claims } = await jwtVerify(p.subject_token ?? '', keys, { issuer: o.issuer, audience: `https://iam.googleapis.com/${o.provider}` }));
+          ({ payload: claims } = await jwtVerify(p.subject_token ?? '', keys, {
+            issuer: o.issuer,
+            audience: `https://iam.googleapis.com/${o.provider}`,
+          }));
         } catch (e) {
           return refuse(`The subject token is invalid: ${(e as Error).message}`);
         }
         const token = `ya29.pim-test-${crypto.randomBytes(12).toString('hex')}`;
         issued.set(token, claims);
         exchanges.push({ ok: true, reason: null, claims, params: p });
-        return send(res, 200, { access_token: token, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: 3600 });
+        return send(res, 200, {
+          access_token: token,
+          issued_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+          token_type: 'Bearer',
+          expires_in: 3600,
+        });
       }
       if (req.method === 'POST' && req.url === '/v1/introspect') {
         const c = issued.get(p.token ?? '');
         if (!c) return send(res, 200, { active: false });
-        return send(res, 200, { active: true, scope: 'https://www.googleapis.com/auth/cloud-platform', username: `principal://iam.googleapis.com/${o.provider.replace(/\/providers\/.*$/, '')}/subject/${c.sub}`, exp: Math.floor(Date.now() / 1000) + 3600 });
+        return send(res, 200, {
+          active: true,
+          scope: 'https://www.googleapis.com/auth/cloud-platform',
+          username: `principal://iam.googleapis.com/${o.provider.replace(/\/providers\/.*$/, '')}/subject/${c.sub}`,
+          exp: Math.floor(Date.now() / 1000) + 3600,
+        });
       }
       send(res, 404, { error: { code: 404, message: `no ${req.method} ${req.url} here` } });
     })();
@@ -131,14 +153,39 @@ function selfSigned(): { dir: string; cert: Buffer; key: Buffer } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-entra-'));
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:login.microsoftonline.com,IP:127.0.0.1,DNS:localhost'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:login.microsoftonline.com,IP:127.0.0.1,DNS:localhost',
+    ],
     { cwd: dir, encoding: 'utf8', timeout: 30_000 },
   );
   if (r.status !== 0) throw new Error(`openssl failed (${r.status}): ${r.stderr}`);
   return { dir, cert: fs.readFileSync(path.join(dir, 'cert.pem')), key: fs.readFileSync(path.join(dir, 'key.pem')) };
 }
 
-export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId: string; clientId: string; subject: string; audience?: string }): Promise<Entra> {
+export async function startEntra(o: {
+  jwksUrl: string;
+  issuer: string;
+  tenantId: string;
+  clientId: string;
+  subject: string;
+  audience?: string;
+}): Promise<Entra> {
   const keys = createRemoteJWKSet(new URL(o.jwksUrl));
   const audience = o.audience ?? 'api://AzureADTokenExchange';
   const exchanges: Exchange[] = [];
@@ -151,7 +198,11 @@ export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId:
       const p = req.method === 'POST' ? await body(req) : {};
       const tenantPath = `/${o.tenantId}`;
       if (url.pathname === '/common/discovery/instance') {
-        return send(res, 200, { tenant_discovery_endpoint: `${base}${tenantPath}/v2.0/.well-known/openid-configuration`, 'api-version': '1.1', metadata: [{ preferred_network: url.host, preferred_cache: url.host, aliases: [url.host] }] });
+        return send(res, 200, {
+          tenant_discovery_endpoint: `${base}${tenantPath}/v2.0/.well-known/openid-configuration`,
+          'api-version': '1.1',
+          metadata: [{ preferred_network: url.host, preferred_cache: url.host, aliases: [url.host] }],
+        });
       }
       if (url.pathname === `${tenantPath}/v2.0/.well-known/openid-configuration`) {
         return send(res, 200, {
@@ -168,19 +219,38 @@ export async function startEntra(o: { jwksUrl: string; issuer: string; tenantId:
         // the identity platform's error shape (AADSTS codes as the real one uses them)
         const refuse = (code: string, reason: string) => {
           exchanges.push({ ok: false, reason, claims: null, params: p });
-          send(res, 400, { error: code === 'AADSTS700016' ? 'unauthorized_client' : 'invalid_client', error_description: `${code}: ${reason}`, error_codes: [Number(code.slice(6))] });
+          send(res, 400, {
+            error: code === 'AADSTS700016' ? 'unauthorized_client' : 'invalid_client',
+            error_description: `${code}: ${reason}`,
+            error_codes: [Number(code.slice(6))],
+          });
         };
-        if (p.grant_type !== 'client_credentials') return refuse('AADSTS70003', `unsupported grant_type ${p.grant_type}`);
-        if (p.client_id !== o.clientId) return refuse('AADSTS700016', `Application with identifier '${p.client_id}' was not found in the directory`);
-        if (p.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') return refuse('AADSTS7000216', 'client_assertion_type must be jwt-bearer');
+        if (p.grant_type !== 'client_credentials')
+          return refuse('AADSTS70003', `unsupported grant_type ${p.grant_type}`);
+        if (p.client_id !== o.clientId)
+          return refuse('AADSTS700016', `Application with identifier '${p.client_id}' was not found in the directory`);
+        if (p.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+          return refuse('AADSTS7000216', 'client_assertion_type must be jwt-bearer');
         let claims: JWTPayload;
         try {
-          ({ payload: claims } = await jwtVerify(p.client_assertion ?? '', keys, { issuer: o.issuer, audience, subject: o.subject }));
+          ({ payload: claims } = await jwtVerify(p.client_assertion ?? '', keys, {
+            issuer: o.issuer,
+            audience,
+            subject: o.subject,
+          }));
         } catch (e) {
-          return refuse('AADSTS700213', `No matching federated identity record found for presented assertion: ${(e as Error).message}`);
+          return refuse(
+            'AADSTS700213',
+            `No matching federated identity record found for presented assertion: ${(e as Error).message}`,
+          );
         }
         exchanges.push({ ok: true, reason: null, claims, params: p });
-        return send(res, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: `eyJ0eXAiOiJKV1QifQ.${Buffer.from(JSON.stringify({ aud: p.scope, tid: o.tenantId, appid: o.clientId })).toString('base64url')}.pim-test` });
+        return send(res, 200, {
+          token_type: 'Bearer',
+          expires_in: 3599,
+          ext_expires_in: 3599,
+          access_token: `eyJ0eXAiOiJKV1QifQ.${Buffer.from(JSON.stringify({ aud: p.scope, tid: o.tenantId, appid: o.clientId })).toString('base64url')}.pim-test`,
+        });
       }
       send(res, 404, { error: 'not_found', error_description: `no ${req.method} ${url.pathname} here` });
     })();

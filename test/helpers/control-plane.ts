@@ -27,7 +27,11 @@ export async function newControlPlane(opts: { policy?: string; clock?: () => Dat
 
 /** Enrol a user end to end: code, device key, registration ceremony with a software key (at the
  *  control plane's own origin: ORIGIN for newControlPlane, http://localhost:PORT for a served one). */
-export async function enrol(cp: ControlPlane, email: string, key = new SoftAuthenticator({ name: email })): Promise<Person> {
+export async function enrol(
+  cp: ControlPlane,
+  email: string,
+  key = new SoftAuthenticator({ name: email }),
+): Promise<Person> {
   const { code } = cp.addUser(email, []);
   const { publicKey } = crypto.generateKeyPairSync('ed25519');
   const jwk = publicKey.export({ format: 'jwk' }) as { kty: 'OKP'; crv: 'Ed25519'; x: string };
@@ -37,7 +41,12 @@ export async function enrol(cp: ControlPlane, email: string, key = new SoftAuthe
   return { caller: { email, device: thumbprint }, key };
 }
 
-export function requestFor(p: Person, role: string, over: Partial<ActivationRequest> = {}, now = new Date()): ActivationRequest {
+export function requestFor(
+  p: Person,
+  role: string,
+  over: Partial<ActivationRequest> = {},
+  now = new Date(),
+): ActivationRequest {
   return {
     v: 1,
     kind: 'activate',

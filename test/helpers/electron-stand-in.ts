@@ -14,7 +14,9 @@ function strict<T extends object>(name: string, target: T): T {
   return new Proxy(target, {
     get(t, prop, receiver) {
       if (typeof prop === 'symbol' || prop in t) return Reflect.get(t, prop, receiver) as unknown;
-      throw new Error(`electron stand-in: ${name}.${prop} is not modelled (model it in test/helpers/electron-stand-in.ts)`);
+      throw new Error(
+        `electron stand-in: ${name}.${prop} is not modelled (model it in test/helpers/electron-stand-in.ts)`,
+      );
     },
   });
 }
@@ -51,15 +53,28 @@ export interface StandIn {
   /** every call into the stand-in, in order: "Tray.setImage /x/tray-active.png" */
   calls: string[];
   electron: Record<string, unknown>;
-  app: EventEmitter & { quitCount: number; exitCode: number | null; loginItem: { openAtLogin: boolean } | null; protocolClients: string[] };
+  app: EventEmitter & {
+    quitCount: number;
+    exitCode: number | null;
+    loginItem: { openAtLogin: boolean } | null;
+    protocolClients: string[];
+  };
   trays: (EventEmitter & { image: { path: string }; menu: FakeMenuItem[] | null; menuSets: number; tooltip: string })[];
-  windows: (EventEmitter & { options: Record<string, unknown>; webContents: FakeWebContents; urls: string[]; visible: boolean })[];
+  windows: (EventEmitter & {
+    options: Record<string, unknown>;
+    webContents: FakeWebContents;
+    urls: string[];
+    visible: boolean;
+  })[];
   ipc: Map<string, (event: unknown, input: unknown) => Promise<unknown>>;
   notifications: (EventEmitter & { title: string; body: string; shown: boolean })[];
   errorBoxes: { title: string; content: string }[];
   externalOpened: string[];
   powerMonitor: EventEmitter;
-  sessions: Map<string, { permissionRequest: unknown; permissionCheck: unknown; devicePermission: unknown; downloadsBlocked: boolean }>;
+  sessions: Map<
+    string,
+    { permissionRequest: unknown; permissionCheck: unknown; devicePermission: unknown; downloadsBlocked: boolean }
+  >;
   schemes: unknown[];
   protocolHandlers: Map<string, (req: { url: string }) => Promise<Response>>;
 }
@@ -127,7 +142,12 @@ export function createStandIn(appPath: string, opts: { singleInstance?: boolean 
   s.app = app;
 
   const sessionFor = (name: string) => {
-    const st = { permissionRequest: null as unknown, permissionCheck: null as unknown, devicePermission: null as unknown, downloadsBlocked: false };
+    const st = {
+      permissionRequest: null as unknown,
+      permissionCheck: null as unknown,
+      devicePermission: null as unknown,
+      downloadsBlocked: false,
+    };
     s.sessions.set(name, st);
     const ses = Object.assign(new EventEmitter(), {
       setPermissionRequestHandler: (h: unknown) => (st.permissionRequest = h),

@@ -5,13 +5,22 @@
 //   unavailable  — try the same and report each error
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { OsKeychain, createDeviceKey, loadDeviceKey, openKeystore, signDeviceRequest, type Keystore } from '../../electron/core/keystore';
+import {
+  OsKeychain,
+  createDeviceKey,
+  loadDeviceKey,
+  openKeystore,
+  signDeviceRequest,
+  type Keystore,
+} from '../../agent/keystore';
 import { bodySha256, verifyDeviceRequest } from '../../shared/device-jws';
 
 const [mode, home, otherHome] = process.argv.slice(2);
 
 function leaks(message: string, secret: Buffer): boolean {
-  return [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')].some((s) => message.includes(s));
+  return [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')].some((s) =>
+    message.includes(s),
+  );
 }
 
 async function attempt(label: string, f: () => Promise<unknown>, secret: Buffer) {
@@ -21,7 +30,14 @@ async function attempt(label: string, f: () => Promise<unknown>, secret: Buffer)
   } catch (err) {
     const e = err as Error & { code?: string };
     const text = `${e.message}\n${e.stack ?? ''}`;
-    return { label, ok: false as const, name: e.name, code: e.code ?? null, message: e.message, leaksSecret: leaks(text, secret) };
+    return {
+      label,
+      ok: false as const,
+      name: e.name,
+      code: e.code ?? null,
+      message: e.message,
+      leaksSecret: leaks(text, secret),
+    };
   }
 }
 
@@ -39,10 +55,21 @@ async function roundtrip() {
   const loaded = await loadDeviceKey(openKeystore(home!, {}));
   // the item is really in the Secret Service, under the account this home maps to
   const account = new OsKeychain(home!).account('device-key');
-  const lookup = spawnSync('secret-tool', ['lookup', 'service', 'pim-agent', 'username', account], { encoding: 'utf8', timeout: 20_000 });
+  const lookup = spawnSync('secret-tool', ['lookup', 'service', 'pim-agent', 'username', account], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   const stored = await ks.get('device-key');
-  const jws = await signDeviceRequest(loaded!, { htm: 'POST', htu: 'https://pim.example/api/v1/ping', bodySha256: bodySha256('{}') });
-  const verified = await verifyDeviceRequest(jws, created.publicJwk, { htm: 'POST', htu: 'https://pim.example/api/v1/ping', bodySha256: bodySha256('{}') });
+  const jws = await signDeviceRequest(loaded!, {
+    htm: 'POST',
+    htu: 'https://pim.example/api/v1/ping',
+    bodySha256: bodySha256('{}'),
+  });
+  const verified = await verifyDeviceRequest(jws, created.publicJwk, {
+    htm: 'POST',
+    htu: 'https://pim.example/api/v1/ping',
+    bodySha256: bodySha256('{}'),
+  });
   const refused = await attempt('create-again', () => createDeviceKey(ks), stored!);
   const removed = await ks.delete('device-key');
   return {
@@ -85,16 +112,27 @@ async function unavailable() {
     set: await attempt('set', () => ks.set('probe-secret', secret), secret),
     get: await attempt('get', () => ks.get('probe-secret'), secret),
     delete: await attempt('delete', () => ks.delete('probe-secret'), secret),
-    createDeviceKey: { ...device, leaksSecret: (device.ok === false && device.leaksSecret) || deviceKeyLeaks, reachedSet: handedOver.length > 0 },
+    createDeviceKey: {
+      ...device,
+      leaksSecret: (device.ok === false && device.leaksSecret) || deviceKeyLeaks,
+      reachedSet: handedOver.length > 0,
+    },
   };
 }
 
-(mode === 'roundtrip' ? roundtrip() : mode === 'unavailable' ? unavailable() : Promise.reject(new Error(`unknown mode ${mode}`))).then(
+(mode === 'roundtrip'
+  ? roundtrip()
+  : mode === 'unavailable'
+    ? unavailable()
+    : Promise.reject(new Error(`unknown mode ${mode}`))
+).then(
   (r) => {
     process.stdout.write(`${JSON.stringify(r)}\n`);
   },
   (err: Error & { code?: string }) => {
-    process.stdout.write(`${JSON.stringify({ failed: true, name: err.name, code: err.code ?? null, message: err.message })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ failed: true, name: err.name, code: err.code ?? null, message: err.message })}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -16,7 +16,15 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type CryptoKey, type JSONWebKeySet, type JWTPayload, type KeyObject } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  jwtVerify,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type KeyObject,
+} from 'jose';
 import { findProgram, requireProgram } from './system';
 
 export interface KubeApiOptions {
@@ -62,16 +70,40 @@ function status(code: number, reason: string, message: string) {
 function discovery(pathname: string, hostPort: string): unknown {
   switch (pathname) {
     case '/version':
-      return { major: '1', minor: '32', gitVersion: 'v1.32.0-pim-test', gitCommit: '0000000000000000000000000000000000000000', gitTreeState: 'clean', buildDate: '2025-01-01T00:00:00Z', goVersion: 'go1.23.0', compiler: 'gc', platform: 'linux/amd64' };
+      return {
+        major: '1',
+        minor: '32',
+        gitVersion: 'v1.32.0-pim-test',
+        gitCommit: '0000000000000000000000000000000000000000',
+        gitTreeState: 'clean',
+        buildDate: '2025-01-01T00:00:00Z',
+        goVersion: 'go1.23.0',
+        compiler: 'gc',
+        platform: 'linux/amd64',
+      };
     case '/api':
-      return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: hostPort }] };
+      return {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: hostPort }],
+      };
     case '/apis':
       return { kind: 'APIGroupList', apiVersion: 'v1', groups: [] };
     case '/api/v1':
       return {
         kind: 'APIResourceList',
         groupVersion: 'v1',
-        resources: [{ name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod', verbs: ['get', 'list'], shortNames: ['po'], categories: ['all'] }],
+        resources: [
+          {
+            name: 'pods',
+            singularName: 'pod',
+            namespaced: true,
+            kind: 'Pod',
+            verbs: ['get', 'list'],
+            shortNames: ['po'],
+            categories: ['all'],
+          },
+        ],
       };
     default:
       return null;
@@ -85,12 +117,28 @@ function podList(name: string, created: string): unknown {
     metadata: { resourceVersion: '1' },
     items: [
       {
-        metadata: { name, namespace: 'default', uid: '6f1f6d3e-0000-4000-8000-000000000001', resourceVersion: '1', creationTimestamp: created },
+        metadata: {
+          name,
+          namespace: 'default',
+          uid: '6f1f6d3e-0000-4000-8000-000000000001',
+          resourceVersion: '1',
+          creationTimestamp: created,
+        },
         spec: { containers: [{ name: 'app', image: 'registry.example/app:1' }], nodeName: 'node-1' },
         status: {
           phase: 'Running',
           conditions: [{ type: 'Ready', status: 'True' }],
-          containerStatuses: [{ name: 'app', ready: true, restartCount: 0, image: 'registry.example/app:1', imageID: '', started: true, state: { running: { startedAt: created } } }],
+          containerStatuses: [
+            {
+              name: 'app',
+              ready: true,
+              restartCount: 0,
+              image: 'registry.example/app:1',
+              imageID: '',
+              started: true,
+              state: { running: { startedAt: created } },
+            },
+          ],
         },
       },
     ],
@@ -109,7 +157,17 @@ function podTable(name: string, created: string): unknown {
     rows: [
       {
         cells: [name, '1/1', 'Running', '0', '60m'],
-        object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name, namespace: 'default', uid: '6f1f6d3e-0000-4000-8000-000000000001', resourceVersion: '1', creationTimestamp: created } },
+        object: {
+          kind: 'PartialObjectMetadata',
+          apiVersion: 'meta.k8s.io/v1',
+          metadata: {
+            name,
+            namespace: 'default',
+            uid: '6f1f6d3e-0000-4000-8000-000000000001',
+            resourceVersion: '1',
+            creationTimestamp: created,
+          },
+        },
       },
     ],
   };
@@ -117,12 +175,34 @@ function podTable(name: string, created: string): unknown {
 
 /** Starts the API stand-in; null when openssl is missing (the test is then skipped; it fails under CI). */
 export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions): Promise<KubeApi | null> {
-  if (t ? !requireProgram(t, 'openssl', 'the Kubernetes API stand-in needs a TLS certificate') : !findProgram('openssl')) return null;
-  if (!opts.staticToken && !opts.jwksUrl && !opts.jwks && !opts.key) throw new Error('startKubeApi: give jwksUrl, jwks, key or staticToken');
+  if (
+    t ? !requireProgram(t, 'openssl', 'the Kubernetes API stand-in needs a TLS certificate') : !findProgram('openssl')
+  )
+    return null;
+  if (!opts.staticToken && !opts.jwksUrl && !opts.jwks && !opts.key)
+    throw new Error('startKubeApi: give jwksUrl, jwks, key or staticToken');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-kube-api-'));
   const r = spawnSync(
     'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      'key.pem',
+      '-out',
+      'cert.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    ],
     { cwd: dir, encoding: 'utf8', timeout: 30_000 },
   );
   if (r.status !== 0) throw new Error(`openssl failed (${r.status}): ${r.stderr}`);
@@ -130,23 +210,31 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
   const cert = fs.readFileSync(path.join(dir, 'cert.pem'));
   const key = fs.readFileSync(path.join(dir, 'key.pem'));
 
-  const keys = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : opts.jwks ? createLocalJWKSet(opts.jwks) : null;
+  const keys = opts.jwksUrl
+    ? createRemoteJWKSet(new URL(opts.jwksUrl))
+    : opts.jwks
+      ? createLocalJWKSet(opts.jwks)
+      : null;
   const requests: KubeApiRequest[] = [];
 
   async function authenticate(header: string | undefined): Promise<{ subject: string } | { reason: string }> {
     const m = /^Bearer ([^\s]+)$/.exec(header ?? '');
     if (!m) return { reason: 'no bearer token' };
     const token = m[1]!;
-    if (opts.staticToken !== undefined) return token === opts.staticToken ? { subject: 'static' } : { reason: 'not the static token' };
+    if (opts.staticToken !== undefined)
+      return token === opts.staticToken ? { subject: 'static' } : { reason: 'not the static token' };
     let payload: JWTPayload;
     try {
       const verifyOpts = { algorithms: ['ES256'], audience: opts.audience, issuer: opts.issuer };
-      payload = keys ? (await jwtVerify(token, keys, verifyOpts)).payload : (await jwtVerify(token, opts.key!, verifyOpts)).payload;
+      payload = keys
+        ? (await jwtVerify(token, keys, verifyOpts)).payload
+        : (await jwtVerify(token, opts.key!, verifyOpts)).payload;
     } catch (e) {
       return { reason: `token refused: ${(e as Error).message}` };
     }
     const groups = Array.isArray(payload.groups) ? (payload.groups as unknown[]) : [];
-    if (opts.groups && !opts.groups.some((g) => groups.includes(g))) return { reason: `none of the groups ${JSON.stringify(groups)} is allowed` };
+    if (opts.groups && !opts.groups.some((g) => groups.includes(g)))
+      return { reason: `none of the groups ${JSON.stringify(groups)} is allowed` };
     return { subject: String(payload.sub ?? '') };
   }
 
@@ -159,7 +247,8 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
     };
     authenticate(req.headers.authorization).then(
       (auth) => {
-        if ('reason' in auth) return send(401, status(401, 'Unauthorized', 'Unauthorized'), { subject: null, reason: auth.reason });
+        if ('reason' in auth)
+          return send(401, status(401, 'Unauthorized', 'Unauthorized'), { subject: null, reason: auth.reason });
         const addr = server.address() as AddressInfo;
         const doc = discovery(url.pathname, `127.0.0.1:${addr.port}`);
         if (req.method === 'GET' && doc) return send(200, doc, { subject: auth.subject, reason: null });
@@ -167,9 +256,16 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
           const name = opts.podName ?? 'web-7d4b9c6f5-x2x9k';
           const created = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
           const table = /(^|[,;])\s*as=Table/.test(req.headers.accept ?? '');
-          return send(200, table ? podTable(name, created) : podList(name, created), { subject: auth.subject, reason: null });
+          return send(200, table ? podTable(name, created) : podList(name, created), {
+            subject: auth.subject,
+            reason: null,
+          });
         }
-        return send(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`), { subject: auth.subject, reason: null });
+        return send(
+          404,
+          status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`),
+          { subject: auth.subject, reason: null },
+        );
       },
       (e: unknown) => send(500, status(500, 'InternalError', String(e)), { subject: null, reason: String(e) }),
     );
@@ -189,7 +285,13 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
     await stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  return { url: `https://127.0.0.1:${port}`, caData: cert.toString('base64'), caFile: path.join(dir, 'cert.pem'), requests, stop };
+  return {
+    url: `https://127.0.0.1:${port}`,
+    caData: cert.toString('base64'),
+    caFile: path.join(dir, 'cert.pem'),
+    requests,
+    stop,
+  };
 }
 
 /** A user's own kubeconfig from before PIM Agent, with a comment: every byte of it must survive. */

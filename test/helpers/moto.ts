@@ -40,7 +40,10 @@ async function answers(url: string): Promise<boolean> {
  * Returns null when the test was skipped because moto_server is not installed. Stopped after the
  * test (t.after) if the caller does not stop it first.
  */
-export async function startMoto(t: TestContext, why = 'STS AssumeRoleWithWebIdentity is tested against a real moto_server'): Promise<Moto | null> {
+export async function startMoto(
+  t: TestContext,
+  why = 'STS AssumeRoleWithWebIdentity is tested against a real moto_server',
+): Promise<Moto | null> {
   const bin = requireProgram(t, 'moto_server', why);
   if (!bin) return null;
   let lastOutput = '';

@@ -73,8 +73,17 @@ export interface PopoverWorld {
 type Defer = (cleanup: () => void | Promise<void>) => void;
 
 /** Start a long-running command; resolves with the first match of `ready` in its output. */
-async function startProc(defer: Defer, bin: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; match: RegExpMatchArray; exited: Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startProc(
+  defer: Defer,
+  bin: string,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; match: RegExpMatchArray; exited: Promise<number | null>; output: () => string }> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   defer(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -84,7 +93,10 @@ async function startProc(defer: Defer, bin: string, args: string[], ready: RegEx
   });
   let out = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\n${out}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\n${out}`)),
+      30_000,
+    );
     const onData = (d: Buffer) => {
       out += d;
       const m = out.match(ready);
@@ -110,7 +122,12 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
   // the people's own files (kubeconfig, ~/.aws, ssh-agent) stay inside the temporary folder
   const userHome = path.join(dir, 'user-home');
   fs.mkdirSync(path.join(userHome, '.kube'), { recursive: true, mode: 0o700 });
-  const env = { PIM_KEYSTORE: 'file', HOME: userHome, KUBECONFIG: path.join(userHome, '.kube', 'config'), SSH_AUTH_SOCK: '' };
+  const env = {
+    PIM_KEYSTORE: 'file',
+    HOME: userHome,
+    KUBECONFIG: path.join(userHome, '.kube', 'config'),
+    SSH_AUTH_SOCK: '',
+  };
   fs.writeFileSync(path.join(dir, 'policy.yaml'), WORLD_POLICY);
   const init = run(PIM_SERVER, ['init', repo]);
   assert.equal(init.code, 0, init.stderr);
@@ -124,7 +141,13 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
     const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
     const home = path.join(dir, email);
     const key = new SoftAuthenticator({ name: email });
-    const p = await startProc(defer, PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
+    const p = await startProc(
+      defer,
+      PIM,
+      ['--home', home, 'enroll', link, '--no-open'],
+      /Register your security key: (\S+)/,
+      env,
+    );
     assert.equal((await touch(key, p.match[1]!)).ok, true);
     assert.equal(await p.exited, 0, p.output());
     return { email, home, key };
@@ -134,13 +157,33 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
 
   // alice: one role active, one waiting for bob
   const activate = async (args: string[], state: string) => {
-    const p = await startProc(defer, PIM, ['--home', alice.home, 'activate', ...args, '--no-open'], /sign this request: (\S+)/, env);
+    const p = await startProc(
+      defer,
+      PIM,
+      ['--home', alice.home, 'activate', ...args, '--no-open'],
+      /sign this request: (\S+)/,
+      env,
+    );
     const r = await touch(alice.key, p.match[1]!);
     assert.equal(r.value?.state, state, JSON.stringify(r));
     await p.exited;
   };
-  await activate(['gpu-cluster-readonly', '--duration', '2h', '--reason', 'checking the nightly training job'], 'active');
-  await activate(['inference-prod-admin', '--duration', '30m', '--reason', 'Roll back model v42: p99 latency doubled', '--ticket', 'INC-4711'], 'pending-approval');
+  await activate(
+    ['gpu-cluster-readonly', '--duration', '2h', '--reason', 'checking the nightly training job'],
+    'active',
+  );
+  await activate(
+    [
+      'inference-prod-admin',
+      '--duration',
+      '30m',
+      '--reason',
+      'Roll back model v42: p99 latency doubled',
+      '--ticket',
+      'INC-4711',
+    ],
+    'pending-approval',
+  );
 
   const ui = async (p: Omit<Person, 'ui' | 'token'>): Promise<Person> => {
     const s = await startProc(defer, PIM, ['--home', p.home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
@@ -151,18 +194,28 @@ export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
 }
 
 /** A page at the popover's size, in `colorScheme`, showing `view`; the element to look at. */
-export async function openView(browser: Browser, world: PopoverWorld, view: View, colorScheme: 'light' | 'dark'): Promise<{ page: Page; close: () => Promise<void> }> {
+export async function openView(
+  browser: Browser,
+  world: PopoverWorld,
+  view: View,
+  colorScheme: 'light' | 'dark',
+): Promise<{ page: Page; close: () => Promise<void> }> {
   const context = await browser.newContext({ viewport: POPOVER, colorScheme, reducedMotion: 'reduce' });
   const person = view === 'approvals' ? world.bob : world.alice;
   // each view gets a fresh context (its own colour scheme); the one-time code was spent already, so
   // the tab starts with the session token where the page keeps it after its own exchange
-  await context.addInitScript(([key, token]) => window.sessionStorage.setItem(key, token), ['pim.token', person.token] as const);
+  await context.addInitScript(([key, token]) => window.sessionStorage.setItem(key, token), [
+    'pim.token',
+    person.token,
+  ] as const);
   const page = await context.newPage();
   await page.goto(person.ui);
   await page.getByTestId('role-card-gpu-cluster-readonly').waitFor({ timeout: 20_000 });
   switch (view) {
     case 'roles':
-      await page.locator('[data-testid="activation-state-inference-prod-admin"][data-state="pending-approval"]').waitFor();
+      await page
+        .locator('[data-testid="activation-state-inference-prod-admin"][data-state="pending-approval"]')
+        .waitFor();
       break;
     case 'activate-dialog':
       await page.getByTestId('activate-ai-cluster-admin').click();
@@ -186,7 +239,10 @@ export async function openView(browser: Browser, world: PopoverWorld, view: View
     case 'audit':
       await page.getByTestId('audit-tab').click();
       await page.getByTestId('audit-view').waitFor();
-      await page.locator('[data-testid="audit-record"][data-type="activation-active"]').first().waitFor({ timeout: 20_000 });
+      await page
+        .locator('[data-testid="audit-record"][data-type="activation-active"]')
+        .first()
+        .waitFor({ timeout: 20_000 });
       break;
   }
   return { page, close: () => context.close() };

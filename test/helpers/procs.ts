@@ -8,20 +8,45 @@ export const PIM = path.join(ROOT, 'bin', 'pim.cjs');
 export const PIM_SERVER = path.join(ROOT, 'bin', 'pim-server.cjs');
 
 export function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Start a long-running command and wait until its stdout matches `ready`; returns the match. */
-export async function start(bin: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; match: RegExpMatchArray; output: () => string; exited: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function start(
+  bin: string,
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{
+  child: ChildProcess;
+  match: RegExpMatchArray;
+  output: () => string;
+  exited: () => Promise<number | null>;
+}> {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   after(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   let out = '';
   let err = '';
   const match = await new Promise<RegExpMatchArray>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`)), 20_000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`,
+          ),
+        ),
+      20_000,
+    );
     // ready may show on either stream (prompts go to stderr)
     const check = () => {
       const m = out.match(ready) ?? err.match(ready);

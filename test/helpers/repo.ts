@@ -15,7 +15,10 @@ export function tmpDir(prefix = 'pim-test-'): string {
   return d;
 }
 
-export function makeRepo(opts: InitOptions & { policy?: string; publish?: boolean } = {}): { dir: string; trustRoot: Buffer } {
+export function makeRepo(opts: InitOptions & { policy?: string; publish?: boolean } = {}): {
+  dir: string;
+  trustRoot: Buffer;
+} {
   const dir = path.join(tmpDir('pim-repo-'), 'repo');
   initRepo(dir, opts);
   if (opts.publish !== false) publishPolicy(dir, opts.policy ?? EXAMPLE_POLICY, { now: opts.now });
@@ -23,7 +26,12 @@ export function makeRepo(opts: InitOptions & { policy?: string; publish?: boolea
 }
 
 export async function serveRepo(dir: string, opts: { frozen?: boolean } = {}): Promise<RunningServer> {
-  const s = await serve(dir, { host: '127.0.0.1', port: 0, timestampCheckMs: 3_600_000, keepTimestampFresh: !opts.frozen });
+  const s = await serve(dir, {
+    host: '127.0.0.1',
+    port: 0,
+    timestampCheckMs: 3_600_000,
+    keepTimestampFresh: !opts.frozen,
+  });
   after(() => s.close());
   return s;
 }

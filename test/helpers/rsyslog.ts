@@ -28,12 +28,78 @@ function openssl(args: string[], cwd: string): void {
 /** A CA and a certificate it signed for localhost / 127.0.0.1, in a fresh temporary directory. */
 export function makeTlsMaterial(): TlsMaterial {
   const dir = tmpDir('pim-syslog-tls-');
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=pim test syslog CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], dir);
-  openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-  fs.writeFileSync(path.join(dir, 'server.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=pim test syslog CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    dir,
+  );
+  openssl(
+    [
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=localhost',
+    ],
+    dir,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'server.ext'),
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n',
+  );
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'server.ext',
+    ],
+    dir,
+  );
   for (const f of ['ca.key', 'server.key']) fs.chmodSync(path.join(dir, f), 0o600);
-  return { dir, caCert: path.join(dir, 'ca.pem'), serverCert: path.join(dir, 'server.pem'), serverKey: path.join(dir, 'server.key') };
+  return {
+    dir,
+    caCert: path.join(dir, 'ca.pem'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key'),
+  };
 }
 
 export interface Rsyslog {
@@ -113,7 +179,8 @@ input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="received")
       c.stderr!.on('data', (d) => (out += d));
       const deadline = Date.now() + 10_000;
       while (!(await acceptsConnections())) {
-        if (c.exitCode !== null || c.signalCode !== null) throw new Error(`rsyslogd exited (${c.exitCode ?? c.signalCode}) before listening:\n${out}`);
+        if (c.exitCode !== null || c.signalCode !== null)
+          throw new Error(`rsyslogd exited (${c.exitCode ?? c.signalCode}) before listening:\n${out}`);
         if (Date.now() > deadline) throw new Error(`rsyslogd did not listen on 127.0.0.1:${port} within 10 s:\n${out}`);
         await new Promise((res) => setTimeout(res, 50));
       }

@@ -78,7 +78,10 @@ export async function startSshAgent(dir: string): Promise<RunningSshAgent> {
   const sock = path.join(dir, 'agent.sock');
   const bin = findSystemProgram('ssh-agent');
   if (!bin) throw new Error('ssh-agent is not installed (openssh-client)');
-  const child = spawn(bin, ['-D', '-a', sock], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const child = spawn(bin, ['-D', '-a', sock], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
   const stop = () => stopChild(child);
@@ -96,7 +99,11 @@ export async function startSshAgent(dir: string): Promise<RunningSshAgent> {
 export function sshAddList(sock: string): { status: number | null; lines: string[]; output: string } {
   const bin = findSystemProgram('ssh-add');
   if (!bin) throw new Error('ssh-add is not installed (openssh-client)');
-  const r = spawnSync(bin, ['-l'], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SSH_AUTH_SOCK: sock }, timeout: 10_000 });
+  const r = spawnSync(bin, ['-l'], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', SSH_AUTH_SOCK: sock },
+    timeout: 10_000,
+  });
   const output = `${r.stdout}${r.stderr}`;
   return { status: r.status, lines: r.status === 0 ? r.stdout.split('\n').filter(Boolean) : [], output };
 }
@@ -152,7 +159,10 @@ export function currentUser(): string {
 /** Without PAM, sshd refuses accounts whose password field starts with '!' — say so up front. */
 function lockedAccount(user: string): boolean {
   try {
-    const line = fs.readFileSync('/etc/shadow', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+    const line = fs
+      .readFileSync('/etc/shadow', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${user}:`));
     return !!line && (line.split(':')[1] ?? '').startsWith('!');
   } catch {
     return false;
@@ -165,17 +175,25 @@ function lockedAccount(user: string): boolean {
  * <dir>/principals/<user> (AuthorizedPrincipalsFile …/%u). Needs root; returns null when the test
  * was skipped (locally; under CI=true it fails instead).
  */
-export async function startSshd(t: TestContext, o: { caPublicKey: string; principalsFor: Record<string, string[]> }): Promise<RunningSshd | null> {
+export async function startSshd(
+  t: TestContext,
+  o: { caPublicKey: string; principalsFor: Record<string, string[]> },
+): Promise<RunningSshd | null> {
   const sshd = requireSystemProgram(t, 'sshd', 'the SSH tests log in to a real sshd (openssh-server)');
   const keygen = requireSystemProgram(t, 'ssh-keygen', 'the sshd needs a host key (openssh-client)');
   if (!sshd || !keygen) return null;
   if (process.platform === 'win32' || process.getuid?.() !== 0) {
-    cannotRun(t, 'sshd must run as root (privilege separation, logging in as the current user); run the SSH tests as root, as CI does');
+    cannotRun(
+      t,
+      'sshd must run as root (privilege separation, logging in as the current user); run the SSH tests as root, as CI does',
+    );
     return null;
   }
   const user = currentUser();
   if (lockedAccount(user)) {
-    throw new Error(`the account ${user} is locked (its password field starts with '!'), and sshd without PAM refuses locked accounts even with a certificate: unlock it with usermod -p '*' ${user}`);
+    throw new Error(
+      `the account ${user} is locked (its password field starts with '!'), and sshd without PAM refuses locked accounts even with a certificate: unlock it with usermod -p '*' ${user}`,
+    );
   }
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-sshd-'));
@@ -186,7 +204,10 @@ export async function startSshd(t: TestContext, o: { caPublicKey: string; princi
   });
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
   const hostKey = path.join(dir, 'host_ed25519');
-  const kg = spawnSync(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'pim-test-host', '-f', hostKey], { encoding: 'utf8', timeout: 10_000 });
+  const kg = spawnSync(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'pim-test-host', '-f', hostKey], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (kg.status !== 0) throw new Error(`ssh-keygen (host key) failed: ${kg.stderr}`);
   const caFile = path.join(dir, 'trusted-user-ca.pub');
   fs.writeFileSync(caFile, `${o.caPublicKey.trim()}\n`);
@@ -236,7 +257,10 @@ export async function startSshd(t: TestContext, o: { caPublicKey: string; princi
         `sshd to listen on 127.0.0.1:${port}`,
         () => log.includes(`Server listening on 127.0.0.1 port ${port}`),
         10_000,
-        () => (child.exitCode !== null || child.signalCode !== null ? `sshd exited (${child.exitCode ?? child.signalCode}) before listening:\n${log}` : null),
+        () =>
+          child.exitCode !== null || child.signalCode !== null
+            ? `sshd exited (${child.exitCode ?? child.signalCode}) before listening:\n${log}`
+            : null,
       );
       return { port, user, stop, log: () => log };
     } catch (e) {
@@ -266,22 +290,36 @@ export async function sshRun(port: number, user: string, sock: string, command: 
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-ssh-home-'));
   try {
     const args = [
-      '-F', 'none',
-      '-p', String(port),
-      '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no',
-      '-o', 'UserKnownHostsFile=/dev/null',
-      '-o', 'LogLevel=ERROR',
-      '-o', `IdentityAgent=${sock}`,
-      '-o', 'IdentitiesOnly=no',
-      '-o', 'IdentityFile=none',
-      '-o', 'PreferredAuthentications=publickey',
-      '-o', 'ConnectTimeout=10',
+      '-F',
+      'none',
+      '-p',
+      String(port),
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      `IdentityAgent=${sock}`,
+      '-o',
+      'IdentitiesOnly=no',
+      '-o',
+      'IdentityFile=none',
+      '-o',
+      'PreferredAuthentications=publickey',
+      '-o',
+      'ConnectTimeout=10',
       '-T',
       `${user}@127.0.0.1`,
       command,
     ];
-    const child = spawn(ssh, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } });
+    const child = spawn(ssh, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

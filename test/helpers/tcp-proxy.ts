@@ -17,7 +17,15 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 
-export type ProxyMode = 'pass' | 'cut-mid-response' | 'black-hole' | 'swallow-response' | 'answer-500' | 'answer-garbage' | 'forward-then-500' | 'forward-then-garbage';
+export type ProxyMode =
+  | 'pass'
+  | 'cut-mid-response'
+  | 'black-hole'
+  | 'swallow-response'
+  | 'answer-500'
+  | 'answer-garbage'
+  | 'forward-then-500'
+  | 'forward-then-garbage';
 
 export interface ModeOptions {
   /** cut-mid-response: response bytes the client receives before its socket is destroyed … */
@@ -38,7 +46,9 @@ export interface ProxiedRequest {
   length: number;
 }
 
-export const HTTP_500 = 'HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 78\r\n\r\n' + JSON.stringify({ ok: false, error: { code: 'internal', message: 'injected fault: HTTP 500 (proxy)' } }).padEnd(78);
+export const HTTP_500 =
+  'HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 78\r\n\r\n' +
+  JSON.stringify({ ok: false, error: { code: 'internal', message: 'injected fault: HTTP 500 (proxy)' } }).padEnd(78);
 
 /** A full HTTP answer with a 200 status, `json` as its body. */
 export function http200(json: string): string {

@@ -12,13 +12,21 @@ export class SecurityKey {
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+      options: {
+        protocol: 'ctap2',
+        transport: 'usb',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+      },
     });
-    for (const credential of this.credentials) await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: credential as never });
+    for (const credential of this.credentials)
+      await cdp.send('WebAuthn.addCredential', { authenticatorId, credential: credential as never });
     return { cdp, authenticatorId };
   }
 
   async keep(at: { cdp: CDPSession; authenticatorId: string }): Promise<void> {
-    this.credentials = (await at.cdp.send('WebAuthn.getCredentials', { authenticatorId: at.authenticatorId })).credentials as unknown as Credential[];
+    this.credentials = (await at.cdp.send('WebAuthn.getCredentials', { authenticatorId: at.authenticatorId }))
+      .credentials as unknown as Credential[];
   }
 }

@@ -24,7 +24,6 @@ users:
 
 const env = { PIM_KEYSTORE: 'file' };
 
-
 async function setup() {
   const { repo, server, people } = await cliWorld(POLICY, [
     ['alice@acme.example', ''],
@@ -39,13 +38,21 @@ test('enrol two users, activate an auto-approved role with a key touch, and deac
   assert.equal(status.unenrolled, false, 'enrolled, not the --user demo path');
   assert.equal(status.policy.version, 1);
 
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'], /Touch your security key to sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'],
+    /Touch your security key to sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
   assert.match(act.output(), /readonly is ACTIVE until/);
 
   const list = JSON.parse(alice.pim('activations', '--json').stdout) as { role: string; state: string }[];
-  assert.deepEqual(list.map((a) => [a.role, a.state]), [['readonly', 'active']]);
+  assert.deepEqual(
+    list.map((a) => [a.role, a.state]),
+    [['readonly', 'active']],
+  );
   const off = alice.pim('deactivate', 'readonly');
   assert.equal(off.code, 0, off.stderr);
   assert.match(off.stdout, /deactivated/);
@@ -54,13 +61,37 @@ test('enrol two users, activate an auto-approved role with a key touch, and deac
 
 test('an approval-required role waits for bob, who approves it with his own key', async () => {
   const { alice, bob } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'GPU node 17 hangs', '--ticket', 'INC-4711', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    [
+      '--home',
+      alice.home,
+      'activate',
+      'admin',
+      '--reason',
+      'GPU node 17 hangs',
+      '--ticket',
+      'INC-4711',
+      '--wait',
+      '--no-open',
+    ],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
   let pending: { id: string; user: string; role: string }[] = [];
   for (let i = 0; i < 50 && pending.length === 0; i++) pending = JSON.parse(bob.pim('approvals', '--json').stdout);
-  assert.deepEqual(pending.map((p) => [p.user, p.role]), [['alice@acme.example', 'admin']]);
+  assert.deepEqual(
+    pending.map((p) => [p.user, p.role]),
+    [['alice@acme.example', 'admin']],
+  );
   assert.match(bob.pim('approvals').stdout, /GPU node 17 hangs/);
-  const approve = await start(PIM, ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'], /sign your decision: (\S+)/, env);
+  const approve = await start(
+    PIM,
+    ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'],
+    /sign your decision: (\S+)/,
+    env,
+  );
   assert.equal((await touch(bob.key, approve.match[1]!)).value?.state, 'active');
   assert.equal(await approve.exited(), 0, approve.output());
   assert.equal(await act.exited(), 0, act.output());
@@ -69,11 +100,21 @@ test('an approval-required role waits for bob, who approves it with his own key'
 
 test('a denial ends the request and alice sees the reason', async () => {
   const { alice, bob } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'curious', '--ticket', 'INC-1', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'admin', '--reason', 'curious', '--ticket', 'INC-1', '--wait', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   await touch(alice.key, act.match[1]!);
   const id = (JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string }[])[0]!.id;
   assert.equal(bob.pim('deny', id).code, 2, 'a denial needs --reason');
-  const deny = await start(PIM, ['--home', bob.home, 'deny', id, '--reason', 'use readonly instead', '--no-open'], /sign your decision: (\S+)/, env);
+  const deny = await start(
+    PIM,
+    ['--home', bob.home, 'deny', id, '--reason', 'use readonly instead', '--no-open'],
+    /sign your decision: (\S+)/,
+    env,
+  );
   await touch(bob.key, deny.match[1]!);
   assert.equal(await deny.exited(), 0, deny.output());
   assert.equal(await act.exited(), 5);
@@ -90,19 +131,40 @@ test('what the offline policy refuses is refused before anything is signed', asy
 
 test('extending an active role chains a new signed request and moves the end of the window', async () => {
   const { alice } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   await touch(alice.key, act.match[1]!);
   assert.equal(await act.exited(), 0);
-  const before = (JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string }[]).find((a) => a.state === 'active')!;
-  const ext = await start(PIM, ['--home', alice.home, 'extend', 'readonly', '--duration', '2h', '--no-open'], /sign this request: (\S+)/, env);
+  const before = (
+    JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string }[]
+  ).find((a) => a.state === 'active')!;
+  const ext = await start(
+    PIM,
+    ['--home', alice.home, 'extend', 'readonly', '--duration', '2h', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, ext.match[1]!)).value?.state, 'active');
   assert.equal(await ext.exited(), 0, ext.output());
-  const after = JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string; request: { kind: string; extends: string | null } }[];
+  const after = JSON.parse(alice.pim('activations', '--json').stdout) as {
+    id: string;
+    state: string;
+    expiresAt: string;
+    request: { kind: string; extends: string | null };
+  }[];
   const live = after.filter((a) => a.state === 'active');
   assert.equal(live.length, 1, 'the extension replaces the active activation');
   assert.equal(live[0]!.request.kind, 'extend');
   assert.equal(live[0]!.request.extends, before.id, 'chained to the activation it extends');
-  assert.equal(Date.parse(live[0]!.expiresAt) - Date.parse(before.expiresAt), 2 * 3600_000, 'two more hours from the old end');
+  assert.equal(
+    Date.parse(live[0]!.expiresAt) - Date.parse(before.expiresAt),
+    2 * 3600_000,
+    'two more hours from the old end',
+  );
   assert.equal(after.find((a) => a.id === before.id)!.state, 'deactivated');
   assert.equal(alice.pim('extend', 'admin').code, 1, 'only an active role can be extended');
 });

@@ -86,8 +86,16 @@ test('a request field changed after signing is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly', { duration: 1800 });
   // the key signs a challenge for an 8-hour request instead of the stored 30-minute one
-  const forged = { ...options, challenge: toBase64Url(activationChallenge(cp.evidence(activation.id).nonce, { ...activation.request, duration: 8 * 3600 })) };
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate(forged, ORIGIN)), 'challenge-mismatch');
+  const forged = {
+    ...options,
+    challenge: toBase64Url(
+      activationChallenge(cp.evidence(activation.id).nonce, { ...activation.request, duration: 8 * 3600 }),
+    ),
+  };
+  await refused(
+    cp.submitActivationAssertion(activation.id, alice.key.authenticate(forged, ORIGIN)),
+    'challenge-mismatch',
+  );
   assert.equal(state(cp, alice, activation.id), 'requested');
 });
 
@@ -114,46 +122,75 @@ test('an expired nonce is refused, and the request expires', async () => {
 test('user verification missing where the role requires it is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN, { userVerified: false })), 'user-verification-required');
+  await refused(
+    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN, { userVerified: false })),
+    'user-verification-required',
+  );
   assert.equal(state(cp, alice, activation.id), 'requested');
 });
 
 test('user verification is not demanded where the role does not ask for it', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  const view = await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN, { userVerified: false }));
+  const view = await cp.submitActivationAssertion(
+    activation.id,
+    alice.key.authenticate(options, ORIGIN, { userVerified: false }),
+  );
   assert.equal(view.state, 'active');
 });
 
 test('a ceremony from another origin is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, 'https://evil.example')), 'origin-not-allowed');
+  await refused(
+    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, 'https://evil.example')),
+    'origin-not-allowed',
+  );
   assert.equal(state(cp, alice, activation.id), 'requested');
 });
 
 test('an assertion for another RP ID is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate({ ...options, rpId: 'evil.example' }, ORIGIN)), 'rp-id-mismatch');
+  await refused(
+    cp.submitActivationAssertion(activation.id, alice.key.authenticate({ ...options, rpId: 'evil.example' }, ORIGIN)),
+    'rp-id-mismatch',
+  );
 });
 
 test('an unknown security key is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   const stranger = new SoftAuthenticator({ name: 'stranger' });
-  stranger.register({ rp: { id: 'localhost', name: 'x' }, user: { id: 'AAAA', name: 'x', displayName: 'x' }, challenge: 'AAAA', pubKeyCredParams: [{ type: 'public-key', alg: -7 }] }, ORIGIN);
-  await refused(cp.submitActivationAssertion(activation.id, stranger.authenticate({ ...options, allowCredentials: [] }, ORIGIN)), 'unknown-credential');
+  stranger.register(
+    {
+      rp: { id: 'localhost', name: 'x' },
+      user: { id: 'AAAA', name: 'x', displayName: 'x' },
+      challenge: 'AAAA',
+      pubKeyCredParams: [{ type: 'public-key', alg: -7 }],
+    },
+    ORIGIN,
+  );
+  await refused(
+    cp.submitActivationAssertion(activation.id, stranger.authenticate({ ...options, allowCredentials: [] }, ORIGIN)),
+    'unknown-credential',
+  );
   assert.equal(state(cp, alice, activation.id), 'requested');
 });
 
 test('a signature counter going backwards is refused and the key is flagged', async () => {
   const { cp, alice } = await setup();
   const first = await ask(cp, alice, 'readonly');
-  await cp.submitActivationAssertion(first.activation.id, alice.key.authenticate(first.options, ORIGIN, { counter: 10 }));
+  await cp.submitActivationAssertion(
+    first.activation.id,
+    alice.key.authenticate(first.options, ORIGIN, { counter: 10 }),
+  );
   cp.deactivate(alice.caller, first.activation.id);
   const second = await ask(cp, alice, 'readonly');
-  await refused(cp.submitActivationAssertion(second.activation.id, alice.key.authenticate(second.options, ORIGIN, { counter: 3 })), 'counter-regressed');
+  await refused(
+    cp.submitActivationAssertion(second.activation.id, alice.key.authenticate(second.options, ORIGIN, { counter: 3 })),
+    'counter-regressed',
+  );
   assert.equal(state(cp, alice, second.activation.id), 'requested');
   assert.equal(cp.listUsers().find((u) => u.email === 'alice@acme.example')!.keys[0]!.flagged, true);
 });
@@ -174,12 +211,21 @@ test('a request naming another user than the signing device is refused', async (
 test('approval: a role needing 1 of leads waits, then is approved by a lead with a key touch', async () => {
   const { cp, alice, bob } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
-  assert.equal((await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN))).state, 'pending-approval');
-  assert.deepEqual(cp.pendingApprovals(bob.caller).map((a) => a.id), [activation.id]);
+  assert.equal(
+    (await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN))).state,
+    'pending-approval',
+  );
+  assert.deepEqual(
+    cp.pendingApprovals(bob.caller).map((a) => a.id),
+    [activation.id],
+  );
   const ch = await cp.approvalChallenge(bob.caller, activation.id, 'approve', null);
   const view = await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN));
   assert.equal(view.state, 'active');
-  assert.deepEqual(view.approvals.map((a) => [a.approver, a.decision]), [['bob@acme.example', 'approve']]);
+  assert.deepEqual(
+    view.approvals.map((a) => [a.approver, a.decision]),
+    [['bob@acme.example', 'approve']],
+  );
 });
 
 test('approval: a denial needs a reason, ends the request and shows the reason', async () => {
@@ -202,7 +248,10 @@ test('self-approval is refused where the policy forbids it, allowed where it all
   const b = await ask(cp, bob, 'self-ok');
   await cp.submitActivationAssertion(b.activation.id, bob.key.authenticate(b.options, ORIGIN));
   const ch = await cp.approvalChallenge(bob.caller, b.activation.id, 'approve', null);
-  assert.equal((await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN))).state, 'active');
+  assert.equal(
+    (await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN))).state,
+    'active',
+  );
 });
 
 test('an approval by someone who is not an approver is refused', async () => {
@@ -222,7 +271,10 @@ test('an approval assertion made for a different request is refused', async () =
   const chOne = await cp.approvalChallenge(bob.caller, one.activation.id, 'approve', null);
   const chTwo = await cp.approvalChallenge(bob.caller, two.activation.id, 'approve', null);
   // bob's key signs the statement for request two, submitted as the approval of request one
-  await refused(cp.submitApprovalAssertion(chOne.ceremonyId, bob.key.authenticate(chTwo.options, ORIGIN)), 'challenge-mismatch');
+  await refused(
+    cp.submitApprovalAssertion(chOne.ceremonyId, bob.key.authenticate(chTwo.options, ORIGIN)),
+    'challenge-mismatch',
+  );
   assert.equal(state(cp, alice, one.activation.id), 'pending-approval');
 });
 
@@ -252,7 +304,10 @@ test('a revoked key can no longer sign', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   assert.equal(cp.revokeKey('alice@acme.example', alice.key.credentials()[0]!.id), true);
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN)), 'unknown-credential');
+  await refused(
+    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN)),
+    'unknown-credential',
+  );
 });
 
 test('an enrolment code works once and expires', async () => {
@@ -275,15 +330,35 @@ test('the server decides exactly as the agent decided offline, for the same requ
   const { cp, dir } = await newControlPlane({ policy: POLICY, clock: () => now });
   const srv = await serveRepo(dir);
   const agent = newAgent(undefined, () => now);
-  agent.connect({ server: srv.url, user: 'alice@acme.example', root: fs.readFileSync(`${dir}/trust-root.json`), unenrolled: true });
+  agent.connect({
+    server: srv.url,
+    user: 'alice@acme.example',
+    root: fs.readFileSync(`${dir}/trust-root.json`),
+    unenrolled: true,
+  });
   await agent.refresh();
-  const asks = [{}, { duration: 9 * 3600 }, { justification: '' }, { ticket: 'INC-1' }, { duration: 60, justification: 'ok' }];
+  const asks = [
+    {},
+    { duration: 9 * 3600 },
+    { justification: '' },
+    { ticket: 'INC-1' },
+    { duration: 60, justification: 'ok' },
+  ];
   let compared = 0;
   for (const role of ['readonly', 'admin', 'self-ok']) {
     for (const a of asks) {
       const ask = { duration: 3600, justification: 'why', ...a };
       const offline = agent.decideRequest(role, ask);
-      const request = requestFor({ caller: { email: 'alice@acme.example', device: 'd'.repeat(43) }, key: null as never }, role, { duration: ask.duration, justification: ask.justification || null, ticket: (a as { ticket?: string }).ticket ?? null }, now);
+      const request = requestFor(
+        { caller: { email: 'alice@acme.example', device: 'd'.repeat(43) }, key: null as never },
+        role,
+        {
+          duration: ask.duration,
+          justification: ask.justification || null,
+          ticket: (a as { ticket?: string }).ticket ?? null,
+        },
+        now,
+      );
       assert.deepEqual(cp.evaluate(request, 0), offline, `${role} ${JSON.stringify(a)}`);
       compared++;
     }
@@ -311,13 +386,20 @@ test('a user may enrol a backup key, and either key can then sign', async () => 
   const backup = new SoftAuthenticator({ name: 'backup' });
   const { code } = cp.addUser('alice@acme.example', []);
   const s = await cp.startEnrolment(code, { kty: 'OKP', crv: 'Ed25519', x: 'B'.repeat(43) }, alice.caller.device);
-  assert.deepEqual(s.options.excludeCredentials?.map((c) => c.id), [alice.key.credentials()[0]!.id], 'the first key is not registered twice');
+  assert.deepEqual(
+    s.options.excludeCredentials?.map((c) => c.id),
+    [alice.key.credentials()[0]!.id],
+    'the first key is not registered twice',
+  );
   await cp.finishEnrolment(s.id, backup.register(s.options, ORIGIN));
   assert.equal(cp.listUsers().find((u) => u.email === 'alice@acme.example')!.keys.length, 2);
   for (const key of [alice.key, backup]) {
     const { activation, options } = await ask(cp, alice, 'readonly', { justification: key.name });
     assert.equal(options.allowCredentials?.length, 2);
-    assert.equal((await cp.submitActivationAssertion(activation.id, key.authenticate(options, ORIGIN))).state, 'active');
+    assert.equal(
+      (await cp.submitActivationAssertion(activation.id, key.authenticate(options, ORIGIN))).state,
+      'active',
+    );
   }
 });
 

@@ -44,7 +44,8 @@ function sees(p: Proc, re: RegExp, times = 1): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => finish(new Error(`no ${re} ×${times} within 60 s:\n${p.output()}`)), 60_000);
     const check = () => (p.output().match(g) ?? []).length >= times && finish();
-    const onExit = (code: number | null) => finish(new Error(`exited (${code}) before ${re} ×${times}:\n${p.output()}`));
+    const onExit = (code: number | null) =>
+      finish(new Error(`exited (${code}) before ${re} ×${times}:\n${p.output()}`));
     function finish(e?: Error) {
       clearTimeout(timer);
       p.child.stderr!.off('data', check);
@@ -65,17 +66,43 @@ function jsonOf(output: string): unknown {
 }
 
 /** bob approves the one request waiting for him, touching his key on the printed ceremony. */
-async function bobApproves(bob: { home: string; key: Parameters<typeof touch>[0]; pim: (...a: string[]) => { stdout: string } }) {
+async function bobApproves(bob: {
+  home: string;
+  key: Parameters<typeof touch>[0];
+  pim: (...a: string[]) => { stdout: string };
+}) {
   const pending = JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string }[];
   assert.equal(pending.length, 1);
-  const approve = await start(PIM, ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'], /sign your decision: (\S+)/, env);
+  const approve = await start(
+    PIM,
+    ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'],
+    /sign your decision: (\S+)/,
+    env,
+  );
   await touch(bob.key, approve.match[1]!);
   assert.equal(await approve.exited(), 0, approve.output());
 }
 
 test('a key touch and an approval that each take longer than one call may: the CLI keeps waiting and answers with one JSON object', async () => {
   const { alice, bob } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--ticket', 'INC-1', '--reason', 'node 17 hangs', '--wait', '--json', '--no-open'], /sign this request: (\S+)/, slow);
+  const act = await start(
+    PIM,
+    [
+      '--home',
+      alice.home,
+      'activate',
+      'admin',
+      '--ticket',
+      'INC-1',
+      '--reason',
+      'node 17 hangs',
+      '--wait',
+      '--json',
+      '--no-open',
+    ],
+    /sign this request: (\S+)/,
+    slow,
+  );
   // two held polls (2 s each, longer than the 1 s call timeout) pass before the key is touched
   await sees(act, /still waiting for your key touch/, 2);
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
@@ -84,14 +111,33 @@ test('a key touch and an approval that each take longer than one call may: the C
   assert.equal(await act.exited(), 0, act.output());
   const answer = jsonOf(act.output()) as { state: string; role: string; approvals: { approver: string }[] };
   assert.equal(answer.state, 'active');
-  assert.deepEqual(answer.approvals.map((a) => a.approver), ['bob@acme.example']);
+  assert.deepEqual(
+    answer.approvals.map((a) => a.approver),
+    ['bob@acme.example'],
+  );
   assert.doesNotMatch(act.output(), /TimeoutError|cannot reach/);
 });
 
 test('the control plane restarts while --wait waits: the CLI retries with backoff and gets the approval', async () => {
   const { alice, bob, server, repo } = await setup();
   const url = new URL(server.match[1]!);
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--ticket', 'INC-2', '--reason', 'node 17 hangs', '--wait', '--no-open'], /sign this request: (\S+)/, slow);
+  const act = await start(
+    PIM,
+    [
+      '--home',
+      alice.home,
+      'activate',
+      'admin',
+      '--ticket',
+      'INC-2',
+      '--reason',
+      'node 17 hangs',
+      '--wait',
+      '--no-open',
+    ],
+    /sign this request: (\S+)/,
+    slow,
+  );
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   await stop(server.child);
@@ -105,7 +151,24 @@ test('the control plane restarts while --wait waits: the CLI retries with backof
 
 test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and ends active', async () => {
   const { alice, bob } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--ticket', 'INC-3', '--reason', 'node 17 hangs', '--wait', '--json', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    [
+      '--home',
+      alice.home,
+      'activate',
+      'admin',
+      '--ticket',
+      'INC-3',
+      '--reason',
+      'node 17 hangs',
+      '--wait',
+      '--json',
+      '--no-open',
+    ],
+    /sign this request: (\S+)/,
+    env,
+  );
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   act.child.kill('SIGINT');
@@ -122,13 +185,32 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
   assert.match(again.output(), /admin is ACTIVE until/);
   const listing = alice.pim('activations');
   assert.match(listing.stdout, /^ID\s+ROLE\s+STATE\s+UNTIL\s+APPROVED BY$/m);
-  assert.match(alice.pim('audit', 'list', '--type', 'activation-active').stdout, /activation-active\s+admin \(\S+\) until \S+, approved by bob@acme\.example/);
+  assert.match(
+    alice.pim('audit', 'list', '--type', 'activation-active').stdout,
+    /activation-active\s+admin \(\S+\) until \S+, approved by bob@acme\.example/,
+  );
   assert.match(listing.stdout, new RegExp(`^${id}\\s+admin\\s+active\\s+\\S+ \\S+ UTC\\s+bob@acme\\.example$`, 'm'));
 });
 
 test('Ctrl-C while the control plane cannot be reached exits 4 with the state last seen, not an error', async () => {
   const { alice, server } = await setup();
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--ticket', 'INC-4', '--reason', 'node 17 hangs', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    [
+      '--home',
+      alice.home,
+      'activate',
+      'admin',
+      '--ticket',
+      'INC-4',
+      '--reason',
+      'node 17 hangs',
+      '--wait',
+      '--no-open',
+    ],
+    /sign this request: (\S+)/,
+    env,
+  );
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   act.child.kill('SIGINT');
@@ -140,7 +222,10 @@ test('Ctrl-C while the control plane cannot be reached exits 4 with the state la
   const again = await start(PIM, ['--home', alice.home, 'wait', id], /retrying in \d+ s \(attempt 1\)/, env);
   again.child.kill('SIGINT');
   assert.equal(await again.exited(), 4, again.output());
-  assert.match(again.output(), new RegExp(`Stopped waiting: admin \\(${id}\\) is still pending-approval; nothing was withdrawn`));
+  assert.match(
+    again.output(),
+    new RegExp(`Stopped waiting: admin \\(${id}\\) is still pending-approval; nothing was withdrawn`),
+  );
   assert.match(again.output(), /admin is WAITING FOR APPROVAL \(1 needed\)/);
 });
 
@@ -151,16 +236,28 @@ test('policy refusals exit 3, with --json one error object; an active role is no
   assert.match(r.stderr, /ticket-invalid/);
   const j = alice.pim('activate', 'admin', '--ticket', 'CHG-1', '--no-open', '--json');
   assert.equal(j.code, 3);
-  assert.deepEqual(JSON.parse(j.stdout), { ok: false, exitCode: 3, error: { code: 'not-allowed', message: j.stderr.replace(/^pim: /, '').trim() } });
+  assert.deepEqual(JSON.parse(j.stdout), {
+    ok: false,
+    exitCode: 3,
+    error: { code: 'not-allowed', message: j.stderr.replace(/^pim: /, '').trim() },
+  });
   const unknown = alice.pim('activations', '--json', '--home', '/nonexistent/x');
   assert.equal(JSON.parse(unknown.stdout).ok, false, 'any command: --json answers with an object on failure');
 
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'readonly', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   await touch(alice.key, act.match[1]!);
   assert.equal(await act.exited(), 0, act.output());
   const twice = alice.pim('activate', 'readonly', '--no-open');
   assert.equal(twice.code, 0, twice.stderr);
-  assert.match(twice.stderr, /readonly is already active until \d{4}-\d\d-\d\d \d\d:\d\d UTC; nothing new was requested\. For more time: pim extend readonly/);
+  assert.match(
+    twice.stderr,
+    /readonly is already active until \d{4}-\d\d-\d\d \d\d:\d\d UTC; nothing new was requested\. For more time: pim extend readonly/,
+  );
   assert.doesNotMatch(twice.stderr, /Touch your security key/);
   const list = JSON.parse(alice.pim('activations', '--json').stdout) as { role: string }[];
   assert.equal(list.filter((a) => a.role === 'readonly').length, 1, 'no second request');

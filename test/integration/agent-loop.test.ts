@@ -24,10 +24,17 @@ test('the refresh loop retries with backoff while the server is down and recover
   await srv.close();
 
   const attempts: string[] = [];
-  agent.startLoop({ intervalMs: 60_000, minBackoffMs: 40, onResult: (r) => attempts.push('version' in r ? 'ok' : r.code) });
+  agent.startLoop({
+    intervalMs: 60_000,
+    minBackoffMs: 40,
+    onResult: (r) => attempts.push('version' in r ? 'ok' : r.code),
+  });
   try {
     await until(() => attempts.length >= 3);
-    assert.ok(attempts.every((a) => a === 'unreachable'), attempts.join(','));
+    assert.ok(
+      attempts.every((a) => a === 'unreachable'),
+      attempts.join(','),
+    );
     assert.equal(agent.state().connection, 'offline');
     assert.equal(agent.store.policyVersion(), 1, 'the cached policy is kept meanwhile');
 

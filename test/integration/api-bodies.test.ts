@@ -48,7 +48,9 @@ test('an unauthenticated oversized body is read at most about 1 MiB past the lim
   socket.on('error', () => {}); // EPIPE / ECONNRESET once the server cut it: expected
   const gone = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())));
   socket.on('data', () => {}); // whatever it answers, keep reading so the socket is not held up
-  socket.write(`POST /api/v1/ceremony/activation/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`);
+  socket.write(
+    `POST /api/v1/ceremony/activation/abc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${total}\r\n\r\n`,
+  );
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   let sent = 0;
   // send as fast as the server reads, until it hangs up (or everything was sent: the bug)
@@ -59,6 +61,9 @@ test('an unauthenticated oversized body is read at most about 1 MiB past the lim
   if (!closed) socket.end();
   await gone;
   // kernel buffers on both sides hold a few MiB at most; a server discarding everything reads all 64
-  assert.ok(sent < 16 * 1024 * 1024, `the server read ${Math.round(sent / 1024 / 1024)} MiB of an unauthenticated body before hanging up`);
+  assert.ok(
+    sent < 16 * 1024 * 1024,
+    `the server read ${Math.round(sent / 1024 / 1024)} MiB of an unauthenticated body before hanging up`,
+  );
   assert.equal((await fetch(`${srv.url}/healthz`)).status, 200, 'the server is still fine');
 });

@@ -32,17 +32,38 @@ test('pim activate --wait: a request refused at its approval (maxActive reached 
   const alice = people['alice@acme.example']!;
   const bob = people['bob@acme.example']!;
   // two requests waiting for bob at once
-  const first = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'first', '--no-open'], /sign this request: (\S+)/, env);
+  const first = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'admin', '--reason', 'first', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, first.match[1]!)).value?.state, 'pending-approval');
   assert.equal(await first.exited(), 4, first.output());
-  const second = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'second', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  const second = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'admin', '--reason', 'second', '--wait', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, second.match[1]!)).value?.state, 'pending-approval');
 
-  const pending = JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string; request: { justification: string } }[];
+  const pending = JSON.parse(bob.pim('approvals', '--json').stdout) as {
+    id: string;
+    request: { justification: string };
+  }[];
   assert.equal(pending.length, 2);
-  const inOrder = [...pending.filter((p) => p.request.justification === 'first'), ...pending.filter((p) => p.request.justification !== 'first')];
+  const inOrder = [
+    ...pending.filter((p) => p.request.justification === 'first'),
+    ...pending.filter((p) => p.request.justification !== 'first'),
+  ];
   for (const p of inOrder) {
-    const approve = await start(PIM, ['--home', bob.home, 'approve', p.id, '--no-open'], /sign your decision: (\S+)/, env);
+    const approve = await start(
+      PIM,
+      ['--home', bob.home, 'approve', p.id, '--no-open'],
+      /sign your decision: (\S+)/,
+      env,
+    );
     assert.equal((await touch(bob.key, approve.match[1]!)).ok, true);
     await approve.exited();
   }
@@ -64,9 +85,18 @@ test('pim-server publish refuses newlines and control characters in server, cert
       aws: [{ roleArn: 'arn:aws:iam::123456789012:role/ops', stsEndpoint: ${sts} }]
 `;
   const cases: [string, RegExp][] = [
-    [`roles: []\nclusters:\n  - { name: gpu, server: "https://k8s.example:6443\\n    token: stolen" }\n`, /policy\.yaml:3:\d+ clusters\[0\]\.server: server must not contain spaces, newlines or control characters/],
-    [`roles: []\nclusters:\n  - { name: gpu, server: 'https://k8s.example:6443', certificateAuthorityData: "Q0E=\\n- x" }\n`, /policy\.yaml:3:\d+ clusters\[0\]\.certificateAuthorityData: certificateAuthorityData must not contain/],
-    [role('"https://sts.example.com/\\r\\n[profile evil]"'), /policy\.yaml:6:\d+ roles\[0\]\.grants\.aws\[0\]\.stsEndpoint: stsEndpoint must not contain/],
+    [
+      `roles: []\nclusters:\n  - { name: gpu, server: "https://k8s.example:6443\\n    token: stolen" }\n`,
+      /policy\.yaml:3:\d+ clusters\[0\]\.server: server must not contain spaces, newlines or control characters/,
+    ],
+    [
+      `roles: []\nclusters:\n  - { name: gpu, server: 'https://k8s.example:6443', certificateAuthorityData: "Q0E=\\n- x" }\n`,
+      /policy\.yaml:3:\d+ clusters\[0\]\.certificateAuthorityData: certificateAuthorityData must not contain/,
+    ],
+    [
+      role('"https://sts.example.com/\\r\\n[profile evil]"'),
+      /policy\.yaml:6:\d+ roles\[0\]\.grants\.aws\[0\]\.stsEndpoint: stsEndpoint must not contain/,
+    ],
     [role('"https://sts.example.com/\\u0007"'), /stsEndpoint must not contain/],
   ];
   for (const [yaml, expected] of cases) {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { bodySha256 } from '../../shared/device-jws';
-import { createDeviceKey, FileKeystore, signDeviceRequest, type DeviceKey } from '../../electron/core/keystore';
+import { createDeviceKey, FileKeystore, signDeviceRequest, type DeviceKey } from '../../agent/keystore';
 import { serve, type RunningServer } from '../../server/http';
 import { publishPolicy } from '../../server/repo/repository';
 import { makeRepo, tmpDir } from '../helpers/repo';
@@ -18,7 +18,9 @@ const HOUR = 3600_000;
 const START_HOUR = 12;
 const WINDOW = `[{ days: [mon, tue, wed, thu, fri, sat, sun], from: '11:00', to: '14:00', tz: UTC }]`;
 
-const policy = (o: { alice?: boolean; windows?: string; readonlyApproval?: boolean; adminCount?: number; bobLeads?: boolean } = {}) => `
+const policy = (
+  o: { alice?: boolean; windows?: string; readonlyApproval?: boolean; adminCount?: number; bobLeads?: boolean } = {},
+) => `
 roles:
   - name: readonly
     eligible: { groups: [eng] }
@@ -71,7 +73,7 @@ interface View {
 async function world(text = policy()) {
   const { dir } = makeRepo({ policy: text });
   // moved forward (less than a day) to START_HOUR:xx UTC, so no test depends on the real hour
-  let offset = (((START_HOUR - new Date().getUTCHours()) % 24) + 24) % 24 * HOUR;
+  let offset = ((((START_HOUR - new Date().getUTCHours()) % 24) + 24) % 24) * HOUR;
   const clock = () => new Date(Date.now() + offset);
   const srv: RunningServer = await serve(dir, { host: '127.0.0.1', port: 0, clock, timestampCheckMs: HOUR });
   after(() => srv.close());
@@ -79,7 +81,8 @@ async function world(text = policy()) {
   async function http<T>(method: 'GET' | 'POST', path: string, body: unknown, who: Person | null): Promise<Reply<T>> {
     const raw = body === undefined ? '' : JSON.stringify(body);
     const headers: Record<string, string> = raw ? { 'content-type': 'application/json' } : {};
-    if (who) headers.authorization = `PIM-Device ${await signDeviceRequest(who.device, { htm: method, htu: path, bodySha256: bodySha256(raw), now: clock() })}`;
+    if (who)
+      headers.authorization = `PIM-Device ${await signDeviceRequest(who.device, { htm: method, htu: path, bodySha256: bodySha256(raw), now: clock() })}`;
     const res = await fetch(srv.url + path, { method, headers, body: raw || undefined });
     const payload = (await res.json()) as { ok: boolean; value: T; error?: { code: string; message: string } };
     return { status: res.status, ...payload };
@@ -90,28 +93,72 @@ async function world(text = policy()) {
     const key = new SoftAuthenticator({ name: email });
     const p: Person = { email, device, key };
     const { code } = srv.controlPlane.addUser(email, []);
-    const started = await http<{ id: string; options: never }>('POST', '/api/v1/enrol/start', { code, deviceJwk: device.publicJwk }, p);
+    const started = await http<{ id: string; options: never }>(
+      'POST',
+      '/api/v1/enrol/start',
+      { code, deviceJwk: device.publicJwk },
+      p,
+    );
     assert.equal(started.status, 200, started.error?.message);
-    const done = await http('POST', `/api/v1/ceremony/enrol/${started.value.id}`, { response: key.register(started.value.options, srv.publicUrl) }, null);
+    const done = await http(
+      'POST',
+      `/api/v1/ceremony/enrol/${started.value.id}`,
+      { response: key.register(started.value.options, srv.publicUrl) },
+      null,
+    );
     assert.equal(done.status, 200, done.error?.message);
     return p;
   }
 
   /** The requester's agent asks, and the requester touches the key on the ceremony page. */
   async function request(p: Person, role: string, over: Record<string, unknown> = {}) {
-    const body = { request: { v: 1, kind: 'activate', user: p.email, device: p.device.thumbprint, role, duration: 3600, justification: 'INC-1', ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: clock().toISOString(), extends: null, ...over } };
+    const body = {
+      request: {
+        v: 1,
+        kind: 'activate',
+        user: p.email,
+        device: p.device.thumbprint,
+        role,
+        duration: 3600,
+        justification: 'INC-1',
+        ticket: null,
+        sshPublicKey: null,
+        policyVersion: 1,
+        requestedAt: clock().toISOString(),
+        extends: null,
+        ...over,
+      },
+    };
     const asked = await http<{ activation: View; options: never }>('POST', '/api/v1/activations', body, p);
     assert.equal(asked.status, 200, asked.error?.message);
     return asked.value;
   }
   const sign = (p: Person, asked: { activation: View; options: never }, opts = {}) =>
-    http<View>('POST', `/api/v1/ceremony/activation/${asked.activation.id}`, { response: p.key.authenticate(asked.options, srv.publicUrl, opts) }, null);
+    http<View>(
+      'POST',
+      `/api/v1/ceremony/activation/${asked.activation.id}`,
+      { response: p.key.authenticate(asked.options, srv.publicUrl, opts) },
+      null,
+    );
 
   /** An approver's agent asks to approve (the challenge); `touch` is their key touch, later. */
   async function challenge(approver: Person, id: string) {
-    const c = await http<{ ceremonyId: string; options: never }>('POST', `/api/v1/approvals/${id}`, { decision: 'approve' }, approver);
+    const c = await http<{ ceremonyId: string; options: never }>(
+      'POST',
+      `/api/v1/approvals/${id}`,
+      { decision: 'approve' },
+      approver,
+    );
     assert.equal(c.status, 200, c.error?.message);
-    return { touch: () => http<View>('POST', `/api/v1/ceremony/approval/${c.value.ceremonyId}`, { response: approver.key.authenticate(c.value.options, srv.publicUrl) }, null) };
+    return {
+      touch: () =>
+        http<View>(
+          'POST',
+          `/api/v1/ceremony/approval/${c.value.ceremonyId}`,
+          { response: approver.key.authenticate(c.value.options, srv.publicUrl) },
+          null,
+        ),
+    };
   }
   const view = async (p: Person, id: string) => {
     const r = await http<View>('GET', `/api/v1/activations/${id}`, undefined, p);
@@ -119,10 +166,30 @@ async function world(text = policy()) {
     return r.value;
   };
 
-  const [alice, bob, carol, dave] = [await enrol('alice@acme.example'), await enrol('bob@acme.example'), await enrol('carol@acme.example'), await enrol('dave@acme.example')];
+  const [alice, bob, carol, dave] = [
+    await enrol('alice@acme.example'),
+    await enrol('bob@acme.example'),
+    await enrol('carol@acme.example'),
+    await enrol('dave@acme.example'),
+  ];
   /** the admin republishes the policy (the next version) while requests wait */
   const republish = (text: string) => publishPolicy(dir, text, { extraMembers: srv.controlPlane.extraMembers() });
-  return { dir, srv, alice: alice!, bob: bob!, carol: carol!, dave: dave!, http, request, sign, challenge, view, republish, clock, shift: (ms: number) => (offset += ms) };
+  return {
+    dir,
+    srv,
+    alice: alice!,
+    bob: bob!,
+    carol: carol!,
+    dave: dave!,
+    http,
+    request,
+    sign,
+    challenge,
+    view,
+    republish,
+    clock,
+    shift: (ms: number) => (offset += ms),
+  };
 }
 
 /** What a waiting requester meets: the request ended, denied, with the policy's reason. */
@@ -151,7 +218,11 @@ test('a requester removed from the policy while waiting is refused at the last a
   await w.sign(w.alice, asked);
   w.republish(policy({ alice: false }));
   await (await w.challenge(w.bob, asked.activation.id)).touch();
-  endedWith(await w.view(w.alice, asked.activation.id), 'denied', /policy in force \(v2\) no longer allows it: not-eligible/);
+  endedWith(
+    await w.view(w.alice, asked.activation.id),
+    'denied',
+    /policy in force \(v2\) no longer allows it: not-eligible/,
+  );
 });
 
 test('a time window that closed while the request waited refuses it at the last approval', async () => {
@@ -183,7 +254,10 @@ test('an activation challenge issued before the device was revoked cannot be sig
   const waiting = await w.request(w.alice, 'admin');
   assert.equal((await w.sign(w.alice, waiting)).value.state, 'pending-approval');
   const bobAsks = await w.challenge(w.bob, waiting.activation.id);
-  assert.deepEqual(w.srv.controlPlane.revokeDeviceAccess(w.alice.device.thumbprint).requests.sort(), [asked.activation.id, waiting.activation.id].sort());
+  assert.deepEqual(
+    w.srv.controlPlane.revokeDeviceAccess(w.alice.device.thumbprint).requests.sort(),
+    [asked.activation.id, waiting.activation.id].sort(),
+  );
   const r = await w.sign(w.alice, asked);
   assert.equal(r.status, 409, 'the request ended with its device');
   assert.equal(r.error?.code, 'ceremony-done');
@@ -234,14 +308,23 @@ test('an extension prepared before an admin revoked the activation never becomes
   w.srv.controlPlane.revoke(base.activation.id, 'revoked by admin: suspicious activity');
   const r = await w.sign(w.alice, ext);
   assert.equal(r.status, 200);
-  endedWith(r.value, 'denied', /the activation it extends is no longer active \(revoked: revoked by admin: suspicious activity\)/);
+  endedWith(
+    r.value,
+    'denied',
+    /the activation it extends is no longer active \(revoked: revoked by admin: suspicious activity\)/,
+  );
   assert.equal(w.srv.controlPlane.allActivations({ live: true }).length, 0, 'nothing is live');
   const creds = await w.http('POST', `/api/v1/activations/${ext.activation.id}/credentials`, {}, w.alice);
   assert.equal(creds.error?.code, 'not-active');
 });
 
 test('an auto-approved request refused when signed ends with the reason (maxActive reached meanwhile)', async () => {
-  const w = await world(policy().replace('activation: { maxDuration: 8h, justification: optional, mfa: { userVerification: discouraged } }', 'activation: { maxDuration: 8h, justification: optional, maxActive: 1 }'));
+  const w = await world(
+    policy().replace(
+      'activation: { maxDuration: 8h, justification: optional, mfa: { userVerification: discouraged } }',
+      'activation: { maxDuration: 8h, justification: optional, maxActive: 1 }',
+    ),
+  );
   const a = await w.request(w.alice, 'readonly');
   const b = await w.request(w.alice, 'readonly');
   assert.equal((await w.sign(w.alice, a)).value.state, 'active');
@@ -271,7 +354,9 @@ test("a forged, unsigned assertion with a low counter does not flag the victim's
   await w.http('POST', `/api/v1/activations/${warm.activation.id}/deactivate`, {}, w.alice);
   const asked = await w.request(w.alice, 'readonly');
   // the attacker knows the public ceremony URL and alice's credential id, not her private key
-  const forged = w.alice.key.authenticate(asked.options, w.srv.publicUrl, { counter: 1 }) as { response: { signature: string } };
+  const forged = w.alice.key.authenticate(asked.options, w.srv.publicUrl, { counter: 1 }) as {
+    response: { signature: string };
+  };
   const sig = Buffer.from(forged.response.signature, 'base64url');
   sig[sig.length - 1]! ^= 0xff;
   forged.response.signature = sig.toString('base64url');
@@ -279,7 +364,11 @@ test("a forged, unsigned assertion with a low counter does not flag the victim's
   assert.equal(r.status, 403);
   assert.equal(r.error?.code, 'bad-signature');
   const keys = w.srv.controlPlane.listUsers().find((u) => u.email === w.alice.email)!.keys;
-  assert.deepEqual(keys.map((k) => k.flagged), [false], 'the key is not flagged');
+  assert.deepEqual(
+    keys.map((k) => k.flagged),
+    [false],
+    'the key is not flagged',
+  );
   // and alice's real touch still works
   assert.equal((await w.sign(w.alice, asked, { counter: 51 })).value.state, 'active');
 });
@@ -305,7 +394,11 @@ test('a role made to need approval while a request was unsigned does not start a
   assert.equal(v.expiresAt, null, 'it is not active');
   const creds = await w.http('POST', `/api/v1/activations/${asked.activation.id}/credentials`, {}, w.alice);
   assert.equal(creds.error?.code, 'not-active', 'no credentials without the approval');
-  assert.equal((await (await w.challenge(w.bob, asked.activation.id)).touch()).value.state, 'active', 'an approver can still grant it');
+  assert.equal(
+    (await (await w.challenge(w.bob, asked.activation.id)).touch()).value.state,
+    'active',
+    'an approver can still grant it',
+  );
 });
 
 test('an approval count raised from 1 to 2 while the request waits: one approval does not start it', async () => {
@@ -319,7 +412,11 @@ test('an approval count raised from 1 to 2 while the request waits: one approval
   assert.equal(v.state, 'pending-approval', 'one approval of the two the policy asks for now');
   assert.equal(v.approvalsNeeded, 2, 'the requester sees the count in force');
   assert.equal(v.expiresAt, null);
-  assert.equal((await (await w.challenge(w.carol, asked.activation.id)).touch()).value.state, 'active', 'the second approval starts it');
+  assert.equal(
+    (await (await w.challenge(w.carol, asked.activation.id)).touch()).value.state,
+    'active',
+    'the second approval starts it',
+  );
 });
 
 test('an approver removed from the approver group after approving no longer counts', async () => {
@@ -333,8 +430,16 @@ test('an approver removed from the approver group after approving no longer coun
   const v = (await w.view(w.alice, asked.activation.id)) as Waiting;
   assert.equal(v.state, 'pending-approval', "bob's approval no longer counts: one of two");
   assert.equal(v.expiresAt, null);
-  assert.deepEqual(v.approvals.map((a) => a.approver).sort(), ['bob@acme.example', 'carol@acme.example'], 'the record keeps what happened');
-  assert.equal((await (await w.challenge(w.dave, asked.activation.id)).touch()).value.state, 'active', 'a second current approver starts it');
+  assert.deepEqual(
+    v.approvals.map((a) => a.approver).sort(),
+    ['bob@acme.example', 'carol@acme.example'],
+    'the record keeps what happened',
+  );
+  assert.equal(
+    (await (await w.challenge(w.dave, asked.activation.id)).touch()).value.state,
+    'active',
+    'a second current approver starts it',
+  );
 });
 
 test('two assertions with the same counter verified at once: only one counts, the key is flagged', async () => {
@@ -347,7 +452,10 @@ test('two assertions with the same counter verified at once: only one counts, th
   // against the same stored counter and only the conditional update can tell them apart.
   const ra = w.alice.key.authenticate(a.options, w.srv.publicUrl, { counter: 7 });
   const rb = w.alice.key.authenticate(b.options, w.srv.publicUrl, { counter: 7 });
-  const results = await Promise.allSettled([cp.submitActivationAssertion(a.activation.id, ra as never), cp.submitActivationAssertion(b.activation.id, rb as never)]);
+  const results = await Promise.allSettled([
+    cp.submitActivationAssertion(a.activation.id, ra as never),
+    cp.submitActivationAssertion(b.activation.id, rb as never),
+  ]);
   const won = results.filter((r) => r.status === 'fulfilled');
   const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   assert.equal(won.length, 1, 'one assertion counts');
@@ -356,5 +464,9 @@ test('two assertions with the same counter verified at once: only one counts, th
   const states = await Promise.all([a, b].map(async (x) => (await w.view(w.alice, x.activation.id)).state));
   assert.deepEqual(states.sort(), ['active', 'requested'], 'the refused one granted nothing');
   const keys = cp.listUsers().find((u) => u.email === w.alice.email)!.keys;
-  assert.deepEqual(keys.map((k) => k.flagged), [true], 'the key is flagged as possibly cloned');
+  assert.deepEqual(
+    keys.map((k) => k.flagged),
+    [true],
+    'the key is flagged as possibly cloned',
+  );
 });

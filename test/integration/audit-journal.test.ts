@@ -13,9 +13,7 @@ import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
 import { cliWorld, ENG_POLICY } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
 
-
 const env = { PIM_KEYSTORE: 'file' };
-
 
 async function setup(users: [string, string][]) {
   const { repo, people } = await cliWorld(ENG_POLICY, users, env);
@@ -35,15 +33,26 @@ function assertEvidence(data: Record<string, unknown>): void {
   assert.match(String(data.nonce), /^[0-9a-f]{64}$/);
   const assertion = data.assertion as { response: { clientDataJSON: string } };
   assert.ok(assertion?.response?.clientDataJSON, 'the WebAuthn assertion is in the record');
-  const client = JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')) as { type: string; challenge: string };
+  const client = JSON.parse(Buffer.from(assertion.response.clientDataJSON, 'base64url').toString('utf8')) as {
+    type: string;
+    challenge: string;
+  };
   assert.equal(client.type, 'webauthn.get');
-  assert.equal(client.challenge, toBase64Url(activationChallenge(String(data.nonce), JSON.parse(String(data.request)) as ActivationRequest)));
+  assert.equal(
+    client.challenge,
+    toBase64Url(activationChallenge(String(data.nonce), JSON.parse(String(data.request)) as ActivationRequest)),
+  );
 }
 
 test('enrol, activate with a key touch: the journal records it all, verifies, syncs, and names an edit', async (t) => {
   const { repo, people } = await setup([['alice@acme.example', '']]);
   const alice = people['alice@acme.example']!;
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--reason', 'INC-7', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--reason', 'INC-7', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
 
@@ -68,7 +77,10 @@ test('enrol, activate with a key touch: the journal records it all, verifies, sy
   assertEvidence(active!.data);
   assert.equal(JSON.parse(String(active!.data.request)).device, device);
 
-  assert.deepEqual(journal(alice, '--role', 'readonly').map((r) => r.record.type), ['activation-requested', 'activation-active']);
+  assert.deepEqual(
+    journal(alice, '--role', 'readonly').map((r) => r.record.type),
+    ['activation-requested', 'activation-active'],
+  );
   const text = alice.pim('audit', 'list');
   assert.match(text.stdout, /activation-active\s+readonly \(\S+\) until .*\[key touch recorded\]/);
 
@@ -96,7 +108,9 @@ test('enrol, activate with a key touch: the journal records it all, verifies, sy
   const db = new Database(path.join(alice.home, 'agent.db'));
   try {
     db.exec('DROP TRIGGER audit_append_only');
-    db.prepare(`UPDATE audit SET record_json = replace(record_json, '"role":"readonly"', '"role":"admin"') WHERE seq = ?`).run(requested!.seq);
+    db.prepare(
+      `UPDATE audit SET record_json = replace(record_json, '"role":"readonly"', '"role":"admin"') WHERE seq = ?`,
+    ).run(requested!.seq);
   } finally {
     db.close();
   }
@@ -113,11 +127,21 @@ test('an approval: the requester journals the signed request while it waits, the
   ]);
   const alice = people['alice@acme.example']!;
   const bob = people['bob@acme.example']!;
-  const act = await start(PIM, ['--home', alice.home, 'activate', 'admin', '--reason', 'GPU node 17 hangs', '--wait', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', alice.home, 'activate', 'admin', '--reason', 'GPU node 17 hangs', '--wait', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
   let pending: { id: string }[] = [];
   for (let i = 0; i < 50 && pending.length === 0; i++) pending = JSON.parse(bob.pim('approvals', '--json').stdout);
-  const approve = await start(PIM, ['--home', bob.home, 'approve', pending[0]!.id, '--reason', 'go ahead', '--no-open'], /sign your decision: (\S+)/, env);
+  const approve = await start(
+    PIM,
+    ['--home', bob.home, 'approve', pending[0]!.id, '--reason', 'go ahead', '--no-open'],
+    /sign your decision: (\S+)/,
+    env,
+  );
   assert.equal((await touch(bob.key, approve.match[1]!)).value?.state, 'active');
   assert.equal(await approve.exited(), 0, approve.output());
   assert.equal(await act.exited(), 0, act.output());
@@ -126,15 +150,32 @@ test('an approval: the requester journals the signed request while it waits, the
   assert.equal(given.length, 1);
   assert.deepEqual(
     { ...given[0]!.record.data, requestSha256: undefined },
-    { activation: pending[0]!.id, role: 'admin', requester: 'alice@acme.example', requestSha256: undefined, decision: 'approve', reason: 'go ahead' },
+    {
+      activation: pending[0]!.id,
+      role: 'admin',
+      requester: 'alice@acme.example',
+      requestSha256: undefined,
+      decision: 'approve',
+      reason: 'go ahead',
+    },
   );
-  assert.equal(journal(bob, '--role', 'admin').filter((r) => r.record.type.startsWith('activation-')).length, 0, "bob's journal does not mirror alice's activation");
+  assert.equal(
+    journal(bob, '--role', 'admin').filter((r) => r.record.type.startsWith('activation-')).length,
+    0,
+    "bob's journal does not mirror alice's activation",
+  );
 
   const mine = journal(alice, '--role', 'admin');
-  assert.deepEqual(mine.map((r) => r.record.type), ['activation-requested', 'activation-pending-approval', 'activation-active']);
+  assert.deepEqual(
+    mine.map((r) => r.record.type),
+    ['activation-requested', 'activation-pending-approval', 'activation-active'],
+  );
   assertEvidence(mine[1]!.record.data);
   assertEvidence(mine[2]!.record.data);
   const approvals = mine[2]!.record.data.approvals as { approver: string; decision: string }[];
-  assert.deepEqual(approvals.map((a) => [a.approver, a.decision]), [['bob@acme.example', 'approve']]);
+  assert.deepEqual(
+    approvals.map((a) => [a.approver, a.decision]),
+    [['bob@acme.example', 'approve']],
+  );
   for (const p of [alice, bob]) assert.equal(p.pim('audit', 'verify').code, 0);
 });

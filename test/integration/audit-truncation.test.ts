@@ -23,9 +23,17 @@ function agentDb<T>(home: string, fn: (db: Database.Database) => T): T {
     db.close();
   }
 }
-const lastSeq = (home: string) => agentDb(home, (db) => (db.prepare('SELECT max(seq) AS n FROM audit').get() as { n: number }).n);
-const hashAt = (home: string, seq: number) => agentDb(home, (db) => (db.prepare('SELECT hash FROM audit WHERE seq = ?').get(seq) as { hash: string }).hash);
-const cursor = (home: string) => agentDb(home, (db) => Number((db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string } | undefined)?.value ?? 0));
+const lastSeq = (home: string) =>
+  agentDb(home, (db) => (db.prepare('SELECT max(seq) AS n FROM audit').get() as { n: number }).n);
+const hashAt = (home: string, seq: number) =>
+  agentDb(home, (db) => (db.prepare('SELECT hash FROM audit WHERE seq = ?').get(seq) as { hash: string }).hash);
+const cursor = (home: string) =>
+  agentDb(home, (db) =>
+    Number(
+      (db.prepare("SELECT value FROM meta WHERE key = 'audit_acked'").get() as { value: string } | undefined)?.value ??
+        0,
+    ),
+  );
 
 /** Between the agent and the control plane: forwards each call, then `rewrite` may replace the
  *  answer's value (null: pass it on). Keeps every genuine answer it saw. */
@@ -37,8 +45,13 @@ async function mitm(upstream: string, rewrite: (genuine: unknown, seen: unknown[
     req.on('end', () => {
       void (async () => {
         const headers: Record<string, string> = {};
-        for (const k of ['authorization', 'content-type', 'content-encoding', 'accept']) if (typeof req.headers[k] === 'string') headers[k] = req.headers[k];
-        const up = await fetch(upstream + req.url, { method: req.method, headers, body: req.method === 'GET' ? undefined : Buffer.concat(chunks) });
+        for (const k of ['authorization', 'content-type', 'content-encoding', 'accept'])
+          if (typeof req.headers[k] === 'string') headers[k] = req.headers[k];
+        const up = await fetch(upstream + req.url, {
+          method: req.method,
+          headers,
+          body: req.method === 'GET' ? undefined : Buffer.concat(chunks),
+        });
         const body = (await up.json()) as { ok: boolean; value?: unknown };
         let out: unknown = body;
         if (body.ok && req.url?.startsWith('/api/v1/audit')) {
@@ -55,14 +68,23 @@ async function mitm(upstream: string, rewrite: (genuine: unknown, seen: unknown[
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, seen, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+    seen,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
 }
 
 function pimAsync(home: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [PIM, '--home', home, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [PIM, '--home', home, ...args],
+      { env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -70,7 +92,9 @@ function pointAt(home: string, url: string): void {
   agentDb(home, (db) => {
     const row = db.prepare("SELECT value FROM meta WHERE key = 'connection'").get() as { value: string } | undefined;
     assert.ok(row, 'the agent keeps its connection in meta');
-    db.prepare("UPDATE meta SET value = ? WHERE key = 'connection'").run(JSON.stringify({ ...JSON.parse(row.value), server: url }));
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'connection'").run(
+      JSON.stringify({ ...JSON.parse(row.value), server: url }),
+    );
   });
 }
 
@@ -92,7 +116,12 @@ test('truncated journal: deleting the newest, already synced records makes `pim 
   });
   const v = alice.pim('audit', 'verify');
   assert.equal(v.code, 1, v.stdout);
-  assert.match(v.stderr, new RegExp(`the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`));
+  assert.match(
+    v.stderr,
+    new RegExp(
+      `the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`,
+    ),
+  );
 });
 
 test('truncated journal with its signed ack deleted too: `pim audit verify` says it cannot be verified, never "intact"; online the signed head names it', async () => {
@@ -115,17 +144,32 @@ test('truncated journal with its signed ack deleted too: `pim audit verify` says
   const v = alice.pim('audit', 'verify');
   assert.equal(v.code, 1, v.stdout);
   assert.doesNotMatch(v.stdout, /intact/);
-  assert.match(v.stderr, new RegExp(`the audit journal cannot be verified: not verifiable: the sync cursor says the control plane holds records up to ${last}, but no signed acknowledgement of them is kept`));
+  assert.match(
+    v.stderr,
+    new RegExp(
+      `the audit journal cannot be verified: not verifiable: the sync cursor says the control plane holds records up to ${last}, but no signed acknowledgement of them is kept`,
+    ),
+  );
 
   // online, the control plane's signed head tells the truth — even with the cursor reset as well
   pointAt(alice.home, upstream);
   agentDb(alice.home, (db) => db.prepare("UPDATE meta SET value = '0' WHERE key = 'audit_acked'").run());
   const online = alice.pim('audit', 'verify');
   assert.equal(online.code, 1, online.stdout);
-  assert.match(online.stderr, new RegExp(`the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`));
+  assert.match(
+    online.stderr,
+    new RegExp(
+      `the journal was truncated: it ends at record ${last - 2}, but the control plane signed at \\S+ that it holds records up to ${last}`,
+    ),
+  );
   const sync = alice.pim('audit', 'sync');
   assert.notEqual(sync.code, 0);
-  assert.match(sync.stderr, new RegExp(`the control plane holds records up to seq ${last} from this device, but its journal ends at seq ${last - 2}`));
+  assert.match(
+    sync.stderr,
+    new RegExp(
+      `the control plane holds records up to seq ${last} from this device, but its journal ends at seq ${last - 2}`,
+    ),
+  );
 });
 
 test('signed acks: a man in the middle cannot move the sync cursor — unsigned, signed by another key, or a genuine ack replayed for more', async () => {
@@ -147,7 +191,11 @@ test('signed acks: a man in the middle cannot move the sync cursor — unsigned,
         const g = genuine as { signed: { ack: Record<string, unknown>; signatures: { keyid: string }[] } };
         const ack = { ...g.signed.ack, seq: lastSeq(alice.home), hash: hashAt(alice.home, lastSeq(alice.home)) };
         const sig = crypto.sign(null, Buffer.from(ackPayload(ack as never)), attacker.privateKey).toString('hex');
-        return { acked: ack.seq, problem: null, signed: { ack, signatures: [{ keyid: g.signed.signatures[0]!.keyid, sig }] } };
+        return {
+          acked: ack.seq,
+          problem: null,
+          signed: { ack, signatures: [{ keyid: g.signed.signatures[0]!.keyid, sig }] },
+        };
       },
       /not signed by the control plane's timestamp key \(0 of 1 valid signatures\)/,
     ],
@@ -159,7 +207,11 @@ test('signed acks: a man in the middle cannot move the sync cursor — unsigned,
       const before = cursor(alice.home);
       const r = await syncVia(m.url);
       assert.notEqual(r.code, 0, name);
-      assert.match(r.stderr, /the control plane's answer to the audit sync was refused, the sync cursor stays at seq \d+/, name);
+      assert.match(
+        r.stderr,
+        /the control plane's answer to the audit sync was refused, the sync cursor stays at seq \d+/,
+        name,
+      );
       assert.match(r.stderr, why, name);
       assert.equal(cursor(alice.home), before, `${name}: the cursor did not move`);
     } finally {
@@ -181,7 +233,9 @@ test('signed acks: a man in the middle cannot move the sync cursor — unsigned,
   assert.equal(run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']).code, 0);
   assert.equal(alice.pim('policy', 'refresh').code, 0);
   assert.ok(lastSeq(alice.home) > synced, 'the refresh was journaled');
-  const genuine = rec.seen.find((v) => (v as { signed?: { ack: { seq: number } } }).signed?.ack.seq === synced) as { signed: unknown };
+  const genuine = rec.seen.find((v) => (v as { signed?: { ack: { seq: number } } }).signed?.ack.seq === synced) as {
+    signed: unknown;
+  };
   assert.ok(genuine, 'a genuine signed ack was captured');
   const replay = await mitm(upstream, () => ({ acked: lastSeq(alice.home), problem: null, signed: genuine.signed }));
   try {

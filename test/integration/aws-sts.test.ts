@@ -7,9 +7,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { addAwsProfile, credentialProcessCommand, listPimProfiles, removeAwsProfiles, updateAwsConfig } from '../../electron/core/credentials/aws-config';
-import { UnsafePathError } from '../../electron/core/credentials/fs-safe';
-import { assumeRoleWithWebIdentity, credentialProcessJson } from '../../electron/core/credentials/sts';
+import {
+  addAwsProfile,
+  credentialProcessCommand,
+  listPimProfiles,
+  removeAwsProfiles,
+  updateAwsConfig,
+} from '../../agent/credentials/aws-config';
+import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import { assumeRoleWithWebIdentity, credentialProcessJson } from '../../agent/credentials/sts';
 import { startMoto } from '../helpers/moto';
 import { requireProgram } from '../helpers/system';
 
@@ -17,7 +23,8 @@ const POSIX = process.platform !== 'win32';
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/ml-admin';
 // moto checks no token; a real-looking JWT all the same
 const TOKEN = 'eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJodHRwczovL3BpbS5leGFtcGxlIiwic3ViIjoiYWxpY2UifQ.c2ln';
-const USER_CONFIG = '# my own settings\n[default]\nregion = us-east-1\noutput = text\n\n[profile dev]\nregion = eu-central-1'; // no final newline
+const USER_CONFIG =
+  '# my own settings\n[default]\nregion = us-east-1\noutput = text\n\n[profile dev]\nregion = eu-central-1'; // no final newline
 
 function tmpDir(prefix = 'pim-aws-'): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -56,11 +63,20 @@ function writeStandIn(home: string, body: string): string {
 
 function writeProfile(config: string, helper: string, role: string): void {
   const name = `pim-${role}`;
-  updateAwsConfig(config, (text) => addAwsProfile(text, { name, role, credentialProcess: credentialProcessCommand(helper, name), region: 'us-east-1' }));
+  updateAwsConfig(config, (text) =>
+    addAwsProfile(text, { name, role, credentialProcess: credentialProcessCommand(helper, name), region: 'us-east-1' }),
+  );
 }
 
 describe('STS and the aws CLI, for real', { skip: !POSIX && 'the stand-in helper is a POSIX sh script' }, () => {
-  const assume = (url: string) => assumeRoleWithWebIdentity({ endpoint: url, roleArn: ROLE_ARN, sessionName: 'alice-act1', webIdentityToken: TOKEN, durationSeconds: 3600 });
+  const assume = (url: string) =>
+    assumeRoleWithWebIdentity({
+      endpoint: url,
+      roleArn: ROLE_ARN,
+      sessionName: 'alice-act1',
+      webIdentityToken: TOKEN,
+      durationSeconds: 3600,
+    });
 
   test('moto_server: AssumeRoleWithWebIdentity gives credentials for the assumed role and session', async (t) => {
     const m = await startMoto(t);
@@ -87,7 +103,11 @@ describe('STS and the aws CLI, for real', { skip: !POSIX && 'the stand-in helper
     const helper = writeStandIn(home, `cat <<'EOF'\n${json}\nEOF`);
     writeProfile(config, helper, 'ml-admin');
 
-    const r = spawnSync(aws, ['sts', 'get-caller-identity', '--profile', 'pim-ml-admin', '--endpoint-url', m.url, '--output', 'json'], { env: awsEnv(home, config), encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      aws,
+      ['sts', 'get-caller-identity', '--profile', 'pim-ml-admin', '--endpoint-url', m.url, '--output', 'json'],
+      { env: awsEnv(home, config), encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(r.status, 0, `aws failed:\n${r.stderr}`);
     assert.equal(JSON.parse(r.stdout).Arn, 'arn:aws:sts::123456789012:assumed-role/ml-admin/alice-act1');
 
@@ -107,7 +127,11 @@ describe('STS and the aws CLI, for real', { skip: !POSIX && 'the stand-in helper
     const helper = writeStandIn(home, `echo '${message}' >&2\nexit 1`);
     writeProfile(config, helper, 'ml-admin');
 
-    const r = spawnSync(aws, ['sts', 'get-caller-identity', '--profile', 'pim-ml-admin', '--endpoint-url', m.url], { env: awsEnv(home, config), encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(aws, ['sts', 'get-caller-identity', '--profile', 'pim-ml-admin', '--endpoint-url', m.url], {
+      env: awsEnv(home, config),
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.notEqual(r.status, 0);
     assert.ok(r.stderr.includes(message), `aws did not show the helper's message:\n${r.stderr}`);
     assert.equal(r.stdout.includes('assumed-role'), false);
@@ -115,9 +139,15 @@ describe('STS and the aws CLI, for real', { skip: !POSIX && 'the stand-in helper
 });
 
 describe('the AWS config file on disk', () => {
-  const p = (role: string) => ({ name: `pim-${role}`, role, credentialProcess: `/opt/pim/pim-cred aws pim-${role}`, region: 'eu-west-1' });
+  const p = (role: string) => ({
+    name: `pim-${role}`,
+    role,
+    credentialProcess: `/opt/pim/pim-cred aws pim-${role}`,
+    region: 'eu-west-1',
+  });
   const add = (file: string, role: string) => updateAwsConfig(file, (text) => addAwsProfile(text, p(role)));
-  const removeAll = (file: string) => updateAwsConfig(file, (text) => (text === null ? null : removeAwsProfiles(text, () => true)));
+  const removeAll = (file: string) =>
+    updateAwsConfig(file, (text) => (text === null ? null : removeAwsProfiles(text, () => true)));
 
   test('under umask 022 a new ~/.aws is 0700 and a new config 0600', { skip: !POSIX && 'POSIX modes' }, () => {
     const home = tmpDir();
@@ -128,22 +158,29 @@ describe('the AWS config file on disk', () => {
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['config'], 'no lock or temp file left');
   });
 
-  test("an existing file keeps its mode and an existing folder its own, and the user's bytes come back exactly", { skip: !POSIX && 'POSIX modes' }, () => {
-    const home = tmpDir();
-    const dir = path.join(home, '.aws');
-    fs.mkdirSync(dir, { mode: 0o755 });
-    fs.chmodSync(dir, 0o755);
-    const file = path.join(dir, 'config');
-    const original = '[default]\r\nregion = us-east-1\r\n[profile dev]\r\nregion = eu-west-2';
-    fs.writeFileSync(file, original);
-    fs.chmodSync(file, 0o644);
-    assert.deepEqual(withUmask(0o022, () => add(file, 'x')), { changed: true, removed: false });
-    assert.equal(modeOf(file), 0o644);
-    assert.equal(modeOf(dir), 0o755);
-    assert.deepEqual(removeAll(file), { changed: true, removed: false });
-    assert.equal(fs.readFileSync(file, 'latin1'), original);
-    assert.equal(modeOf(file), 0o644);
-  });
+  test(
+    "an existing file keeps its mode and an existing folder its own, and the user's bytes come back exactly",
+    { skip: !POSIX && 'POSIX modes' },
+    () => {
+      const home = tmpDir();
+      const dir = path.join(home, '.aws');
+      fs.mkdirSync(dir, { mode: 0o755 });
+      fs.chmodSync(dir, 0o755);
+      const file = path.join(dir, 'config');
+      const original = '[default]\r\nregion = us-east-1\r\n[profile dev]\r\nregion = eu-west-2';
+      fs.writeFileSync(file, original);
+      fs.chmodSync(file, 0o644);
+      assert.deepEqual(
+        withUmask(0o022, () => add(file, 'x')),
+        { changed: true, removed: false },
+      );
+      assert.equal(modeOf(file), 0o644);
+      assert.equal(modeOf(dir), 0o755);
+      assert.deepEqual(removeAll(file), { changed: true, removed: false });
+      assert.equal(fs.readFileSync(file, 'latin1'), original);
+      assert.equal(modeOf(file), 0o644);
+    },
+  );
 
   test('a config file we created is deleted when our last profile goes; a file the user had stays, even an empty one', () => {
     const home = tmpDir();
@@ -177,7 +214,10 @@ describe('the AWS config file on disk', () => {
     fs.mkdirSync(path.join(home, '.aws'));
     const link = path.join(home, '.aws', 'config');
     fs.symlinkSync(target, link);
-    assert.throws(() => add(link, 'x'), (e: unknown) => e instanceof UnsafePathError && /symbolic link/.test(e.message));
+    assert.throws(
+      () => add(link, 'x'),
+      (e: unknown) => e instanceof UnsafePathError && /symbolic link/.test(e.message),
+    );
     assert.equal(fs.readFileSync(target, 'utf8'), '[default]\nregion = us-east-1\n');
     assert.ok(fs.lstatSync(link).isSymbolicLink());
     assert.deepEqual(fs.readdirSync(path.join(home, '.aws')), ['config'], 'no lock or temp file left');
@@ -204,7 +244,11 @@ describe('the AWS config file on disk', () => {
       roles.map(
         (role, i) =>
           new Promise<{ role: string; code: number | null; stderr: string }>((resolve) => {
-            const child = spawn(process.execPath, ['--import', 'tsx', worker, file, role, keep(i) ? 'keep' : 'drop', '5'], { stdio: ['ignore', 'ignore', 'pipe'] });
+            const child = spawn(
+              process.execPath,
+              ['--import', 'tsx', worker, file, role, keep(i) ? 'keep' : 'drop', '5'],
+              { stdio: ['ignore', 'ignore', 'pipe'] },
+            );
             let stderr = '';
             child.stderr.on('data', (d) => (stderr += d));
             child.on('exit', (code) => resolve({ role, code, stderr }));
@@ -216,8 +260,16 @@ describe('the AWS config file on disk', () => {
     const text = fs.readFileSync(file, 'utf8');
     const expected = roles.filter((_, i) => keep(i)).map((r) => `pim-${r}`);
     assert.deepEqual([...listPimProfiles(text)].sort(), [...expected].sort());
-    assert.equal(text.match(/^\[profile pim-/gm)!.length, expected.length, 'one section per kept profile, no duplicates');
-    assert.equal(removeAwsProfiles(text, () => true), USER_CONFIG, "the user's part is intact");
+    assert.equal(
+      text.match(/^\[profile pim-/gm)!.length,
+      expected.length,
+      'one section per kept profile, no duplicates',
+    );
+    assert.equal(
+      removeAwsProfiles(text, () => true),
+      USER_CONFIG,
+      "the user's part is intact",
+    );
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['config'], 'no lock or temp file left');
   });
 });

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { ActivationView } from '../../shared/activation';
-import { Agent } from '../../electron/core/agent';
+import { Agent } from '../../agent/agent';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { requireProgram } from '../helpers/system';
@@ -24,9 +24,21 @@ async function connectedHome() {
   const repo = path.join(dir, 'repo');
   const home = path.join(dir, 'home');
   assert.equal(run(PIM_SERVER, ['init', repo]).code, 0);
-  assert.equal(run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml'), '--expires', '7d']).code, 0);
+  assert.equal(
+    run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml'), '--expires', '7d']).code,
+    0,
+  );
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
-  const c = run(PIM, ['--home', home, 'connect', server.match[1]!, '--user', USER, '--root', path.join(repo, 'trust-root.json')]);
+  const c = run(PIM, [
+    '--home',
+    home,
+    'connect',
+    server.match[1]!,
+    '--user',
+    USER,
+    '--root',
+    path.join(repo, 'trust-root.json'),
+  ]);
   assert.equal(c.code, 0, c.stderr);
   await stop(server.child);
   const agent = new Agent(home);
@@ -36,10 +48,32 @@ async function connectedHome() {
     const roles = agent.state().roles.map((r) => r.name);
     (['active', 'pending-approval', 'denied'] as const).forEach((state, i) => {
       const view: ActivationView = {
-        id: `act-${i}`, user: USER, role: roles[i]!, state,
-        request: { v: 1, kind: 'activate', user: USER, device: 'A'.repeat(43), role: roles[i]!, duration: 3600, justification: 'on call', ticket: 'INC-1', sshPublicKey: null, policyVersion: 1, requestedAt: iso(-60e3), extends: null },
-        requestSha256: '0'.repeat(64), createdAt: iso(-60e3 - i), startsAt: state === 'active' ? iso(-30e3) : null, expiresAt: state === 'active' ? iso(3600e3) : null,
-        endReason: state === 'denied' ? 'not now' : null, approvals: [], approvalsNeeded: state === 'pending-approval' ? 1 : 0, ceremonyUrl: null,
+        id: `act-${i}`,
+        user: USER,
+        role: roles[i]!,
+        state,
+        request: {
+          v: 1,
+          kind: 'activate',
+          user: USER,
+          device: 'A'.repeat(43),
+          role: roles[i]!,
+          duration: 3600,
+          justification: 'on call',
+          ticket: 'INC-1',
+          sshPublicKey: null,
+          policyVersion: 1,
+          requestedAt: iso(-60e3),
+          extends: null,
+        },
+        requestSha256: '0'.repeat(64),
+        createdAt: iso(-60e3 - i),
+        startsAt: state === 'active' ? iso(-30e3) : null,
+        expiresAt: state === 'active' ? iso(3600e3) : null,
+        endReason: state === 'denied' ? 'not now' : null,
+        approvals: [],
+        approvalsNeeded: state === 'pending-approval' ? 1 : 0,
+        ceremonyUrl: null,
       };
       agent.store.saveActivation(view, new Date(now));
     });
@@ -51,20 +85,35 @@ async function connectedHome() {
 
 /** Runs `node FILE args` under a frozen wall clock (the monotonic one keeps going: timers work). */
 function frozen(faketime: string, at: string, file: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(faketime, ['-f', at, process.execPath, file, ...args], { encoding: 'utf8', env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1', ...env }, timeout: 30_000 });
+  const r = spawnSync(faketime, ['-f', at, process.execPath, file, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, FAKETIME_DONT_FAKE_MONOTONIC: '1', ...env },
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** What the fast path itself returns: its exit code, or null when it hands the command back. */
 function fastAnswer(args: string[], env: NodeJS.ProcessEnv = {}): number | null {
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(FAST)}).run(${JSON.stringify(args)}).then((c) => process.stderr.write('FAST ' + c))`], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `require(${JSON.stringify(FAST)}).run(${JSON.stringify(args)}).then((c) => process.stderr.write('FAST ' + c))`,
+    ],
+    { encoding: 'utf8', env: { ...process.env, ...env } },
+  );
   const m = r.stderr.match(/FAST (\S+)$/);
   assert.ok(m, r.stderr);
   return m[1] === 'null' ? null : Number(m[1]);
 }
 
 test('the fast path answers roles and status with the full CLI’s bytes and exit code', async (t) => {
-  const faketime = requireProgram(t, 'faketime', 'both paths must see the same instant for their outputs to be comparable');
+  const faketime = requireProgram(
+    t,
+    'faketime',
+    'both paths must see the same instant for their outputs to be comparable',
+  );
   if (!faketime) return;
   const { home } = await connectedHome();
   // a minute after the refresh, frozen: "verified 1 min ago" and `now` are the same for both

@@ -23,7 +23,8 @@ function setup() {
 test('pim and pim-server --help work and say what each command does', () => {
   const a = run(PIM, ['--help']);
   assert.equal(a.code, 0);
-  for (const cmd of ['connect', 'policy refresh', 'roles', 'check', 'status', 'agent', 'ui']) assert.ok(a.stdout.includes(`pim ${cmd}`), cmd);
+  for (const cmd of ['connect', 'policy refresh', 'roles', 'check', 'status', 'agent', 'ui'])
+    assert.ok(a.stdout.includes(`pim ${cmd}`), cmd);
   const b = run(PIM_SERVER, ['--help']);
   assert.equal(b.code, 0);
   for (const cmd of ['init', 'publish', 'rotate-root', 'serve']) assert.ok(b.stdout.includes(`pim-server ${cmd}`), cmd);
@@ -40,12 +41,21 @@ test('small things a user notices: --version, per-command help, a first `pim rol
   assert.doesNotMatch(h.stdout, /pim connect|pim audit/, 'only that command');
   assert.match(h.stdout, /Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting/);
   // a request refused by the policy in force when it is signed or approved was submitted: 5, not 3
-  assert.match(h.stdout.replace(/\s+/g, ' '), /3 refused by policy before anything was signed; 4 still waiting; 5 ended without becoming active: denied by an approver, refused by the policy in force when it was signed or approved/);
-  assert.match(h.stdout.replace(/\s+/g, ' '), /Ctrl-C stops waiting and leaves the request pending \(exit 4, also when the control plane cannot be reached\)/);
+  assert.match(
+    h.stdout.replace(/\s+/g, ' '),
+    /3 refused by policy before anything was signed; 4 still waiting; 5 ended without becoming active: denied by an approver, refused by the policy in force when it was signed or approved/,
+  );
+  assert.match(
+    h.stdout.replace(/\s+/g, ' '),
+    /Ctrl-C stops waiting and leaves the request pending \(exit 4, also when the control plane cannot be reached\)/,
+  );
   assert.match(run(PIM, ['help', 'wait']).stdout, /pim wait ID/);
   const first = pim('roles');
   assert.equal(first.code, 0);
-  assert.match(first.stdout, /Nothing is configured yet\. Try it with the demo: `npm start`.*or enrol with the link from your admin: `pim enroll LINK`/);
+  assert.match(
+    first.stdout,
+    /Nothing is configured yet\. Try it with the demo: `npm start`.*or enrol with the link from your admin: `pim enroll LINK`/,
+  );
 });
 
 test('the whole CLI sequence, with the server stopped half way', async () => {
@@ -53,7 +63,7 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   const init = run(PIM_SERVER, ['init', repo]);
   assert.equal(init.code, 0, init.stderr);
   assert.match(init.stdout, /trust root sha256: [0-9a-f]{64}/);
-  assert.equal((fs.statSync(path.join(repo, 'keys')).mode & 0o777), 0o700);
+  assert.equal(fs.statSync(path.join(repo, 'keys')).mode & 0o777, 0o700);
   for (const f of fs.readdirSync(path.join(repo, 'keys')).filter((n) => n.endsWith('.json'))) {
     assert.equal(fs.statSync(path.join(repo, 'keys', f)).mode & 0o777, 0o600, f);
   }
@@ -62,7 +72,14 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   assert.match(pub.stdout, /published policy version 1/);
 
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
-  const c = pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json'));
+  const c = pim(
+    'connect',
+    server.match[1]!,
+    '--user',
+    'alice@acme.example',
+    '--root',
+    path.join(repo, 'trust-root.json'),
+  );
   assert.equal(c.code, 0, c.stderr);
   assert.match(c.stdout, /demo\/test path/);
   assert.equal(fs.statSync(home).mode & 0o777, 0o700, 'the agent home is private');
@@ -70,7 +87,9 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   const roles = JSON.parse(pim('roles', '--json').stdout);
   assert.equal(roles.connection, 'online');
   assert.equal(roles.policy.version, 1);
-  const allowed = roles.roles.filter((r: { decision: { allowed: boolean } }) => r.decision.allowed).map((r: { name: string }) => r.name);
+  const allowed = roles.roles
+    .filter((r: { decision: { allowed: boolean } }) => r.decision.allowed)
+    .map((r: { name: string }) => r.name);
   assert.ok(allowed.includes('gpu-cluster-readonly'));
   assert.ok(allowed.includes('ai-cluster-admin'));
 
@@ -85,7 +104,11 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   for (const cmd of [['check'], ['env'], ['deactivate'], ['activate']]) {
     const typo = pim(...cmd, 'gpu-cluster-readonyl');
     assert.equal(typo.code, 1, `${cmd}: ${typo.stderr}`);
-    assert.match(typo.stderr, /no role named "gpu-cluster-readonyl" in policy v1; did you mean "gpu-cluster-readonly"\?/, cmd[0]);
+    assert.match(
+      typo.stderr,
+      /no role named "gpu-cluster-readonyl" in policy v1; did you mean "gpu-cluster-readonly"\?/,
+      cmd[0],
+    );
     assert.doesNotMatch(typo.stderr, /pim activate gpu-cluster-readonyl/, 'no advice to activate the typo');
   }
   const badDuration = pim('check', 'gpu-cluster-readonly', '--duration', 'soon');
@@ -99,7 +122,10 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   assert.match(refresh.stderr, /keeping the cached policy v1/);
   const offline = JSON.parse(pim('roles', '--json').stdout);
   assert.equal(offline.connection, 'offline');
-  assert.deepEqual(offline.roles.map((r: { name: string }) => r.name), roles.roles.map((r: { name: string }) => r.name));
+  assert.deepEqual(
+    offline.roles.map((r: { name: string }) => r.name),
+    roles.roles.map((r: { name: string }) => r.name),
+  );
   const status = JSON.parse(pim('status', '--json').stdout);
   assert.equal(status.policy.version, 1);
   assert.equal(status.connection, 'offline');
@@ -114,10 +140,15 @@ test('past the policy expiry (clock moved with faketime) every role is policy-ex
   run(PIM_SERVER, ['init', repo]);
   run(PIM_SERVER, ['publish', repo, path.join(ROOT, 'examples', 'policy.yaml'), '--expires', '2d']);
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
-  assert.equal(pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json')).code, 0);
+  assert.equal(
+    pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json')).code,
+    0,
+  );
   await stop(server.child);
   const later = new Date(Date.now() + 3 * 86400_000).toISOString().replace('T', ' ').slice(0, 19);
-  const r = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'roles', '--json'], { encoding: 'utf8' });
+  const r = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'roles', '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.ok(s.roles.length > 0);
@@ -125,7 +156,9 @@ test('past the policy expiry (clock moved with faketime) every role is policy-ex
     assert.equal(role.decision.allowed, false);
     assert.equal(role.decision.reasons[0].code, 'policy-expired');
   }
-  const check = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'check', 'gpu-cluster-readonly'], { encoding: 'utf8' });
+  const check = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'check', 'gpu-cluster-readonly'], {
+    encoding: 'utf8',
+  });
   assert.equal(check.status, 3);
   assert.match(check.stdout, /policy-expired/);
 });
@@ -156,10 +189,26 @@ test('connect fails loudly, naming the cause and the fix: refused, wrong trust r
   const root = path.join(repo, 'trust-root.json');
   const closed = `http://127.0.0.1:${await freePort()}`;
   const cases: [string, string[], RegExp][] = [
-    ['refused', [closed, '--user', 'alice@acme.example', '--root', root], /cannot reach a control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `pim-server serve` running there/],
-    ['wrong root', [url, '--user', 'alice@acme.example', '--root', path.join(other, 'trust-root.json')], /is not signed by the trust root in \S+other\/trust-root\.json .*another control plane's root — get trust-root\.json from this control plane's admin/],
-    ['wrong path', [`${url}/pim`, '--user', 'alice@acme.example', '--root', root], /does not answer like a PIM control plane \(HTTP 404 at \/healthz\): use the address `pim-server serve` prints, without a path/],
-    ['unknown user', [url, '--user', 'nobody@acme.example', '--root', root], /does not know nobody@acme\.example: check the spelling, or ask its admin to add you/],
+    [
+      'refused',
+      [closed, '--user', 'alice@acme.example', '--root', root],
+      /cannot reach a control plane at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\): is `pim-server serve` running there/,
+    ],
+    [
+      'wrong root',
+      [url, '--user', 'alice@acme.example', '--root', path.join(other, 'trust-root.json')],
+      /is not signed by the trust root in \S+other\/trust-root\.json .*another control plane's root — get trust-root\.json from this control plane's admin/,
+    ],
+    [
+      'wrong path',
+      [`${url}/pim`, '--user', 'alice@acme.example', '--root', root],
+      /does not answer like a PIM control plane \(HTTP 404 at \/healthz\): use the address `pim-server serve` prints, without a path/,
+    ],
+    [
+      'unknown user',
+      [url, '--user', 'nobody@acme.example', '--root', root],
+      /does not know nobody@acme\.example: check the spelling, or ask its admin to add you/,
+    ],
   ];
   for (const [name, args, why] of cases) {
     const r = pim('connect', ...args);
@@ -167,7 +216,11 @@ test('connect fails loudly, naming the cause and the fix: refused, wrong trust r
     assert.match(r.stderr, why, name);
     assert.equal(r.stderr.trim().split('\n').length, 1, `${name}: one sentence`);
     assert.doesNotMatch(r.stdout, /connected to/, `${name}: no success reported`);
-    assert.doesNotMatch(r.stderr, /signed by \d\/\d keys|has not published a policy/, `${name}: no jargon, no misleading cause`);
+    assert.doesNotMatch(
+      r.stderr,
+      /signed by \d\/\d keys|has not published a policy/,
+      `${name}: no jargon, no misleading cause`,
+    );
   }
   const ok = pim('connect', url, '--user', 'alice@acme.example', '--root', root);
   assert.equal(ok.code, 0, ok.stderr);
@@ -192,13 +245,26 @@ test('pim-server publish: --dry-run shows what changes for whom; a misspelt grou
   const dry = run(PIM_SERVER, ['publish', repo, typo, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /changes:\n[\s\S]*loses eligibility for /);
-  assert.match(dry.stderr, new RegExp(`warning: group "${wrong}" has no members \\(eligible for [^)]+\\): did you mean "${g}"\\?`));
-  assert.match(dry.stdout, /dry run: valid, with \d+ warning\(s\) that would stop a publish without --force; nothing was published/);
+  assert.match(
+    dry.stderr,
+    new RegExp(`warning: group "${wrong}" has no members \\(eligible for [^)]+\\): did you mean "${g}"\\?`),
+  );
+  assert.match(
+    dry.stdout,
+    /dry run: valid, with \d+ warning\(s\) that would stop a publish without --force; nothing was published/,
+  );
 
   const stopped = run(PIM_SERVER, ['publish', repo, typo]);
   assert.equal(stopped.code, 1);
-  assert.match(stopped.stderr, /not published: \d+ warning\(s\) above\. Fix the policy, or publish it as it is with --force/);
-  assert.match(run(PIM_SERVER, ['publish', repo, good, '--dry-run']).stdout, /changes: none/, 'the typo was not published');
+  assert.match(
+    stopped.stderr,
+    /not published: \d+ warning\(s\) above\. Fix the policy, or publish it as it is with --force/,
+  );
+  assert.match(
+    run(PIM_SERVER, ['publish', repo, good, '--dry-run']).stdout,
+    /changes: none/,
+    'the typo was not published',
+  );
 
   const none = run(PIM_SERVER, ['publish', repo, empty]);
   assert.equal(none.code, 1);
@@ -222,13 +288,26 @@ test('pim-server refuses to re-init a repository and to serve plain HTTP off loo
 test('npm start with nothing configured runs the demo control plane and the web shell, twice in a row', async () => {
   const { home } = setup();
   for (const round of [1, 2]) {
-    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, { PIM_NO_ELECTRON: '1', PIM_KEYSTORE: 'file' });
+    const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, {
+      PIM_NO_ELECTRON: '1',
+      PIM_KEYSTORE: 'file',
+    });
     const { origin, token } = await webShellSession(app.match[1]!);
     assert.match(app.output(), /embedded demo control plane at http:\/\/localhost:\d+/);
     assert.match(app.output(), /Electron tray app cannot start here: PIM_NO_ELECTRON=1/);
-    type State = { connection: string; roles: { name: string }[]; user: { email: string }; enrolled: boolean; enrolment: { state: string } | null };
+    type State = {
+      connection: string;
+      roles: { name: string }[];
+      user: { email: string };
+      enrolled: boolean;
+      enrolment: { state: string } | null;
+    };
     const getState = async (): Promise<State> => {
-      const r = await fetch(`${origin}/api/getState`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+      const r = await fetch(`${origin}/api/getState`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       return ((await r.json()) as { value: State }).value;
     };
     let state = await getState();
@@ -238,7 +317,10 @@ test('npm start with nothing configured runs the demo control plane and the web 
     }
     assert.equal(state.connection, 'online', `round ${round}`);
     assert.equal(state.user.email, 'alice@acme.example');
-    assert.ok(state.roles.some((r) => r.name === 'gpu-cluster-readonly'), `round ${round}`);
+    assert.ok(
+      state.roles.some((r) => r.name === 'gpu-cluster-readonly'),
+      `round ${round}`,
+    );
     // the demo hands the agent an enrolment link: the UI opens on "register your security key"
     assert.equal(state.enrolled, false);
     assert.match(app.output(), /Demo enrolment link \(or run: pim enroll LINK\): http:\/\/localhost:\d+\/enrol#code=/);
@@ -251,6 +333,9 @@ test('npm start with nothing configured runs the demo control plane and the web 
   // the demo's made-up clusters never go into the user's kubeconfig: terminals are pointed at its own
   const init = run(PIM, ['--home', home, 'shell-init', 'bash']);
   assert.equal(init.code, 0, init.stderr);
-  assert.ok(init.stdout.includes(`export KUBECONFIG='${path.join(home, 'demo-user-home', '.kube', 'config')}';`), init.stdout.slice(0, 300));
+  assert.ok(
+    init.stdout.includes(`export KUBECONFIG='${path.join(home, 'demo-user-home', '.kube', 'config')}';`),
+    init.stdout.slice(0, 300),
+  );
   assert.ok(init.stdout.includes(`export AWS_CONFIG_FILE='${path.join(home, 'demo-user-home', '.aws', 'config')}';`));
 });

@@ -101,7 +101,13 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   after(() => stop(served.child));
   const server = served.match[1]!.replace(/\/$/, '');
 
-  const kube = await startKubeApi(t, { jwksUrl: `${server}/.well-known/jwks.json`, issuer: server.replace('127.0.0.1', 'localhost'), audience: 'gpu-train', groups: [`pim:${ROLE}`], podName: 'gpu-worker-0' });
+  const kube = await startKubeApi(t, {
+    jwksUrl: `${server}/.well-known/jwks.json`,
+    issuer: server.replace('127.0.0.1', 'localhost'),
+    audience: 'gpu-train',
+    groups: [`pim:${ROLE}`],
+    podName: 'gpu-worker-0',
+  });
   if (!kube) return null;
   after(() => kube.stop());
   const moto = await startMoto(t);
@@ -133,7 +139,12 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
   assert.equal(add.code, 0, add.stderr);
   const link = /(http:\/\/\S+\/enrol#code=\S+)/.exec(add.stdout)![1]!;
   const key = new SoftAuthenticator({ name: 'alice' });
-  const enrol = await start(PIM, ['--home', home, 'enroll', link, '--no-open'], /Register your security key: (\S+)/, env);
+  const enrol = await start(
+    PIM,
+    ['--home', home, 'enroll', link, '--no-open'],
+    /Register your security key: (\S+)/,
+    env,
+  );
   assert.equal((await touch(key, enrol.match[1]!)).ok, true);
   assert.equal(await enrol.exited(), 0, enrol.output());
   return {
@@ -155,7 +166,12 @@ async function setup(t: import('node:test').TestContext): Promise<World | null> 
 
 /** Activates `role` through the CLI with a key touch; returns the CLI's output. */
 async function activate(w: World, role: string, duration: string): Promise<string> {
-  const act = await start(PIM, ['--home', w.home, 'activate', role, '--duration', duration, '--no-open'], /sign this request: (\S+)/, w.env);
+  const act = await start(
+    PIM,
+    ['--home', w.home, 'activate', role, '--duration', duration, '--no-open'],
+    /sign this request: (\S+)/,
+    w.env,
+  );
   assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
   return act.output();
@@ -164,12 +180,24 @@ async function activate(w: World, role: string, duration: string): Promise<strin
 /** The test's environment over ours, with no AWS credentials or profile of the machine's leaking in. */
 function cleanEnv(over: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'AWS_DEFAULT_PROFILE']) delete env[k];
+  for (const k of [
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'AWS_PROFILE',
+    'AWS_DEFAULT_PROFILE',
+  ])
+    delete env[k];
   return { ...env, ...over };
 }
 
 /** A client program, run asynchronously: the Kubernetes API stand-in lives in this process. */
-function client(w: World, cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function client(
+  w: World,
+  cmd: string,
+  args: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { env: cleanEnv({ ...w.env, ...extraEnv }), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -184,8 +212,10 @@ function client(w: World, cmd: string, args: string[], extraEnv: NodeJS.ProcessE
   });
 }
 
-const kubectl = (w: World, ...extra: string[]) => client(w, 'kubectl', ['--context', CONTEXT, '--cache-dir', path.join(w.dir, 'kube-cache'), 'get', 'pods', ...extra]);
-const awsWho = (w: World, profile = PROFILE) => client(w, 'aws', ['sts', 'get-caller-identity', '--profile', profile, '--endpoint-url', w.moto, '--output', 'json']);
+const kubectl = (w: World, ...extra: string[]) =>
+  client(w, 'kubectl', ['--context', CONTEXT, '--cache-dir', path.join(w.dir, 'kube-cache'), 'get', 'pods', ...extra]);
+const awsWho = (w: World, profile = PROFILE) =>
+  client(w, 'aws', ['sts', 'get-caller-identity', '--profile', profile, '--endpoint-url', w.moto, '--output', 'json']);
 const sshAddList = (w: World) => {
   const r = spawnSync('ssh-add', ['-l'], { encoding: 'utf8', env: { ...process.env, ...w.env } });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -198,7 +228,8 @@ function oursLeft(w: World): string[] {
   if (fs.existsSync(w.awsConfig) && fs.readFileSync(w.awsConfig, 'utf8').includes('pim-')) left.push('AWS profile');
   for (const kind of ['kube', 'aws']) {
     const d = path.join(w.home, 'creds', kind);
-    if (fs.existsSync(d) && fs.readdirSync(d).length > 0) left.push(`${kind} credential files: ${fs.readdirSync(d).join(', ')}`);
+    if (fs.existsSync(d) && fs.readdirSync(d).length > 0)
+      left.push(`${kind} credential files: ${fs.readdirSync(d).join(', ')}`);
   }
   const ssh = path.join(w.home, 'creds', 'ssh');
   if (fs.existsSync(ssh) && fs.readdirSync(ssh).length > 0) left.push('ssh key seeds');
@@ -206,7 +237,12 @@ function oursLeft(w: World): string[] {
   return left;
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 40_000, explain?: () => string): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 40_000,
+  explain?: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
@@ -220,60 +256,91 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
   const w = await setup(t);
   if (!w) return;
 
-  await t.test('activated: kubectl lists pods, aws is the assumed role, ssh logs in; deactivated: each says why, then nothing is left', async () => {
-    const out = await activate(w, ROLE, '1h');
-    assert.match(out, new RegExp(`kube context ${CONTEXT}`));
-    assert.match(out, new RegExp(`AWS profile ${PROFILE}`));
-    assert.match(out, /SSH certificate pim:gpu-admin:/);
+  await t.test(
+    'activated: kubectl lists pods, aws is the assumed role, ssh logs in; deactivated: each says why, then nothing is left',
+    async () => {
+      const out = await activate(w, ROLE, '1h');
+      assert.match(out, new RegExp(`kube context ${CONTEXT}`));
+      assert.match(out, new RegExp(`AWS profile ${PROFILE}`));
+      assert.match(out, /SSH certificate pim:gpu-admin:/);
 
-    const pods = await kubectl(w);
-    assert.equal(pods.code, 0, pods.stderr);
-    assert.match(pods.stdout, /gpu-worker-0/);
-    assert.equal(readCurrentContext(w), 'dev', 'current-context is left as the user had it');
+      const pods = await kubectl(w);
+      assert.equal(pods.code, 0, pods.stderr);
+      assert.match(pods.stdout, /gpu-worker-0/);
+      assert.equal(readCurrentContext(w), 'dev', 'current-context is left as the user had it');
 
-    const who = await awsWho(w);
-    assert.equal(who.code, 0, who.stderr);
-    assert.match(JSON.parse(who.stdout).Arn, /^arn:aws:sts::123456789012:assumed-role\/ml-admin\//);
+      const who = await awsWho(w);
+      assert.equal(who.code, 0, who.stderr);
+      assert.match(JSON.parse(who.stdout).Arn, /^arn:aws:sts::123456789012:assumed-role\/ml-admin\//);
 
-    assert.match(sshAddList(w).stdout, /pim:gpu-admin:.*\(ED25519-CERT\)/);
-    const login = await ssh(w);
-    assert.equal(login.status, 0, login.stderr);
-    assert.match(login.stdout, /logged-in-with-pim/);
+      assert.match(sshAddList(w).stdout, /pim:gpu-admin:.*\(ED25519-CERT\)/);
+      const login = await ssh(w);
+      assert.equal(login.status, 0, login.stderr);
+      assert.match(login.stdout, /logged-in-with-pim/);
 
-    // one command with the role's environment, and the exports for a whole shell
-    const exec = await client(w, process.execPath, [PIM, '--home', w.home, 'exec', ROLE, '--', 'kubectl', '--cache-dir', path.join(w.dir, 'kube-cache'), 'get', 'pods']);
-    assert.equal(exec.code, 0, exec.stderr);
-    assert.match(exec.stdout, /gpu-worker-0/);
-    const exports = w.pim('env', ROLE);
-    assert.equal(exports.code, 0, exports.stderr);
-    assert.match(exports.stdout, new RegExp(`export AWS_PROFILE='${PROFILE}';`));
-    const viaEnv = await client(w, 'sh', ['-c', `eval "$(node ${PIM} --home '${w.home}' env ${ROLE})" && aws sts get-caller-identity --endpoint-url ${w.moto} --output text --query Arn`]);
-    assert.equal(viaEnv.code, 0, viaEnv.stderr);
-    assert.match(viaEnv.stdout, /assumed-role\/ml-admin/);
+      // one command with the role's environment, and the exports for a whole shell
+      const exec = await client(w, process.execPath, [
+        PIM,
+        '--home',
+        w.home,
+        'exec',
+        ROLE,
+        '--',
+        'kubectl',
+        '--cache-dir',
+        path.join(w.dir, 'kube-cache'),
+        'get',
+        'pods',
+      ]);
+      assert.equal(exec.code, 0, exec.stderr);
+      assert.match(exec.stdout, /gpu-worker-0/);
+      const exports = w.pim('env', ROLE);
+      assert.equal(exports.code, 0, exports.stderr);
+      assert.match(exports.stdout, new RegExp(`export AWS_PROFILE='${PROFILE}';`));
+      const viaEnv = await client(w, 'sh', [
+        '-c',
+        `eval "$(node ${PIM} --home '${w.home}' env ${ROLE})" && aws sts get-caller-identity --endpoint-url ${w.moto} --output text --query Arn`,
+      ]);
+      assert.equal(viaEnv.code, 0, viaEnv.stderr);
+      assert.match(viaEnv.stdout, /assumed-role\/ml-admin/);
 
-    const off = w.pim('deactivate', ROLE);
-    assert.equal(off.code, 0, off.stderr);
-    // what really happens: the context stays for its grace period, answering why, then goes
-    assert.match(off.stdout, new RegExp(`kube context ${CONTEXT} \\(in \\S+\\) no longer works \\(deactivated\\): its commands now say why; the entry itself is removed at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`));
-    assert.match(off.stdout, /SSH certificate \S+ \(in the ssh-agent\) removed \(deactivated\)/);
-    assert.doesNotMatch(off.stdout, /kube context \S+ \(in \S+\) removed/, 'not claimed removed while it stays');
-    const k = await kubectl(w);
-    assert.notEqual(k.code, 0);
-    assert.match(k.stderr, /role gpu-admin was deactivated at .*; activate it again from PIM Agent/);
-    const a = await awsWho(w);
-    assert.notEqual(a.code, 0);
-    assert.match(a.stderr, /role gpu-admin was deactivated/);
-    assert.doesNotMatch(sshAddList(w).stdout, /pim:/, 'the identity left the ssh-agent');
-    assert.notEqual((await ssh(w)).status, 0, 'ssh no longer logs in');
-    assert.equal(w.pim('env', ROLE).code, 5, 'no environment for an ended role');
+      const off = w.pim('deactivate', ROLE);
+      assert.equal(off.code, 0, off.stderr);
+      // what really happens: the context stays for its grace period, answering why, then goes
+      assert.match(
+        off.stdout,
+        new RegExp(
+          `kube context ${CONTEXT} \\(in \\S+\\) no longer works \\(deactivated\\): its commands now say why; the entry itself is removed at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`,
+        ),
+      );
+      assert.match(off.stdout, /SSH certificate \S+ \(in the ssh-agent\) removed \(deactivated\)/);
+      assert.doesNotMatch(off.stdout, /kube context \S+ \(in \S+\) removed/, 'not claimed removed while it stays');
+      const k = await kubectl(w);
+      assert.notEqual(k.code, 0);
+      assert.match(k.stderr, /role gpu-admin was deactivated at .*; activate it again from PIM Agent/);
+      const a = await awsWho(w);
+      assert.notEqual(a.code, 0);
+      assert.match(a.stderr, /role gpu-admin was deactivated/);
+      assert.doesNotMatch(sshAddList(w).stdout, /pim:/, 'the identity left the ssh-agent');
+      assert.notEqual((await ssh(w)).status, 0, 'ssh no longer logs in');
+      assert.equal(w.pim('env', ROLE).code, 5, 'no environment for an ended role');
 
-    // the explanations stay a few minutes (PIM_TOMBSTONE_SECONDS); a sweep takes everything
-    const sweep = w.pim('credentials', 'sweep');
-    assert.equal(sweep.code, 0, sweep.stderr);
-    assert.deepEqual(oursLeft(w), []);
-    assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG, 'the kubeconfig is byte for byte what the user had');
-    assert.equal(fs.readFileSync(w.awsConfig, 'utf8'), USER_AWS_CONFIG, 'the AWS config is byte for byte what the user had');
-  });
+      // the explanations stay a few minutes (PIM_TOMBSTONE_SECONDS); a sweep takes everything
+      const sweep = w.pim('credentials', 'sweep');
+      assert.equal(sweep.code, 0, sweep.stderr);
+      assert.deepEqual(oursLeft(w), []);
+      assert.equal(
+        fs.readFileSync(w.kubeconfig, 'utf8'),
+        USER_KUBECONFIG,
+        'the kubeconfig is byte for byte what the user had',
+      );
+      assert.equal(
+        fs.readFileSync(w.awsConfig, 'utf8'),
+        USER_AWS_CONFIG,
+        'the AWS config is byte for byte what the user had',
+      );
+    },
+  );
 
   await t.test('a certificate for another principal does not log in', async () => {
     await activate(w, 'intruder', '10m');
@@ -284,57 +351,92 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
   });
 
-  await t.test('no ssh-agent when the role becomes active: the output, pim credentials and the journal say so; the certificate is added once one answers', async () => {
-    const noAgent = { ...w.env, SSH_AUTH_SOCK: '' };
-    const act = await start(PIM, ['--home', w.home, 'activate', 'intruder', '--duration', '10m', '--no-open'], /sign this request: (\S+)/, noAgent);
-    assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
-    assert.equal(await act.exited(), 0, act.output());
-    assert.match(act.output(), /intruder: SSH certificate not added: No ssh-agent is running/);
-    assert.doesNotMatch(sshAddList(w).stdout, /pim:intruder:/);
+  await t.test(
+    'no ssh-agent when the role becomes active: the output, pim credentials and the journal say so; the certificate is added once one answers',
+    async () => {
+      const noAgent = { ...w.env, SSH_AUTH_SOCK: '' };
+      const act = await start(
+        PIM,
+        ['--home', w.home, 'activate', 'intruder', '--duration', '10m', '--no-open'],
+        /sign this request: (\S+)/,
+        noAgent,
+      );
+      assert.equal((await touch(w.key, act.match[1]!)).value?.state, 'active');
+      assert.equal(await act.exited(), 0, act.output());
+      assert.match(act.output(), /intruder: SSH certificate not added: No ssh-agent is running/);
+      assert.doesNotMatch(sshAddList(w).stdout, /pim:intruder:/);
 
-    const listed = run(PIM, ['--home', w.home, 'credentials'], noAgent);
-    assert.match(listed.stdout, /ssh\s+pim:intruder:\S+\s+NOT ADDED: No ssh-agent is running .*the certificate is added while the role is active/);
-    const views = JSON.parse(run(PIM, ['--home', w.home, 'credentials', '--json'], noAgent).stdout) as { role: string; items: { kind: string; problem?: string }[] }[];
-    assert.match(views.find((v) => v.role === 'intruder')!.items[0]!.problem ?? '', /No ssh-agent is running/);
-    const records = JSON.parse(w.pim('audit', 'list', '--json', '--type', 'credentials-injected', '--role', 'intruder').stdout) as { record: { data: { notAdded?: { problem: string }[] } } }[];
-    assert.ok(records.some((r) => /No ssh-agent/.test(r.record.data.notAdded?.[0]?.problem ?? '')), 'journaled with why');
+      const listed = run(PIM, ['--home', w.home, 'credentials'], noAgent);
+      assert.match(
+        listed.stdout,
+        /ssh\s+pim:intruder:\S+\s+NOT ADDED: No ssh-agent is running .*the certificate is added while the role is active/,
+      );
+      const views = JSON.parse(run(PIM, ['--home', w.home, 'credentials', '--json'], noAgent).stdout) as {
+        role: string;
+        items: { kind: string; problem?: string }[];
+      }[];
+      assert.match(views.find((v) => v.role === 'intruder')!.items[0]!.problem ?? '', /No ssh-agent is running/);
+      const records = JSON.parse(
+        w.pim('audit', 'list', '--json', '--type', 'credentials-injected', '--role', 'intruder').stdout,
+      ) as { record: { data: { notAdded?: { problem: string }[] } } }[];
+      assert.ok(
+        records.some((r) => /No ssh-agent/.test(r.record.data.notAdded?.[0]?.problem ?? '')),
+        'journaled with why',
+      );
 
-    // from a shell that has an ssh-agent: the certificate goes in, for the rest of the window
-    const later = w.pim('credentials');
-    assert.equal(later.code, 0, later.stderr);
-    assert.match(later.stderr, /intruder: SSH certificate pim:intruder:\S+ \(in the ssh-agent\) ready/);
-    assert.match(sshAddList(w).stdout, /pim:intruder:.*\(ED25519-CERT\)/);
-    assert.doesNotMatch(later.stdout, /NOT ADDED/);
-    assert.equal(w.pim('deactivate', 'intruder').code, 0);
-    assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
-  });
+      // from a shell that has an ssh-agent: the certificate goes in, for the rest of the window
+      const later = w.pim('credentials');
+      assert.equal(later.code, 0, later.stderr);
+      assert.match(later.stderr, /intruder: SSH certificate pim:intruder:\S+ \(in the ssh-agent\) ready/);
+      assert.match(sshAddList(w).stdout, /pim:intruder:.*\(ED25519-CERT\)/);
+      assert.doesNotMatch(later.stdout, /NOT ADDED/);
+      assert.equal(w.pim('deactivate', 'intruder').code, 0);
+      assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
+    },
+  );
 
-  await t.test('expired: with no agent running, kubectl and aws are told the role expired; the ssh-agent drops the identity itself', async () => {
-    await activate(w, ROLE, '12s');
-    assert.equal((await kubectl(w)).code, 0);
-    await until('the role to expire', async () => /expired at/.test((await kubectl(w)).stderr));
-    const k = await kubectl(w);
-    assert.notEqual(k.code, 0);
-    assert.equal(k.stdout, '');
-    assert.match(k.stderr, /role gpu-admin expired at .*; activate it again from PIM Agent \(pim activate gpu-admin\)/);
-    const a = await awsWho(w);
-    assert.notEqual(a.code, 0);
-    assert.match(a.stderr, /role gpu-admin expired at/);
-    await until('the ssh-agent to drop the expired identity', () => !/pim:/.test(sshAddList(w).stdout), 10_000);
-    assert.equal(w.pim('credentials', 'sweep').code, 0);
-    assert.deepEqual(oursLeft(w), []);
-  });
+  await t.test(
+    'expired: with no agent running, kubectl and aws are told the role expired; the ssh-agent drops the identity itself',
+    async () => {
+      await activate(w, ROLE, '12s');
+      assert.equal((await kubectl(w)).code, 0);
+      await until('the role to expire', async () => /expired at/.test((await kubectl(w)).stderr));
+      const k = await kubectl(w);
+      assert.notEqual(k.code, 0);
+      assert.equal(k.stdout, '');
+      assert.match(
+        k.stderr,
+        /role gpu-admin expired at .*; activate it again from PIM Agent \(pim activate gpu-admin\)/,
+      );
+      const a = await awsWho(w);
+      assert.notEqual(a.code, 0);
+      assert.match(a.stderr, /role gpu-admin expired at/);
+      await until('the ssh-agent to drop the expired identity', () => !/pim:/.test(sshAddList(w).stdout), 10_000);
+      assert.equal(w.pim('credentials', 'sweep').code, 0);
+      assert.deepEqual(oursLeft(w), []);
+    },
+  );
 
   await t.test('revoked on the server: a running agent takes the credentials away within 30 s', async () => {
-    const agent = await start(PIM, ['--home', w.home, 'agent'], /agent running/, { ...w.env, PIM_REVOCATION_POLL_MS: '1000' });
+    const agent = await start(PIM, ['--home', w.home, 'agent'], /agent running/, {
+      ...w.env,
+      PIM_REVOCATION_POLL_MS: '1000',
+    });
     after(() => stop(agent.child));
     await activate(w, ROLE, '1h');
     assert.equal((await kubectl(w)).code, 0);
-    const id = (JSON.parse(w.pim('activations', '--json').stdout) as { id: string; role: string; state: string }[]).find((a) => a.role === ROLE && a.state === 'active')!.id;
+    const id = (
+      JSON.parse(w.pim('activations', '--json').stdout) as { id: string; role: string; state: string }[]
+    ).find((a) => a.role === ROLE && a.state === 'active')!.id;
     const revoke = run(PIM_SERVER, ['activation', 'revoke', w.repo, id, '--reason', 'incident response']);
     assert.equal(revoke.code, 0, revoke.stderr);
     const t0 = Date.now();
-    await until('the agent to apply the revocation', async () => /revoked/.test((await kubectl(w)).stderr), 30_000, () => `${agent.output()}\n${w.pim('activations').stdout}\n${w.pim('credentials').stdout}`);
+    await until(
+      'the agent to apply the revocation',
+      async () => /revoked/.test((await kubectl(w)).stderr),
+      30_000,
+      () => `${agent.output()}\n${w.pim('activations').stdout}\n${w.pim('credentials').stdout}`,
+    );
     assert.ok(Date.now() - t0 < 30_000);
     assert.match((await kubectl(w)).stderr, /role gpu-admin was revoked at .* \(incident response\)/);
     assert.match((await awsWho(w)).stderr, /revoked/);
@@ -344,39 +446,49 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.deepEqual(oursLeft(w), []);
   });
 
-  await t.test('crash: the agent is killed while the role is active, the clock passes the end, and the start-up sweep leaves nothing', async (t) => {
-    const faketime = requireProgram(t, 'faketime', 'the crash test moves the clock past the activation');
-    if (!faketime) return;
-    const agent = await start(PIM, ['--home', w.home, 'agent'], /agent running/, w.env);
-    await activate(w, ROLE, '1h');
-    await until('the credentials to be in place', async () => (await kubectl(w)).code === 0 && /pim:gpu-admin:/.test(sshAddList(w).stdout));
-    agent.child.kill('SIGKILL');
-    await exitOf(agent.child);
-    assert.notDeepEqual(oursLeft(w), [], 'the kill left credentials behind');
+  await t.test(
+    'crash: the agent is killed while the role is active, the clock passes the end, and the start-up sweep leaves nothing',
+    async (t) => {
+      const faketime = requireProgram(t, 'faketime', 'the crash test moves the clock past the activation');
+      if (!faketime) return;
+      const agent = await start(PIM, ['--home', w.home, 'agent'], /agent running/, w.env);
+      await activate(w, ROLE, '1h');
+      await until(
+        'the credentials to be in place',
+        async () => (await kubectl(w)).code === 0 && /pim:gpu-admin:/.test(sshAddList(w).stdout),
+      );
+      agent.child.kill('SIGKILL');
+      await exitOf(agent.child);
+      assert.notDeepEqual(oursLeft(w), [], 'the kill left credentials behind');
 
-    // two hours later, the agent starts again
-    // faketime runs the agent as its child: signals go to the whole process group
-    const later = spawn(faketime, ['-f', '+2h', process.execPath, PIM, '--home', w.home, 'agent'], { env: { ...process.env, ...w.env }, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-    const signal = (s: NodeJS.Signals) => {
-      try {
-        process.kill(-later.pid!, s);
-      } catch {
-        /* gone */
-      }
-    };
-    after(() => signal('SIGKILL'));
-    let log = '';
-    later.stderr.on('data', (d) => (log += d));
-    await until('the restarted agent to be running', () => /agent running/.test(log), 20_000);
-    await new Promise<void>((resolve) => {
-      later.once('exit', () => resolve());
-      signal('SIGTERM');
-    });
-    assert.deepEqual(oursLeft(w), [], `after the sweep; agent log:\n${log}`);
-    assert.match(log, /removed/);
-    assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
-    assert.equal(fs.readFileSync(w.awsConfig, 'utf8'), USER_AWS_CONFIG);
-  });
+      // two hours later, the agent starts again
+      // faketime runs the agent as its child: signals go to the whole process group
+      const later = spawn(faketime, ['-f', '+2h', process.execPath, PIM, '--home', w.home, 'agent'], {
+        env: { ...process.env, ...w.env },
+        stdio: ['ignore', 'ignore', 'pipe'],
+        detached: true,
+      });
+      const signal = (s: NodeJS.Signals) => {
+        try {
+          process.kill(-later.pid!, s);
+        } catch {
+          /* gone */
+        }
+      };
+      after(() => signal('SIGKILL'));
+      let log = '';
+      later.stderr.on('data', (d) => (log += d));
+      await until('the restarted agent to be running', () => /agent running/.test(log), 20_000);
+      await new Promise<void>((resolve) => {
+        later.once('exit', () => resolve());
+        signal('SIGTERM');
+      });
+      assert.deepEqual(oursLeft(w), [], `after the sweep; agent log:\n${log}`);
+      assert.match(log, /removed/);
+      assert.equal(fs.readFileSync(w.kubeconfig, 'utf8'), USER_KUBECONFIG);
+      assert.equal(fs.readFileSync(w.awsConfig, 'utf8'), USER_AWS_CONFIG);
+    },
+  );
 });
 
 function readCurrentContext(w: World): string {

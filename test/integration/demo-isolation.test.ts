@@ -45,13 +45,28 @@ test('the demo enrolled and activated: the real ~/.kube/config stays untouched, 
   const realConfig = path.join(realHome, '.kube', 'config');
   fs.writeFileSync(realConfig, REAL_KUBECONFIG);
   // the person's environment, with nothing pointing elsewhere (undefined: not passed on)
-  const env = { HOME: realHome, PIM_NO_ELECTRON: '1', PIM_KEYSTORE: 'file', KUBECONFIG: undefined, AWS_CONFIG_FILE: undefined, SSH_AUTH_SOCK: undefined };
+  const env = {
+    HOME: realHome,
+    PIM_NO_ELECTRON: '1',
+    PIM_KEYSTORE: 'file',
+    KUBECONFIG: undefined,
+    AWS_CONFIG_FILE: undefined,
+    SSH_AUTH_SOCK: undefined,
+  };
 
   const app = await start(PIM, ['--home', home, 'start', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
   const { origin, token } = await webShellSession(app.match[1]!);
-  type State = { enrolled: boolean; enrolment: { state: string; ceremonyUrl: string } | null; credentials: { role: string; items: { kind: string; where: string }[] }[] };
+  type State = {
+    enrolled: boolean;
+    enrolment: { state: string; ceremonyUrl: string } | null;
+    credentials: { role: string; items: { kind: string; where: string }[] }[];
+  };
   const getState = async (): Promise<State> => {
-    const r = await fetch(`${origin}/api/getState`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
+    const r = await fetch(`${origin}/api/getState`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     return ((await r.json()) as { value: State }).value;
   };
   // the UI's enrolment: the person registers a key on the ceremony page it shows
@@ -60,18 +75,28 @@ test('the demo enrolled and activated: the real ~/.kube/config stays untouched, 
   assert.equal((await touch(key, waiting.enrolment!.ceremonyUrl)).ok, true);
   await until('enrolment completes', getState, (s) => s.enrolled);
 
-  const status = JSON.parse(run(PIM, ['--home', home, 'status', '--json'], env).stdout) as { demo?: boolean; unenrolled: boolean };
+  const status = JSON.parse(run(PIM, ['--home', home, 'status', '--json'], env).stdout) as {
+    demo?: boolean;
+    unenrolled: boolean;
+  };
   assert.equal(status.unenrolled, false);
 
   // a separate `pim activate` process, as in a terminal
-  const act = await start(PIM, ['--home', home, 'activate', 'gpu-cluster-readonly', '--duration', '1h', '--no-open'], /sign this request: (\S+)/, env);
+  const act = await start(
+    PIM,
+    ['--home', home, 'activate', 'gpu-cluster-readonly', '--duration', '1h', '--no-open'],
+    /sign this request: (\S+)/,
+    env,
+  );
   assert.equal((await touch(key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
   const creds = JSON.parse(run(PIM, ['--home', home, 'credentials', '--json'], env).stdout) as unknown;
   const demoKubeconfig = path.join(home, 'demo-user-home', '.kube', 'config');
   assert.match(JSON.stringify(creds), /demo-user-home/, 'the credentials went to the demo home');
   // the tray process too (its scheduler reconciles after the activation)
-  await until('the running app injected into the demo home', getState, (s) => s.credentials.some((c) => c.items.some((i) => i.kind === 'kube' && i.where === demoKubeconfig)));
+  await until('the running app injected into the demo home', getState, (s) =>
+    s.credentials.some((c) => c.items.some((i) => i.kind === 'kube' && i.where === demoKubeconfig)),
+  );
   assert.match(fs.readFileSync(demoKubeconfig, 'utf8'), /pim-gpu-train--gpu-cluster-readonly/);
   assert.equal(fs.readFileSync(realConfig, 'utf8'), REAL_KUBECONFIG, 'the real kubeconfig is untouched');
   assert.deepEqual(fs.readdirSync(realHome).sort(), ['.kube'], 'no ~/.aws or anything else appeared');

@@ -69,10 +69,16 @@ test('screen lock with the control plane unreachable: the onLock role ends local
 
   const req = await call(s, 'activate', { role: 'prod-admin', duration: 1800 });
   assert.equal(req.ok, true, JSON.stringify(req.error));
-  assert.equal((await touch(alice.key, (req.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'active');
+  assert.equal(
+    (await touch(alice.key, (req.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state,
+    'active',
+  );
   await until('prod-admin active in the menu', () => item(s, 'deactivate:prod-admin'));
   const kubeconfig = path.join(HOME, '.kube', 'config');
-  await until('the kube credential injected', () => fs.existsSync(kubeconfig) && /pim-prod--prod-admin/.test(fs.readFileSync(kubeconfig, 'utf8')));
+  await until(
+    'the kube credential injected',
+    () => fs.existsSync(kubeconfig) && /pim-prod--prod-admin/.test(fs.readFileSync(kubeconfig, 'utf8')),
+  );
   const plugin = execPlugin(kubeconfig);
   const before = spawnSync(plugin.command, plugin.args, { encoding: 'utf8' });
   assert.equal(before.status, 0, before.stderr);
@@ -83,7 +89,10 @@ test('screen lock with the control plane unreachable: the onLock role ends local
   s.powerMonitor.emit('lock-screen');
   await until('prod-admin ended on lock, offline', () => !item(s, 'deactivate:prod-admin'));
   // what kubectl meets: the credential is gone, with the reason in words
-  await until('the kube credential ended', () => spawnSync(plugin.command, plugin.args, { encoding: 'utf8' }).status !== 0);
+  await until(
+    'the kube credential ended',
+    () => spawnSync(plugin.command, plugin.args, { encoding: 'utf8' }).status !== 0,
+  );
   const after = spawnSync(plugin.command, plugin.args, { encoding: 'utf8' });
   assert.match(after.stderr, /prod-admin was deactivated/);
   assert.doesNotMatch(after.stdout, /ExecCredential/);
@@ -91,11 +100,19 @@ test('screen lock with the control plane unreachable: the onLock role ends local
   const db = new Database(path.join(alice.home, 'agent.db'), { readonly: true });
   let id: string;
   try {
-    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as { record_json: string }[];
-    const data = rows.map((r) => (JSON.parse(r.record_json) as { data: { activation: string; role: string; reason?: string } }).data);
-    assert.deepEqual(data.map((d) => [d.role, d.reason]), [['prod-admin', 'session-locked']]);
+    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as {
+      record_json: string;
+    }[];
+    const data = rows.map(
+      (r) => (JSON.parse(r.record_json) as { data: { activation: string; role: string; reason?: string } }).data,
+    );
+    assert.deepEqual(
+      data.map((d) => [d.role, d.reason]),
+      [['prod-admin', 'session-locked']],
+    );
     id = data[0]!.activation;
-    const pending = db.prepare("SELECT value FROM meta WHERE key = 'pending_deactivations'").get() as { value: string } | undefined;
+    const pending = db.prepare("SELECT value FROM meta WHERE key = 'pending_deactivations'").get() as
+      { value: string } | undefined;
     assert.deepEqual(JSON.parse(pending?.value ?? '[]'), [id], 'queued for the control plane');
   } finally {
     db.close();
@@ -103,19 +120,32 @@ test('screen lock with the control plane unreachable: the onLock role ends local
 
   // the control plane is back (same address): the agent tells it, and its view stays ended
   const port = new URL(url).port;
-  const again = await start(PIM_SERVER, ['serve', repo, '--listen', `127.0.0.1:${port}`], /people open (http:\/\/\S+)\)/);
+  const again = await start(
+    PIM_SERVER,
+    ['serve', repo, '--listen', `127.0.0.1:${port}`],
+    /people open (http:\/\/\S+)\)/,
+  );
   // a UI refresh asks now (the tracker's own schedule would within a minute)
   let told = false;
   for (let i = 0; i < 300 && !told; i++) {
     const r = await call(s, 'listActivations', {});
-    told = r.ok && (r.value as unknown as { id: string; state: string }[]).find((x) => x.id === id)?.state === 'deactivated';
+    told =
+      r.ok && (r.value as unknown as { id: string; state: string }[]).find((x) => x.id === id)?.state === 'deactivated';
     if (!told) await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(told, 'the control plane holds the activation as deactivated');
   const db2 = new Database(path.join(alice.home, 'agent.db'), { readonly: true });
   try {
-    assert.equal(db2.prepare("SELECT value FROM meta WHERE key = 'pending_deactivations'").get(), undefined, 'nothing left to tell');
-    assert.equal((db2.prepare("SELECT count(*) AS n FROM audit WHERE type = 'activation-deactivated'").get() as { n: number }).n, 1, 'journaled once');
+    assert.equal(
+      db2.prepare("SELECT value FROM meta WHERE key = 'pending_deactivations'").get(),
+      undefined,
+      'nothing left to tell',
+    );
+    assert.equal(
+      (db2.prepare("SELECT count(*) AS n FROM audit WHERE type = 'activation-deactivated'").get() as { n: number }).n,
+      1,
+      'journaled once',
+    );
   } finally {
     db2.close();
   }

@@ -44,7 +44,9 @@ users:
 async function decide(bob: CliPerson, role: string, decision: 'approve' | 'deny', reason?: string): Promise<void> {
   let pending: { id: string; role: string }[] = [];
   await until(`the ${role} request in bob's approvals`, () => {
-    pending = (JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string; role: string; state: string }[]).filter((p) => p.role === role && p.state === 'pending-approval');
+    pending = (
+      JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string; role: string; state: string }[]
+    ).filter((p) => p.role === role && p.state === 'pending-approval');
     return pending.length === 1;
   });
   const args = ['--home', bob.home, decision, pending[0]!.id, ...(reason ? ['--reason', reason] : []), '--no-open'];
@@ -102,7 +104,10 @@ test('approved, denied with the reason, 2 minutes left, a refused policy update,
   const before = snapshotMetadata(repo);
   const version = () => Number(/^Policy v(\d+)/.exec(item(s, 'policy')?.label ?? '')?.[1]);
   const v = version();
-  fs.writeFileSync(path.join(dir, 'policy.yaml'), `${POLICY.replace('name: deploy', 'name: deploy\n    description: Deploys to production')}`);
+  fs.writeFileSync(
+    path.join(dir, 'policy.yaml'),
+    `${POLICY.replace('name: deploy', 'name: deploy\n    description: Deploys to production')}`,
+  );
   const pub = run(PIM_SERVER, ['publish', repo, path.join(dir, 'policy.yaml'), '--force']);
   assert.equal(pub.code, 0, pub.stderr);
   await refresh(s);
@@ -120,7 +125,11 @@ test('approved, denied with the reason, 2 minutes left, a refused policy update,
   server.child.kill('SIGTERM');
   await new Promise((r) => server.child.once('exit', r));
   const twoHoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
-  const failingRun = JSON.stringify({ lastSuccessAt: null, failingSince: twoHoursAgo, lastError: { code: 'offline', message: 'cannot reach the control plane' } });
+  const failingRun = JSON.stringify({
+    lastSuccessAt: null,
+    failingSince: twoHoursAgo,
+    lastError: { code: 'offline', message: 'cannot reach the control plane' },
+  });
   const startFailingRun = () => {
     const db = new Database(path.join(alice.home, 'agent.db'));
     try {
@@ -128,13 +137,15 @@ test('approved, denied with the reason, 2 minutes left, a refused policy update,
       // a failed sync keeps the run's start; only a success that was in flight as the control
       // plane stopped could have ended it
       if ((JSON.parse(now?.value ?? 'null') as { failingSince?: string } | null)?.failingSince === twoHoursAgo) return;
-      db.prepare("INSERT INTO meta (key, value) VALUES ('audit_sync', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(failingRun);
+      db.prepare(
+        "INSERT INTO meta (key, value) VALUES ('audit_sync', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      ).run(failingRun);
     } finally {
       db.close();
     }
   };
   const auditNotice = /^The audit log is not reaching the control plane$/;
-  for (const deadline = Date.now() + 30_000; titled(s, auditNotice).length === 0; ) {
+  for (const deadline = Date.now() + 30_000; titled(s, auditNotice).length === 0;) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the audit sync notice');
     startFailingRun();
     await refresh(s);
@@ -144,6 +155,7 @@ test('approved, denied with the reason, 2 minutes left, a refused policy update,
   assert.equal(titled(s, auditNotice).length, 1);
 
   // none of them repeated while all this went on
-  for (const t of [/^admin was approved$/, /^deploy was denied$/, /^readonly ends in/, /^A policy update was refused$/]) assert.equal(titled(s, t).length, 1, String(t));
+  for (const t of [/^admin was approved$/, /^deploy was denied$/, /^readonly ends in/, /^A policy update was refused$/])
+    assert.equal(titled(s, t).length, 1, String(t));
   await quit(s);
 });

@@ -28,7 +28,13 @@ fs.writeFileSync(AWS_CONFIG, USER_AWS_CONFIG, { mode: 0o600 });
 
 // the main process runs in this process: its credentials go to these files, none to an ssh-agent;
 // an ended role's entries go at once (no grace period with a tombstone)
-Object.assign(process.env, { PIM_KEYSTORE: 'file', HOME: USER_HOME, KUBECONFIG, AWS_CONFIG_FILE: AWS_CONFIG, PIM_TOMBSTONE_SECONDS: '0' });
+Object.assign(process.env, {
+  PIM_KEYSTORE: 'file',
+  HOME: USER_HOME,
+  KUBECONFIG,
+  AWS_CONFIG_FILE: AWS_CONFIG,
+  PIM_TOMBSTONE_SECONDS: '0',
+});
 process.env.SSH_AUTH_SOCK = path.join(USER_HOME, 'no-ssh-agent.sock');
 delete process.env.XDG_CONFIG_HOME;
 
@@ -57,7 +63,10 @@ interface KubeUser {
 
 /** The exec credential helper the kubeconfig names for `context`, or null when the context is gone. */
 function helperOf(context: string): { command: string; args: string[] } | null {
-  const cfg = parseYaml(fs.readFileSync(KUBECONFIG, 'utf8')) as { contexts?: { name: string; context: { user: string } }[]; users?: KubeUser[] };
+  const cfg = parseYaml(fs.readFileSync(KUBECONFIG, 'utf8')) as {
+    contexts?: { name: string; context: { user: string } }[];
+    users?: KubeUser[];
+  };
   const ctx = cfg.contexts?.find((c) => c.name === context);
   if (!ctx) return null;
   const exec = cfg.users?.find((u) => u.name === ctx.context.user)?.user.exec;
@@ -110,9 +119,14 @@ test('the machine suspends: an onLock role ends, its kubeconfig entry goes and i
   // the journal says why
   const db = new Database(path.join(alice.home, 'agent.db'), { readonly: true });
   try {
-    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as { record_json: string }[];
+    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as {
+      record_json: string;
+    }[];
     const data = rows.map((r) => (JSON.parse(r.record_json) as { data: { role: string; reason?: string } }).data);
-    assert.deepEqual(data.map((d) => [d.role, d.reason]), [['prod-admin', 'session-locked']]);
+    assert.deepEqual(
+      data.map((d) => [d.role, d.reason]),
+      [['prod-admin', 'session-locked']],
+    );
   } finally {
     db.close();
   }
@@ -120,6 +134,10 @@ test('the machine suspends: an onLock role ends, its kubeconfig entry goes and i
   // Deactivate readonly from the menu before quitting: its entry goes the same way
   item(s, 'deactivate:readonly')!.click!();
   await until('the readonly context removed', () => helperOf('pim-prod--readonly') === null);
-  assert.equal(fs.readFileSync(KUBECONFIG, 'utf8'), USER_KUBECONFIG, 'the kubeconfig is byte for byte what the user had');
+  assert.equal(
+    fs.readFileSync(KUBECONFIG, 'utf8'),
+    USER_KUBECONFIG,
+    'the kubeconfig is byte for byte what the user had',
+  );
   await quit(s);
 });

@@ -10,14 +10,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { electronUnavailable } from '../../electron/core/cli/start';
+import { electronUnavailable } from '../../app/start';
 import { METHOD_NAMES } from '../../shared/api-methods';
 import { touch } from '../helpers/ceremony';
 import { cliWorld } from '../helpers/cli-world';
 import { APP_URL, MAIN, call, item, labels, quit, startMain } from '../helpers/electron-main';
 import { createStandIn, flatMenu, loadMain, until, type StandIn } from '../helpers/electron-stand-in';
 import { ROOT, tmpDir } from '../helpers/repo';
-
 
 // the agent under test uses the file keystore; start-at-login writes under this HOME
 process.env.PIM_KEYSTORE = 'file';
@@ -48,7 +47,16 @@ function assertLockedDown(s: StandIn): void {
   for (const w of s.windows) {
     const p = w.options.webPreferences as Record<string, unknown>;
     assert.deepEqual(
-      [p.contextIsolation, p.sandbox, p.nodeIntegration, p.nodeIntegrationInWorker, p.nodeIntegrationInSubFrames, p.webSecurity, p.allowRunningInsecureContent, p.webviewTag],
+      [
+        p.contextIsolation,
+        p.sandbox,
+        p.nodeIntegration,
+        p.nodeIntegrationInWorker,
+        p.nodeIntegrationInSubFrames,
+        p.webSecurity,
+        p.allowRunningInsecureContent,
+        p.webviewTag,
+      ],
       [true, true, false, false, false, true, false, false],
     );
   }
@@ -73,7 +81,11 @@ test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windo
   assert.deepEqual([...s.ipc.keys()].sort(), METHOD_NAMES.map((m) => `pim:${m}`).sort());
   const state = await call(s, 'getState', {});
   assert.equal(state.ok, true);
-  for (const foreign of [{ senderFrame: { url: 'https://evil.example/' } }, { senderFrame: { url: 'app://pim/other.html' } }, { senderFrame: null }]) {
+  for (const foreign of [
+    { senderFrame: { url: 'https://evil.example/' } },
+    { senderFrame: { url: 'app://pim/other.html' } },
+    { senderFrame: null },
+  ]) {
     const r = await call(s, 'getState', {}, foreign);
     assert.equal(r.error?.code, 'forbidden-sender', JSON.stringify(foreign));
   }
@@ -88,14 +100,25 @@ test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windo
   assertLockedDown(s);
   const popover = s.windows[0]!;
   assert.deepEqual(popover.urls, [APP_URL]);
-  assert.equal((popover.options.webPreferences as { preload?: string }).preload, path.join(ROOT, 'dist', 'preload.cjs'));
-  assert.equal(popover.webContents.tryNavigate('will-navigate', 'https://evil.example/'), true, 'navigation away is prevented');
+  assert.equal(
+    (popover.options.webPreferences as { preload?: string }).preload,
+    path.join(ROOT, 'dist', 'preload.cjs'),
+  );
+  assert.equal(
+    popover.webContents.tryNavigate('will-navigate', 'https://evil.example/'),
+    true,
+    'navigation away is prevented',
+  );
   assert.equal(popover.webContents.tryNavigate('will-navigate', `${APP_URL}#x`), false);
   assert.deepEqual(popover.webContents.windowOpenHandler!({ url: 'https://evil.example/' }), { action: 'deny' });
   // sessions: no permission granted, no download
   for (const [name, ses] of s.sessions) {
     let granted: boolean | null = null;
-    (ses.permissionRequest as (wc: unknown, p: string, cb: (ok: boolean) => void) => void)(null, 'media', (ok) => (granted = ok));
+    (ses.permissionRequest as (wc: unknown, p: string, cb: (ok: boolean) => void) => void)(
+      null,
+      'media',
+      (ok) => (granted = ok),
+    );
     assert.equal(granted, false, name);
     assert.equal((ses.permissionCheck as () => boolean)(), false);
     assert.equal(ses.downloadsBlocked, true);
@@ -150,7 +173,11 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   assert.equal(prefs.preload, undefined);
   assert.equal(typeof prefs.partition, 'string');
   assert.equal(ceremony.webContents.tryNavigate('will-navigate', 'https://evil.example/ceremony'), true);
-  assert.equal(ceremony.webContents.tryNavigate('will-navigate', `${server.match[1]!.replace(/\/$/, '')}/activations/next`), false, 'its own origin stays reachable');
+  assert.equal(
+    ceremony.webContents.tryNavigate('will-navigate', `${server.match[1]!.replace(/\/$/, '')}/activations/next`),
+    false,
+    'its own origin stays reachable',
+  );
   assert.equal((await touch(alice.key, ceremonyUrl)).value?.state, 'active');
   await until('readonly active in the menu', () => item(s, 'deactivate:readonly'));
   assert.match(item(s, 'active:readonly')!.label!, /^readonly — (\d+ min|1 h) left$/);
@@ -159,7 +186,10 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   // prod-admin (onLock: deactivate) too; then the screen locks
   // five minutes: inside the 10-minute notice at once
   const prod = await call(s, 'activate', { role: 'prod-admin', duration: 300 });
-  assert.equal((await touch(alice.key, (prod.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'active');
+  assert.equal(
+    (await touch(alice.key, (prod.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state,
+    'active',
+  );
   await until('prod-admin active in the menu', () => item(s, 'deactivate:prod-admin'));
   // the 10-minute notice: once, with Extend in the menu; a click opens the popover on it
   const ending = () => s.notifications.filter((n) => /^prod-admin ends in [3-5] minutes$/.test(n.title));
@@ -175,9 +205,14 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   assert.ok(item(s, 'deactivate:readonly'), 'a role without onLock stays active');
   const db = new Database(path.join(alice.home, 'agent.db'), { readonly: true });
   try {
-    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as { record_json: string }[];
+    const rows = db.prepare("SELECT record_json FROM audit WHERE type = 'activation-deactivated'").all() as {
+      record_json: string;
+    }[];
     const data = rows.map((r) => (JSON.parse(r.record_json) as { data: { role: string; reason?: string } }).data);
-    assert.deepEqual(data.map((d) => [d.role, d.reason]), [['prod-admin', 'session-locked']]);
+    assert.deepEqual(
+      data.map((d) => [d.role, d.reason]),
+      [['prod-admin', 'session-locked']],
+    );
   } finally {
     db.close();
   }
@@ -201,7 +236,11 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   s.app.emit('open-url', { preventDefault: () => (handled = true) }, 'pim-agent://approve?id=abc');
   assert.equal(handled, true);
   assert.equal(popover.urls.at(-1), `${APP_URL}#approve=abc`);
-  assert.equal(((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length, before, 'no link requested anything');
+  assert.equal(
+    ((await call(s, 'getState', {})).value as unknown as { activations: unknown[] }).activations.length,
+    before,
+    'no link requested anything',
+  );
 
   // start at login: off by default; on writes the XDG autostart entry, off removes it
   const entry = path.join(HOME, '.config', 'autostart', 'pim-agent.desktop');
@@ -214,7 +253,10 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
 
   // alice asks for admin (needs bob's approval): the menu lists the request, the icon is pending
   const adm = await call(s, 'activate', { role: 'admin', duration: 3600 });
-  assert.equal((await touch(alice.key, (adm.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state, 'pending-approval');
+  assert.equal(
+    (await touch(alice.key, (adm.value as unknown as { ceremonyUrl: string }).ceremonyUrl)).value?.state,
+    'pending-approval',
+  );
   await until('the request in the menu', () => item(s, 'request:admin')?.label === 'admin — waiting for approval');
   await until('the pending icon', () => s.trays[0]!.image.path.endsWith('tray-pending.png'));
   await quit(s);
@@ -244,9 +286,11 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   await new Promise((r) => server.child.once('exit', r));
   item(b, 'refresh')!.click!();
   await until('offline in the menu', () => labels(b)[0] === 'bob@acme.example — offline');
-  await until('offline copy line', () => /^Policy v\d+ — offline copy$/.test(item(b, 'policy')?.label ?? '')).catch((e: Error) => {
-    throw new Error(`${e.message}: ${JSON.stringify(labels(b))}`);
-  });
+  await until('offline copy line', () => /^Policy v\d+ — offline copy$/.test(item(b, 'policy')?.label ?? '')).catch(
+    (e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(labels(b))}`);
+    },
+  );
   await until('the offline icon', () => b.trays[0]!.image.path.endsWith('tray-offline.png'));
   await quit(b);
 
@@ -256,9 +300,14 @@ test('enrolled: the menu and icon follow activations, the ceremony window is pin
   bdb.prepare("UPDATE policy SET expires = '2020-01-01T00:00:00.000Z'").run();
   bdb.close();
   const later = await startMain(bob.home);
-  await until('the expired policy line', () => /^Policy v\d+ — expired, no role can be activated$/.test(item(later, 'policy')?.label ?? ''));
+  await until('the expired policy line', () =>
+    /^Policy v\d+ — expired, no role can be activated$/.test(item(later, 'policy')?.label ?? ''),
+  );
   assert.equal(flatMenu(later.trays[0]!.menu).filter((i) => i.id?.startsWith('role:')).length, 0, 'no role is offered');
-  assert.ok(flatMenu(later.trays[0]!.menu).some((i) => i.id === 'blocked:admin'), 'roles are listed as not available');
+  assert.ok(
+    flatMenu(later.trays[0]!.menu).some((i) => i.id === 'blocked:admin'),
+    'roles are listed as not available',
+  );
   assert.ok(later.trays[0]!.image.path.endsWith('tray-offline.png'));
   await quit(later);
 });
@@ -276,7 +325,12 @@ test('under Electron without its ABI build of better-sqlite3: the runtime, the m
     assert.equal(s.errorBoxes.length, 1);
     const { title, content } = s.errorBoxes[0]!;
     assert.equal(title, 'PIM Agent could not start');
-    assert.match(content, new RegExp(`^PIM Agent cannot load better-sqlite3 \\(the SQLite module for agent\\.db\\) under Electron 45\\.4\\.1 \\(ABI ${process.versions.modules}\\): there is no Electron build at .*native/electron-abi${process.versions.modules}-${process.platform}-${process.arch}/better_sqlite3\\.node\\. Fix: npm run electron:native$`));
+    assert.match(
+      content,
+      new RegExp(
+        `^PIM Agent cannot load better-sqlite3 \\(the SQLite module for agent\\.db\\) under Electron 45\\.4\\.1 \\(ABI ${process.versions.modules}\\): there is no Electron build at .*native/electron-abi${process.versions.modules}-${process.platform}-${process.arch}/better_sqlite3\\.node\\. Fix: npm run electron:native$`,
+      ),
+    );
     assert.doesNotMatch(content, /\n|    at /);
   } finally {
     delete (process.versions as Record<string, string | undefined>).electron;
@@ -301,5 +355,8 @@ test('npm start without Electron: the native step says so in one line and succee
   const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'electron-native.mjs')], { encoding: 'utf8' });
   assert.equal(r.status, 0);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, "electron-native: Electron's binary is not installed; nothing to prepare (the CLI and the web shell use Node's build)\n");
+  assert.equal(
+    r.stderr,
+    "electron-native: Electron's binary is not installed; nothing to prepare (the CLI and the web shell use Node's build)\n",
+  );
 });

@@ -13,7 +13,8 @@ import { requireProgram } from '../helpers/system';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const PROBE = path.join(ROOT, 'test', 'helpers', 'keyring-probe.ts');
-const NO_KEYCHAIN = "no OS keychain is available (no Secret Service on D-Bus: start gnome-keyring or KeePassXC's Secret Service), or set PIM_KEYSTORE=file to keep keys in files protected only by permissions";
+const NO_KEYCHAIN =
+  "no OS keychain is available (no Secret Service on D-Bus: start gnome-keyring or KeePassXC's Secret Service), or set PIM_KEYSTORE=file to keep keys in files protected only by permissions";
 
 interface Attempt {
   label: string;
@@ -53,7 +54,9 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Record<string
   try {
     return JSON.parse(line) as Record<string, unknown>;
   } catch {
-    assert.fail(`the keyring probe printed no result (exit ${r.status}, signal ${r.signal})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    assert.fail(
+      `the keyring probe printed no result (exit ${r.status}, signal ${r.signal})\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
   }
 }
 
@@ -62,7 +65,8 @@ const probe = (mode: string, ...homes: string[]) => [process.execPath, '--import
 function linuxOnly(t: TestContext): boolean {
   if (process.platform === 'linux') return true;
   // a platform limit, not a missing program: CI runs on Linux, where this never skips
-  const msg = 'these tests drive the Linux Secret Service (gnome-keyring); macOS and Windows keychains are not scripted here';
+  const msg =
+    'these tests drive the Linux Secret Service (gnome-keyring); macOS and Windows keychains are not scripted here';
   process.stderr.write(`\n*** SKIPPED: ${msg} ***\n\n`);
   t.skip(msg);
   return false;
@@ -72,7 +76,14 @@ test('the OS keychain stores, returns and deletes a secret and keeps a device ke
   if (!linuxOnly(t)) return;
   const why = 'the OS keychain test runs a real Secret Service in a private D-Bus session';
   if (!requireProgram(t, 'dbus-run-session', why) || !requireProgram(t, 'gnome-keyring-daemon', why)) return;
-  if (!requireProgram(t, 'secret-tool', 'it checks the device key really is in the Secret Service (package libsecret-tools)')) return;
+  if (
+    !requireProgram(
+      t,
+      'secret-tool',
+      'it checks the device key really is in the Secret Service (package libsecret-tools)',
+    )
+  )
+    return;
   const { env, agentHome, otherHome } = sandbox();
   const script = 'printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null || exit 97; exec "$@"';
   const r = run('dbus-run-session', ['--', 'sh', '-c', script, 'sh', ...probe('roundtrip', agentHome, otherHome)], env);

@@ -6,9 +6,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { UnsafePathError, withFileLock } from '../../electron/core/credentials/fs-safe';
-import { KubeconfigError, SKELETON, addKubeEntries, listPimEntries, removeKubeEntries, type KubeEntry } from '../../electron/core/credentials/kubeconfig';
-import { updateKubeconfig } from '../../electron/core/credentials/kubeconfig-file';
+import { UnsafePathError, withFileLock } from '../../agent/credentials/fs-safe';
+import {
+  KubeconfigError,
+  SKELETON,
+  addKubeEntries,
+  listPimEntries,
+  removeKubeEntries,
+  type KubeEntry,
+} from '../../agent/credentials/kubeconfig';
+import { updateKubeconfig } from '../../agent/credentials/kubeconfig-file';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { requireProgram } from '../helpers/system';
 
@@ -17,7 +24,15 @@ const UPDATER = path.join(ROOT, 'test', 'helpers', 'kube-updater.ts');
 
 function entry(name: string): KubeEntry {
   const cluster = name.replace(/^pim-/, '');
-  return { name, cluster, role: 'r', server: `https://${cluster}.example:6443`, certificateAuthorityData: null, command: '/opt/pim/creds/bin/pim-cred', args: ['kube', name] };
+  return {
+    name,
+    cluster,
+    role: 'r',
+    server: `https://${cluster}.example:6443`,
+    certificateAuthorityData: null,
+    command: '/opt/pim/creds/bin/pim-cred',
+    args: ['kube', name],
+  };
 }
 
 const USER_FILE = `# my clusters
@@ -56,7 +71,10 @@ interface Outcome {
 
 /** Runs test/helpers/kube-updater.ts; `updating` resolves when it is about to take the lock. */
 function startUpdater(args: string[]): { updating: Promise<void>; done: Promise<Outcome>; exited: () => boolean } {
-  const child = spawn(process.execPath, ['--import', 'tsx', UPDATER, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', UPDATER, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   let signal: () => void = () => {};
@@ -96,28 +114,32 @@ test('a missing folder is created 0700 and a new file is 0600, whatever the umas
   assert.deepEqual(leftovers(path.dirname(file)), [], 'no temp file or lock left behind');
 });
 
-test("an existing file keeps its mode and the user's bytes; an unchanged edit does not rewrite it", { skip: !POSIX }, () => {
-  const dir = tmpDir('pim-kc-');
-  const file = path.join(dir, 'config');
-  fs.writeFileSync(file, USER_FILE);
-  fs.chmodSync(file, 0o640);
-  updateKubeconfig(file, (t) => addKubeEntries(t, [entry('pim-a')]));
-  assert.equal(mode(file), 0o640);
-  const ino = fs.statSync(file).ino;
-  assert.deepEqual(
-    updateKubeconfig(file, (t) => t),
-    { changed: false, removed: false },
-  );
-  assert.equal(fs.statSync(file).ino, ino, 'not rewritten');
-  assert.deepEqual(
-    updateKubeconfig(file, (t) => removeKubeEntries(t!, () => true)),
-    { changed: true, removed: false },
-  );
-  assert.equal(fs.readFileSync(file, 'utf8'), USER_FILE);
-  assert.equal(mode(file), 0o640);
-});
+test(
+  "an existing file keeps its mode and the user's bytes; an unchanged edit does not rewrite it",
+  { skip: !POSIX },
+  () => {
+    const dir = tmpDir('pim-kc-');
+    const file = path.join(dir, 'config');
+    fs.writeFileSync(file, USER_FILE);
+    fs.chmodSync(file, 0o640);
+    updateKubeconfig(file, (t) => addKubeEntries(t, [entry('pim-a')]));
+    assert.equal(mode(file), 0o640);
+    const ino = fs.statSync(file).ino;
+    assert.deepEqual(
+      updateKubeconfig(file, (t) => t),
+      { changed: false, removed: false },
+    );
+    assert.equal(fs.statSync(file).ino, ino, 'not rewritten');
+    assert.deepEqual(
+      updateKubeconfig(file, (t) => removeKubeEntries(t!, () => true)),
+      { changed: true, removed: false },
+    );
+    assert.equal(fs.readFileSync(file, 'utf8'), USER_FILE);
+    assert.equal(mode(file), 0o640);
+  },
+);
 
-test('the kubeconfig PIM Agent created is deleted once its last entry is gone; the user\'s file never is', () => {
+test("the kubeconfig PIM Agent created is deleted once its last entry is gone; the user's file never is", () => {
   const dir = tmpDir('pim-kc-');
   const ours = path.join(dir, 'ours');
   updateKubeconfig(ours, (t) => addKubeEntries(t, [entry('pim-a'), entry('pim-b')]));
@@ -152,31 +174,40 @@ test('the kubeconfig PIM Agent created is deleted once its last entry is gone; t
   assert.equal(fs.existsSync(theirs), false);
 });
 
-test('a symlink at the kubeconfig path is refused with a clear error; its target is untouched', { skip: !POSIX }, () => {
-  const dir = tmpDir('pim-kc-');
-  const target = path.join(dir, 'real-config');
-  fs.writeFileSync(target, USER_FILE);
-  const link = path.join(dir, 'config');
-  fs.symlinkSync(target, link);
-  assert.throws(
-    () => updateKubeconfig(link, (t) => addKubeEntries(t, [entry('pim-a')])),
-    (e: Error) => e instanceof UnsafePathError && /is a symbolic link/.test(e.message) && e.message.includes(link),
-  );
-  assert.equal(fs.readFileSync(target, 'utf8'), USER_FILE);
-  assert.ok(fs.lstatSync(link).isSymbolicLink());
-  assert.deepEqual(leftovers(dir), []);
-});
+test(
+  'a symlink at the kubeconfig path is refused with a clear error; its target is untouched',
+  { skip: !POSIX },
+  () => {
+    const dir = tmpDir('pim-kc-');
+    const target = path.join(dir, 'real-config');
+    fs.writeFileSync(target, USER_FILE);
+    const link = path.join(dir, 'config');
+    fs.symlinkSync(target, link);
+    assert.throws(
+      () => updateKubeconfig(link, (t) => addKubeEntries(t, [entry('pim-a')])),
+      (e: Error) => e instanceof UnsafePathError && /is a symbolic link/.test(e.message) && e.message.includes(link),
+    );
+    assert.equal(fs.readFileSync(target, 'utf8'), USER_FILE);
+    assert.ok(fs.lstatSync(link).isSymbolicLink());
+    assert.deepEqual(leftovers(dir), []);
+  },
+);
 
 test('a refused name or a foreign same-named entry leaves the file exactly as it was', () => {
   const dir = tmpDir('pim-kc-');
   const file = path.join(dir, 'config');
   fs.writeFileSync(file, USER_FILE);
-  assert.throws(() => updateKubeconfig(file, (t) => addKubeEntries(t, [entry('pim-a\n- name: evil')])), UnsafePathError);
+  assert.throws(
+    () => updateKubeconfig(file, (t) => addKubeEntries(t, [entry('pim-a\n- name: evil')])),
+    UnsafePathError,
+  );
   const foreign = USER_FILE.replace(/name: kind$/m, 'name: pim-kind');
   fs.writeFileSync(file, foreign);
   assert.throws(
     () => updateKubeconfig(file, (t) => addKubeEntries(t, [entry('pim-kind')])),
-    (e: Error) => e instanceof KubeconfigError && e.message.startsWith(`kubeconfig ${file}: there is already a cluster named pim-kind`),
+    (e: Error) =>
+      e instanceof KubeconfigError &&
+      e.message.startsWith(`kubeconfig ${file}: there is already a cluster named pim-kind`),
   );
   assert.equal(fs.readFileSync(file, 'utf8'), foreign);
   fs.writeFileSync(file, 'apiVersion: v1\nusers: [\n');
@@ -185,64 +216,83 @@ test('a refused name or a foreign same-named entry leaves the file exactly as it
   assert.deepEqual(leftovers(dir), []);
 });
 
-test('20 processes adding and removing different entries at once leave exactly the expected entries', { timeout: 120_000 }, async () => {
-  const dir = tmpDir('pim-kc-');
-  const file = path.join(dir, 'config');
-  const old = Array.from({ length: 10 }, (_, i) => `pim-old${i}`);
-  const fresh = Array.from({ length: 10 }, (_, i) => `pim-new${i}`);
-  fs.writeFileSync(file, addKubeEntries(USER_FILE, old.map(entry)));
-  const startAt = Date.now() + 3_000; // after every process has loaded
-  const runs = await Promise.all([...fresh.map((n) => updater([file, 'add', n, String(startAt)])), ...old.map((n) => updater([file, 'remove', n, String(startAt)]))]);
-  for (const r of runs) {
+test(
+  '20 processes adding and removing different entries at once leave exactly the expected entries',
+  { timeout: 120_000 },
+  async () => {
+    const dir = tmpDir('pim-kc-');
+    const file = path.join(dir, 'config');
+    const old = Array.from({ length: 10 }, (_, i) => `pim-old${i}`);
+    const fresh = Array.from({ length: 10 }, (_, i) => `pim-new${i}`);
+    fs.writeFileSync(file, addKubeEntries(USER_FILE, old.map(entry)));
+    const startAt = Date.now() + 3_000; // after every process has loaded
+    const runs = await Promise.all([
+      ...fresh.map((n) => updater([file, 'add', n, String(startAt)])),
+      ...old.map((n) => updater([file, 'remove', n, String(startAt)])),
+    ]);
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).changed, true, r.stdout);
+    }
+    const text = fs.readFileSync(file, 'utf8');
+    assert.deepEqual(listPimEntries(text), [...fresh].sort());
+    const kc = parse(text) as { clusters: { name: string }[]; contexts: { name: string }[]; users: { name: string }[] };
+    for (const key of ['clusters', 'contexts', 'users'] as const) {
+      assert.deepEqual(kc[key].map((x) => x.name).sort(), ['kind', ...fresh].sort(), key);
+    }
+    assert.equal(
+      removeKubeEntries(text, () => true),
+      USER_FILE,
+      "the user's bytes survived every one of the 20 rewrites",
+    );
+    assert.deepEqual(leftovers(dir), []);
+  },
+);
+
+test(
+  'a held <file>.lock (as kubectl leaves it while writing) makes us wait, then we proceed',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tmpDir('pim-kc-');
+    const file = path.join(dir, 'config');
+    fs.writeFileSync(file, USER_FILE);
+    fs.writeFileSync(`${file}.lock`, ''); // client-go's lock: an empty file created O_EXCL
+    const child = startUpdater([file, 'add', 'pim-waiting']);
+    await child.updating;
+    // it is up and going for the lock: while the lock is there it waits, and the file stays as it was
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(child.exited(), false, 'still waiting for the lock');
+    assert.equal(fs.readFileSync(file, 'utf8'), USER_FILE);
+    fs.rmSync(`${file}.lock`);
+    const r = await child.done;
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(JSON.parse(r.stdout).changed, true, r.stdout);
-  }
-  const text = fs.readFileSync(file, 'utf8');
-  assert.deepEqual(listPimEntries(text), [...fresh].sort());
-  const kc = parse(text) as { clusters: { name: string }[]; contexts: { name: string }[]; users: { name: string }[] };
-  for (const key of ['clusters', 'contexts', 'users'] as const) {
-    assert.deepEqual(kc[key].map((x) => x.name).sort(), ['kind', ...fresh].sort(), key);
-  }
-  assert.equal(removeKubeEntries(text, () => true), USER_FILE, "the user's bytes survived every one of the 20 rewrites");
-  assert.deepEqual(leftovers(dir), []);
-});
+    assert.deepEqual(listPimEntries(fs.readFileSync(file, 'utf8')), ['pim-waiting']);
+    assert.deepEqual(leftovers(dir), []);
+  },
+);
 
-test('a held <file>.lock (as kubectl leaves it while writing) makes us wait, then we proceed', { timeout: 60_000 }, async () => {
-  const dir = tmpDir('pim-kc-');
-  const file = path.join(dir, 'config');
-  fs.writeFileSync(file, USER_FILE);
-  fs.writeFileSync(`${file}.lock`, ''); // client-go's lock: an empty file created O_EXCL
-  const child = startUpdater([file, 'add', 'pim-waiting']);
-  await child.updating;
-  // it is up and going for the lock: while the lock is there it waits, and the file stays as it was
-  await new Promise((r) => setTimeout(r, 1_000));
-  assert.equal(child.exited(), false, 'still waiting for the lock');
-  assert.equal(fs.readFileSync(file, 'utf8'), USER_FILE);
-  fs.rmSync(`${file}.lock`);
-  const r = await child.done;
-  assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(listPimEntries(fs.readFileSync(file, 'utf8')), ['pim-waiting']);
-  assert.deepEqual(leftovers(dir), []);
-});
-
-test('while we hold the lock another updater waits for us (its edit lands after ours)', { timeout: 60_000 }, async () => {
-  const dir = tmpDir('pim-kc-');
-  const file = path.join(dir, 'config');
-  fs.writeFileSync(file, USER_FILE);
-  const slow = updater([file, 'add', 'pim-slow', '0', '3000']);
-  // wait until the slow one holds the lock
-  for (let i = 0; i < 400 && !fs.existsSync(`${file}.lock`); i++) await new Promise((r) => setTimeout(r, 25));
-  assert.ok(fs.existsSync(`${file}.lock`), 'the slow updater took the lock');
-  const fastRun = startUpdater([file, 'add', 'pim-fast']);
-  await fastRun.updating;
-  const fast = await fastRun.done;
-  const s = await slow;
-  assert.equal(s.code, 0, s.stderr);
-  assert.equal(fast.code, 0, fast.stderr);
-  const text = fs.readFileSync(file, 'utf8');
-  assert.deepEqual(listPimEntries(text), ['pim-fast', 'pim-slow'], 'neither edit was lost');
-  assert.ok(text.indexOf('name: pim-slow') < text.indexOf('name: pim-fast'), 'the waiting edit came second');
-});
+test(
+  'while we hold the lock another updater waits for us (its edit lands after ours)',
+  { timeout: 60_000 },
+  async () => {
+    const dir = tmpDir('pim-kc-');
+    const file = path.join(dir, 'config');
+    fs.writeFileSync(file, USER_FILE);
+    const slow = updater([file, 'add', 'pim-slow', '0', '3000']);
+    // wait until the slow one holds the lock
+    for (let i = 0; i < 400 && !fs.existsSync(`${file}.lock`); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(fs.existsSync(`${file}.lock`), 'the slow updater took the lock');
+    const fastRun = startUpdater([file, 'add', 'pim-fast']);
+    await fastRun.updating;
+    const fast = await fastRun.done;
+    const s = await slow;
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(fast.code, 0, fast.stderr);
+    const text = fs.readFileSync(file, 'utf8');
+    assert.deepEqual(listPimEntries(text), ['pim-fast', 'pim-slow'], 'neither edit was lost');
+    assert.ok(text.indexOf('name: pim-slow') < text.indexOf('name: pim-fast'), 'the waiting edit came second');
+  },
+);
 
 test('kubectl refuses to write the kubeconfig while we hold its lock, and works once we are done', (t) => {
   const kubectl = requireProgram(t, 'kubectl', 'checks that kubectl honours the same <kubeconfig>.lock');
@@ -251,10 +301,15 @@ test('kubectl refuses to write the kubeconfig while we hold its lock, and works 
   const file = path.join(dir, 'config');
   fs.writeFileSync(file, USER_FILE);
   const env = { ...process.env, HOME: dir, KUBECONFIG: file };
-  const during = withFileLock(`${file}.lock`, () => spawnSync(kubectl, ['config', 'set-cluster', 'other', '--server=https://other:6443'], { env, encoding: 'utf8' }));
+  const during = withFileLock(`${file}.lock`, () =>
+    spawnSync(kubectl, ['config', 'set-cluster', 'other', '--server=https://other:6443'], { env, encoding: 'utf8' }),
+  );
   assert.notEqual(during.status, 0, 'kubectl must not write while we hold the lock');
   assert.match(during.stderr, /\.lock/);
   assert.equal(fs.readFileSync(file, 'utf8'), USER_FILE);
-  const afterwards = spawnSync(kubectl, ['config', 'set-cluster', 'other', '--server=https://other:6443'], { env, encoding: 'utf8' });
+  const afterwards = spawnSync(kubectl, ['config', 'set-cluster', 'other', '--server=https://other:6443'], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(afterwards.status, 0, afterwards.stderr);
 });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { MetadataKind } from '@tufjs/models';
-import { RefreshError } from '../../electron/core/policy/errors';
+import { RefreshError } from '../../agent/policy/errors';
 import { generateKey, loadKeys } from '../../server/repo/keys';
 import { rootSigned, signedEnvelope } from '../../server/repo/metadata';
 import { publishPolicy, readState, rotateRoot, writeMetadata } from '../../server/repo/repository';
@@ -53,7 +53,10 @@ test('rollback: also refused after the agent restarts', async () => {
   const restarted = newAgent(home);
   await refused(restarted.refresh(), 'rollback');
   assert.equal(restarted.store.policyVersion(), 2);
-  assert.ok(restarted.state().roles.some((r) => r.decision.allowed), 'the cached v2 still answers');
+  assert.ok(
+    restarted.state().roles.some((r) => r.decision.allowed),
+    'the cached v2 still answers',
+  );
 });
 
 test('freeze: a timestamp past its expiry is refused (a stalled or frozen mirror)', async () => {
@@ -115,11 +118,25 @@ function rootWithTwinKeyIds(dir: string): void {
   const st = readState(dir);
   const byRole = (role: string) => [...keys.values()].filter((k) => k.role === role);
   const targetsKey = byRole('targets')[0]!;
-  const twin = { ...targetsKey, keyid: crypto.createHash('sha256').update('twin' + targetsKey.keyid).digest('hex') };
+  const twin = {
+    ...targetsKey,
+    keyid: crypto
+      .createHash('sha256')
+      .update('twin' + targetsKey.keyid)
+      .digest('hex'),
+  };
   const rootKeys = byRole('root');
   const all = [...rootKeys, targetsKey, twin, ...byRole('snapshot'), ...byRole('timestamp')];
   const roles = { ...st.roles, targets: { keyids: [targetsKey.keyid, twin.keyid], threshold: 2 } };
-  writeMetadata(dir, '2.root.json', signedEnvelope(MetadataKind.Root, rootSigned({ version: 2, expires: new Date(Date.now() + 86400_000 * 30), keys: all, roles }), rootKeys));
+  writeMetadata(
+    dir,
+    '2.root.json',
+    signedEnvelope(
+      MetadataKind.Root,
+      rootSigned({ version: 2, expires: new Date(Date.now() + 86400_000 * 30), keys: all, roles }),
+      rootKeys,
+    ),
+  );
   // targets signed "twice": the same signature filed under both key ids
   const v = st.targetsVersion;
   const md = JSON.parse(fs.readFileSync(mdFile(dir, `${v}.targets.json`), 'utf8'));
@@ -144,7 +161,20 @@ test('threshold 2 met only by the same signature listed twice is refused', async
   const second = generateKey();
   const others = [...keys.values()].filter((k) => k.role !== 'root' && k.role !== 'bins');
   const roles = { ...st.roles, targets: { keyids: [st.roles.targets.keyids[0]!, second.keyid], threshold: 2 } };
-  writeMetadata(dir, '2.root.json', signedEnvelope(MetadataKind.Root, rootSigned({ version: 2, expires: new Date(Date.now() + 86400_000 * 30), keys: [...rootKeys, ...others, second], roles }), rootKeys));
+  writeMetadata(
+    dir,
+    '2.root.json',
+    signedEnvelope(
+      MetadataKind.Root,
+      rootSigned({
+        version: 2,
+        expires: new Date(Date.now() + 86400_000 * 30),
+        keys: [...rootKeys, ...others, second],
+        roles,
+      }),
+      rootKeys,
+    ),
+  );
   const v = st.targetsVersion;
   const md = JSON.parse(fs.readFileSync(mdFile(dir, `${v}.targets.json`), 'utf8'));
   md.signatures.push({ ...md.signatures[0] });
@@ -176,7 +206,15 @@ test('a new root signed only by new keys is refused', async () => {
   const newRoot = generateKey();
   const others = [...keys.values()].filter((k) => k.role !== 'root' && k.role !== 'bins');
   const roles = { ...st.roles, root: { keyids: [newRoot.keyid], threshold: 1 } };
-  writeMetadata(dir, '2.root.json', signedEnvelope(MetadataKind.Root, rootSigned({ version: 2, expires: new Date(Date.now() + 86400_000 * 30), keys: [newRoot, ...others], roles }), [newRoot]));
+  writeMetadata(
+    dir,
+    '2.root.json',
+    signedEnvelope(
+      MetadataKind.Root,
+      rootSigned({ version: 2, expires: new Date(Date.now() + 86400_000 * 30), keys: [newRoot, ...others], roles }),
+      [newRoot],
+    ),
+  );
   const srv = await serveRepo(dir);
   const agent = await connectedAgent(srv.url, trustRoot);
   await refused(agent.refresh(), 'bad-signature');

@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { MetadataKind } from '@tufjs/models';
-import { RefreshError } from '../../electron/core/policy/errors';
+import { RefreshError } from '../../agent/policy/errors';
 import { loadKeys } from '../../server/repo/keys';
 import { signedEnvelope } from '../../server/repo/metadata';
 import { publishPolicy, readState, RepoError, writeMetadata } from '../../server/repo/repository';
@@ -17,12 +17,21 @@ import { EXAMPLE_POLICY, makeRepo, serveRepo } from '../helpers/repo';
 async function fakeServer(handler: http.RequestListener): Promise<string> {
   const s = http.createServer(handler);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  after(() => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); }));
+  after(
+    () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections();
+        s.close(() => r());
+      }),
+  );
   return `http://127.0.0.1:${(s.address() as { port: number }).port}`;
 }
 
 async function refreshError(p: Promise<unknown>): Promise<RefreshError> {
-  const e = await p.then(() => assert.fail('refresh should fail'), (err: unknown) => err);
+  const e = await p.then(
+    () => assert.fail('refresh should fail'),
+    (err: unknown) => err,
+  );
   assert.ok(e instanceof RefreshError, String(e));
   return e;
 }
@@ -61,7 +70,11 @@ test('a server answering garbage is rejected and the cache kept', async () => {
 
 test('an oversized answer is cut off and rejected', async () => {
   const { agent, before } = await agentWithCache(() =>
-    fakeServer((q, res) => (q.url?.endsWith('timestamp.json') ? res.end('{"signed":' + ' '.repeat(64 * 1024) + '}') : res.writeHead(404).end())),
+    fakeServer((q, res) =>
+      q.url?.endsWith('timestamp.json')
+        ? res.end('{"signed":' + ' '.repeat(64 * 1024) + '}')
+        : res.writeHead(404).end(),
+    ),
   );
   const e = await refreshError(agent.refresh());
   assert.equal(e.code, 'garbage');
@@ -88,7 +101,9 @@ test('a control plane with nothing published says so', async () => {
 test('a correctly signed roles file that breaks the schema is refused', async () => {
   const { dir, trustRoot } = makeRepo();
   const v = readState(dir).targetsVersion;
-  const bytes = Buffer.from(JSON.stringify({ schema: 'pim-roles/v1', roles: [{ name: 'x', sneaky: true }], clusters: [] }));
+  const bytes = Buffer.from(
+    JSON.stringify({ schema: 'pim-roles/v1', roles: [{ name: 'x', sneaky: true }], clusters: [] }),
+  );
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   fs.writeFileSync(path.join(dir, 'repo', 'targets', 'policy', `${hash}.roles.json`), bytes);
   const md = JSON.parse(fs.readFileSync(path.join(dir, 'repo', 'metadata', `${v}.targets.json`), 'utf8'));
@@ -106,10 +121,19 @@ test('publishing a broken policy names the field and line, and changes nothing',
   const { dir } = makeRepo();
   const before = readState(dir);
   const cases: [string, RegExp][] = [
-    ['roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 2h, colour: red }\n', /line 4|:4:/],
-    ['roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 2h }\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 1h }\n', /duplicate|already/i],
+    [
+      'roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 2h, colour: red }\n',
+      /line 4|:4:/,
+    ],
+    [
+      'roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 2h }\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: 1h }\n',
+      /duplicate|already/i,
+    ],
     ['roles: [ {name: a\n', /:\d+|line/],
-    ['roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: forever }\n', /:4:\d+ roles\[0\]\.activation\.maxDuration/],
+    [
+      'roles:\n  - name: a\n    eligible: { groups: [x] }\n    activation: { maxDuration: forever }\n',
+      /:4:\d+ roles\[0\]\.activation\.maxDuration/,
+    ],
   ];
   for (const [yaml, expected] of cases) {
     const e = (() => {

@@ -18,7 +18,11 @@ users:
   - { email: bob@acme.example, groups: [dba] }
 `;
 
-const allowed = (a: Awaited<ReturnType<typeof connectedAgent>>) => a.state().roles.filter((r) => r.decision.allowed).map((r) => r.name);
+const allowed = (a: Awaited<ReturnType<typeof connectedAgent>>) =>
+  a
+    .state()
+    .roles.filter((r) => r.decision.allowed)
+    .map((r) => r.name);
 
 test('a republished policy in which only my groups changed changes my roles', async () => {
   const { dir, trustRoot } = makeRepo({ policy: policy('ops') });

@@ -6,10 +6,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type JWTPayload,
+} from 'jose';
 import sshpk from 'sshpk';
-import { ControlPlaneClient, ControlPlaneError } from '../../electron/core/activation/cp-client';
-import { FileKeystore, createDeviceKey, type DeviceKey } from '../../electron/core/keystore';
+import { ControlPlaneClient, ControlPlaneError } from '../../agent/activation/cp-client';
+import { FileKeystore, createDeviceKey, type DeviceKey } from '../../agent/keystore';
 import { ApiError } from '../../server/api/errors';
 import type { ControlPlane } from '../../server/control-plane';
 import { IssuerKeys } from '../../server/credentials/issuer-keys';
@@ -57,7 +64,8 @@ users:
 `;
 
 const ADMIN = 'ai-cluster-admin';
-const pick = (o: JWTPayload | object, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]]));
+const pick = (o: JWTPayload | object, ...keys: string[]) =>
+  Object.fromEntries(keys.map((k) => [k, (o as Record<string, unknown>)[k]]));
 const sshKey = () => sshpk.generatePrivateKey('ed25519').toPublic().toString('ssh');
 const sec = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 /** an instant as ssh-keygen -L prints it under TZ=UTC (whole seconds) */
@@ -73,30 +81,72 @@ async function servedWithAlice() {
   const client = new ControlPlaneClient(srv.url, key);
   const authenticator = new SoftAuthenticator();
   const { code } = srv.controlPlane.addUser('alice@acme.example', []);
-  const started = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', { code, deviceJwk: key.publicJwk });
-  await new ControlPlaneClient(srv.url, null).call('POST', `/api/v1/ceremony/enrol/${started.id}`, { response: authenticator.register(started.options, srv.publicUrl) }, { sign: false });
+  const started = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', {
+    code,
+    deviceJwk: key.publicJwk,
+  });
+  await new ControlPlaneClient(srv.url, null).call(
+    'POST',
+    `/api/v1/ceremony/enrol/${started.id}`,
+    { response: authenticator.register(started.options, srv.publicUrl) },
+    { sign: false },
+  );
   const activateOverHttp = async (role: string, over: Partial<ActivationRequest> = {}) => {
-    const request = { v: 1, kind: 'activate', user: 'alice@acme.example', device: key.thumbprint, role, duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: new Date().toISOString(), extends: null, ...over };
-    const { activation, options } = await client.call<{ activation: ActivationView; options: never }>('POST', '/api/v1/activations', { request });
-    return new ControlPlaneClient(srv.url, null).call<ActivationView>('POST', `/api/v1/ceremony/activation/${activation.id}`, { response: authenticator.authenticate(options, srv.publicUrl) }, { sign: false });
+    const request = {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: key.thumbprint,
+      role,
+      duration: 3600,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: new Date().toISOString(),
+      extends: null,
+      ...over,
+    };
+    const { activation, options } = await client.call<{ activation: ActivationView; options: never }>(
+      'POST',
+      '/api/v1/activations',
+      { request },
+    );
+    return new ControlPlaneClient(srv.url, null).call<ActivationView>(
+      'POST',
+      `/api/v1/ceremony/activation/${activation.id}`,
+      { response: authenticator.authenticate(options, srv.publicUrl) },
+      { sign: false },
+    );
   };
-  const credentials = (id: string) => client.call<IssuedCredentials>('POST', `/api/v1/activations/${id}/credentials`, {});
+  const credentials = (id: string) =>
+    client.call<IssuedCredentials>('POST', `/api/v1/activations/${id}/credentials`, {});
   return { dir, srv, client, activateOverHttp, credentials };
 }
 
 async function discovery(srv: { publicUrl: string }) {
   const res = await fetch(`${srv.publicUrl}/.well-known/openid-configuration`);
   assert.equal(res.status, 200);
-  return (await res.json()) as { issuer: string; jwks_uri: string; id_token_signing_alg_values_supported: string[]; response_types_supported: string[]; subject_types_supported: string[]; claims_supported: string[] };
+  return (await res.json()) as {
+    issuer: string;
+    jwks_uri: string;
+    id_token_signing_alg_values_supported: string[];
+    response_types_supported: string[];
+    subject_types_supported: string[];
+    claims_supported: string[];
+  };
 }
 
-test('a kube token verifies against the served JWKS with the cluster as audience and the grant\'s groups, for 15 minutes at most', async () => {
+test("a kube token verifies against the served JWKS with the cluster as audience and the grant's groups, for 15 minutes at most", async () => {
   const { srv, activateOverHttp, credentials } = await servedWithAlice();
   const view = await activateOverHttp(ADMIN);
   assert.equal(view.state, 'active');
   const issued = await credentials(view.id);
   assert.equal(issued.issuer, srv.publicUrl);
-  assert.deepEqual([issued.activation, issued.role, issued.user, issued.activationExpiresAt], [view.id, ADMIN, 'alice@acme.example', view.expiresAt]);
+  assert.deepEqual(
+    [issued.activation, issued.role, issued.user, issued.activationExpiresAt],
+    [view.id, ADMIN, 'alice@acme.example', view.expiresAt],
+  );
 
   const oidc = await discovery(srv);
   assert.equal(oidc.issuer, srv.publicUrl);
@@ -112,16 +162,33 @@ test('a kube token verifies against the served JWKS with the cluster as audience
 
   assert.equal(issued.kube.length, 1);
   const k = issued.kube[0]!;
-  assert.deepEqual([k.cluster, k.server, k.certificateAuthorityData], ['gpu-train', 'https://k8s.gpu.acme.internal:6443', CA_DATA]);
+  assert.deepEqual(
+    [k.cluster, k.server, k.certificateAuthorityData],
+    ['gpu-train', 'https://k8s.gpu.acme.internal:6443', CA_DATA],
+  );
   const iat = decodeJwt(k.token).iat!;
-  const { payload, protectedHeader } = await jwtVerify(k.token, createRemoteJWKSet(new URL(oidc.jwks_uri)), { issuer: oidc.issuer, audience: 'gpu-train', algorithms: ['ES256'], currentDate: new Date(iat * 1000) });
+  const { payload, protectedHeader } = await jwtVerify(k.token, createRemoteJWKSet(new URL(oidc.jwks_uri)), {
+    issuer: oidc.issuer,
+    audience: 'gpu-train',
+    algorithms: ['ES256'],
+    currentDate: new Date(iat * 1000),
+  });
   assert.equal(protectedHeader.alg, 'ES256');
-  assert.deepEqual(pick(payload, 'sub', 'email', 'groups', 'pim_role', 'pim_activation'), { sub: 'alice@acme.example', email: 'alice@acme.example', groups: ['pim:ai-cluster-admin'], pim_role: ADMIN, pim_activation: view.id });
+  assert.deepEqual(pick(payload, 'sub', 'email', 'groups', 'pim_role', 'pim_activation'), {
+    sub: 'alice@acme.example',
+    email: 'alice@acme.example',
+    groups: ['pim:ai-cluster-admin'],
+    pim_role: ADMIN,
+    pim_activation: view.id,
+  });
   assert.equal(payload.exp! - iat, 15 * 60, 'a one-hour activation gets a 15-minute token');
   assert.ok(payload.exp! <= sec(view.expiresAt!), 'and never past the activation');
   assert.equal(payload.nbf, iat - 30);
   assert.equal(k.expiresAt, new Date(payload.exp! * 1000).toISOString());
-  assert.ok(typeof payload.jti === 'string' && payload.jti !== decodeJwt((await credentials(view.id)).kube[0]!.token).jti, 'each token has its own id');
+  assert.ok(
+    typeof payload.jti === 'string' && payload.jti !== decodeJwt((await credentials(view.id)).kube[0]!.token).jti,
+    'each token has its own id',
+  );
 });
 
 test('AWS web-identity tokens: audience from the grant (default sts.amazonaws.com), 5 minutes, and a session name that names the person', async () => {
@@ -131,11 +198,24 @@ test('AWS web-identity tokens: audience from the grant (default sts.amazonaws.co
   const jwks = createRemoteJWKSet(new URL((await discovery(srv)).jwks_uri));
   const [sts, audit] = issued.aws;
   assert.equal(issued.aws.length, 2);
-  assert.deepEqual([sts!.roleArn, sts!.stsEndpoint, sts!.region], ['arn:aws:iam::123456789012:role/ml-admin', null, null]);
-  assert.deepEqual([audit!.roleArn, audit!.stsEndpoint, audit!.region], ['arn:aws:iam::123456789012:role/ml-audit', 'http://127.0.0.1:5000', 'eu-central-1']);
-  for (const [entry, aud] of [[sts!, 'sts.amazonaws.com'], [audit!, 'pim-aws']] as const) {
+  assert.deepEqual(
+    [sts!.roleArn, sts!.stsEndpoint, sts!.region],
+    ['arn:aws:iam::123456789012:role/ml-admin', null, null],
+  );
+  assert.deepEqual(
+    [audit!.roleArn, audit!.stsEndpoint, audit!.region],
+    ['arn:aws:iam::123456789012:role/ml-audit', 'http://127.0.0.1:5000', 'eu-central-1'],
+  );
+  for (const [entry, aud] of [
+    [sts!, 'sts.amazonaws.com'],
+    [audit!, 'pim-aws'],
+  ] as const) {
     const iat = decodeJwt(entry.webIdentityToken).iat!;
-    const { payload } = await jwtVerify(entry.webIdentityToken, jwks, { issuer: srv.publicUrl, audience: aud, currentDate: new Date(iat * 1000) });
+    const { payload } = await jwtVerify(entry.webIdentityToken, jwks, {
+      issuer: srv.publicUrl,
+      audience: aud,
+      currentDate: new Date(iat * 1000),
+    });
     assert.equal(payload.sub, 'alice@acme.example');
     assert.equal(payload.exp! - iat, 300);
     assert.equal(entry.expiresAt, new Date(payload.exp! * 1000).toISOString());
@@ -144,7 +224,7 @@ test('AWS web-identity tokens: audience from the grant (default sts.amazonaws.co
   }
 });
 
-test('the SSH certificate, read by real ssh-keygen: the grants\' principals for the activation window, permit-pty plus grant extensions, signed by the served CA', async (t) => {
+test("the SSH certificate, read by real ssh-keygen: the grants' principals for the activation window, permit-pty plus grant extensions, signed by the served CA", async (t) => {
   const sshKeygen = requireProgram(t, 'ssh-keygen', 'SSH certificates are checked by OpenSSH itself');
   if (!sshKeygen) return;
   const { srv, activateOverHttp, credentials } = await servedWithAlice();
@@ -155,7 +235,10 @@ test('the SSH certificate, read by real ssh-keygen: the grants\' principals for 
   const s = issued.ssh[0]!;
   assert.deepEqual(s.principals, ['ops', 'gpu-debug']);
   assert.deepEqual(s.hosts, ['*.gpu.acme.internal', 'bastion.acme.internal']);
-  assert.match(s.certificate, new RegExp(`^ssh-ed25519-cert-v01@openssh\\.com AAAA[A-Za-z0-9+/=]+ pim:alice@acme\\.example:${ADMIN}$`));
+  assert.match(
+    s.certificate,
+    new RegExp(`^ssh-ed25519-cert-v01@openssh\\.com AAAA[A-Za-z0-9+/=]+ pim:alice@acme\\.example:${ADMIN}$`),
+  );
 
   const caRes = await fetch(`${srv.publicUrl}/ssh-ca.pub`);
   assert.equal(caRes.status, 200);
@@ -167,12 +250,20 @@ test('the SSH certificate, read by real ssh-keygen: the grants\' principals for 
   const l = sshKeygenList(sshKeygen, path.join(dir, 'id-cert.pub'));
   assert.equal(l.type, 'ssh-ed25519-cert-v01@openssh.com user certificate');
   assert.equal(l.keyId, `"pim:alice@acme.example:${ADMIN}:${view.id}"`);
-  assert.equal(l.publicKey, `ED25519-CERT ${sshFingerprint(sshKeygen, path.join(dir, 'id.pub'))}`, 'for the key in the signed request');
+  assert.equal(
+    l.publicKey,
+    `ED25519-CERT ${sshFingerprint(sshKeygen, path.join(dir, 'id.pub'))}`,
+    'for the key in the signed request',
+  );
   assert.equal(l.signingCa, `ED25519 ${sshFingerprint(sshKeygen, path.join(dir, 'ca.pub'))} (using ssh-ed25519)`);
   assert.deepEqual(l.principals, ['ops', 'gpu-debug']);
   const from = Date.parse(view.startsAt!) - 60_000;
   const to = Date.parse(view.expiresAt!);
-  assert.equal(l.valid, `from ${sshTime(from)} to ${sshTime(to)}`, 'a minute before the start (clock skew) until the activation ends');
+  assert.equal(
+    l.valid,
+    `from ${sshTime(from)} to ${sshTime(to)}`,
+    'a minute before the start (clock skew) until the activation ends',
+  );
   assert.deepEqual([s.validAfter, s.validBefore], [`${sshTime(from)}.000Z`, `${sshTime(to)}.000Z`]);
   assert.deepEqual(l.criticalOptions, []);
   assert.deepEqual(l.extensions, ['permit-port-forwarding', 'permit-pty']);
@@ -188,7 +279,11 @@ test('a rotation by another process (pim-server rotate-issuer-key): serve signs 
   assert.notEqual(decodeProtectedHeader(before).kid, kid);
   const jwks = createRemoteJWKSet(new URL(`${srv.publicUrl}/.well-known/jwks.json`));
   for (const token of [before, afterRotation]) {
-    const { payload } = await jwtVerify(token, jwks, { issuer: srv.publicUrl, audience: 'gpu-train', currentDate: new Date(decodeJwt(token).iat! * 1000) });
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: srv.publicUrl,
+      audience: 'gpu-train',
+      currentDate: new Date(decodeJwt(token).iat! * 1000),
+    });
     assert.deepEqual(payload.groups, ['pim:readonly']);
   }
 });
@@ -242,23 +337,43 @@ test('after deactivation, expiry or revocation the answer is 409 not-active, nam
   const { cp, clock, alice } = await setup();
   const a = await activate(cp, alice, ADMIN);
   cp.deactivate(alice.caller, a.id);
-  await refused(cp.issueCredentials(alice.caller, a.id), 409, 'not-active', /^role ai-cluster-admin was deactivated at 2026-03-02T09:00:00\.000Z \(deactivated by the user\)$/);
+  await refused(
+    cp.issueCredentials(alice.caller, a.id),
+    409,
+    'not-active',
+    /^role ai-cluster-admin was deactivated at 2026-03-02T09:00:00\.000Z \(deactivated by the user\)$/,
+  );
 
   const b = await activate(cp, alice, 'gpu-readonly', { duration: 1800 });
   assert.equal((await cp.issueCredentials(alice.caller, b.id)).kube.length, 1);
   clock.now = Date.parse(b.expiresAt!);
-  await refused(cp.issueCredentials(alice.caller, b.id), 409, 'not-active', new RegExp(`^role gpu-readonly expired at ${b.expiresAt!.replace(/\./g, '\\.')}`));
+  await refused(
+    cp.issueCredentials(alice.caller, b.id),
+    409,
+    'not-active',
+    new RegExp(`^role gpu-readonly expired at ${b.expiresAt!.replace(/\./g, '\\.')}`),
+  );
 
   const c = await activate(cp, alice, ADMIN);
   cp.revoke(c.id, 'laptop reported stolen');
-  await refused(cp.issueCredentials(alice.caller, c.id), 409, 'not-active', /^role ai-cluster-admin was revoked: laptop reported stolen$/);
+  await refused(
+    cp.issueCredentials(alice.caller, c.id),
+    409,
+    'not-active',
+    /^role ai-cluster-admin was revoked: laptop reported stolen$/,
+  );
 });
 
 test('a request still waiting for approval gets nothing yet', async () => {
   const { cp, alice } = await setup();
   const pending = await activate(cp, alice, 'prod-admin');
   assert.equal(pending.state, 'pending-approval');
-  await refused(cp.issueCredentials(alice.caller, pending.id), 409, 'not-active', /^role prod-admin is not active yet \(pending-approval\)$/);
+  await refused(
+    cp.issueCredentials(alice.caller, pending.id),
+    409,
+    'not-active',
+    /^role prod-admin is not active yet \(pending-approval\)$/,
+  );
 });
 
 test('near the end of the activation every token ends with it; PIM_KUBE_TOKEN_TTL shortens kube tokens', async () => {
@@ -290,7 +405,12 @@ test('a token issued before a key rotation keeps verifying after it, and stops o
   const { cp, clock, alice } = await setup();
   const a = await activate(cp, alice, ADMIN, { duration: 7200 });
   const old = (await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token;
-  const verifyAt = (token: string, jwks: Awaited<ReturnType<typeof jwksOf>>) => jwtVerify(token, jwks, { issuer: cp.cfg.publicUrl, audience: 'gpu-train', currentDate: new Date(decodeJwt(token).iat! * 1000) });
+  const verifyAt = (token: string, jwks: Awaited<ReturnType<typeof jwksOf>>) =>
+    jwtVerify(token, jwks, {
+      issuer: cp.cfg.publicUrl,
+      audience: 'gpu-train',
+      currentDate: new Date(decodeJwt(token).iat! * 1000),
+    });
 
   clock.now += 60_000;
   const { kid } = await cp.issuerKeys.rotate();
@@ -300,7 +420,10 @@ test('a token issued before a key rotation keeps verifying after it, and stops o
   await verifyAt(fresh, await jwksOf(cp));
 
   clock.now += 3600_000; // the previous key retires an hour after the rotation
-  await assert.rejects(verifyAt(old, await jwksOf(cp)), (e: Error & { code?: string }) => e.code === 'ERR_JWKS_NO_MATCHING_KEY');
+  await assert.rejects(
+    verifyAt(old, await jwksOf(cp)),
+    (e: Error & { code?: string }) => e.code === 'ERR_JWKS_NO_MATCHING_KEY',
+  );
   await verifyAt(fresh, await jwksOf(cp));
 });
 
@@ -341,27 +464,48 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
 
   const ca = run(PIM_SERVER, ['ssh-ca', dir]);
   assert.equal(ca.code, 0, ca.stderr);
-  assert.equal(ca.stdout, await (await fetch(`${srv.publicUrl}/ssh-ca.pub`)).text(), 'the same CA line as GET /ssh-ca.pub');
+  assert.equal(
+    ca.stdout,
+    await (await fetch(`${srv.publicUrl}/ssh-ca.pub`)).text(),
+    'the same CA line as GET /ssh-ca.pub',
+  );
 
   const rot = run(PIM_SERVER, ['rotate-issuer-key', dir]);
   assert.equal(rot.code, 0, rot.stderr);
   const newKid = /new issuer signing key (\S+)/.exec(rot.stdout)?.[1];
   assert.match(rot.stdout, new RegExp(`previous key ${kidBefore} stays in the JWKS until `));
   const served = (await (await fetch(`${srv.publicUrl}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-  assert.deepEqual(served.keys.map((k) => k.kid), [newKid, kidBefore]);
+  assert.deepEqual(
+    served.keys.map((k) => k.kid),
+    [newKid, kidBefore],
+  );
   assert.equal(decodeProtectedHeader((await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token).kid, newKid);
 
   const live = run(PIM_SERVER, ['activation', 'list', dir, '--live', '--json']);
   assert.equal(live.code, 0, live.stderr);
-  assert.deepEqual((JSON.parse(live.stdout) as ActivationView[]).map((x) => [x.id, x.state]), [[a.id, 'active']]);
+  assert.deepEqual(
+    (JSON.parse(live.stdout) as ActivationView[]).map((x) => [x.id, x.state]),
+    [[a.id, 'active']],
+  );
 
   const rev = run(PIM_SERVER, ['activation', 'revoke', dir, a.id, '--reason', 'laptop lost']);
   assert.equal(rev.code, 0, rev.stderr);
-  assert.match(rev.stdout, new RegExp(`revoked activation ${a.id} \\(${ADMIN} for alice@acme\\.example\\): laptop lost`));
-  await refused(cp.issueCredentials(alice.caller, a.id), 409, 'not-active', /^role ai-cluster-admin was revoked: laptop lost$/);
+  assert.match(
+    rev.stdout,
+    new RegExp(`revoked activation ${a.id} \\(${ADMIN} for alice@acme\\.example\\): laptop lost`),
+  );
+  await refused(
+    cp.issueCredentials(alice.caller, a.id),
+    409,
+    'not-active',
+    /^role ai-cluster-admin was revoked: laptop lost$/,
+  );
 
   const table = run(PIM_SERVER, ['activation', 'list', dir]);
-  assert.match(table.stdout, new RegExp(`^${a.id}\\s+revoked\\s+${ADMIN}\\s+alice@acme\\.example .* laptop lost$`, 'm'));
+  assert.match(
+    table.stdout,
+    new RegExp(`^${a.id}\\s+revoked\\s+${ADMIN}\\s+alice@acme\\.example .* laptop lost$`, 'm'),
+  );
   const again = run(PIM_SERVER, ['activation', 'revoke', dir, a.id]);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /cannot revoke activation .*: the activation is already revoked/);
@@ -371,5 +515,8 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
   const dev = run(PIM_SERVER, ['user', 'revoke-device', dir, alice.caller.device]);
   assert.equal(dev.code, 0, dev.stderr);
   assert.match(dev.stdout, new RegExp(`and 1 live activation \\(${b.id}\\)`));
-  assert.deepEqual(pick(cp.allActivations().find((x) => x.id === b.id) ?? {}, 'state', 'endReason'), { state: 'revoked', endReason: 'device revoked' });
+  assert.deepEqual(pick(cp.allActivations().find((x) => x.id === b.id) ?? {}, 'state', 'endReason'), {
+    state: 'revoked',
+    endReason: 'device revoked',
+  });
 });

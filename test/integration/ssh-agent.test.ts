@@ -5,10 +5,19 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { addCertificate, listIdentities, removeIdentity, SshAgentError } from '../../electron/core/credentials/ssh-agent';
-import { generateSshKey, parseCertificate, sshKeyFromSeed } from '../../electron/core/credentials/ssh-key';
+import { addCertificate, listIdentities, removeIdentity, SshAgentError } from '../../agent/credentials/ssh-agent';
+import { generateSshKey, parseCertificate, sshKeyFromSeed } from '../../agent/credentials/ssh-key';
 import { tmpDir } from '../helpers/repo';
-import { currentUser, makeSshCa, requireSystemProgram, sshAddList, sshRun, startSshAgent, startSshd, type TestSshCa } from '../helpers/ssh';
+import {
+  currentUser,
+  makeSshCa,
+  requireSystemProgram,
+  sshAddList,
+  sshRun,
+  startSshAgent,
+  startSshd,
+  type TestSshCa,
+} from '../helpers/ssh';
 
 const HOUR = 3600;
 
@@ -21,7 +30,8 @@ interface World {
 /** The client programs, a temporary folder, a CA and a fresh ssh-agent; null when skipped. */
 async function world(t: TestContext): Promise<World | null> {
   for (const p of ['ssh-agent', 'ssh-add', 'ssh-keygen', 'ssh']) {
-    if (!requireSystemProgram(t, p, 'the SSH identity tests use the real OpenSSH client programs (openssh-client)')) return null;
+    if (!requireSystemProgram(t, p, 'the SSH identity tests use the real OpenSSH client programs (openssh-client)'))
+      return null;
   }
   const dir = tmpDir('pim-ssh-');
   const ca = makeSshCa(dir);
@@ -32,7 +42,11 @@ async function world(t: TestContext): Promise<World | null> {
 /** A fresh activation key with a certificate for `principals`, like the control plane issues. */
 function activationIdentity(w: World, o: { principals?: string[]; validity?: string } = {}) {
   const key = generateSshKey();
-  const certificate = w.ca.sign(key.publicKey, { id: 'alice@acme.example:ops-admin:act-1', principals: o.principals ?? ['ops'], validity: o.validity ?? '-1m:+10m' });
+  const certificate = w.ca.sign(key.publicKey, {
+    id: 'alice@acme.example:ops-admin:act-1',
+    principals: o.principals ?? ['ops'],
+    validity: o.validity ?? '-1m:+10m',
+  });
   return { key, certificate, cert: parseCertificate(certificate) };
 }
 
@@ -73,11 +87,19 @@ test('with the certificate in the agent, ssh logs in to an sshd that allows its 
   assert.match(before.stderr, /Permission denied \(publickey\)/);
 
   // a key reloaded from its stored seed is the same key
-  await addCertificate(w.sock, { certificate, key: sshKeyFromSeed(key.seed), comment: 'pim:ops-admin:act-1', lifetimeSeconds: HOUR });
+  await addCertificate(w.sock, {
+    certificate,
+    key: sshKeyFromSeed(key.seed),
+    comment: 'pim:ops-admin:act-1',
+    lifetimeSeconds: HOUR,
+  });
   const r = await sshRun(sshd.port, sshd.user, w.sock, 'echo ok');
   assert.equal(r.status, 0, `${r.stderr}\n--- sshd:\n${sshd.log()}`);
   assert.equal(r.stdout, 'ok\n');
-  assert.match(sshd.log(), /Accepted publickey for \S+ from 127\.0\.0\.1 .*ED25519-CERT .*ID alice@acme\.example:ops-admin:act-1/);
+  assert.match(
+    sshd.log(),
+    /Accepted publickey for \S+ from 127\.0\.0\.1 .*ED25519-CERT .*ID alice@acme\.example:ops-admin:act-1/,
+  );
 });
 
 test('removeIdentity takes the certificate out: ssh-add no longer lists it, ssh is denied, and a second removal answers false', async (t) => {
@@ -126,7 +148,10 @@ test('with a lifetime of 1 s the real ssh-agent drops the identity by itself', a
   const { key, certificate, cert } = activationIdentity(w);
   await addCertificate(w.sock, { certificate, key, comment: 'pim:ops-admin:act-3', lifetimeSeconds: 1 });
   const added = Date.now();
-  assert.ok((await listIdentities(w.sock)).some((i) => i.blob.equals(cert.blob)), 'listed right after being added');
+  assert.ok(
+    (await listIdentities(w.sock)).some((i) => i.blob.equals(cert.blob)),
+    'listed right after being added',
+  );
 
   let gone = false;
   while (!gone && Date.now() - added < 5_000) {
@@ -154,7 +179,12 @@ test('an expired certificate is refused by addCertificate and never reaches the 
 
   // refused before any connection: a socket that does not exist does not change the answer
   await assert.rejects(
-    addCertificate(path.join(w.dir, 'no-such-agent.sock'), { certificate, key, comment: 'pim:ops-admin:act-4', lifetimeSeconds: HOUR }),
+    addCertificate(path.join(w.dir, 'no-such-agent.sock'), {
+      certificate,
+      key,
+      comment: 'pim:ops-admin:act-4',
+      lifetimeSeconds: HOUR,
+    }),
     (e: unknown) => e instanceof SshAgentError && e.code === 'expired-certificate',
   );
 });

@@ -24,7 +24,9 @@ test('rotate-keys: the new root lists the fresh key (0600) and no longer the old
     assert.equal(r.code, 0, r.stderr);
     const after = readState(repo);
     assert.equal(after.rootVersion, before.rootVersion + 1);
-    const root = JSON.parse(fs.readFileSync(path.join(repo, 'repo', 'metadata', `${after.rootVersion}.root.json`), 'utf8'));
+    const root = JSON.parse(
+      fs.readFileSync(path.join(repo, 'repo', 'metadata', `${after.rootVersion}.root.json`), 'utf8'),
+    );
     const [oldId] = before.roles[role].keyids;
     const [newId] = root.signed.roles[role].keyids;
     assert.notEqual(newId, oldId);
@@ -50,7 +52,14 @@ async function world() {
   assert.equal(run(PIM_SERVER, ['publish', repo, policy]).code, 0);
   const server = await start(PIM_SERVER, ['serve', repo, '--listen', '127.0.0.1:0'], /at (http:\/\/\S+)/);
   const pim = (...args: string[]) => run(PIM, ['--home', home, ...args]);
-  const c = pim('connect', server.match[1]!, '--user', 'alice@acme.example', '--root', path.join(repo, 'trust-root.json'));
+  const c = pim(
+    'connect',
+    server.match[1]!,
+    '--user',
+    'alice@acme.example',
+    '--root',
+    path.join(repo, 'trust-root.json'),
+  );
   assert.equal(c.code, 0, c.stderr);
   const version = () => JSON.parse(pim('roles', '--json').stdout).policy.version as number;
   const publish = () => assert.equal(run(PIM_SERVER, ['publish', repo, policy]).code, 0);
@@ -66,18 +75,36 @@ function fastForward(repo: string, roles: ('timestamp' | 'snapshot' | 'targets')
   const md = path.join(repo, 'repo', 'metadata');
   if (roles.includes('targets')) {
     const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.targetsVersion}.targets.json`), 'utf8'));
-    writeMetadata(repo, `${HUGE}.targets.json`, signedEnvelope(MetadataKind.Targets, { ...cur.signed, version: HUGE }, keyOf('targets')));
+    writeMetadata(
+      repo,
+      `${HUGE}.targets.json`,
+      signedEnvelope(MetadataKind.Targets, { ...cur.signed, version: HUGE }, keyOf('targets')),
+    );
   }
   if (roles.includes('snapshot')) {
     const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.snapshotVersion}.snapshot.json`), 'utf8'));
-    const meta = Object.fromEntries(Object.entries(cur.signed.meta as Record<string, { version: number }>).map(([n, m]) => [n, m.version]));
+    const meta = Object.fromEntries(
+      Object.entries(cur.signed.meta as Record<string, { version: number }>).map(([n, m]) => [n, m.version]),
+    );
     if (roles.includes('targets')) meta['targets.json'] = HUGE;
-    const env = signedEnvelope(MetadataKind.Snapshot, snapshotSigned(HUGE, new Date(Date.now() + 86400_000), meta), keyOf('snapshot'));
+    const env = signedEnvelope(
+      MetadataKind.Snapshot,
+      snapshotSigned(HUGE, new Date(Date.now() + 86400_000), meta),
+      keyOf('snapshot'),
+    );
     const bytes = Buffer.from(JSON.stringify(env));
     fs.writeFileSync(path.join(md, `${HUGE}.snapshot.json`), bytes);
     snap = { version: HUGE, length: bytes.length, sha256: crypto.createHash('sha256').update(bytes).digest('hex') };
   }
-  writeMetadata(repo, 'timestamp.json', signedEnvelope(MetadataKind.Timestamp, timestampSigned(HUGE, new Date(Date.now() + 86400_000), snap), keyOf('timestamp')));
+  writeMetadata(
+    repo,
+    'timestamp.json',
+    signedEnvelope(
+      MetadataKind.Timestamp,
+      timestampSigned(HUGE, new Date(Date.now() + 86400_000), snap),
+      keyOf('timestamp'),
+    ),
+  );
 }
 
 for (const roles of [['timestamp'], ['timestamp', 'snapshot'], ['timestamp', 'snapshot', 'targets']] as const) {

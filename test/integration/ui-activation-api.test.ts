@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import type { AgentState } from '../../shared/api';
-import { ActivationTracker } from '../../electron/core/activation/tracker';
-import { createDispatch, type Dispatch } from '../../electron/core/api/dispatch';
+import { ActivationTracker } from '../../agent/activation/tracker';
+import { createDispatch, type Dispatch } from '../../agent/api/dispatch';
 import { serve } from '../../server/http';
 import { newAgent } from '../helpers/agent';
 import { makeRepo } from '../helpers/repo';
@@ -17,18 +17,24 @@ import { ENG_POLICY } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 
-
 process.env.PIM_KEYSTORE = 'file';
 
-
-async function until(d: Dispatch, what: string, ok: (s: AgentState) => boolean, timeoutMs = 10_000): Promise<AgentState> {
+async function until(
+  d: Dispatch,
+  what: string,
+  ok: (s: AgentState) => boolean,
+  timeoutMs = 10_000,
+): Promise<AgentState> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await d('getState', {});
     assert.equal(r.ok, true);
     const s = (r as { value: AgentState }).value;
     if (ok(s)) return s;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify({ enrolled: s.enrolled, enrolment: s.enrolment, activations: s.activations.map((a) => [a.role, a.state]) })}`);
+    if (Date.now() > deadline)
+      assert.fail(
+        `timed out waiting for ${what}: ${JSON.stringify({ enrolled: s.enrolled, enrolment: s.enrolment, activations: s.activations.map((a) => [a.role, a.state]) })}`,
+      );
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -37,7 +43,10 @@ test('enrol and activate through the UI contract; state comes from agent.db, err
   const { dir } = makeRepo({ policy: ENG_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
-  const root = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, 'trust-root.json'))).digest('hex');
+  const root = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(dir, 'trust-root.json')))
+    .digest('hex');
   const agent = newAgent();
   const tracker = new ActivationTracker(agent, undefined, { pollMs: 100 });
   tracker.start();
@@ -63,10 +72,18 @@ test('enrol and activate through the UI contract; state comes from agent.db, err
   let s = await until(d, 'enrolment waiting', (x) => x.enrolment?.state === 'waiting');
   assert.equal(s.enrolled, false);
   assert.equal(s.enrolment?.deviceFingerprint, e.deviceFingerprint);
-  assert.deepEqual((await d('openCeremony', { url: e.ceremonyUrl })).ok, true, 'the enrolment ceremony may be opened before the agent is connected');
+  assert.deepEqual(
+    (await d('openCeremony', { url: e.ceremonyUrl })).ok,
+    true,
+    'the enrolment ceremony may be opened before the agent is connected',
+  );
 
   assert.equal((await touch(key, e.ceremonyUrl)).ok, true);
-  s = await until(d, 'enrolled with a policy', (x) => x.enrolled && x.enrolment?.state === 'complete' && x.policy !== null);
+  s = await until(
+    d,
+    'enrolled with a policy',
+    (x) => x.enrolled && x.enrolment?.state === 'complete' && x.policy !== null,
+  );
   assert.equal(s.user?.email, 'alice@acme.example');
   assert.ok(s.roles.some((r) => r.name === 'readonly' && r.decision.allowed));
 
@@ -78,7 +95,11 @@ test('enrol and activate through the UI contract; state comes from agent.db, err
   const a = act.value as { id: string; state: string; ceremonyUrl: string };
   assert.equal(a.state, 'requested');
   s = ((await d('getState', {})) as { value: AgentState }).value;
-  assert.deepEqual(s.activations.map((x) => [x.role, x.state]), [['readonly', 'requested']], 'getState has it at once, from agent.db');
+  assert.deepEqual(
+    s.activations.map((x) => [x.role, x.state]),
+    [['readonly', 'requested']],
+    'getState has it at once, from agent.db',
+  );
   assert.equal((await d('openCeremony', { url: a.ceremonyUrl })).ok, true);
   const foreign = await d('openCeremony', { url: 'https://evil.example/ceremony/activation/x' });
   assert.equal(foreign.ok ? null : foreign.error.code, 'bad-ceremony-url');

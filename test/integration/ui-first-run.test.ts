@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { ActivationTracker } from '../../electron/core/activation/tracker';
-import { createDispatch } from '../../electron/core/api/dispatch';
+import { ActivationTracker } from '../../agent/activation/tracker';
+import { createDispatch } from '../../agent/api/dispatch';
 import { serve } from '../../server/http';
 import type { AgentState } from '../../shared/api';
 import { newAgent } from '../helpers/agent';
@@ -23,7 +23,10 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
   const { dir } = makeRepo({ policy: ENG_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
-  const root = crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, 'trust-root.json'))).digest('hex');
+  const root = crypto
+    .createHash('sha256')
+    .update(fs.readFileSync(path.join(dir, 'trust-root.json')))
+    .digest('hex');
   const agent = newAgent();
   const tracker = new ActivationTracker(agent, undefined, { pollMs: 100 });
   after(() => tracker.stop());
@@ -32,7 +35,10 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
   const started = await d('enroll', { link: `${srv.publicUrl}/enrol#code=${code}&root=${root}` });
   assert.ok(started.ok, JSON.stringify(started));
   const s = (await d('getState', {})) as { ok: true; value: AgentState };
-  assert.match(s.value.enrolment?.keystoreNotice ?? '', /^No OS keychain here \(no D-Bus session bus: a machine without a desktop session\): this home keeps its device key in files under .*keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/);
+  assert.match(
+    s.value.enrolment?.keystoreNotice ?? '',
+    /^No OS keychain here \(no D-Bus session bus: a machine without a desktop session\): this home keeps its device key in files under .*keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/,
+  );
   assert.equal(JSON.parse(fs.readFileSync(path.join(agent.home, 'keystore.json'), 'utf8')).kind, 'file');
 
   // a second enrolment in the same home has nothing new to say

@@ -26,7 +26,10 @@ test("unique names: a role or cluster name with '--' or a trailing '-' is refuse
       `clusters:\n  - { name: gpu--train, server: "https://k.example" }\nroles:\n  - name: admin\n    eligible: { groups: [ops] }\n    activation: { maxDuration: 1h }\n`,
       /policy\.yaml:2.*clusters\[0\]\.name.*without '--'/,
     ],
-    [`roles:\n  - name: ops-\n    eligible: { groups: [ops] }\n    activation: { maxDuration: 1h }\n`, /policy\.yaml:2.*roles\[0\]\.name.*ending with a letter or digit/],
+    [
+      `roles:\n  - name: ops-\n    eligible: { groups: [ops] }\n    activation: { maxDuration: 1h }\n`,
+      /policy\.yaml:2.*roles\[0\]\.name.*ending with a letter or digit/,
+    ],
   ];
   for (const [policy, expected] of cases) {
     const r = publish(policy);
@@ -50,5 +53,8 @@ test('unique names: a role granted the same cluster twice (one kube context for 
       `  - name: admin\n    eligible: { groups: [ops] }\n    activation: { maxDuration: 1h }\n    grants:\n      kubernetes:\n        - { cluster: gpu, groups: [a] }\n        - { cluster: gpu, groups: [b] }\n`,
   );
   assert.equal(r.code, 1, r.stdout);
-  assert.match(r.stderr, /policy\.yaml:10.*roles\[0\]\.grants\.kubernetes\[1\]\.cluster: cluster "gpu" is already granted to this role \(kubernetes\[0\]\); both would be the kube context pim-gpu--admin/);
+  assert.match(
+    r.stderr,
+    /policy\.yaml:10.*roles\[0\]\.grants\.kubernetes\[1\]\.cluster: cluster "gpu" is already granted to this role \(kubernetes\[0\]\); both would be the kube context pim-gpu--admin/,
+  );
 });

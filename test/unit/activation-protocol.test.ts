@@ -3,7 +3,15 @@
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';
-import { activationChallenge, ActivationRequestSchema, approvalChallenge, canonicalBytes, objectHash, toBase64Url, type ActivationRequest } from '../../shared/activation';
+import {
+  activationChallenge,
+  ActivationRequestSchema,
+  approvalChallenge,
+  canonicalBytes,
+  objectHash,
+  toBase64Url,
+  type ActivationRequest,
+} from '../../shared/activation';
 import { ACTIVATION_STATES, TERMINAL, transition, type ActivationEvent } from '../../shared/activation-state';
 
 const request: ActivationRequest = {
@@ -30,7 +38,10 @@ test('the canonical bytes do not depend on key order (RFC 8785)', () => {
 
 test('the challenge is SHA-256("pim-activation/v1" ‖ nonce ‖ SHA-256(canonical request))', () => {
   const reqHash = crypto.createHash('sha256').update(canonicalBytes(request)).digest();
-  const expected = crypto.createHash('sha256').update(Buffer.concat([Buffer.from('pim-activation/v1'), Buffer.from(nonce, 'hex'), reqHash])).digest();
+  const expected = crypto
+    .createHash('sha256')
+    .update(Buffer.concat([Buffer.from('pim-activation/v1'), Buffer.from(nonce, 'hex'), reqHash]))
+    .digest();
   assert.equal(objectHash(request), reqHash.toString('hex'));
   assert.deepEqual(Buffer.from(activationChallenge(nonce, request)), expected);
   assert.equal(toBase64Url(activationChallenge(nonce, request)), expected.toString('base64url'));
@@ -38,13 +49,28 @@ test('the challenge is SHA-256("pim-activation/v1" ‖ nonce ‖ SHA-256(canonic
 
 test('changing any signed field changes the challenge', () => {
   const base = toBase64Url(activationChallenge(nonce, request));
-  const changes: Partial<ActivationRequest>[] = [{ role: 'gpu-cluster-readonly' }, { duration: 7200 }, { justification: 'x' }, { ticket: 'INC-1' }, { sshPublicKey: 'ssh-ed25519 AAAA' }, { policyVersion: 8 }];
-  for (const c of changes) assert.notEqual(toBase64Url(activationChallenge(nonce, { ...request, ...c })), base, JSON.stringify(c));
+  const changes: Partial<ActivationRequest>[] = [
+    { role: 'gpu-cluster-readonly' },
+    { duration: 7200 },
+    { justification: 'x' },
+    { ticket: 'INC-1' },
+    { sshPublicKey: 'ssh-ed25519 AAAA' },
+    { policyVersion: 8 },
+  ];
+  for (const c of changes)
+    assert.notEqual(toBase64Url(activationChallenge(nonce, { ...request, ...c })), base, JSON.stringify(c));
   assert.notEqual(toBase64Url(activationChallenge('cd'.repeat(32), request)), base, 'another nonce');
 });
 
 test('an approval is bound to the request hash and the decision, under its own domain tag', () => {
-  const st = { v: 1 as const, activation: 'a1', requestHash: objectHash(request), decision: 'approve' as const, approver: 'bob@acme.example', reason: null };
+  const st = {
+    v: 1 as const,
+    activation: 'a1',
+    requestHash: objectHash(request),
+    decision: 'approve' as const,
+    approver: 'bob@acme.example',
+    reason: null,
+  };
   const approve = toBase64Url(approvalChallenge(nonce, st));
   assert.notEqual(toBase64Url(approvalChallenge(nonce, { ...st, decision: 'deny' })), approve);
   assert.notEqual(toBase64Url(approvalChallenge(nonce, { ...st, requestHash: '0'.repeat(64) })), approve);
@@ -52,7 +78,15 @@ test('an approval is bound to the request hash and the decision, under its own d
 
 test('requests with control characters, bad names or inconsistent extend fields are refused', () => {
   assert.equal(ActivationRequestSchema.safeParse(request).success, true);
-  for (const bad of [{ justification: 'a\nb' }, { role: 'Admin!' }, { kind: 'extend' }, { extends: 'abc' }, { duration: 0 }, { requestedAt: 'yesterday' }, { extra: 1 }]) {
+  for (const bad of [
+    { justification: 'a\nb' },
+    { role: 'Admin!' },
+    { kind: 'extend' },
+    { extends: 'abc' },
+    { duration: 0 },
+    { requestedAt: 'yesterday' },
+    { extra: 1 },
+  ]) {
     assert.equal(ActivationRequestSchema.safeParse({ ...request, ...bad }).success, false, JSON.stringify(bad));
   }
 });
@@ -79,5 +113,7 @@ test('the state machine follows DESIGN §3 and never leaves a terminal state', (
   assert.equal(go('requested', { type: 'start' }), null, 'no activation without approval');
   assert.equal(go('pending-approval', { type: 'start' }), null);
   assert.equal(go('active', { type: 'assertion-verified', needsApproval: false }), null, 'an assertion counts once');
-  for (const s of TERMINAL) for (const type of ['start', 'deactivate', 'revoke', 'quorum-reached'] as const) assert.equal(go(s, { type } as ActivationEvent), null, `${s} + ${type}`);
+  for (const s of TERMINAL)
+    for (const type of ['start', 'deactivate', 'revoke', 'quorum-reached'] as const)
+      assert.equal(go(s, { type } as ActivationEvent), null, `${s} + ${type}`);
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActivationView } from '../../shared/activation';
-import { ActivationTracker } from '../../electron/core/activation/tracker';
+import { ActivationTracker } from '../../agent/activation/tracker';
 import { newAgent } from '../helpers/agent';
 
 const NOW = new Date('2025-06-02T10:00:00.000Z');
@@ -13,7 +13,20 @@ function view(id: string, state: ActivationView['state'], over: Partial<Activati
     user: 'alice@acme.example',
     role: 'readonly',
     state,
-    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role: 'readonly', duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: '2025-06-02T09:00:00.000Z', extends: null },
+    request: {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: 'd'.repeat(43),
+      role: 'readonly',
+      duration: 3600,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: '2025-06-02T09:00:00.000Z',
+      extends: null,
+    },
     requestSha256: '0'.repeat(64),
     createdAt: '2025-06-02T09:00:00.000Z',
     startsAt: null,
@@ -29,20 +42,43 @@ function view(id: string, state: ActivationView['state'], over: Partial<Activati
 function setup(now = NOW) {
   let clock = now;
   const agent = newAgent(undefined, () => clock);
-  agent.store.setConnection({ server: 'https://pim.acme.example', user: 'alice@acme.example', unenrolled: false, demo: false });
+  agent.store.setConnection({
+    server: 'https://pim.acme.example',
+    user: 'alice@acme.example',
+    unenrolled: false,
+    demo: false,
+  });
   const tracker = new ActivationTracker(agent, undefined, { pollMs: 3000 });
   return { agent, tracker, setClock: (d: Date) => (clock = d) };
 }
 
 test('getState lists live activations and those that ended within the hour, newest first, for this user only', () => {
   const { agent } = setup();
-  agent.store.saveActivation(view('a', 'active', { createdAt: '2025-06-02T09:30:00.000Z', expiresAt: '2025-06-02T10:30:00.000Z' }), NOW);
-  agent.store.saveActivation(view('b', 'denied', { createdAt: '2025-06-02T09:40:00.000Z', endReason: 'denied by bob: no' }), NOW);
-  agent.store.saveActivation(view('c', 'expired', { createdAt: '2025-06-02T07:00:00.000Z' }), new Date(NOW.getTime() - 2 * 3600_000));
-  agent.store.saveActivation(view('d', 'active', { user: 'mallory@acme.example', createdAt: '2025-06-02T09:50:00.000Z' }), NOW);
+  agent.store.saveActivation(
+    view('a', 'active', { createdAt: '2025-06-02T09:30:00.000Z', expiresAt: '2025-06-02T10:30:00.000Z' }),
+    NOW,
+  );
+  agent.store.saveActivation(
+    view('b', 'denied', { createdAt: '2025-06-02T09:40:00.000Z', endReason: 'denied by bob: no' }),
+    NOW,
+  );
+  agent.store.saveActivation(
+    view('c', 'expired', { createdAt: '2025-06-02T07:00:00.000Z' }),
+    new Date(NOW.getTime() - 2 * 3600_000),
+  );
+  agent.store.saveActivation(
+    view('d', 'active', { user: 'mallory@acme.example', createdAt: '2025-06-02T09:50:00.000Z' }),
+    NOW,
+  );
   const s = agent.state();
   assert.equal(s.enrolled, true);
-  assert.deepEqual(s.activations.map((a) => [a.id, a.state]), [['b', 'denied'], ['a', 'active']]);
+  assert.deepEqual(
+    s.activations.map((a) => [a.id, a.state]),
+    [
+      ['b', 'denied'],
+      ['a', 'active'],
+    ],
+  );
   assert.equal(s.activations[0]!.endReason, 'denied by bob: no');
 });
 
@@ -73,13 +109,22 @@ test('the tracker polls every few seconds while something waits, often enough fo
   agent.store.saveActivation(view('b', 'active', { expiresAt: '2025-06-02T10:00:10.000Z' }), NOW);
   assert.equal(tracker.nextDelay(NOW), 10_000 + 1500, 'just after the first one ends, when that is soon');
   agent.store.saveActivation(view('b', 'deactivated'), NOW);
-  assert.equal(tracker.nextDelay(NOW), tracker.revocationPollMs, 'while a role is active: often enough that a revocation is seen within 30 s');
+  assert.equal(
+    tracker.nextDelay(NOW),
+    tracker.revocationPollMs,
+    'while a role is active: often enough that a revocation is seen within 30 s',
+  );
   assert.ok(tracker.revocationPollMs <= 30_000);
   agent.store.saveActivation(view('c', 'pending-approval'), NOW);
   assert.equal(tracker.nextDelay(NOW), 3000);
   agent.store.saveActivation(view('c', 'denied'), NOW);
   agent.store.saveActivation(view('a', 'deactivated'), NOW);
   assert.equal(tracker.nextDelay(NOW), 5000);
-  agent.store.setConnection({ server: 'https://pim.acme.example', user: 'alice@acme.example', unenrolled: true, demo: true });
+  agent.store.setConnection({
+    server: 'https://pim.acme.example',
+    user: 'alice@acme.example',
+    unenrolled: true,
+    demo: true,
+  });
   assert.equal(tracker.nextDelay(NOW), null, 'an unenrolled agent cannot ask the control plane');
 });

@@ -1,13 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ControlPlaneError } from '../../electron/core/activation/cp-client';
-import { backoffMs, isTransient, longPollSeconds } from '../../electron/core/activation/wait';
+import { ControlPlaneError } from '../../agent/activation/cp-client';
+import { backoffMs, isTransient, longPollSeconds } from '../../agent/activation/wait';
 
 test('retries back off 1 s, 2 s, 4 s … to at most 60 s, with ±20 % jitter', () => {
   const mid = () => 0.5;
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7, 40].map((n) => backoffMs(n, mid)), [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000]);
-  assert.equal(backoffMs(0, () => 0), 800);
-  assert.equal(backoffMs(10, () => 0.999999), 72000);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6, 7, 40].map((n) => backoffMs(n, mid)),
+    [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000],
+  );
+  assert.equal(
+    backoffMs(0, () => 0),
+    800,
+  );
+  assert.equal(
+    backoffMs(10, () => 0.999999),
+    72000,
+  );
 });
 
 test('only "no answer" and gateway errors are waited out; an answer such as not-found ends the wait', () => {

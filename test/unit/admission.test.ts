@@ -80,7 +80,10 @@ test('a requester the republished policy no longer names is not eligible', () =>
 });
 
 test("a window closed on the server's clock refuses it", () => {
-  const role = { ...ROLE, activation: { ...ROLE.activation, windows: [{ days: ['tue' as const], from: '08:00', to: '09:00', tz: 'UTC' }] } };
+  const role = {
+    ...ROLE,
+    activation: { ...ROLE.activation, windows: [{ days: ['tue' as const], from: '08:00', to: '09:00', tz: 'UTC' }] },
+  };
   assert.equal(refusal({ role }).code, 'outside-window');
   assert.equal(admit(input({ role, now: new Date('2026-12-01T08:30:00Z') })).ok, true);
 });
@@ -90,8 +93,16 @@ test('the 24 h approval deadline is judged on the server clock, and makes it exp
   const r = refusal({ pendingSince: since });
   assert.equal(r.code, 'approval-deadline-passed');
   assert.equal(r.expired, true);
-  assert.equal(admit(input({ pendingSince: new Date(since.getTime() + 1) })).ok, true, 'one millisecond before the deadline');
-  assert.equal(admit(input({ pendingSince: null, activeCount: 0 })).ok, true, 'auto-approved roles have no approval deadline');
+  assert.equal(
+    admit(input({ pendingSince: new Date(since.getTime() + 1) })).ok,
+    true,
+    'one millisecond before the deadline',
+  );
+  assert.equal(
+    admit(input({ pendingSince: null, activeCount: 0 })).ok,
+    true,
+    'auto-approved roles have no approval deadline',
+  );
 });
 
 test('a revoked device, a removed role and an expired server policy each refuse it', () => {
@@ -118,25 +129,66 @@ test('the signature counter regresses only when it does not grow and someone cou
   assert.equal(counterRegressed(3, 0), true);
 });
 
-const withCount = (count: number | null) => ({ ...ROLE, activation: { ...ROLE.activation, approval: count === null ? null : { ...ROLE.activation.approval!, count } } });
+const withCount = (count: number | null) => ({
+  ...ROLE,
+  activation: { ...ROLE.activation, approval: count === null ? null : { ...ROLE.activation.approval!, count } },
+});
 const leads = new Set(['bob@acme.example', 'carol@acme.example']);
-const q = (count: number | null, approvers: string[], storedNeeded = 1) => quorum({ admission: admit(input({ role: withCount(count) })), approvers, mayApprove: (a) => leads.has(a), storedNeeded, ruleCount: count });
+const q = (count: number | null, approvers: string[], storedNeeded = 1) =>
+  quorum({
+    admission: admit(input({ role: withCount(count) })),
+    approvers,
+    mayApprove: (a) => leads.has(a),
+    storedNeeded,
+    ruleCount: count,
+  });
 
 test('quorum: the approval count is the policy in force now, not the one stored with the request', () => {
-  assert.deepEqual(q(2, ['bob@acme.example']), { needed: 2, counted: 1, reached: false }, 'raised from 1 to 2: one is not enough');
+  assert.deepEqual(
+    q(2, ['bob@acme.example']),
+    { needed: 2, counted: 1, reached: false },
+    'raised from 1 to 2: one is not enough',
+  );
   assert.deepEqual(q(2, ['bob@acme.example', 'carol@acme.example']), { needed: 2, counted: 2, reached: true });
-  assert.deepEqual(q(1, ['bob@acme.example'], 2), { needed: 1, counted: 1, reached: true }, 'lowered: the policy now asks for one');
+  assert.deepEqual(
+    q(1, ['bob@acme.example'], 2),
+    { needed: 1, counted: 1, reached: true },
+    'lowered: the policy now asks for one',
+  );
   assert.deepEqual(q(null, [], 1), { needed: 0, counted: 0, reached: true }, 'approval removed from the role');
 });
 
 test('quorum: only approvers who may approve now count, each once', () => {
-  assert.deepEqual(q(2, ['bob@acme.example', 'dave@acme.example']), { needed: 2, counted: 1, reached: false }, 'dave left the approver group');
+  assert.deepEqual(
+    q(2, ['bob@acme.example', 'dave@acme.example']),
+    { needed: 2, counted: 1, reached: false },
+    'dave left the approver group',
+  );
   assert.deepEqual(q(2, ['bob@acme.example', 'bob@acme.example']), { needed: 2, counted: 1, reached: false });
 });
 
 test('quorum: when admission refuses, the refusal waits for the stricter of the stored and current counts', () => {
   const refused = admit(input({ activeCount: 1 }));
   assert.equal(refused.ok, false);
-  assert.deepEqual(quorum({ admission: refused, approvers: ['bob@acme.example'], mayApprove: () => true, storedNeeded: 1, ruleCount: 2 }), { needed: 2, counted: 1, reached: false });
-  assert.deepEqual(quorum({ admission: refused, approvers: ['bob@acme.example'], mayApprove: () => true, storedNeeded: 1, ruleCount: null }), { needed: 1, counted: 1, reached: true }, 'role removed: the stored count');
+  assert.deepEqual(
+    quorum({
+      admission: refused,
+      approvers: ['bob@acme.example'],
+      mayApprove: () => true,
+      storedNeeded: 1,
+      ruleCount: 2,
+    }),
+    { needed: 2, counted: 1, reached: false },
+  );
+  assert.deepEqual(
+    quorum({
+      admission: refused,
+      approvers: ['bob@acme.example'],
+      mayApprove: () => true,
+      storedNeeded: 1,
+      ruleCount: null,
+    }),
+    { needed: 1, counted: 1, reached: true },
+    'role removed: the stored count',
+  );
 });

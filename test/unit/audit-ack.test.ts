@@ -1,4 +1,4 @@
-// The agent's check of a signed audit acknowledgement (electron/core/audit/ack.ts): exactly the
+// The agent's check of a signed audit acknowledgement (agent/audit/ack.ts): exactly the
 // acknowledged (device, seq, hash), signed over the domain-separated payload by at least the
 // threshold of distinct trusted timestamp keys.
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { canonicalJson } from '../../shared/canonical';
 import { ackPayload, type SignedAuditAck } from '../../shared/audit-ack';
-import { checkSignedAck } from '../../electron/core/audit/ack';
+import { checkSignedAck } from '../../agent/audit/ack';
 import { generateKey, type RepoKey } from '../../server/repo/keys';
 import { tmpDir } from '../helpers/repo';
 
@@ -20,12 +20,25 @@ function home(keys: RepoKey[], threshold: number, listed: Record<string, RepoKey
   const dir = path.join(h, 'tuf', 'metadata');
   fs.mkdirSync(dir, { recursive: true });
   const all = { ...Object.fromEntries(keys.map((k) => [k.keyid, k.tuf])), ...listed };
-  fs.writeFileSync(path.join(dir, 'root.json'), JSON.stringify({ signed: { keys: all, roles: { timestamp: { keyids: Object.keys(all), threshold } } } }));
+  fs.writeFileSync(
+    path.join(dir, 'root.json'),
+    JSON.stringify({ signed: { keys: all, roles: { timestamp: { keyids: Object.keys(all), threshold } } } }),
+  );
   return h;
 }
 
-function sign(keys: { keyid: string; privateKey: crypto.KeyObject }[], ack = { device: DEVICE, seq: 7, hash: HASH, at: '2026-12-01T08:00:00.000Z' }, payload = ackPayload): SignedAuditAck {
-  return { ack, signatures: keys.map((k) => ({ keyid: k.keyid, sig: crypto.sign(null, Buffer.from(payload(ack)), k.privateKey).toString('hex') })) };
+function sign(
+  keys: { keyid: string; privateKey: crypto.KeyObject }[],
+  ack = { device: DEVICE, seq: 7, hash: HASH, at: '2026-12-01T08:00:00.000Z' },
+  payload = ackPayload,
+): SignedAuditAck {
+  return {
+    ack,
+    signatures: keys.map((k) => ({
+      keyid: k.keyid,
+      sig: crypto.sign(null, Buffer.from(payload(ack)), k.privateKey).toString('hex'),
+    })),
+  };
 }
 
 const expected = { device: DEVICE, seq: 7, hash: HASH };
@@ -39,7 +52,11 @@ test('a signed ack of exactly what was acknowledged, by the trusted timestamp ke
 test('an ack for another seq, hash or device is refused even when validly signed', () => {
   const k = generateKey();
   const h = home([k], 1);
-  for (const e of [{ ...expected, seq: 8 }, { ...expected, hash: 'b'.repeat(64) }, { ...expected, device: 'E'.repeat(43) }]) {
+  for (const e of [
+    { ...expected, seq: 8 },
+    { ...expected, hash: 'b'.repeat(64) },
+    { ...expected, device: 'E'.repeat(43) },
+  ]) {
     const r = checkSignedAck(h, sign([k]), e);
     assert.equal(r.ok, false);
     assert.match(!r.ok ? r.why : '', /does not match/);
@@ -52,7 +69,11 @@ test('a signature by an untrusted key, or over the bare JSON (no domain separati
   const h = home([trusted], 1);
   const r1 = checkSignedAck(h, sign([{ keyid: trusted.keyid, privateKey: other.privateKey }]), expected);
   assert.equal(r1.ok, false);
-  const r2 = checkSignedAck(h, sign([trusted], undefined, (a) => canonicalJson(a)), expected);
+  const r2 = checkSignedAck(
+    h,
+    sign([trusted], undefined, (a) => canonicalJson(a)),
+    expected,
+  );
   assert.equal(r2.ok, false);
   assert.match(!r2.ok ? r2.why : '', /0 of 1 valid signatures/);
 });

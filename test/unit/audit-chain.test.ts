@@ -10,7 +10,15 @@ function chain(n: number): ChainedRecord[] {
   const out: ChainedRecord[] = [];
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= n; seq++) {
-    const record: AuditRecord = { v: 1, device: DEVICE, seq, at: new Date(Date.UTC(2026, 10, 22, 10, 0, seq)).toISOString(), type: 'activation-requested', user: 'alice@acme.example', data: { role: 'admin', n: seq } };
+    const record: AuditRecord = {
+      v: 1,
+      device: DEVICE,
+      seq,
+      at: new Date(Date.UTC(2026, 10, 22, 10, 0, seq)).toISOString(),
+      type: 'activation-requested',
+      user: 'alice@acme.example',
+      data: { role: 'admin', n: seq },
+    };
     prev = chainHash(prev, record);
     out.push({ record, hash: prev });
   }

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { AuditViewSchema, type AuditView } from '../../shared/api';
 import type { AuditRecord, ChainedRecord } from '../../shared/audit';
-import { auditEntry, createDispatch } from '../../electron/core/api/dispatch';
-import { syncOnce } from '../../electron/core/audit/sync';
-import { createDeviceKey, FileKeystore } from '../../electron/core/keystore';
+import { auditEntry, createDispatch } from '../../agent/api/dispatch';
+import { syncOnce } from '../../agent/audit/sync';
+import { createDeviceKey, FileKeystore } from '../../agent/keystore';
 import { newAgent } from '../helpers/agent';
 import { tmpDir } from '../helpers/repo';
 import { HeldHashes, trustedAckSigner } from '../helpers/ack-signer';
@@ -30,16 +30,22 @@ async function ackingServer(home: string, device: string) {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ ok: true, value }));
       };
-      if (req.url === '/api/v1/audit/head') return reply({ acked: held, signed: sign(device, held, hashes.hash(held)) });
+      if (req.url === '/api/v1/audit/head')
+        return reply({ acked: held, signed: sign(device, held, hashes.hash(held)) });
       const raw = Buffer.concat(chunks);
-      const body = JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8')) as { records: ChainedRecord[] };
+      const body = JSON.parse(
+        (req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString('utf8'),
+      ) as { records: ChainedRecord[] };
       hashes.see(body.records);
       held = Math.max(held, body.records[body.records.length - 1]!.record.seq);
       reply({ acked: held, problem: null, signed: sign(device, held, hashes.hash(held)) });
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`, close: () => new Promise<void>((r) => srv.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}`,
+    close: () => new Promise<void>((r) => srv.close(() => r())),
+  };
 }
 
 async function view(d: ReturnType<typeof createDispatch>, input: object = {}): Promise<AuditView> {
@@ -51,7 +57,15 @@ async function view(d: ReturnType<typeof createDispatch>, input: object = {}): P
 test('before enrolment there is no journal: no records, nothing pending', async () => {
   const v = await view(createDispatch(newAgent()));
   assert.deepEqual(v.records, []);
-  assert.deepEqual(v.sync, { journaling: false, last: 0, acked: 0, pending: 0, lastSuccessAt: null, failingSince: null, lastError: null });
+  assert.deepEqual(v.sync, {
+    journaling: false,
+    last: 0,
+    acked: 0,
+    pending: 0,
+    lastSuccessAt: null,
+    failingSince: null,
+    lastError: null,
+  });
 });
 
 test('auditView refuses malformed input with bad-input', async () => {
@@ -68,25 +82,55 @@ test('records newest first, by role, with the sync state: failing since the firs
   agent.store.setConnection({ server: 'http://127.0.0.1:9', user: USER, unenrolled: false, demo: false });
   const key = await createDeviceKey(new FileKeystore(agent.home));
   const j = await agent.journal();
-  j.begin(key.thumbprint, USER, [{ type: 'enrolled', data: { server: 'http://127.0.0.1:9', device: key.thumbprint, user: USER } }]);
-  j.append('activation-requested', USER, { activation: 'a1', role: 'gpu-admin', kind: 'activate', duration: 300, request: 'x'.repeat(5000) });
-  j.append('activation-active', USER, { activation: 'a1', role: 'gpu-admin', expiresAt: '2025-11-24T10:05:00.000Z', assertion: { signature: 'sig' } });
+  j.begin(key.thumbprint, USER, [
+    { type: 'enrolled', data: { server: 'http://127.0.0.1:9', device: key.thumbprint, user: USER } },
+  ]);
+  j.append('activation-requested', USER, {
+    activation: 'a1',
+    role: 'gpu-admin',
+    kind: 'activate',
+    duration: 300,
+    request: 'x'.repeat(5000),
+  });
+  j.append('activation-active', USER, {
+    activation: 'a1',
+    role: 'gpu-admin',
+    expiresAt: '2025-11-24T10:05:00.000Z',
+    assertion: { signature: 'sig' },
+  });
   j.append('activation-requested', USER, { activation: 'b1', role: 'readonly', kind: 'activate', duration: 3600 });
   const d = createDispatch(agent);
 
   let v = await view(d);
-  assert.deepEqual(v.records.map((r) => [r.seq, r.type, r.role]), [
-    [4, 'activation-requested', 'readonly'],
-    [3, 'activation-active', 'gpu-admin'],
-    [2, 'activation-requested', 'gpu-admin'],
-    [1, 'enrolled', null],
-  ]);
+  assert.deepEqual(
+    v.records.map((r) => [r.seq, r.type, r.role]),
+    [
+      [4, 'activation-requested', 'readonly'],
+      [3, 'activation-active', 'gpu-admin'],
+      [2, 'activation-requested', 'gpu-admin'],
+      [1, 'enrolled', null],
+    ],
+  );
   assert.equal(v.now, '2025-11-24T10:00:00.000Z', "the agent's clock");
-  assert.deepEqual(v.sync, { journaling: true, last: 4, acked: 0, pending: 4, lastSuccessAt: null, failingSince: null, lastError: null });
+  assert.deepEqual(v.sync, {
+    journaling: true,
+    last: 4,
+    acked: 0,
+    pending: 4,
+    lastSuccessAt: null,
+    failingSince: null,
+    lastError: null,
+  });
   assert.equal(v.records[1]!.details.keyTouch, true);
   assert.equal(v.records[2]!.details.request, undefined, 'the signed request stays in agent.db');
-  assert.deepEqual((await view(d, { role: 'gpu-admin' })).records.map((r) => r.seq), [3, 2]);
-  assert.deepEqual((await view(d, { limit: 2 })).records.map((r) => r.seq), [4, 3]);
+  assert.deepEqual(
+    (await view(d, { role: 'gpu-admin' })).records.map((r) => r.seq),
+    [3, 2],
+  );
+  assert.deepEqual(
+    (await view(d, { limit: 2 })).records.map((r) => r.seq),
+    [4, 3],
+  );
   assert.deepEqual((await view(d, { role: 'nobody' })).records, []);
 
   // the control plane is away: the failure run starts now and goes on

@@ -16,8 +16,8 @@ import {
   removeAwsProfiles,
   updateAwsConfig,
   type AwsProfile,
-} from '../../electron/core/credentials/aws-config';
-import { UnsafePathError } from '../../electron/core/credentials/fs-safe';
+} from '../../agent/credentials/aws-config';
+import { UnsafePathError } from '../../agent/credentials/fs-safe';
 import { cannotRun, findProgram, requireProgram } from '../helpers/system';
 
 const HELPER = '/home/alice/.config/pim-agent/creds/bin/pim-cred';
@@ -38,8 +38,10 @@ const ORIGINALS: Record<string, string> = {
   'no newline at the end': '[default]\nregion = us-east-1\noutput = json',
   'CRLF line breaks': '[default]\r\nregion = us-east-1\r\n\r\n[profile dev]\r\nsource_profile = default\r\n',
   'CRLF without a final line break': '[default]\r\nregion = us-east-1',
-  'comments, blank lines and nested values': '# my settings\n; old style comment\n\n[profile dev]\nregion = eu-central-1\ns3 =\n    max_concurrent_requests = 20\n\n\n',
-  'other profiles, one of them named pim-like': '[profile pim-notours-x]\nregion = us-west-2\n[sso-session corp]\nsso_region = us-east-1\n',
+  'comments, blank lines and nested values':
+    '# my settings\n; old style comment\n\n[profile dev]\nregion = eu-central-1\ns3 =\n    max_concurrent_requests = 20\n\n\n',
+  'other profiles, one of them named pim-like':
+    '[profile pim-notours-x]\nregion = us-west-2\n[sso-session corp]\nsso_region = us-east-1\n',
   'a byte order mark and non-ASCII comments': '\uFEFF# Zugangsdaten für José — ü\n[default]\nregion = eu-west-3\n',
   'only blank lines': '\n\n',
 };
@@ -77,10 +79,14 @@ describe('adding and removing our profiles keeps every other byte', () => {
   test('the result is a file botocore reads: our profile with its credential_process and region, the user sections unchanged', (t) => {
     const original = ORIGINALS['no newline at the end']!;
     const text = addAwsProfile(original, profile('ml-admin'));
-    if (!requireProgram(t, 'python3', 'the written file is read back with Python\'s configparser, as botocore reads it')) return;
+    if (!requireProgram(t, 'python3', "the written file is read back with Python's configparser, as botocore reads it"))
+      return;
     const read = pythonReads(text)!;
     assert.deepEqual(read['default'], { region: 'us-east-1', output: 'json' });
-    assert.deepEqual(read['profile pim-ml-admin'], { credential_process: `"${HELPER}" aws pim-ml-admin`, region: 'eu-west-1' });
+    assert.deepEqual(read['profile pim-ml-admin'], {
+      credential_process: `"${HELPER}" aws pim-ml-admin`,
+      region: 'eu-west-1',
+    });
   });
 
   test('a CRLF file gets a CRLF block; an LF file an LF block', () => {
@@ -162,12 +168,18 @@ describe('replacing and removing', () => {
   ]) {
     test(`a ${what} section the user wrote is refused, not touched`, () => {
       const user = `[default]\nregion = us-east-1\n${header}\nregion = eu-north-1\n`;
-      assert.throws(() => addAwsProfile(user, profile('x')), (e: unknown) => e instanceof AwsConfigError && /already has its own \[profile pim-x\] section/.test(e.message));
+      assert.throws(
+        () => addAwsProfile(user, profile('x')),
+        (e: unknown) => e instanceof AwsConfigError && /already has its own \[profile pim-x\] section/.test(e.message),
+      );
     });
   }
 
   test('a file with old Mac line breaks (a CR alone) is refused rather than guessed at', () => {
-    assert.throws(() => addAwsProfile('[default]\rregion = us-east-1\r', profile('x')), /carriage returns without line feeds/);
+    assert.throws(
+      () => addAwsProfile('[default]\rregion = us-east-1\r', profile('x')),
+      /carriage returns without line feeds/,
+    );
   });
 
   test('broken markers are reported with their line, never guessed around', () => {
@@ -190,10 +202,22 @@ describe('values are checked before anything is written', () => {
     ['a role with a control character', { role: 'x\u0007' }, /role name/],
     ['a made-up region', { region: 'eu-west' }, /AWS region/],
     ['a region with a newline', { region: 'eu-west-1\nfoo = bar' }, /AWS region/],
-    ['a command with a newline', { credentialProcess: '/bin/pim-cred aws pim-x\n[profile evil]' }, /credential_process/],
-    ['a command with a carriage return', { credentialProcess: '/bin/pim-cred aws pim-x\rregion = x' }, /credential_process/],
+    [
+      'a command with a newline',
+      { credentialProcess: '/bin/pim-cred aws pim-x\n[profile evil]' },
+      /credential_process/,
+    ],
+    [
+      'a command with a carriage return',
+      { credentialProcess: '/bin/pim-cred aws pim-x\rregion = x' },
+      /credential_process/,
+    ],
     ['a command with a NUL', { credentialProcess: '/bin/pim-cred\u0000 aws pim-x' }, /credential_process/],
-    ['a command with a Unicode line separator', { credentialProcess: '/bin/pim-cred\u2028aws pim-x' }, /credential_process/],
+    [
+      'a command with a Unicode line separator',
+      { credentialProcess: '/bin/pim-cred\u2028aws pim-x' },
+      /credential_process/,
+    ],
     ['an empty command', { credentialProcess: '' }, /credential_process/],
   ];
   for (const [what, over, message] of bad) {
@@ -204,7 +228,10 @@ describe('values are checked before anything is written', () => {
       const original = '[default]\nregion = us-east-1\n';
       fs.writeFileSync(file, original);
       const p = profile('x', over);
-      assert.throws(() => addAwsProfile(original, p), (e: unknown) => (e instanceof AwsConfigError || e instanceof UnsafePathError) && message.test(e.message));
+      assert.throws(
+        () => addAwsProfile(original, p),
+        (e: unknown) => (e instanceof AwsConfigError || e instanceof UnsafePathError) && message.test(e.message),
+      );
       assert.throws(() => updateAwsConfig(file, (text) => addAwsProfile(text, p)), message);
       assert.equal(fs.readFileSync(file, 'utf8'), original);
       assert.deepEqual(fs.readdirSync(dir), ['config'], 'no temp or lock file left behind');
@@ -260,13 +287,31 @@ describe('the credential_process command', () => {
   test('botocore itself (compat_shell_split, POSIX and Windows rules) reads it back the same', (t) => {
     const winHelper = 'C:\\Users\\Alice Smith\\AppData\\Roaming\\PIM Agent\\creds\\bin\\pim-cred.cmd';
     const cases = [
-      { platform: 'linux', cmd: credentialProcessCommand(macHelper, 'pim-x', 'linux'), want: [macHelper, 'aws', 'pim-x'] },
-      { platform: 'win32', cmd: credentialProcessCommand(winHelper, 'pim-x', 'win32'), want: [winHelper, 'aws', 'pim-x'] },
+      {
+        platform: 'linux',
+        cmd: credentialProcessCommand(macHelper, 'pim-x', 'linux'),
+        want: [macHelper, 'aws', 'pim-x'],
+      },
+      {
+        platform: 'win32',
+        cmd: credentialProcessCommand(winHelper, 'pim-x', 'win32'),
+        want: [winHelper, 'aws', 'pim-x'],
+      },
     ];
-    const script = 'import json,sys\nfrom botocore.compat import compat_shell_split\nprint(json.dumps([compat_shell_split(c["cmd"], c["platform"]) for c in json.load(sys.stdin)]))\n';
-    const r = findProgram('python3') ? spawnSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' }) : null;
-    if (!r || r.status !== 0) return void cannotRun(t, `botocore is not importable from python3 (it comes with the aws CLI's Python; see .ci/run): ${r?.stderr.trim().split('\n').pop() ?? 'no python3'}`);
-    assert.deepEqual(JSON.parse(r.stdout), cases.map((c) => c.want));
+    const script =
+      'import json,sys\nfrom botocore.compat import compat_shell_split\nprint(json.dumps([compat_shell_split(c["cmd"], c["platform"]) for c in json.load(sys.stdin)]))\n';
+    const r = findProgram('python3')
+      ? spawnSync('python3', ['-c', script], { input: JSON.stringify(cases), encoding: 'utf8' })
+      : null;
+    if (!r || r.status !== 0)
+      return void cannotRun(
+        t,
+        `botocore is not importable from python3 (it comes with the aws CLI's Python; see .ci/run): ${r?.stderr.trim().split('\n').pop() ?? 'no python3'}`,
+      );
+    assert.deepEqual(
+      JSON.parse(r.stdout),
+      cases.map((c) => c.want),
+    );
   });
 
   for (const [what, helper] of [
@@ -294,8 +339,14 @@ describe('the credential_process command', () => {
 describe('where the file is', () => {
   test('$AWS_CONFIG_FILE when set, with ~ and $VARS expanded like botocore', () => {
     assert.equal(awsConfigPath({ AWS_CONFIG_FILE: '/etc/aws/config' }, '/home/a'), '/etc/aws/config');
-    assert.equal(awsConfigPath({ AWS_CONFIG_FILE: '~/work/aws-config' }, '/home/a'), path.join('/home/a', 'work/aws-config'));
-    assert.equal(awsConfigPath({ AWS_CONFIG_FILE: '$XDG_CONFIG_HOME/aws/config', XDG_CONFIG_HOME: '/home/a/.cfg' }, '/home/a'), '/home/a/.cfg/aws/config');
+    assert.equal(
+      awsConfigPath({ AWS_CONFIG_FILE: '~/work/aws-config' }, '/home/a'),
+      path.join('/home/a', 'work/aws-config'),
+    );
+    assert.equal(
+      awsConfigPath({ AWS_CONFIG_FILE: '$XDG_CONFIG_HOME/aws/config', XDG_CONFIG_HOME: '/home/a/.cfg' }, '/home/a'),
+      '/home/a/.cfg/aws/config',
+    );
   });
 
   test('~/.aws/config otherwise (an empty variable counts as unset)', () => {

@@ -11,7 +11,8 @@ const refused: ActivationOutcome = {
   role: 'admin',
   state: 'denied',
   expiresAt: null,
-  endReason: 'not granted when approved: the policy in force (v2) no longer allows it: max-active-reached: already active 1 time(s)',
+  endReason:
+    'not granted when approved: the policy in force (v2) no longer allows it: max-active-reached: already active 1 time(s)',
   approvals: [{ approver: 'bob@acme.example', decision: 'approve', reason: null, at: '2026-12-01T10:00:00Z' }],
   approvalsNeeded: 1,
 };
@@ -19,12 +20,19 @@ const refused: ActivationOutcome = {
 test('an approver who approved a request the policy then refused reads why, not "you denied"', () => {
   const t = approvalOutcome(refused, 'approve', 'alice@acme.example');
   assert.equal(t.title, 'Approved, but not granted');
-  assert.match(t.detail, /Your approval is recorded, but alice's admin cannot start: not granted when approved: .*max-active-reached/);
+  assert.match(
+    t.detail,
+    /Your approval is recorded, but alice's admin cannot start: not granted when approved: .*max-active-reached/,
+  );
   assert.doesNotMatch(t.detail, /You denied/);
 });
 
 test('a requester whose signed request was refused reads the reason', () => {
-  const t = activationOutcome({ ...refused, approvals: [], endReason: 'not granted when signed: the activation it extends is no longer active (revoked)' });
+  const t = activationOutcome({
+    ...refused,
+    approvals: [],
+    endReason: 'not granted when signed: the activation it extends is no longer active (revoked)',
+  });
   assert.equal(t.title, 'Denied');
   assert.match(t.detail, /the activation it extends is no longer active/);
 });

@@ -6,8 +6,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { mock, test } from 'node:test';
-import { credHelperScript, endCredential, installCredHelper, kubeExecCredential, listCredentials, removeCredential, writeCredential } from '../../electron/core/credentials/cred-helper';
-import { UnsafePathError } from '../../electron/core/credentials/fs-safe';
+import {
+  credHelperScript,
+  endCredential,
+  installCredHelper,
+  kubeExecCredential,
+  listCredentials,
+  removeCredential,
+  writeCredential,
+} from '../../agent/credentials/cred-helper';
+import { UnsafePathError } from '../../agent/credentials/fs-safe';
 import { tmpDir } from '../helpers/repo';
 
 const POSIX = process.platform !== 'win32';
@@ -45,7 +53,10 @@ const meta = (over: Partial<{ role: string; activationEnd: Date; credentialExpir
 test('pim-cred prints the stored ExecCredential, exactly and only, on stdout', { skip: !POSIX }, () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
-  const cred = kubeExecCredential('eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln', new Date('2030-01-01T00:15:00.250Z'));
+  const cred = kubeExecCredential(
+    'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln',
+    new Date('2030-01-01T00:15:00.250Z'),
+  );
   writeCredential(dir, 'kube', 'pim-prod-ops-admin', cred, meta());
 
   const r = run(script, 'kube', 'pim-prod-ops-admin');
@@ -65,7 +76,13 @@ test('pim-cred prints the stored ExecCredential, exactly and only, on stdout', {
 test('pim-cred serves AWS credential_process output the same way', { skip: !POSIX }, () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
-  const aws = { Version: 1, AccessKeyId: 'ASIAEXAMPLE', SecretAccessKey: 'secret', SessionToken: 'token', Expiration: '2030-01-01T00:15:00Z' };
+  const aws = {
+    Version: 1,
+    AccessKeyId: 'ASIAEXAMPLE',
+    SecretAccessKey: 'secret',
+    SessionToken: 'token',
+    Expiration: '2030-01-01T00:15:00Z',
+  };
   writeCredential(dir, 'aws', 'pim-ops-admin', aws, meta());
   const r = run(script, 'aws', 'pim-ops-admin');
   assert.equal(r.code, 0, r.stderr);
@@ -80,43 +97,77 @@ test('after the activation ends pim-cred says the role expired, on stderr only, 
   const dir = credsDir();
   const script = installCredHelper(dir);
   const end = new Date(Date.now() - 5_000);
-  writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok', new Date(Date.now() + HOUR)), meta({ activationEnd: end }));
+  writeCredential(
+    dir,
+    'kube',
+    'pim-prod-ops-admin',
+    kubeExecCredential('tok', new Date(Date.now() + HOUR)),
+    meta({ activationEnd: end }),
+  );
   const r = run(script, 'kube', 'pim-prod-ops-admin');
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, `pim: role ops-admin expired at ${end.toISOString()}; activate it again from PIM Agent (pim activate ops-admin)\n`);
+  assert.equal(
+    r.stderr,
+    `pim: role ops-admin expired at ${end.toISOString()}; activate it again from PIM Agent (pim activate ops-admin)\n`,
+  );
 });
 
-test('a credential the agent did not renew in time is not served, and the message points at the agent', { skip: !POSIX }, () => {
-  const dir = credsDir();
-  const script = installCredHelper(dir);
-  writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok', new Date()), meta({ credentialExpires: new Date(Date.now() - 1_000) }));
-  const r = run(script, 'kube', 'pim-prod-ops-admin');
-  assert.equal(r.code, 1);
-  assert.equal(r.stdout, '');
-  assert.equal(r.stderr, 'pim: the credential for role ops-admin was not renewed in time; is PIM Agent running? (start it, or run `pim agent`)\n');
-});
+test(
+  'a credential the agent did not renew in time is not served, and the message points at the agent',
+  { skip: !POSIX },
+  () => {
+    const dir = credsDir();
+    const script = installCredHelper(dir);
+    writeCredential(
+      dir,
+      'kube',
+      'pim-prod-ops-admin',
+      kubeExecCredential('tok', new Date()),
+      meta({ credentialExpires: new Date(Date.now() - 1_000) }),
+    );
+    const r = run(script, 'kube', 'pim-prod-ops-admin');
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      'pim: the credential for role ops-admin was not renewed in time; is PIM Agent running? (start it, or run `pim agent`)\n',
+    );
+  },
+);
 
-test('after endCredential pim-cred prints the tombstone message (one line, control characters stripped)', { skip: !POSIX }, () => {
-  const dir = credsDir();
-  const script = installCredHelper(dir);
-  writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok', new Date(Date.now() + HOUR)), meta());
-  endCredential(dir, 'kube', 'pim-prod-ops-admin', 'pim: role ops-admin was deactivated\nby alice\u001b[31m at 10:02; activate it again from PIM Agent (pim activate ops-admin)\r\n');
-  const r = run(script, 'kube', 'pim-prod-ops-admin');
-  assert.equal(r.code, 1);
-  assert.equal(r.stdout, '');
-  assert.equal(r.stderr, 'pim: role ops-admin was deactivated by alice [31m at 10:02; activate it again from PIM Agent (pim activate ops-admin)\n');
-  const kube = path.join(dir, 'kube');
-  assert.deepEqual(fs.readdirSync(kube).sort(), ['pim-prod-ops-admin.ended'], 'the credential itself is gone');
-  assert.equal(mode(path.join(kube, 'pim-prod-ops-admin.ended')), 0o600);
+test(
+  'after endCredential pim-cred prints the tombstone message (one line, control characters stripped)',
+  { skip: !POSIX },
+  () => {
+    const dir = credsDir();
+    const script = installCredHelper(dir);
+    writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok', new Date(Date.now() + HOUR)), meta());
+    endCredential(
+      dir,
+      'kube',
+      'pim-prod-ops-admin',
+      'pim: role ops-admin was deactivated\nby alice\u001b[31m at 10:02; activate it again from PIM Agent (pim activate ops-admin)\r\n',
+    );
+    const r = run(script, 'kube', 'pim-prod-ops-admin');
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.equal(
+      r.stderr,
+      'pim: role ops-admin was deactivated by alice [31m at 10:02; activate it again from PIM Agent (pim activate ops-admin)\n',
+    );
+    const kube = path.join(dir, 'kube');
+    assert.deepEqual(fs.readdirSync(kube).sort(), ['pim-prod-ops-admin.ended'], 'the credential itself is gone');
+    assert.equal(mode(path.join(kube, 'pim-prod-ops-admin.ended')), 0o600);
 
-  // activating again replaces the tombstone
-  writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok2', new Date(Date.now() + HOUR)), meta());
-  assert.equal(fs.existsSync(path.join(kube, 'pim-prod-ops-admin.ended')), false);
-  const again = run(script, 'kube', 'pim-prod-ops-admin');
-  assert.equal(again.code, 0, again.stderr);
-  assert.equal((JSON.parse(again.stdout) as { status: { token: string } }).status.token, 'tok2');
-});
+    // activating again replaces the tombstone
+    writeCredential(dir, 'kube', 'pim-prod-ops-admin', kubeExecCredential('tok2', new Date(Date.now() + HOUR)), meta());
+    assert.equal(fs.existsSync(path.join(kube, 'pim-prod-ops-admin.ended')), false);
+    const again = run(script, 'kube', 'pim-prod-ops-admin');
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { status: { token: string } }).status.token, 'tok2');
+  },
+);
 
 test('a name with no credential at all gets the "no active role" message', { skip: !POSIX }, () => {
   const dir = credsDir();
@@ -124,34 +175,41 @@ test('a name with no credential at all gets the "no active role" message', { ski
   const r = run(script, 'kube', 'pim-staging-dev');
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
-  assert.equal(r.stderr, 'pim: no active role provides pim-staging-dev; activate one from PIM Agent (pim activate ROLE)\n');
+  assert.equal(
+    r.stderr,
+    'pim: no active role provides pim-staging-dev; activate one from PIM Agent (pim activate ROLE)\n',
+  );
 });
 
-test('pim-cred refuses an unknown kind or a name that could leave its folder, before reading anything', { skip: !POSIX }, () => {
-  const dir = credsDir();
-  const script = installCredHelper(dir);
-  writeCredential(dir, 'kube', 'pim-a', { secret: 1 }, meta());
-  fs.writeFileSync(path.join(dir, 'outside.json'), '{"leak":true}');
-  for (const [kind, name] of [
-    ['ssh', 'pim-a'],
-    ['', 'pim-a'],
-    ['kube', '../outside'],
-    ['kube', 'pim-a/../../outside'],
-    ['kube', 'PIM-A'],
-    ['kube', ''],
-    ['kube', '-n'],
-    ['kube', 'pim a'],
-    ['kube', 'pim-a\n'],
-  ]) {
-    const r = run(script, kind!, name!);
-    assert.equal(r.code, 2, `${kind} ${JSON.stringify(name)}`);
-    assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^pim-cred: (unknown credential kind|invalid credential name)/);
-  }
-  const none = spawnSync('/bin/sh', [script], { encoding: 'utf8' });
-  assert.equal(none.status, 2);
-  assert.equal(none.stdout, '');
-});
+test(
+  'pim-cred refuses an unknown kind or a name that could leave its folder, before reading anything',
+  { skip: !POSIX },
+  () => {
+    const dir = credsDir();
+    const script = installCredHelper(dir);
+    writeCredential(dir, 'kube', 'pim-a', { secret: 1 }, meta());
+    fs.writeFileSync(path.join(dir, 'outside.json'), '{"leak":true}');
+    for (const [kind, name] of [
+      ['ssh', 'pim-a'],
+      ['', 'pim-a'],
+      ['kube', '../outside'],
+      ['kube', 'pim-a/../../outside'],
+      ['kube', 'PIM-A'],
+      ['kube', ''],
+      ['kube', '-n'],
+      ['kube', 'pim a'],
+      ['kube', 'pim-a\n'],
+    ]) {
+      const r = run(script, kind!, name!);
+      assert.equal(r.code, 2, `${kind} ${JSON.stringify(name)}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, /^pim-cred: (unknown credential kind|invalid credential name)/);
+    }
+    const none = spawnSync('/bin/sh', [script], { encoding: 'utf8' });
+    assert.equal(none.status, 2);
+    assert.equal(none.stdout, '');
+  },
+);
 
 test('a damaged meta line is reported, and nothing is printed on stdout', { skip: !POSIX }, () => {
   const dir = credsDir();
@@ -164,31 +222,37 @@ test('a damaged meta line is reported, and nothing is printed on stdout', { skip
   assert.match(r.stderr, /^pim: the credential record for pim-a is damaged/);
 });
 
-test('files are 0600 and folders 0700 under umask 022; the script is 0700 and rewritten only when it differs', { skip: !POSIX }, () => {
-  const dir = credsDir();
-  withUmask(0o022, () => {
-    const script = installCredHelper(dir);
-    assert.equal(script, path.join(dir, 'bin', 'pim-cred'));
-    assert.ok(path.isAbsolute(script));
-    writeCredential(dir, 'kube', 'pim-a', { a: 1 }, meta());
-    writeCredential(dir, 'aws', 'pim-b', { b: 1 }, meta());
-    endCredential(dir, 'aws', 'pim-c', 'ended');
-    for (const d of [dir, path.join(dir, 'bin'), path.join(dir, 'kube'), path.join(dir, 'aws')]) assert.equal(mode(d), 0o700, d);
-    assert.equal(mode(script), 0o700);
-    for (const f of ['kube/pim-a.json', 'kube/pim-a.meta', 'aws/pim-b.json', 'aws/pim-b.meta', 'aws/pim-c.ended']) assert.equal(mode(path.join(dir, f)), 0o600, f);
-    assert.equal(fs.readFileSync(path.join(dir, 'kube', 'pim-a.meta'), 'utf8').split(' ').length, 4);
+test(
+  'files are 0600 and folders 0700 under umask 022; the script is 0700 and rewritten only when it differs',
+  { skip: !POSIX },
+  () => {
+    const dir = credsDir();
+    withUmask(0o022, () => {
+      const script = installCredHelper(dir);
+      assert.equal(script, path.join(dir, 'bin', 'pim-cred'));
+      assert.ok(path.isAbsolute(script));
+      writeCredential(dir, 'kube', 'pim-a', { a: 1 }, meta());
+      writeCredential(dir, 'aws', 'pim-b', { b: 1 }, meta());
+      endCredential(dir, 'aws', 'pim-c', 'ended');
+      for (const d of [dir, path.join(dir, 'bin'), path.join(dir, 'kube'), path.join(dir, 'aws')])
+        assert.equal(mode(d), 0o700, d);
+      assert.equal(mode(script), 0o700);
+      for (const f of ['kube/pim-a.json', 'kube/pim-a.meta', 'aws/pim-b.json', 'aws/pim-b.meta', 'aws/pim-c.ended'])
+        assert.equal(mode(path.join(dir, f)), 0o600, f);
+      assert.equal(fs.readFileSync(path.join(dir, 'kube', 'pim-a.meta'), 'utf8').split(' ').length, 4);
 
-    const ino = fs.statSync(script).ino;
-    assert.equal(installCredHelper(dir), script);
-    assert.equal(fs.statSync(script).ino, ino, 'same content: the file is left as it is');
-    fs.appendFileSync(script, 'echo tampered\n');
-    installCredHelper(dir);
-    assert.equal(fs.readFileSync(script, 'utf8'), credHelperScript(dir), 'different content: rewritten');
-    fs.chmodSync(script, 0o755);
-    installCredHelper(dir);
-    assert.equal(mode(script), 0o700, 'loosened mode: rewritten');
-  });
-});
+      const ino = fs.statSync(script).ino;
+      assert.equal(installCredHelper(dir), script);
+      assert.equal(fs.statSync(script).ino, ino, 'same content: the file is left as it is');
+      fs.appendFileSync(script, 'echo tampered\n');
+      installCredHelper(dir);
+      assert.equal(fs.readFileSync(script, 'utf8'), credHelperScript(dir), 'different content: rewritten');
+      fs.chmodSync(script, 0o755);
+      installCredHelper(dir);
+      assert.equal(mode(script), 0o700, 'loosened mode: rewritten');
+    });
+  },
+);
 
 test('a folder the user created loosely is tightened to 0700', { skip: !POSIX }, () => {
   const dir = credsDir();
@@ -208,7 +272,14 @@ test('the creds path is embedded single-quoted: spaces work, quote characters ar
   const r = run(script, 'kube', 'pim-a');
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { ok: true });
-  for (const bad of [path.join(base, "it's"), path.join(base, 'a"b'), path.join(base, 'a$b'), path.join(base, 'a`b'), path.join(base, 'a\nb'), path.join(base, 'a\\b')]) {
+  for (const bad of [
+    path.join(base, "it's"),
+    path.join(base, 'a"b'),
+    path.join(base, 'a$b'),
+    path.join(base, 'a`b'),
+    path.join(base, 'a\nb'),
+    path.join(base, 'a\\b'),
+  ]) {
     assert.throws(() => installCredHelper(bad), UnsafePathError, bad);
     assert.throws(() => credHelperScript(bad), UnsafePathError, bad);
     assert.throws(() => writeCredential(bad, 'kube', 'pim-a', {}, meta()), UnsafePathError, bad);
@@ -225,7 +296,10 @@ test('names, kinds and roles are checked before anything is written', () => {
   }
   assert.throws(() => writeCredential(dir, 'kube', 'pim-a', {}, meta({ role: 'ops admin\n' })), UnsafePathError);
   assert.throws(() => writeCredential(dir, 'ssh' as 'kube', 'pim-a', {}, meta()), UnsafePathError);
-  assert.throws(() => writeCredential(dir, 'kube', 'pim-a', {}, meta({ activationEnd: new Date(Number.NaN) })), RangeError);
+  assert.throws(
+    () => writeCredential(dir, 'kube', 'pim-a', {}, meta({ activationEnd: new Date(Number.NaN) })),
+    RangeError,
+  );
   assert.equal(fs.existsSync(dir), false, 'no folder was created for a refused call');
 });
 
@@ -238,7 +312,11 @@ test('a symlink planted at a credential path is replaced, never written through'
   writeCredential(dir, 'kube', 'pim-a', { fresh: true }, meta());
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n');
   for (const ext of ['json', 'meta']) assert.ok(fs.lstatSync(path.join(dir, 'kube', `pim-a.${ext}`)).isFile(), ext);
-  assert.equal(fs.existsSync(path.join(dir, 'kube', 'pim-a.ended')), false, 'the planted tombstone link was removed (the link, not its target)');
+  assert.equal(
+    fs.existsSync(path.join(dir, 'kube', 'pim-a.ended')),
+    false,
+    'the planted tombstone link was removed (the link, not its target)',
+  );
 
   fs.symlinkSync(victim, path.join(dir, 'kube', 'pim-b.ended'));
   endCredential(dir, 'kube', 'pim-b', 'over');
@@ -264,7 +342,10 @@ test('a symlink planted at the temporary file name is not followed: the write fa
   fs.symlinkSync(victim, tmpName);
   const m = mock.method(crypto, 'randomBytes', () => Buffer.from(fixed));
   try {
-    assert.throws(() => writeCredential(dir, 'kube', 'pim-a', { fresh: true }, meta()), (e: NodeJS.ErrnoException) => e.code === 'EEXIST');
+    assert.throws(
+      () => writeCredential(dir, 'kube', 'pim-a', { fresh: true }, meta()),
+      (e: NodeJS.ErrnoException) => e.code === 'EEXIST',
+    );
   } finally {
     m.mock.restore();
   }
@@ -283,8 +364,20 @@ test('listCredentials reports each name with its deadlines and role, or as ended
   writeCredential(dir, 'aws', 'pim-z', {}, { role: 'ops-admin', activationEnd: end, credentialExpires: exp });
   fs.writeFileSync(path.join(dir, 'kube', 'notes.txt'), 'not ours');
   assert.deepEqual(listCredentials(dir, 'kube'), [
-    { name: 'pim-a', activationEnd: new Date('2030-01-01T10:00:00Z'), credentialExpires: exp, role: 'ops-admin', ended: false },
-    { name: 'pim-b', activationEnd: new Date('2030-01-01T10:00:00Z'), credentialExpires: exp, role: 'dev', ended: false },
+    {
+      name: 'pim-a',
+      activationEnd: new Date('2030-01-01T10:00:00Z'),
+      credentialExpires: exp,
+      role: 'ops-admin',
+      ended: false,
+    },
+    {
+      name: 'pim-b',
+      activationEnd: new Date('2030-01-01T10:00:00Z'),
+      credentialExpires: exp,
+      role: 'dev',
+      ended: false,
+    },
     { name: 'pim-c', activationEnd: null, credentialExpires: null, role: null, ended: true },
   ]);
   removeCredential(dir, 'kube', 'pim-a');

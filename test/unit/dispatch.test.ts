@@ -2,12 +2,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AgentStateSchema } from '../../shared/api';
-import { createDispatch } from '../../electron/core/api/dispatch';
+import { createDispatch } from '../../agent/api/dispatch';
 import { newAgent } from '../helpers/agent';
 
 test('an unknown method is refused with a code, not an exception', async () => {
   const d = createDispatch(newAgent());
-  assert.deepEqual(await d('deleteEverything', {}), { ok: false, error: { code: 'unknown-method', message: 'unknown method "deleteEverything"' } });
+  assert.deepEqual(await d('deleteEverything', {}), {
+    ok: false,
+    error: { code: 'unknown-method', message: 'unknown method "deleteEverything"' },
+  });
   const proto = await d('__proto__', {});
   assert.equal(proto.ok, false);
 });

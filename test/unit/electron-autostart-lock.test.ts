@@ -22,7 +22,11 @@ test('the autostart entry starts the tray app at login with its arguments quoted
 test('the autostart folder follows XDG_CONFIG_HOME, else ~/.config', () => {
   assert.equal(autostartDir({}, '/home/alice'), '/home/alice/.config/autostart');
   assert.equal(autostartDir({ XDG_CONFIG_HOME: '/cfg' }, '/home/alice'), '/cfg/autostart');
-  assert.equal(autostartDir({ XDG_CONFIG_HOME: 'relative' }, '/home/alice'), '/home/alice/.config/autostart', 'a relative XDG path is ignored, as the spec says');
+  assert.equal(
+    autostartDir({ XDG_CONFIG_HOME: 'relative' }, '/home/alice'),
+    '/home/alice/.config/autostart',
+    'a relative XDG path is ignored, as the spec says',
+  );
 });
 
 test('on lock: only live activations of roles whose policy says onLock: deactivate, each role once', () => {
@@ -36,5 +40,8 @@ test('on lock: only live activations of roles whose policy says onLock: deactiva
   ];
   assert.deepEqual(rolesToEndOnLock(acts, onLock), ['db-admin', 'prod-admin']);
   assert.deepEqual(rolesToEndOnLock([{ role: 'db-admin', state: 'deactivated' }], onLock), []);
-  assert.deepEqual(rolesToEndOnLock(acts, () => undefined), []);
+  assert.deepEqual(
+    rolesToEndOnLock(acts, () => undefined),
+    [],
+  );
 });

@@ -4,11 +4,26 @@ import { test } from 'node:test';
 import { deepLinkFragment, deepLinkInArgv, parseDeepLink } from '../../electron/main/deep-links';
 
 test('activate and approve links are understood', () => {
-  assert.deepEqual(parseDeepLink('pim-agent://activate?role=gpu-admin&duration=90m'), { ok: true, link: { kind: 'activate', role: 'gpu-admin', duration: 5400 } });
-  assert.deepEqual(parseDeepLink('pim-agent://activate?role=readonly'), { ok: true, link: { kind: 'activate', role: 'readonly', duration: null } });
-  assert.deepEqual(parseDeepLink('pim-agent://activate/?role=readonly&duration=1h30m'), { ok: true, link: { kind: 'activate', role: 'readonly', duration: 5400 } });
-  assert.deepEqual(parseDeepLink('pim-agent://activate?role=readonly&duration=3600'), { ok: true, link: { kind: 'activate', role: 'readonly', duration: 3600 } });
-  assert.deepEqual(parseDeepLink('pim-agent://approve?id=act_0123-AB'), { ok: true, link: { kind: 'approve', id: 'act_0123-AB' } });
+  assert.deepEqual(parseDeepLink('pim-agent://activate?role=gpu-admin&duration=90m'), {
+    ok: true,
+    link: { kind: 'activate', role: 'gpu-admin', duration: 5400 },
+  });
+  assert.deepEqual(parseDeepLink('pim-agent://activate?role=readonly'), {
+    ok: true,
+    link: { kind: 'activate', role: 'readonly', duration: null },
+  });
+  assert.deepEqual(parseDeepLink('pim-agent://activate/?role=readonly&duration=1h30m'), {
+    ok: true,
+    link: { kind: 'activate', role: 'readonly', duration: 5400 },
+  });
+  assert.deepEqual(parseDeepLink('pim-agent://activate?role=readonly&duration=3600'), {
+    ok: true,
+    link: { kind: 'activate', role: 'readonly', duration: 3600 },
+  });
+  assert.deepEqual(parseDeepLink('pim-agent://approve?id=act_0123-AB'), {
+    ok: true,
+    link: { kind: 'approve', id: 'act_0123-AB' },
+  });
 });
 
 test('anything unknown or malformed is refused with a reason', () => {
@@ -39,9 +54,15 @@ test('anything unknown or malformed is refused with a reason', () => {
 });
 
 test('a link arrives in argv (second instance) and becomes a prefill fragment, never an action', () => {
-  assert.equal(deepLinkInArgv(['/opt/PIM Agent/pim-agent', '--flag', 'pim-agent://approve?id=a1']), 'pim-agent://approve?id=a1');
+  assert.equal(
+    deepLinkInArgv(['/opt/PIM Agent/pim-agent', '--flag', 'pim-agent://approve?id=a1']),
+    'pim-agent://approve?id=a1',
+  );
   assert.equal(deepLinkInArgv(['/opt/pim', 'https://x']), null);
-  assert.equal(deepLinkFragment({ kind: 'activate', role: 'gpu-admin', duration: 5400 }), '#activate=gpu-admin&duration=5400');
+  assert.equal(
+    deepLinkFragment({ kind: 'activate', role: 'gpu-admin', duration: 5400 }),
+    '#activate=gpu-admin&duration=5400',
+  );
   assert.equal(deepLinkFragment({ kind: 'activate', role: 'gpu-admin', duration: null }), '#activate=gpu-admin');
   assert.equal(deepLinkFragment({ kind: 'approve', id: 'a1' }), '#approve=a1');
 });

@@ -7,13 +7,31 @@ import { desktopNoticesToShow, KEEP_GONE, noticeFragment, type NoticeInput } fro
 
 const NOW = '2026-12-01T10:00:00.000Z';
 
-function act(id: string, role: string, state: ActivationView['state'], over: Partial<ActivationView> = {}): ActivationView {
+function act(
+  id: string,
+  role: string,
+  state: ActivationView['state'],
+  over: Partial<ActivationView> = {},
+): ActivationView {
   return {
     id,
     user: 'alice@acme.example',
     role,
     state,
-    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd', role, duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: NOW, extends: null },
+    request: {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: 'd',
+      role,
+      duration: 3600,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: NOW,
+      extends: null,
+    },
     requestSha256: 'x',
     createdAt: NOW,
     startsAt: null,
@@ -27,7 +45,23 @@ function act(id: string, role: string, state: ActivationView['state'], over: Par
 }
 
 function state(over: Partial<AgentState> = {}): AgentState {
-  return { now: NOW, server: 'http://localhost:1', user: { email: 'alice@acme.example', groups: [] }, connection: 'online', lastAttemptAt: null, lastError: null, policy: null, roles: [], otherRoles: 0, enrolled: true, enrolment: null, activations: [], notices: [], credentials: [], ...over };
+  return {
+    now: NOW,
+    server: 'http://localhost:1',
+    user: { email: 'alice@acme.example', groups: [] },
+    connection: 'online',
+    lastAttemptAt: null,
+    lastError: null,
+    policy: null,
+    roles: [],
+    otherRoles: 0,
+    enrolled: true,
+    enrolment: null,
+    activations: [],
+    notices: [],
+    credentials: [],
+    ...over,
+  };
 }
 
 function run(inputs: NoticeInput[]): string[][] {
@@ -43,10 +77,16 @@ const none = { approvals: [], auditFailingSince: null };
 
 test('approved, denied with its reason, T-10 and T-2 with Extend, ended: each once', () => {
   const pending = act('a1', 'admin', 'pending-approval', { approvalsNeeded: 1 });
-  const approved = act('a1', 'admin', 'active', { approvalsNeeded: 1, approvals: [{ approver: 'bob', decision: 'approve', reason: null, at: NOW }] });
+  const approved = act('a1', 'admin', 'active', {
+    approvalsNeeded: 1,
+    approvals: [{ approver: 'bob', decision: 'approve', reason: null, at: NOW }],
+  });
   const t10 = { key: 'a1:10', activation: 'a1', role: 'admin', expiresAt: NOW, threshold: 10, minutesLeft: 10 };
   const t2 = { ...t10, key: 'a1:2', threshold: 2, minutesLeft: 2 };
-  const denied = act('b1', 'prod', 'denied', { approvalsNeeded: 1, approvals: [{ approver: 'bob', decision: 'deny', reason: 'no ticket', at: NOW }] });
+  const denied = act('b1', 'prod', 'denied', {
+    approvalsNeeded: 1,
+    approvals: [{ approver: 'bob', decision: 'deny', reason: 'no ticket', at: NOW }],
+  });
   const out = run([
     { state: state({ activations: [pending] }), ...none },
     { state: state({ activations: [approved] }), ...none },
@@ -73,26 +113,49 @@ test('a request waiting for me, a refused policy update, audit sync failing over
   const req = act('c1', 'admin', 'pending-approval', { user: 'carol@acme.example' });
   const out = run([
     { state: state(), approvals: [req], auditFailingSince: '2026-12-01T09:30:00.000Z' },
-    { state: state({ connection: 'rejected', lastError: 'roles.json signature invalid' }), approvals: [req], auditFailingSince: '2026-12-01T08:59:00.000Z' },
-    { state: state({ connection: 'rejected', lastError: 'roles.json signature invalid' }), approvals: [req], auditFailingSince: '2026-12-01T08:59:00.000Z' },
+    {
+      state: state({ connection: 'rejected', lastError: 'roles.json signature invalid' }),
+      approvals: [req],
+      auditFailingSince: '2026-12-01T08:59:00.000Z',
+    },
+    {
+      state: state({ connection: 'rejected', lastError: 'roles.json signature invalid' }),
+      approvals: [req],
+      auditFailingSince: '2026-12-01T08:59:00.000Z',
+    },
   ]);
   assert.deepEqual(out, [
     ['approvals|carol@acme.example asks for admin|Waiting for your approval.'],
-    ['roles|A policy update was refused|roles.json signature invalid', 'audit|The audit log is not reaching the control plane|It has failed for over an hour; records are kept on this computer.'],
+    [
+      'roles|A policy update was refused|roles.json signature invalid',
+      'audit|The audit log is not reaching the control plane|It has failed for over an hour; records are kept on this computer.',
+    ],
     [],
   ]);
 });
 
 test('after a start, what happened before is remembered without popping up; what needs me still shows', () => {
-  const input = { state: state({ activations: [act('x', 'r', 'expired'), act('y', 'r', 'denied')], notices: [{ key: 'z:2', activation: 'z', role: 'q', expiresAt: NOW, threshold: 2, minutesLeft: 2 }] }), ...none };
+  const input = {
+    state: state({
+      activations: [act('x', 'r', 'expired'), act('y', 'r', 'denied')],
+      notices: [{ key: 'z:2', activation: 'z', role: 'q', expiresAt: NOW, threshold: 2, minutesLeft: 2 }],
+    }),
+    ...none,
+  };
   const r = desktopNoticesToShow(input, new Set(), { prime: true });
-  assert.deepEqual(r.show.map((n) => n.key), ['expiry:z:2']);
+  assert.deepEqual(
+    r.show.map((n) => n.key),
+    ['expiry:z:2'],
+  );
   assert.deepEqual(desktopNoticesToShow(input, r.seen).show, []);
   assert.deepEqual(desktopNoticesToShow({ state: null, ...none }, r.seen), { show: [], seen: r.seen });
 });
 
 test('titles show what they say; clicks open the view they are about', () => {
-  const [n] = desktopNoticesToShow({ state: state({ activations: [act('d', 'x\u202Eevil\n\u0007name', 'denied')] }), ...none }, new Set()).show;
+  const [n] = desktopNoticesToShow(
+    { state: state({ activations: [act('d', 'x\u202Eevil\n\u0007name', 'denied')] }), ...none },
+    new Set(),
+  ).show;
   assert.equal(n!.title, 'x evil name was denied');
   assert.equal(n!.body, 'No reason was given.');
   assert.equal(noticeFragment({ view: 'extend', role: 'gpu-admin' }), '#view=extend&role=gpu-admin');

@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { bindingFailureMessage, chooseBinding, electronBindingDir, type RuntimeInfo } from '../../electron/core/store/native-binding';
+import {
+  bindingFailureMessage,
+  chooseBinding,
+  electronBindingDir,
+  type RuntimeInfo,
+} from '../../agent/store/native-binding';
 
 const ROOT = '/opt/pim-agent';
 const node: RuntimeInfo = { modules: '115', node: '20.20.2', platform: 'linux', arch: 'x64' };
@@ -16,12 +21,18 @@ test('Node (the CLI, pim agent) loads better-sqlite3 own build', () => {
 test('Electron from a checkout loads the Electron-ABI build of its own ABI, platform and arch', () => {
   const c = chooseBinding(electron, ROOT);
   assert.equal(c.kind, 'electron');
-  assert.equal(c.kind === 'electron' && c.path, path.join(ROOT, 'native', 'electron-abi140-linux-x64', 'better_sqlite3.node'));
+  assert.equal(
+    c.kind === 'electron' && c.path,
+    path.join(ROOT, 'native', 'electron-abi140-linux-x64', 'better_sqlite3.node'),
+  );
   assert.equal(c.runtime, 'Electron 45.4.1 (ABI 140)');
   // another Electron (another ABI) never picks this build up
   const other = chooseBinding({ ...electron, modules: '139' }, ROOT);
   assert.notEqual(other.kind === 'electron' && other.path, c.kind === 'electron' && c.path);
-  assert.equal(electronBindingDir(ROOT, { ...electron, arch: 'arm64' }), path.join(ROOT, 'native', 'electron-abi140-linux-arm64'));
+  assert.equal(
+    electronBindingDir(ROOT, { ...electron, arch: 'arm64' }),
+    path.join(ROOT, 'native', 'electron-abi140-linux-arm64'),
+  );
 });
 
 test('a packaged app (inside app.asar) loads node_modules, which electron-builder rebuilt for Electron', () => {
@@ -42,7 +53,10 @@ test('a missing Electron build: runtime, module and the one command that fixes i
   const msg = bindingFailureMessage(choice, ROOT, err);
   assert.match(msg, /under Electron 45\.4\.1 \(ABI 140\)/);
   assert.match(msg, /better-sqlite3/);
-  assert.match(msg, /there is no Electron build at \/opt\/pim-agent\/native\/electron-abi140-linux-x64\/better_sqlite3\.node/);
+  assert.match(
+    msg,
+    /there is no Electron build at \/opt\/pim-agent\/native\/electron-abi140-linux-x64\/better_sqlite3\.node/,
+  );
   assert.match(msg, /Fix: npm run electron:native$/);
   assert.doesNotMatch(msg, /\n|    at /);
 });

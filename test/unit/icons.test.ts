@@ -81,13 +81,21 @@ function parseIco(rel: string): { declared: number; actual: number; format: 'png
 
 test('every tray state has its PNGs (16, 32 @2x), macOS template images and a multi-size .ico', () => {
   for (const state of STATES) {
-    for (const [suffix, size] of [['', 16], ['@2x', 32], ['Template', 16], ['Template@2x', 32]] as const) {
+    for (const [suffix, size] of [
+      ['', 16],
+      ['@2x', 32],
+      ['Template', 16],
+      ['Template@2x', 32],
+    ] as const) {
       const h = png(`icons/tray-${state}${suffix}.png`);
       assert.deepEqual([h.width, h.height], [size, size], `tray-${state}${suffix}.png`);
       assert.equal(h.colourType, 6, `tray-${state}${suffix}.png is RGBA`);
     }
     const ico = parseIco(`icons/tray-${state}.ico`);
-    assert.deepEqual(ico.map((e) => e.declared), [16, 20, 24, 32, 40, 48, 64]);
+    assert.deepEqual(
+      ico.map((e) => e.declared),
+      [16, 20, 24, 32, 40, 48, 64],
+    );
     for (const e of ico) assert.equal(e.actual, e.declared);
   }
 });
@@ -96,9 +104,13 @@ test('every tray state has its PNGs (16, 32 @2x), macOS template images and a mu
 function decodeRgba(rel: string): { size: number; px: Buffer } {
   const buf = fs.readFileSync(at(rel));
   const h = ihdr(buf, rel);
-  assert.deepEqual([buf.readUInt8(24), h.colourType, buf.readUInt8(28)], [8, 6, 0], `${rel}: 8-bit RGBA, not interlaced`);
+  assert.deepEqual(
+    [buf.readUInt8(24), h.colourType, buf.readUInt8(28)],
+    [8, 6, 0],
+    `${rel}: 8-bit RGBA, not interlaced`,
+  );
   const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
+  for (let at = 8; at < buf.length;) {
     const len = buf.readUInt32BE(at);
     if (buf.toString('latin1', at + 4, at + 8) === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + len));
     at += 12 + len;
@@ -138,7 +150,11 @@ test('the states look different, templates are black with alpha only, colour ico
       for (let i = 0; i < px.length; i += 4) {
         if (px[i + 3] === 0) continue;
         opaque++;
-        assert.deepEqual([px[i], px[i + 1], px[i + 2]], [0, 0, 0], `tray-${state}${suffix}.png: black wherever it is not transparent`);
+        assert.deepEqual(
+          [px[i], px[i + 1], px[i + 2]],
+          [0, 0, 0],
+          `tray-${state}${suffix}.png: black wherever it is not transparent`,
+        );
       }
       assert.ok(opaque > 0 && opaque < px.length / 4, `tray-${state}${suffix}.png has a shape`);
     }
@@ -147,7 +163,8 @@ test('the states look different, templates are black with alpha only, colour ico
   const dominant = (state: string, channel: 0 | 1 | 2) => {
     const { px } = decodeRgba(`icons/tray-${state}@2x.png`);
     let n = 0;
-    for (let i = 0; i < px.length; i += 4) if (px[i + 3]! > 200 && px[i + channel]! > 120 && [0, 1, 2].every((c) => c === channel || px[i + c]! < 90)) n++;
+    for (let i = 0; i < px.length; i += 4)
+      if (px[i + 3]! > 200 && px[i + channel]! > 120 && [0, 1, 2].every((c) => c === channel || px[i + c]! < 90)) n++;
     return n;
   };
   assert.ok(dominant('active', 1) > 20, 'a green badge on active');
@@ -161,7 +178,7 @@ function icnsTypes(rel: string): Record<string, number> {
   assert.equal(icns.toString('latin1', 0, 4), 'icns');
   assert.equal(icns.readUInt32BE(4), icns.length);
   const types: Record<string, number> = {};
-  for (let pos = 8; pos < icns.length; ) {
+  for (let pos = 8; pos < icns.length;) {
     const type = icns.toString('latin1', pos, pos + 4);
     const len = icns.readUInt32BE(pos + 4);
     assert.ok(len > 8 && pos + len <= icns.length, `${type}: length inside the file`);
@@ -172,24 +189,58 @@ function icnsTypes(rel: string): Record<string, number> {
 }
 
 test('the app icon: 256/512/1024 PNGs, an .ico up to 256 and an .icns with the sizes macOS asks for', () => {
-  for (const size of [256, 512, 1024]) assert.deepEqual(Object.values(png(`app/${size}x${size}.png`)).slice(0, 2), [size, size]);
+  for (const size of [256, 512, 1024])
+    assert.deepEqual(Object.values(png(`app/${size}x${size}.png`)).slice(0, 2), [size, size]);
   const ico = parseIco('app/icon.ico');
-  assert.deepEqual(ico.map((e) => [e.declared, e.format]), [[16, 'bmp'], [24, 'bmp'], [32, 'bmp'], [48, 'bmp'], [64, 'bmp'], [128, 'png'], [256, 'png']]);
+  assert.deepEqual(
+    ico.map((e) => [e.declared, e.format]),
+    [
+      [16, 'bmp'],
+      [24, 'bmp'],
+      [32, 'bmp'],
+      [48, 'bmp'],
+      [64, 'bmp'],
+      [128, 'png'],
+      [256, 'png'],
+    ],
+  );
   for (const e of ico) assert.equal(e.actual, e.declared);
 
   const types = icnsTypes('app/icon.icns');
-  assert.deepEqual(types, { icp4: 16, icp5: 32, ic11: 32, icp6: 64, ic12: 64, ic07: 128, ic08: 256, ic13: 256, ic09: 512, ic14: 512, ic10: 1024 });
+  assert.deepEqual(types, {
+    icp4: 16,
+    icp5: 32,
+    ic11: 32,
+    icp6: 64,
+    ic12: 64,
+    ic07: 128,
+    ic08: 256,
+    ic13: 256,
+    ic09: 512,
+    ic14: 512,
+    ic10: 1024,
+  });
 });
 
 test('`npm run icons` regenerates the committed files from build/icons/source.svg', (t) => {
   if (!requireProgram(t, 'chromium', 'the icons are rendered in headless Chromium')) return;
   const out = tmpDir('pim-icons-');
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'icons.mjs'), '--out', out], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'icons.mjs'), '--out', out], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   const files = (dir: string) => fs.readdirSync(path.join(out, dir)).sort();
-  assert.deepEqual(files('icons'), fs.readdirSync(path.join(BUILD, 'icons')).filter((f) => f.startsWith('tray-')).sort());
+  assert.deepEqual(
+    files('icons'),
+    fs
+      .readdirSync(path.join(BUILD, 'icons'))
+      .filter((f) => f.startsWith('tray-'))
+      .sort(),
+  );
   assert.deepEqual(files('app'), fs.readdirSync(path.join(BUILD, 'app')).sort());
-  const stale = (f: string) => `${f} is not what the script makes from source.svg: run npm run icons and commit the result`;
+  const stale = (f: string) =>
+    `${f} is not what the script makes from source.svg: run npm run icons and commit the result`;
   let identical = 0;
   for (const dir of ['icons', 'app']) {
     for (const f of files(dir)) {
@@ -206,10 +257,15 @@ test('`npm run icons` regenerates the committed files from build/icons/source.sv
         assert.equal(a.size, b.size, stale(f));
         let diff = 0;
         for (let i = 0; i < a.px.length; i++) diff += Math.abs(a.px[i]! - b.px[i]!);
-        assert.ok(diff / a.px.length < 2, `${stale(f)} (mean difference ${(diff / a.px.length).toFixed(2)} per channel)`);
+        assert.ok(
+          diff / a.px.length < 2,
+          `${stale(f)} (mean difference ${(diff / a.px.length).toFixed(2)} per channel)`,
+        );
       } else assert.deepEqual(icnsTypes(made), icnsTypes(`${dir}/${f}`), stale(f));
     }
   }
   // on the machine that made the committed files the output is byte for byte the same
-  process.stderr.write(`icons: ${identical} of ${files('icons').length + files('app').length} files byte-identical after regeneration\n`);
+  process.stderr.write(
+    `icons: ${identical} of ${files('icons').length + files('app').length} files byte-identical after regeneration\n`,
+  );
 });

@@ -27,7 +27,11 @@ test('a call from the app renderer on a contract channel reaches dispatch with i
   assert.equal(calls.length, 1);
   assert.equal(calls[0]!.method, 'checkRole');
   assert.equal(calls[0]!.input, input, 'the very same input object is passed on');
-  assert.deepEqual(input, { role: 'ai-cluster-admin', duration: 3600, nested: { list: [1, 2] } }, 'and it is not modified');
+  assert.deepEqual(
+    input,
+    { role: 'ai-cluster-admin', duration: 3600, nested: { list: [1, 2] } },
+    'and it is not modified',
+  );
 });
 
 test('the renderer URL may carry a fragment or query and still be trusted', async () => {
@@ -39,7 +43,14 @@ test('the renderer URL may carry a fragment or query and still be trusted', asyn
 
 test('an unknown channel is refused without reaching dispatch', async () => {
   const { router, calls } = setup();
-  for (const channel of ['pim:deleteEverything', 'pim:', 'pim:constructor', 'pim:__proto__', 'getState', 'other:getState']) {
+  for (const channel of [
+    'pim:deleteEverything',
+    'pim:',
+    'pim:constructor',
+    'pim:__proto__',
+    'getState',
+    'other:getState',
+  ]) {
     const r = await router.handle(channel, fromApp, {});
     assert.equal(r.ok, false, channel);
     assert.equal(!r.ok && r.error.code, 'unknown-method', channel);
@@ -49,7 +60,14 @@ test('an unknown channel is refused without reaching dispatch', async () => {
 
 test('a sender frame from another origin or page is refused as forbidden-sender', async () => {
   const { router, calls } = setup();
-  for (const url of ['https://evil.example/index.html', 'app://pim/other.html', 'app://pim.evil/index.html', 'file:///tmp/index.html', 'about:blank', '']) {
+  for (const url of [
+    'https://evil.example/index.html',
+    'app://pim/other.html',
+    'app://pim.evil/index.html',
+    'file:///tmp/index.html',
+    'about:blank',
+    '',
+  ]) {
     const r = await router.handle('pim:getState', { senderFrame: { url } }, {});
     assert.deepEqual(r.ok ? null : r.error.code, 'forbidden-sender', url);
   }
@@ -86,6 +104,9 @@ test('isTrustedSender compares the exact renderer document, ignoring only query 
   assert.equal(isTrustedSender('app://pim/index.html?a#b', 'app://pim/index.html'), true);
   assert.equal(isTrustedSender('app://pim/index.htm', 'app://pim/index.html'), false);
   assert.equal(isTrustedSender('app://pim:80/index.html', 'app://pim/index.html'), false);
-  assert.equal(isTrustedSender('file:///opt/pim/dist/renderer/index.html', 'file:///opt/pim/dist/renderer/index.html'), true);
+  assert.equal(
+    isTrustedSender('file:///opt/pim/dist/renderer/index.html', 'file:///opt/pim/dist/renderer/index.html'),
+    true,
+  );
   assert.equal(isTrustedSender('file:///opt/pim/dist/renderer/index.html', 'app://pim/index.html'), false);
 });

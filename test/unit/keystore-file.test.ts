@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import util from 'node:util';
-import { FileKeystore, KeystoreError, createDeviceKey, loadDeviceKey, openKeystore } from '../../electron/core/keystore';
+import { FileKeystore, KeystoreError, createDeviceKey, loadDeviceKey, openKeystore } from '../../agent/keystore';
 
 const POSIX = process.platform !== 'win32';
 
@@ -45,80 +45,135 @@ test('a secret written to the file keystore reads back byte for byte, and a miss
   assert.deepEqual(fs.readdirSync(path.join(home, 'keystore')), ['session'], 'no temporary file is left behind');
 });
 
-test('the keystore folder is 0700 and every secret file 0600, under umask 022 and under umask 000', { skip: !POSIX && 'POSIX modes' }, async () => {
-  for (const mask of [0o022, 0o000]) {
+test(
+  'the keystore folder is 0700 and every secret file 0600, under umask 022 and under umask 000',
+  { skip: !POSIX && 'POSIX modes' },
+  async () => {
+    for (const mask of [0o022, 0o000]) {
+      const home = tmpHome();
+      await withUmask(mask, async () => {
+        const ks = new FileKeystore(home);
+        await ks.set('device-key', Buffer.from('one'));
+        await ks.set('session', Buffer.from('two'));
+        await ks.set('session', Buffer.from('three')); // a replaced file is 0600 too
+      });
+      const dir = path.join(home, 'keystore');
+      assert.equal(fs.statSync(dir).mode & 0o777, 0o700, `folder, umask ${mask.toString(8)}`);
+      for (const f of fs.readdirSync(dir))
+        assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}, umask ${mask.toString(8)}`);
+    }
+  },
+);
+
+test(
+  'a keystore folder someone opened up to 0755 is closed back to 0700 before use',
+  { skip: !POSIX && 'POSIX modes' },
+  async () => {
     const home = tmpHome();
-    await withUmask(mask, async () => {
-      const ks = new FileKeystore(home);
-      await ks.set('device-key', Buffer.from('one'));
-      await ks.set('session', Buffer.from('two'));
-      await ks.set('session', Buffer.from('three')); // a replaced file is 0600 too
-    });
-    const dir = path.join(home, 'keystore');
-    assert.equal(fs.statSync(dir).mode & 0o777, 0o700, `folder, umask ${mask.toString(8)}`);
-    for (const f of fs.readdirSync(dir)) assert.equal(fs.statSync(path.join(dir, f)).mode & 0o777, 0o600, `${f}, umask ${mask.toString(8)}`);
-  }
-});
+    fs.mkdirSync(path.join(home, 'keystore'), { recursive: true });
+    fs.chmodSync(path.join(home, 'keystore'), 0o755);
+    await new FileKeystore(home).set('session', Buffer.from('x'));
+    assert.equal(fs.statSync(path.join(home, 'keystore')).mode & 0o777, 0o700);
+  },
+);
 
-test('a keystore folder someone opened up to 0755 is closed back to 0700 before use', { skip: !POSIX && 'POSIX modes' }, async () => {
-  const home = tmpHome();
-  fs.mkdirSync(path.join(home, 'keystore'), { recursive: true });
-  fs.chmodSync(path.join(home, 'keystore'), 0o755);
-  await new FileKeystore(home).set('session', Buffer.from('x'));
-  assert.equal(fs.statSync(path.join(home, 'keystore')).mode & 0o777, 0o700);
-});
+test(
+  'a symlink planted at a secret path is never followed: set, get and delete refuse and its target stays unchanged',
+  { skip: !POSIX && 'symlinks need privileges on Windows' },
+  async () => {
+    const home = tmpHome();
+    const ks = new FileKeystore(home);
+    await ks.set('other', Buffer.from('unrelated')); // creates the folder
+    const victim = path.join(path.dirname(home), 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    const link = path.join(home, 'keystore', 'device-key');
+    fs.symlinkSync(victim, link);
 
-test('a symlink planted at a secret path is never followed: set, get and delete refuse and its target stays unchanged', { skip: !POSIX && 'symlinks need privileges on Windows' }, async () => {
-  const home = tmpHome();
-  const ks = new FileKeystore(home);
-  await ks.set('other', Buffer.from('unrelated')); // creates the folder
-  const victim = path.join(path.dirname(home), 'victim.txt');
-  fs.writeFileSync(victim, 'precious\n');
-  const link = path.join(home, 'keystore', 'device-key');
-  fs.symlinkSync(victim, link);
+    const refused = isKeystoreError('unsafe', /refusing to follow a symlink: .*device-key/);
+    await assert.rejects(ks.set('device-key', Buffer.from('attacker-chosen')), refused);
+    await assert.rejects(ks.get('device-key'), refused);
+    await assert.rejects(ks.delete('device-key'), refused);
+    await assert.rejects(createDeviceKey(ks, { replace: true }), refused);
+    assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', "the symlink's target is unchanged");
+    assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the symlink is left for a person to inspect');
 
-  const refused = isKeystoreError('unsafe', /refusing to follow a symlink: .*device-key/);
-  await assert.rejects(ks.set('device-key', Buffer.from('attacker-chosen')), refused);
-  await assert.rejects(ks.get('device-key'), refused);
-  await assert.rejects(ks.delete('device-key'), refused);
-  await assert.rejects(createDeviceKey(ks, { replace: true }), refused);
-  assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n', "the symlink's target is unchanged");
-  assert.ok(fs.lstatSync(link).isSymbolicLink(), 'the symlink is left for a person to inspect');
+    // a dangling symlink must not make the keystore create its target either
+    const nowhere = path.join(path.dirname(home), 'created-through-link');
+    fs.symlinkSync(nowhere, path.join(home, 'keystore', 'session'));
+    await assert.rejects(
+      ks.set('session', Buffer.from('x')),
+      isKeystoreError('unsafe', /refusing to follow a symlink: .*session/),
+    );
+    assert.equal(fs.existsSync(nowhere), false);
+    assert.deepEqual(
+      fs.readdirSync(path.join(home, 'keystore')).sort(),
+      ['device-key', 'other', 'session'],
+      'no temporary file is left behind',
+    );
+  },
+);
 
-  // a dangling symlink must not make the keystore create its target either
-  const nowhere = path.join(path.dirname(home), 'created-through-link');
-  fs.symlinkSync(nowhere, path.join(home, 'keystore', 'session'));
-  await assert.rejects(ks.set('session', Buffer.from('x')), isKeystoreError('unsafe', /refusing to follow a symlink: .*session/));
-  assert.equal(fs.existsSync(nowhere), false);
-  assert.deepEqual(fs.readdirSync(path.join(home, 'keystore')).sort(), ['device-key', 'other', 'session'], 'no temporary file is left behind');
-});
+test(
+  'a secret path that is a directory, or a secret file others can read, is refused',
+  { skip: !POSIX && 'POSIX modes' },
+  async () => {
+    const home = tmpHome();
+    const ks = new FileKeystore(home);
+    await ks.set('session', Buffer.from('x'));
+    fs.mkdirSync(path.join(home, 'keystore', 'device-key'));
+    await assert.rejects(
+      ks.set('device-key', Buffer.from('x')),
+      isKeystoreError('unsafe', /is a directory, not a regular file/),
+    );
+    fs.chmodSync(path.join(home, 'keystore', 'session'), 0o644);
+    await assert.rejects(
+      ks.get('session'),
+      isKeystoreError('unsafe', /readable or writable by other users \(mode 644\); run chmod 600/),
+    );
+  },
+);
 
-test('a secret path that is a directory, or a secret file others can read, is refused', { skip: !POSIX && 'POSIX modes' }, async () => {
-  const home = tmpHome();
-  const ks = new FileKeystore(home);
-  await ks.set('session', Buffer.from('x'));
-  fs.mkdirSync(path.join(home, 'keystore', 'device-key'));
-  await assert.rejects(ks.set('device-key', Buffer.from('x')), isKeystoreError('unsafe', /is a directory, not a regular file/));
-  fs.chmodSync(path.join(home, 'keystore', 'session'), 0o644);
-  await assert.rejects(ks.get('session'), isKeystoreError('unsafe', /readable or writable by other users \(mode 644\); run chmod 600/));
-});
-
-test('a keystore folder that is a symlink is refused', { skip: !POSIX && 'symlinks need privileges on Windows' }, async () => {
-  const home = tmpHome();
-  const elsewhere = path.join(path.dirname(home), 'elsewhere');
-  fs.mkdirSync(elsewhere, { mode: 0o700 });
-  fs.mkdirSync(home);
-  fs.symlinkSync(elsewhere, path.join(home, 'keystore'));
-  await assert.rejects(new FileKeystore(home).set('session', Buffer.from('x')), isKeystoreError('unsafe', /is a symlink, not a folder/));
-  assert.deepEqual(fs.readdirSync(elsewhere), []);
-});
+test(
+  'a keystore folder that is a symlink is refused',
+  { skip: !POSIX && 'symlinks need privileges on Windows' },
+  async () => {
+    const home = tmpHome();
+    const elsewhere = path.join(path.dirname(home), 'elsewhere');
+    fs.mkdirSync(elsewhere, { mode: 0o700 });
+    fs.mkdirSync(home);
+    fs.symlinkSync(elsewhere, path.join(home, 'keystore'));
+    await assert.rejects(
+      new FileKeystore(home).set('session', Buffer.from('x')),
+      isKeystoreError('unsafe', /is a symlink, not a folder/),
+    );
+    assert.deepEqual(fs.readdirSync(elsewhere), []);
+  },
+);
 
 test('secret names outside ^[a-z0-9][a-z0-9._-]{0,63}$ are refused before anything touches the disk', async () => {
   const home = tmpHome();
   const ks = new FileKeystore(home);
-  const bad = ['', 'Device-Key', '../device-key', '..', '.hidden', '-dash', '_under', 'a/b', 'a\\b', 'a b', 'clé', 'a\0b', 'x'.repeat(65)];
+  const bad = [
+    '',
+    'Device-Key',
+    '../device-key',
+    '..',
+    '.hidden',
+    '-dash',
+    '_under',
+    'a/b',
+    'a\\b',
+    'a b',
+    'clé',
+    'a\0b',
+    'x'.repeat(65),
+  ];
   for (const name of bad) {
-    await assert.rejects(ks.set(name, Buffer.from('x')), isKeystoreError('invalid-name', /invalid secret name/), JSON.stringify(name));
+    await assert.rejects(
+      ks.set(name, Buffer.from('x')),
+      isKeystoreError('invalid-name', /invalid secret name/),
+      JSON.stringify(name),
+    );
     await assert.rejects(ks.get(name), isKeystoreError('invalid-name'), JSON.stringify(name));
     await assert.rejects(ks.delete(name), isKeystoreError('invalid-name'), JSON.stringify(name));
   }
@@ -150,23 +205,31 @@ test('openKeystore picks the file keystore only for PIM_KEYSTORE=file, the OS ke
   assert.equal(openKeystore(home, { PIM_KEYSTORE: 'os' }).kind, 'os-keychain');
   assert.match(openKeystore(home, {}).description, /^OS keychain/);
   for (const value of ['keychain', 'FILE', 'files', ' file']) {
-    assert.throws(() => openKeystore(home, { PIM_KEYSTORE: value }), isKeystoreError('unavailable', /is not a keystore: use PIM_KEYSTORE=os .* or PIM_KEYSTORE=file/), value);
+    assert.throws(
+      () => openKeystore(home, { PIM_KEYSTORE: value }),
+      isKeystoreError('unavailable', /is not a keystore: use PIM_KEYSTORE=os .* or PIM_KEYSTORE=file/),
+      value,
+    );
   }
 });
 
 test('two agent homes get distinct OS keychain accounts, and the same home always the same one', () => {
   const home = tmpHome();
   fs.mkdirSync(home, { recursive: true });
-  const a = openKeystore(home, {}) as import('../../electron/core/keystore').OsKeychain;
-  const again = openKeystore(path.join(home, '..', 'home'), {}) as import('../../electron/core/keystore').OsKeychain;
-  const b = openKeystore(tmpHome(), {}) as import('../../electron/core/keystore').OsKeychain;
+  const a = openKeystore(home, {}) as import('../../agent/keystore').OsKeychain;
+  const again = openKeystore(path.join(home, '..', 'home'), {}) as import('../../agent/keystore').OsKeychain;
+  const b = openKeystore(tmpHome(), {}) as import('../../agent/keystore').OsKeychain;
   assert.match(a.account('device-key'), /^device-key@[0-9a-f]{16}$/);
   assert.equal(again.account('device-key'), a.account('device-key'));
   assert.notEqual(b.account('device-key'), a.account('device-key'));
   if (POSIX) {
     const link = path.join(path.dirname(home), 'link-to-home');
     fs.symlinkSync(home, link);
-    assert.equal((openKeystore(link, {}) as typeof a).account('device-key'), a.account('device-key'), 'a symlink to the home is the same home');
+    assert.equal(
+      (openKeystore(link, {}) as typeof a).account('device-key'),
+      a.account('device-key'),
+      'a symlink to the home is the same home',
+    );
   }
 });
 
@@ -192,7 +255,10 @@ test('a device key created in the file keystore loads back with the same public 
 test('createDeviceKey refuses to overwrite an existing device key unless asked to replace it', async () => {
   const ks = new FileKeystore(tmpHome());
   const first = await createDeviceKey(ks);
-  await assert.rejects(createDeviceKey(ks), isKeystoreError('exists', /already has a device key .*refusing to replace it/));
+  await assert.rejects(
+    createDeviceKey(ks),
+    isKeystoreError('exists', /already has a device key .*refusing to replace it/),
+  );
   await assert.rejects(createDeviceKey(ks, { replace: false }), isKeystoreError('exists'));
   assert.equal((await loadDeviceKey(ks))!.thumbprint, first.thumbprint, 'the refused call changed nothing');
   const second = await createDeviceKey(ks, { replace: true });
@@ -208,9 +274,23 @@ test('the private key bytes never appear in any error message', { skip: !POSIX &
   const der = fs.readFileSync(file);
   const d = key.privateKey.export({ format: 'jwk' }).d!;
   const seed = Buffer.from(d, 'base64url');
-  const forms = [d, ...[der, seed].flatMap((b) => [b.toString('hex'), b.toString('base64'), b.toString('base64url'), b.toString('latin1')])];
+  const forms = [
+    d,
+    ...[der, seed].flatMap((b) => [
+      b.toString('hex'),
+      b.toString('base64'),
+      b.toString('base64url'),
+      b.toString('latin1'),
+    ]),
+  ];
   const errors: unknown[] = [];
-  const collect = async (p: Promise<unknown>) => errors.push(await p.then(() => assert.fail('expected a failure'), (e: unknown) => e));
+  const collect = async (p: Promise<unknown>) =>
+    errors.push(
+      await p.then(
+        () => assert.fail('expected a failure'),
+        (e: unknown) => e,
+      ),
+    );
 
   await collect(createDeviceKey(ks)); // exists
   fs.chmodSync(file, 0o644);
@@ -231,8 +311,14 @@ test('the private key bytes never appear in any error message', { skip: !POSIX &
   const codes = errors.map((e) => (e as KeystoreError).code);
   assert.deepEqual(codes, ['exists', 'unsafe', 'corrupt', 'corrupt', 'corrupt', 'unsafe', 'failed']);
   for (const err of errors) {
-    const text = [String(err), (err as Error).stack ?? '', util.inspect(err, { depth: 5 }), JSON.stringify(err)].join('\n');
-    for (const form of forms) assert.ok(!text.includes(form), `an error message contains the private key: ${(err as Error).message}`);
+    const text = [String(err), (err as Error).stack ?? '', util.inspect(err, { depth: 5 }), JSON.stringify(err)].join(
+      '\n',
+    );
+    for (const form of forms)
+      assert.ok(!text.includes(form), `an error message contains the private key: ${(err as Error).message}`);
   }
-  assert.ok(!util.inspect(key, { depth: 5 }).includes(d) && !JSON.stringify(key).includes(d), 'printing a DeviceKey does not print its private half');
+  assert.ok(
+    !util.inspect(key, { depth: 5 }).includes(d) && !JSON.stringify(key).includes(d),
+    'printing a DeviceKey does not print its private half',
+  );
 });

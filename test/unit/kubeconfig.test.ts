@@ -4,21 +4,45 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { UnsafePathError } from '../../electron/core/credentials/fs-safe';
-import { EXEC_API_VERSION, KubeconfigError, SKELETON, addKubeEntries, isEmptySkeleton, kubeconfigPath, listPimEntries, removeKubeEntries, type KubeEntry } from '../../electron/core/credentials/kubeconfig';
+import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import {
+  EXEC_API_VERSION,
+  KubeconfigError,
+  SKELETON,
+  addKubeEntries,
+  isEmptySkeleton,
+  kubeconfigPath,
+  listPimEntries,
+  removeKubeEntries,
+  type KubeEntry,
+} from '../../agent/credentials/kubeconfig';
 
 const HELPER = '/home/alice/.local/share/pim/creds/bin/pim-cred';
 
 function entry(cluster: string, role: string, over: Partial<KubeEntry> = {}): KubeEntry {
   const name = `pim-${cluster}-${role}`;
-  return { name, cluster, role, server: `https://${cluster}.k8s.example:6443`, certificateAuthorityData: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=', command: HELPER, args: ['kube', name], ...over };
+  return {
+    name,
+    cluster,
+    role,
+    server: `https://${cluster}.k8s.example:6443`,
+    certificateAuthorityData: 'LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=',
+    command: HELPER,
+    args: ['kube', name],
+    ...over,
+  };
 }
 
 const PROD = entry('prod', 'ops-admin');
 const DEV = entry('dev', 'reader');
 const all = () => true;
 
-type Kc = { clusters?: { name: string; cluster: Record<string, unknown> }[] | null; contexts?: { name: string; context: Record<string, unknown> }[] | null; users?: { name: string; user: Record<string, unknown> }[] | null; 'current-context'?: string | null };
+type Kc = {
+  clusters?: { name: string; cluster: Record<string, unknown> }[] | null;
+  contexts?: { name: string; context: Record<string, unknown> }[] | null;
+  users?: { name: string; user: Record<string, unknown> }[] | null;
+  'current-context'?: string | null;
+};
 const data = (text: string) => parse(text) as Kc;
 const names = (list: { name: string }[] | null | undefined) => (list ?? []).map((x) => x.name);
 
@@ -162,11 +186,18 @@ for (const [label, original] of REALISTIC) {
     assert.deepEqual(listPimEntries(added), ['pim-dev-reader', 'pim-prod-ops-admin']);
     const before = data(original);
     const after = data(added);
-    for (const key of ['clusters', 'contexts', 'users'] as const) assert.deepEqual(names(after[key]), [...names(before[key]), PROD.name, DEV.name], key);
+    for (const key of ['clusters', 'contexts', 'users'] as const)
+      assert.deepEqual(names(after[key]), [...names(before[key]), PROD.name, DEV.name], key);
     assert.equal(after['current-context'], before['current-context'], 'current-context untouched');
     assert.equal(removeKubeEntries(added, all), original);
     // one at a time, in the other order, too
-    assert.equal(removeKubeEntries(removeKubeEntries(added, (n) => n === DEV.name), (n) => n === PROD.name), original);
+    assert.equal(
+      removeKubeEntries(
+        removeKubeEntries(added, (n) => n === DEV.name),
+        (n) => n === PROD.name,
+      ),
+      original,
+    );
   });
 
   test(`${label}: switching current-context to ours and back gives back the original bytes`, () => {
@@ -199,7 +230,12 @@ test('unusual but valid layouts round-trip too: document markers, BOM, anchors, 
 test('our items are inserted after the last item, in the style of the sequence they join', () => {
   const kubectl = addKubeEntries(KUBECTL_WRITTEN, [PROD]);
   // kubectl style: '- ' at the key's column, nested lists not indented
-  assert.ok(kubectl.includes(`  name: staging\n- name: pim-prod-ops-admin\n  cluster:\n    server: https://prod.k8s.example:6443\n`), kubectl);
+  assert.ok(
+    kubectl.includes(
+      `  name: staging\n- name: pim-prod-ops-admin\n  cluster:\n    server: https://prod.k8s.example:6443\n`,
+    ),
+    kubectl,
+  );
   assert.ok(kubectl.includes(`      args:\n      - kube\n      - pim-prod-ops-admin\n`), kubectl);
   // the added text is the original with whole lines inserted: every original line is there, in order
   assert.ok(isSubsequence(KUBECTL_WRITTEN.split('\n'), kubectl.split('\n')));
@@ -207,15 +243,25 @@ test('our items are inserted after the last item, in the style of the sequence t
   // hand-written style: '  - ' under the key, nested lists indented too; the blank line and the
   // comments after the sequence stay where they were
   const hand = addKubeEntries(HAND_WRITTEN, [PROD]);
-  assert.ok(hand.includes(`    cluster: { server: 'https://legacy.example.com' }\n  - name: pim-prod-ops-admin\n    cluster:\n`), hand);
+  assert.ok(
+    hand.includes(
+      `    cluster: { server: 'https://legacy.example.com' }\n  - name: pim-prod-ops-admin\n    cluster:\n`,
+    ),
+    hand,
+  );
   assert.ok(hand.includes(`        args:\n          - kube\n          - pim-prod-ops-admin\n`), hand);
   assert.ok(hand.includes(`      token: "s3cr3t" # rotated monthly\n  - name: pim-prod-ops-admin\n`), hand);
-  assert.ok(hand.endsWith(`\n\ncurrent-context: 'prod-eu'\n# trailing note: do not sort this file`), 'no line break added at the end');
+  assert.ok(
+    hand.endsWith(`\n\ncurrent-context: 'prod-eu'\n# trailing note: do not sort this file`),
+    'no line break added at the end',
+  );
 });
 
 test('our user entry runs pim-cred as a v1 exec plugin, never interactively; the context ties cluster and user', () => {
   const kc = data(addKubeEntries(null, [PROD]));
-  assert.deepEqual(kc.clusters, [{ name: PROD.name, cluster: { server: PROD.server, 'certificate-authority-data': PROD.certificateAuthorityData } }]);
+  assert.deepEqual(kc.clusters, [
+    { name: PROD.name, cluster: { server: PROD.server, 'certificate-authority-data': PROD.certificateAuthorityData } },
+  ]);
   assert.deepEqual(kc.contexts, [{ name: PROD.name, context: { cluster: PROD.name, user: PROD.name } }]);
   const exec = (kc.users![0]!.user as { exec: Record<string, unknown> }).exec;
   assert.equal(kc.users![0]!.name, PROD.name);
@@ -243,9 +289,13 @@ test('adding an entry that is already there replaces it in place, leaving everyt
   assert.equal(removeKubeEntries(twice, all), HAND_WRITTEN);
 });
 
-test('only our entries are removed: the user\'s own pim-… entries and other names stay', () => {
+test("only our entries are removed: the user's own pim-… entries and other names stay", () => {
   const added = addKubeEntries(HAND_WRITTEN, [PROD, DEV]);
-  assert.deepEqual(listPimEntries(added), [DEV.name, PROD.name], 'pim-legacy is not ours: its user has no pim-cred exec');
+  assert.deepEqual(
+    listPimEntries(added),
+    [DEV.name, PROD.name],
+    'pim-legacy is not ours: its user has no pim-cred exec',
+  );
   const seen: string[] = [];
   const onlyProd = removeKubeEntries(added, (n) => {
     seen.push(n);
@@ -259,7 +309,11 @@ test('only our entries are removed: the user\'s own pim-… entries and other na
 
 test('a same-named entry that is not ours is never overwritten', () => {
   const legacy = entry('x', 'y', { name: 'pim-legacy', args: ['kube', 'pim-legacy'] });
-  assert.throws(() => addKubeEntries(HAND_WRITTEN, [legacy]), (e: Error) => e instanceof KubeconfigError && /already a cluster named pim-legacy that PIM Agent did not write/.test(e.message));
+  assert.throws(
+    () => addKubeEntries(HAND_WRITTEN, [legacy]),
+    (e: Error) =>
+      e instanceof KubeconfigError && /already a cluster named pim-legacy that PIM Agent did not write/.test(e.message),
+  );
   // only a cluster of that name (no user of ours with it): still not ours
   const clusterOnly = `apiVersion: v1\nclusters:\n- cluster:\n    server: https://x\n  name: ${PROD.name}\ncontexts: null\nusers: null\n`;
   assert.throws(() => addKubeEntries(clusterOnly, [PROD]), /already a cluster named pim-prod-ops-admin/);
@@ -290,7 +344,11 @@ test('names with newlines or control characters, and helpers that are not pim-cr
     ['control character in an argument', { args: ['kube', 'a\u0000'] }],
   ];
   for (const [what, over] of bad) {
-    assert.throws(() => addKubeEntries(KUBECTL_WRITTEN, [{ ...PROD, ...over }]), (e: Error) => e instanceof UnsafePathError || e instanceof KubeconfigError, what);
+    assert.throws(
+      () => addKubeEntries(KUBECTL_WRITTEN, [{ ...PROD, ...over }]),
+      (e: Error) => e instanceof UnsafePathError || e instanceof KubeconfigError,
+      what,
+    );
   }
   assert.throws(() => addKubeEntries(null, [PROD, PROD]), /listed twice/);
   assert.throws(() => addKubeEntries(null, [PROD], { currentContext: 'kind-kind' }), /not one of the entries/);
@@ -304,7 +362,10 @@ test('empty lists in any spelling come back exactly: null, ~, [], bare key', () 
     assert.equal(removeKubeEntries(added, all), original, JSON.stringify(empty));
   }
   const added = addKubeEntries(KUBECTL_FRESH, [PROD]);
-  assert.ok(added.includes('contexts: # PIM Agent: was null\n- name: pim-prod-ops-admin\n'), 'the empty value is kept in a marker comment while our entries are there');
+  assert.ok(
+    added.includes('contexts: # PIM Agent: was null\n- name: pim-prod-ops-admin\n'),
+    'the empty value is kept in a marker comment while our entries are there',
+  );
 });
 
 test('a missing key is added at the end, marked, and goes away with our last entry', () => {
@@ -321,11 +382,22 @@ test('fallback: a flow sequence with items is rewritten as a block sequence; onl
   const kc = data(added);
   assert.deepEqual(names(kc.clusters), ['c', PROD.name]);
   assert.deepEqual(kc.clusters![0], { name: 'c', cluster: { server: 'https://c' } }, 'their item keeps its data');
-  assert.ok(added.startsWith('apiVersion: v1\nkind: Config # managed elsewhere\nclusters:\n- name: c\n  cluster:\n    server: https://c\n- name: pim-prod-ops-admin\n'), added);
-  assert.ok(added.includes('\nusers:\n- name: me\n  user: {token: t}\n- name: pim-prod-ops-admin\n'), 'other keys untouched');
+  assert.ok(
+    added.startsWith(
+      'apiVersion: v1\nkind: Config # managed elsewhere\nclusters:\n- name: c\n  cluster:\n    server: https://c\n- name: pim-prod-ops-admin\n',
+    ),
+    added,
+  );
+  assert.ok(
+    added.includes('\nusers:\n- name: me\n  user: {token: t}\n- name: pim-prod-ops-admin\n'),
+    'other keys untouched',
+  );
   const removed = removeKubeEntries(added, all);
   assert.deepEqual(data(removed), data(original), 'same data as before');
-  assert.equal(removed, 'apiVersion: v1\nkind: Config # managed elsewhere\nclusters:\n- name: c\n  cluster:\n    server: https://c\ncontexts: []\nusers:\n- name: me\n  user: {token: t}\n');
+  assert.equal(
+    removed,
+    'apiVersion: v1\nkind: Config # managed elsewhere\nclusters:\n- name: c\n  cluster:\n    server: https://c\ncontexts: []\nusers:\n- name: me\n  user: {token: t}\n',
+  );
 });
 
 test('no file yet: a marked skeleton that is recognisably empty again once our entries are gone', () => {
@@ -336,22 +408,39 @@ test('no file yet: a marked skeleton that is recognisably empty again once our e
     const kc = data(created);
     assert.equal(kc['current-context'], DEV.name);
     assert.deepEqual(names(kc.users), [PROD.name, DEV.name]);
-    const emptied = removeKubeEntries(removeKubeEntries(created, (n) => n === PROD.name), all);
+    const emptied = removeKubeEntries(
+      removeKubeEntries(created, (n) => n === PROD.name),
+      all,
+    );
     assert.equal(emptied, SKELETON);
     assert.ok(isEmptySkeleton(emptied));
   }
   assert.ok(isEmptySkeleton(SKELETON.replace(/\n/g, '\r\n')));
   for (const [label, text] of REALISTIC) assert.equal(isEmptySkeleton(text), false, label);
   // a skeleton someone added to is not empty
-  assert.equal(isEmptySkeleton(addKubeEntries(SKELETON, [PROD]).replace(/- name: pim-prod-ops-admin\n {2}user:[^]*$/, '- name: me\n  user: {token: x}\n')), false);
+  assert.equal(
+    isEmptySkeleton(
+      addKubeEntries(SKELETON, [PROD]).replace(
+        /- name: pim-prod-ops-admin\n {2}user:[^]*$/,
+        '- name: me\n  user: {token: x}\n',
+      ),
+    ),
+    false,
+  );
   assert.equal(isEmptySkeleton(`${SKELETON}# mine\n`), false);
 });
 
 test('a file with nothing but comments gets the kubeconfig keys after its comments', () => {
   const original = '# empty for now\n';
   const added = addKubeEntries(original, [PROD]);
-  assert.ok(added.startsWith('# empty for now\napiVersion: v1\nkind: Config\nclusters:\n- name: pim-prod-ops-admin\n'), added);
-  assert.equal(removeKubeEntries(added, all), '# empty for now\napiVersion: v1\nkind: Config\nclusters:\ncontexts:\nusers:\n');
+  assert.ok(
+    added.startsWith('# empty for now\napiVersion: v1\nkind: Config\nclusters:\n- name: pim-prod-ops-admin\n'),
+    added,
+  );
+  assert.equal(
+    removeKubeEntries(added, all),
+    '# empty for now\napiVersion: v1\nkind: Config\nclusters:\ncontexts:\nusers:\n',
+  );
 });
 
 test('current-context: set only on request, the previous one recorded in our context and restored on removal', () => {
@@ -395,7 +484,10 @@ test('current-context: one of ours replacing another of ours; the user switching
   const userSwitched = first.replace('current-context: pim-prod-ops-admin', 'current-context: staging');
   assert.equal(data(removeKubeEntries(userSwitched, all))['current-context'], 'staging');
   // the user pointed current-context at ours themselves (no record): left as they set it
-  const userChose = addKubeEntries(KUBECTL_WRITTEN, [PROD]).replace('current-context: kind-kind', 'current-context: pim-prod-ops-admin');
+  const userChose = addKubeEntries(KUBECTL_WRITTEN, [PROD]).replace(
+    'current-context: kind-kind',
+    'current-context: pim-prod-ops-admin',
+  );
   assert.equal(data(removeKubeEntries(userChose, all))['current-context'], PROD.name);
 });
 

@@ -7,16 +7,50 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from '../helpers/repo';
 
-type Find = (env: NodeJS.ProcessEnv, execPath: string, platform: NodeJS.Platform, exists: (f: string) => boolean) => string | null;
-const load = async (): Promise<Find> => ((await import(pathToFileURL(path.join(ROOT, 'scripts', 'npm-node-gyp.mjs')).href)) as { npmNodeGyp: Find }).npmNodeGyp;
+type Find = (
+  env: NodeJS.ProcessEnv,
+  execPath: string,
+  platform: NodeJS.Platform,
+  exists: (f: string) => boolean,
+) => string | null;
+const load = async (): Promise<Find> =>
+  ((await import(pathToFileURL(path.join(ROOT, 'scripts', 'npm-node-gyp.mjs')).href)) as { npmNodeGyp: Find })
+    .npmNodeGyp;
 
 test("npm's node-gyp: from npm's script environment, else next to this Node (Unix and Windows), else none", async () => {
   const find = await load();
   const only = (file: string) => (f: string) => f === file;
-  assert.equal(find({ npm_config_node_gyp: '/opt/npm/node-gyp/bin/node-gyp.js' }, '/usr/bin/node', 'linux', only('/opt/npm/node-gyp/bin/node-gyp.js')), '/opt/npm/node-gyp/bin/node-gyp.js');
-  assert.equal(find({}, '/usr/local/bin/node', 'linux', only('/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')), '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
-  assert.equal(find({}, 'C:\\Program Files\\nodejs\\node.exe', 'win32', only('C:\\Program Files\\nodejs\\node_modules\\npm\\node_modules\\node-gyp\\bin\\node-gyp.js')), 'C:\\Program Files\\nodejs\\node_modules\\npm\\node_modules\\node-gyp\\bin\\node-gyp.js');
-  assert.equal(find({ npm_config_node_gyp: '/gone.js' }, '/usr/bin/node', 'linux', () => false), null);
+  assert.equal(
+    find(
+      { npm_config_node_gyp: '/opt/npm/node-gyp/bin/node-gyp.js' },
+      '/usr/bin/node',
+      'linux',
+      only('/opt/npm/node-gyp/bin/node-gyp.js'),
+    ),
+    '/opt/npm/node-gyp/bin/node-gyp.js',
+  );
+  assert.equal(
+    find(
+      {},
+      '/usr/local/bin/node',
+      'linux',
+      only('/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+    ),
+    '/usr/local/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js',
+  );
+  assert.equal(
+    find(
+      {},
+      'C:\\Program Files\\nodejs\\node.exe',
+      'win32',
+      only('C:\\Program Files\\nodejs\\node_modules\\npm\\node_modules\\node-gyp\\bin\\node-gyp.js'),
+    ),
+    'C:\\Program Files\\nodejs\\node_modules\\npm\\node_modules\\node-gyp\\bin\\node-gyp.js',
+  );
+  assert.equal(
+    find({ npm_config_node_gyp: '/gone.js' }, '/usr/bin/node', 'linux', () => false),
+    null,
+  );
 });
 
 test("on this machine it finds npm's node-gyp, and the script never calls npx", async () => {

@@ -88,7 +88,11 @@ test('defaults are filled in and optional grant fields are left out, not undefin
   assert.deepEqual(reader.grants, { kubernetes: [], aws: [], ssh: [] });
   const admin = roles.roles[0]!;
   assert.equal(admin.activation.defaultDuration, 3600);
-  assert.deepEqual(admin.activation.approval, { approvers: { groups: ['ml-leads'], users: ['bob@acme.example'] }, count: 1, selfApproval: false });
+  assert.deepEqual(admin.activation.approval, {
+    approvers: { groups: ['ml-leads'], users: ['bob@acme.example'] },
+    count: 1,
+    selfApproval: false,
+  });
   assert.deepEqual(Object.keys(admin.grants.aws[0]!), ['roleArn']);
   assert.deepEqual(roles.clusters, [{ name: 'gpu-train', server: 'https://k8s.example:6443' }]);
   assert.equal(roles.schema, 'pim-roles/v1');
@@ -102,14 +106,27 @@ test('compiling the same policy twice gives byte-identical canonical JSON', () =
 });
 
 test('subjectFromMember carries groups and assignments and lower-cases the e-mail', () => {
-  const s = subjectFromMember({ schema: 'pim-member/v1', email: 'Carol@Contractor.Example', groups: ['g'], assignments: [{ role: 'reader', until: null }] });
-  assert.deepEqual(s, { email: 'carol@contractor.example', groups: ['g'], assignments: [{ role: 'reader', until: null }] });
+  const s = subjectFromMember({
+    schema: 'pim-member/v1',
+    email: 'Carol@Contractor.Example',
+    groups: ['g'],
+    assignments: [{ role: 'reader', until: null }],
+  });
+  assert.deepEqual(s, {
+    email: 'carol@contractor.example',
+    groups: ['g'],
+    assignments: [{ role: 'reader', until: null }],
+  });
 });
 
 test('subjectForEmail finds a user case-insensitively and gives strangers nothing', () => {
   const compiled = compilePolicy(parse(POLICY));
   assert.deepEqual(subjectForEmail(compiled, ' ALICE@acme.example ').groups, ['ml-platform', 'data-eng']);
-  assert.deepEqual(subjectForEmail(compiled, 'mallory@evil.example'), { email: 'mallory@evil.example', groups: [], assignments: [] });
+  assert.deepEqual(subjectForEmail(compiled, 'mallory@evil.example'), {
+    email: 'mallory@evil.example',
+    groups: [],
+    assignments: [],
+  });
 });
 
 test('in the example policy alice is eligible for at least three roles and not for at least one', () => {
@@ -121,12 +138,18 @@ test('in the example policy alice is eligible for at least three roles and not f
   assert.ok(otherCount >= 1);
   assert.ok(relevant.some((d) => d.role === 'ai-cluster-admin'));
   const carol = compiled.members.find((m) => m.email === 'carol@contractor.example')!;
-  assert.deepEqual(carol.assignments.map((a) => a.role), ['contractor-gpu-debug']);
+  assert.deepEqual(
+    carol.assignments.map((a) => a.role),
+    ['contractor-gpu-debug'],
+  );
   assert.equal(carol.assignments[0]!.until, '2027-03-31T23:59:59.999Z');
 });
 
 test('canonicalJson sorts keys, keeps arrays in order and refuses what JSON cannot hold', () => {
-  assert.equal(canonicalJson({ b: 1, a: [3, 1, { d: null, c: 'x' }], u: undefined }), '{"a":[3,1,{"c":"x","d":null}],"b":1}');
+  assert.equal(
+    canonicalJson({ b: 1, a: [3, 1, { d: null, c: 'x' }], u: undefined }),
+    '{"a":[3,1,{"c":"x","d":null}],"b":1}',
+  );
   assert.equal(canonicalJson(1e21), '1e+21');
   assert.throws(() => canonicalJson(undefined), /no JSON representation/);
   assert.throws(() => canonicalJson({ f: () => 1 }), /function/);

@@ -25,10 +25,13 @@ test('parseDuration refuses zero', () => {
 
 test('parseDuration refuses negatives, fractions, garbage and wrong unit order with a hint', () => {
   for (const bad of ['-1h', '1.5h', '2x', '', 'h', '2', ' 2h', '2h ', '2H', '1m1h', '1h1h', '2 h', 'PT2H', '1e3s']) {
-    assert.throws(() => parseDuration(bad), (e: Error) => {
-      assert.match(e.message, /is not a duration \(use 30m, 2h, 1d\)/, `message for ${JSON.stringify(bad)}`);
-      return true;
-    });
+    assert.throws(
+      () => parseDuration(bad),
+      (e: Error) => {
+        assert.match(e.message, /is not a duration \(use 30m, 2h, 1d\)/, `message for ${JSON.stringify(bad)}`);
+        return true;
+      },
+    );
   }
 });
 

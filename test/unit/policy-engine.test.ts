@@ -315,11 +315,24 @@ const ROLES = {
 };
 
 test('decideAll decides the roles that name the subject, in policy order, and only counts the rest', () => {
-  const subject: Subject = { ...alice, assignments: [{ role: 'c-direct', until: null }, { role: 'gone', until: null }] };
+  const subject: Subject = {
+    ...alice,
+    assignments: [
+      { role: 'c-direct', until: null },
+      { role: 'gone', until: null },
+    ],
+  };
   const { relevant, otherCount } = decideAll(subject, indexRoles(ROLES), NOW);
-  assert.deepEqual(relevant.map((d) => d.role), ['a-platform', 'c-direct', 'd-data', 'e-expired']);
+  assert.deepEqual(
+    relevant.map((d) => d.role),
+    ['a-platform', 'c-direct', 'd-data', 'e-expired'],
+  );
   assert.equal(otherCount, 1);
-  assert.deepEqual(codes(relevant[3]!), ['eligibility-expired'], 'blocked roles that name the subject are still relevant');
+  assert.deepEqual(
+    codes(relevant[3]!),
+    ['eligibility-expired'],
+    'blocked roles that name the subject are still relevant',
+  );
 });
 
 test('decideAll with all decides every role', () => {
@@ -332,7 +345,10 @@ test('decideAll with all decides every role', () => {
 test('decideAll passes the options through: only, ask, mode, policy expiry and active counts', () => {
   const index = indexRoles(ROLES);
   const one = decideAll(alice, index, NOW, { all: true, only: 'a-platform', ask: { duration: 99_999 } });
-  assert.deepEqual(one.relevant.map((d) => [d.role, codes(d)]), [['a-platform', ['duration-exceeds-max']]]);
+  assert.deepEqual(
+    one.relevant.map((d) => [d.role, codes(d)]),
+    [['a-platform', ['duration-exceeds-max']]],
+  );
   assert.deepEqual(decideAll(alice, index, NOW, { only: 'b-leads' }).relevant, []);
   assert.deepEqual(decideAll(alice, index, NOW, { only: 'no-such-role' }).relevant, []);
   const req = decideAll(alice, index, NOW, { mode: 'request', only: 'a-platform' });
@@ -340,8 +356,12 @@ test('decideAll passes the options through: only, ask, mode, policy expiry and a
   const expired = decideAll(alice, index, NOW, { policyExpires: NOW });
   assert.ok(expired.relevant.every((d) => d.reasons[0]!.code === 'policy-expired' && !d.allowed));
   const limitedIndex = indexRoles([role({ name: 'x', activation: { maxActive: 1 } })]);
-  assert.deepEqual(codes(decideAll(alice, limitedIndex, NOW, { activeCounts: new Map([['x', 1]]) }).relevant[0]!), ['max-active-reached']);
-  assert.deepEqual(codes(decideAll(alice, limitedIndex, NOW, { activeCounts: { x: 1 } }).relevant[0]!), ['max-active-reached']);
+  assert.deepEqual(codes(decideAll(alice, limitedIndex, NOW, { activeCounts: new Map([['x', 1]]) }).relevant[0]!), [
+    'max-active-reached',
+  ]);
+  assert.deepEqual(codes(decideAll(alice, limitedIndex, NOW, { activeCounts: { x: 1 } }).relevant[0]!), [
+    'max-active-reached',
+  ]);
 });
 
 test('indexRoles maps names and groups to roles', () => {
@@ -359,7 +379,10 @@ test('decideAll over 5,000 roles decides the 50 that name the user and only coun
       eligible: { groups: [i % 100 === 0 ? 'ml-platform' : `team-${i % 250}`] },
       activation: {
         ticket: { required: true, pattern: '^INC-[0-9]+$' },
-        windows: i % 200 === 0 ? [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00', tz: 'Europe/Berlin' }] : [],
+        windows:
+          i % 200 === 0
+            ? [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '08:00', to: '18:00', tz: 'Europe/Berlin' }]
+            : [],
       },
     }),
   );

@@ -100,7 +100,10 @@ test('America/New_York: business hours follow the March change, a week apart', (
 
 test('America/New_York: the gap and the repeated hour follow the same rules', () => {
   // Sun 2026-03-08: 02:00 EST (07:00Z) -> 03:00 EDT; 02:15 does not exist.
-  assert.equal(next(win(['sun'], '02:15', '04:00', 'America/New_York'), '2026-03-07T12:00:00Z'), '2026-03-08T07:00:00.000Z');
+  assert.equal(
+    next(win(['sun'], '02:15', '04:00', 'America/New_York'), '2026-03-07T12:00:00Z'),
+    '2026-03-08T07:00:00.000Z',
+  );
   // Sun 2026-11-01: 02:00 EDT (06:00Z) -> 01:00 EST; 01:30 happens at 05:30Z and 06:30Z.
   const w = win(['sun'], '01:30', '03:00', 'America/New_York');
   assert.equal(next(w, '2026-10-31T12:00:00Z'), '2026-11-01T05:30:00.000Z');
@@ -134,8 +137,11 @@ test('describeNext names the weekday, the local time and the zone', () => {
 });
 
 test('zone tables give exactly the answers Intl gives, across a DST change, without calling Intl', async () => {
-  const { buildZoneTable, useZoneTables, isInWindow, nextOpening, describeNext } = await import('../../shared/policy/windows');
-  const win = (tz: string): TimeWindow[] => [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sun'], from: '01:30', to: '03:30', tz }];
+  const { buildZoneTable, useZoneTables, isInWindow, nextOpening, describeNext } =
+    await import('../../shared/policy/windows');
+  const win = (tz: string): TimeWindow[] => [
+    { days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sun'], from: '01:30', to: '03:30', tz },
+  ];
   const from = Date.UTC(2026, 9, 28);
   const to = Date.UTC(2026, 10, 20);
   const samples: number[] = [];

@@ -90,7 +90,8 @@ test('a missing required field points at its parent key', () => {
 });
 
 test('duplicate role names are refused at the second definition', () => {
-  const text = policy() + '\n  - name: ai-cluster-admin\n    eligible: { groups: [x] }\n    activation: { maxDuration: 1h }\n';
+  const text =
+    policy() + '\n  - name: ai-cluster-admin\n    eligible: { groups: [x] }\n    activation: { maxDuration: 1h }\n';
   const e = only(errorsOf(text), 'roles[1].name');
   assert.equal(e.line, 7);
   assert.match(e.message, /duplicate role name "ai-cluster-admin" \(first defined at roles\[0\]\)/);
@@ -115,7 +116,10 @@ test('a bad duration names the field, the line and the accepted forms', () => {
 });
 
 test('a bare number is not a duration', () => {
-  assert.match(only(errorsOf(policy('maxDuration: 3600')), 'roles[0].activation.maxDuration').message, /3600 is not a duration/);
+  assert.match(
+    only(errorsOf(policy('maxDuration: 3600')), 'roles[0].activation.maxDuration').message,
+    /3600 is not a duration/,
+  );
 });
 
 test('a default duration longer than the maximum is refused', () => {
@@ -125,12 +129,21 @@ test('a default duration longer than the maximum is refused', () => {
 });
 
 test('a ticket pattern that does not compile as a unicode regex is refused', () => {
-  const e = only(errorsOf(policy("maxDuration: 2h\nticket: { required: true, pattern: '^INC-[0-9+$' }")), 'roles[0].activation.ticket.pattern');
+  const e = only(
+    errorsOf(policy("maxDuration: 2h\nticket: { required: true, pattern: '^INC-[0-9+$' }")),
+    'roles[0].activation.ticket.pattern',
+  );
   assert.equal(e.line, 6);
   assert.match(e.message, /not a valid regular expression/);
   // \q is valid without the u flag and invalid with it: the engine uses u, so the schema must too.
   assert.doesNotThrow(() => new RegExp('\\q'));
-  assert.equal(only(errorsOf(policy("maxDuration: 2h\nticket: { required: true, pattern: '\\q' }")), 'roles[0].activation.ticket.pattern').line, 6);
+  assert.equal(
+    only(
+      errorsOf(policy("maxDuration: 2h\nticket: { required: true, pattern: '\\q' }")),
+      'roles[0].activation.ticket.pattern',
+    ).line,
+    6,
+  );
 });
 
 test('an unknown time zone is refused', () => {
@@ -173,10 +186,14 @@ test('a role that nobody is eligible for is refused', () => {
 });
 
 test('dates are read as the end of that UTC day, instants need a zone, impossible dates are refused', () => {
-  const ok = parsePolicyYaml('roles:\n  - name: a\n    eligible: { groups: [x], until: 2027-06-30 }\n    activation: { maxDuration: 1h }\n');
+  const ok = parsePolicyYaml(
+    'roles:\n  - name: a\n    eligible: { groups: [x], until: 2027-06-30 }\n    activation: { maxDuration: 1h }\n',
+  );
   assert.ok(ok.ok);
   assert.equal(ok.policy.roles[0]!.eligible.until, '2027-06-30T23:59:59.999Z');
-  const inst = parsePolicyYaml("roles:\n  - name: a\n    eligible: { groups: [x], until: '2027-06-30T18:00:00+02:00' }\n    activation: { maxDuration: 1h }\n");
+  const inst = parsePolicyYaml(
+    "roles:\n  - name: a\n    eligible: { groups: [x], until: '2027-06-30T18:00:00+02:00' }\n    activation: { maxDuration: 1h }\n",
+  );
   assert.ok(inst.ok);
   assert.equal(inst.policy.roles[0]!.eligible.until, '2027-06-30T16:00:00.000Z');
   for (const bad of ['2027-02-30', '2027-06-30T18:00:00', 'next year']) {
@@ -189,7 +206,10 @@ test('e-mail addresses are lower-cased and invalid ones refused', () => {
   const ok = parsePolicyYaml(policy() + '\nusers:\n  - { email: Alice@Acme.Example, groups: [g] }\n');
   assert.ok(ok.ok);
   assert.equal(ok.policy.users[0]!.email, 'alice@acme.example');
-  assert.match(only(errorsOf(policy() + '\nusers:\n  - { email: alice }\n'), 'users[0].email').message, /not an e-mail address/);
+  assert.match(
+    only(errorsOf(policy() + '\nusers:\n  - { email: alice }\n'), 'users[0].email').message,
+    /not an e-mail address/,
+  );
 });
 
 test('input larger than maxBytes is refused before parsing', () => {
@@ -220,7 +240,12 @@ test('a document that is not a mapping is refused', () => {
 
 test('an alias bomb is refused instead of expanded', () => {
   const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
-  for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd']] as const) {
+  for (const [name, prev] of [
+    ['b', 'a'],
+    ['c', 'b'],
+    ['d', 'c'],
+    ['e', 'd'],
+  ] as const) {
     lines.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
   }
   const errors = errorsOf(lines.join('\n') + '\nroles: []\n');
@@ -238,7 +263,10 @@ test('YAML 1.1 booleans are not applied: "no" stays a string', () => {
 test('errors are sorted by line and formatted one per line', () => {
   const errors = errorsOf(policy('maxDuration: 2x\ndefaultDuration: soon\njustification: maybe'));
   const lines = errors.map((e) => e.line ?? 0);
-  assert.deepEqual(lines, [...lines].sort((a, b) => a - b));
+  assert.deepEqual(
+    lines,
+    [...lines].sort((a, b) => a - b),
+  );
   const text = formatPolicyErrors(errors, 'p.yaml');
   assert.equal(text.split('\n').length, errors.length);
   assert.match(text, /^p\.yaml:5:20 roles\[0\]\.activation\.maxDuration: /);

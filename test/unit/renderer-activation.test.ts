@@ -38,7 +38,20 @@ function view(over: Partial<ActivationView> = {}): ActivationView {
     user: 'alice@acme.example',
     role: 'admin',
     state: 'requested',
-    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role: 'admin', duration: 5400, justification: 'x', ticket: 'INC-1', sshPublicKey: null, policyVersion: 1, requestedAt: '2025-01-01T10:00:00.000Z', extends: null },
+    request: {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: 'd'.repeat(43),
+      role: 'admin',
+      duration: 5400,
+      justification: 'x',
+      ticket: 'INC-1',
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: '2025-01-01T10:00:00.000Z',
+      extends: null,
+    },
     requestSha256: '0'.repeat(64),
     createdAt: '2025-01-01T10:00:00.000Z',
     startsAt: null,
@@ -52,19 +65,41 @@ function view(over: Partial<ActivationView> = {}): ActivationView {
 }
 
 test('durations are offered in the usual steps up to the maximum, with the maximum and default included', () => {
-  assert.deepEqual(durationChoices(7200, 3600).map((c) => c.label), ['15 min', '30 min', '1 h', '2 h']);
-  assert.deepEqual(durationChoices(8 * 3600, 3600).map((c) => c.value), [900, 1800, 3600, 7200, 14400, 28800]);
-  assert.deepEqual(durationChoices(5400, 2700).map((c) => c.label), ['15 min', '30 min', '45 min', '1 h', '1 h 30 min'], 'odd maximum and default are offered too');
-  assert.deepEqual(durationChoices(600, 600).map((c) => c.label), ['10 min'], 'a maximum below the first step');
-  assert.deepEqual(durationChoices(3600, 99999).map((c) => c.value), [900, 1800, 3600], 'a default above the maximum is not offered');
+  assert.deepEqual(
+    durationChoices(7200, 3600).map((c) => c.label),
+    ['15 min', '30 min', '1 h', '2 h'],
+  );
+  assert.deepEqual(
+    durationChoices(8 * 3600, 3600).map((c) => c.value),
+    [900, 1800, 3600, 7200, 14400, 28800],
+  );
+  assert.deepEqual(
+    durationChoices(5400, 2700).map((c) => c.label),
+    ['15 min', '30 min', '45 min', '1 h', '1 h 30 min'],
+    'odd maximum and default are offered too',
+  );
+  assert.deepEqual(
+    durationChoices(600, 600).map((c) => c.label),
+    ['10 min'],
+    'a maximum below the first step',
+  );
+  assert.deepEqual(
+    durationChoices(3600, 99999).map((c) => c.value),
+    [900, 1800, 3600],
+    'a default above the maximum is not offered',
+  );
   assert.equal(durationLabel(86400), '1 day');
   assert.equal(durationLabel(2 * 86400 + 3600), '2 days 1 h');
   assert.equal(durationLabel(90), '1 min 30 s');
 });
 
-test('the ticket is checked as typed, with the engine\'s rules (unicode regex, length, control characters)', () => {
+test("the ticket is checked as typed, with the engine's rules (unicode regex, length, control characters)", () => {
   const t = req.ticket;
-  assert.deepEqual(checkTicket('', t), { state: 'empty', ok: false, message: 'A ticket is required (format ^INC-[0-9]+$)' });
+  assert.deepEqual(checkTicket('', t), {
+    state: 'empty',
+    ok: false,
+    message: 'A ticket is required (format ^INC-[0-9]+$)',
+  });
   assert.equal(checkTicket('INC-', t).ok, false);
   assert.equal(checkTicket('INC-', t).message, 'Does not match ^INC-[0-9]+$');
   assert.equal(checkTicket('INC-4711', t).state, 'valid');
@@ -72,7 +107,11 @@ test('the ticket is checked as typed, with the engine\'s rules (unicode regex, l
   assert.equal(checkTicket('CHG-1', t).state, 'invalid');
   assert.equal(checkTicket('INC-1\u0007', t).ok, false);
   assert.equal(checkTicket('INC-' + '1'.repeat(200), t).message, 'At most 128 characters');
-  assert.deepEqual(checkTicket('', { required: false, pattern: null }), { state: 'empty', ok: true, message: 'Optional' });
+  assert.deepEqual(checkTicket('', { required: false, pattern: null }), {
+    state: 'empty',
+    ok: true,
+    message: 'Optional',
+  });
   assert.equal(checkTicket('anything', { required: false, pattern: null }).ok, true);
   // \p{…} needs the u flag, as in the engine; a pattern that does not compile fails closed
   assert.equal(checkTicket('ÄB-1', { required: true, pattern: '^\\p{Lu}+-\\d+$' }).ok, true);
@@ -105,21 +144,48 @@ test('each activation state has words a person can act on', () => {
   const now = Date.parse('2025-01-01T10:00:00.000Z');
   assert.equal(activationStatus(view(), req, now).title, 'Touch your security key');
   assert.equal(activationStatus(view({ state: 'pending-approval' }), req, now).title, 'Waiting for 1 of ml-leads');
-  assert.equal(activationStatus(view({ state: 'pending-approval', approvalsNeeded: 2, approvals: [{ approver: 'bob@x', decision: 'approve', reason: null, at: '' }] }), { ...req, approval: { ...req.approval!, count: 2 } }, now).title, 'Waiting for 1 of ml-leads', 'counts what is still needed');
+  assert.equal(
+    activationStatus(
+      view({
+        state: 'pending-approval',
+        approvalsNeeded: 2,
+        approvals: [{ approver: 'bob@x', decision: 'approve', reason: null, at: '' }],
+      }),
+      { ...req, approval: { ...req.approval!, count: 2 } },
+      now,
+    ).title,
+    'Waiting for 1 of ml-leads',
+    'counts what is still needed',
+  );
   assert.equal(activationStatus(view({ state: 'pending-approval' }), null, now).title, 'Waiting for 1 approver');
   const active = activationStatus(view({ state: 'active', expiresAt: '2025-01-01T10:42:10.000Z' }), req, now);
   assert.equal(active.tone, 'ok');
   assert.equal(active.detail, '42:10 left');
-  const denied = view({ state: 'denied', endReason: 'denied by bob@acme.example: no', approvals: [{ approver: 'bob@acme.example', decision: 'deny', reason: 'change freeze until Monday', at: '' }] });
+  const denied = view({
+    state: 'denied',
+    endReason: 'denied by bob@acme.example: no',
+    approvals: [{ approver: 'bob@acme.example', decision: 'deny', reason: 'change freeze until Monday', at: '' }],
+  });
   assert.equal(activationStatus(denied, req, now).detail, 'Denied by bob@acme.example: change freeze until Monday');
-  assert.equal(denialText(view({ state: 'denied', endReason: 'denied by carol: too broad' })), 'Denied by carol: too broad');
+  assert.equal(
+    denialText(view({ state: 'denied', endReason: 'denied by carol: too broad' })),
+    'Denied by carol: too broad',
+  );
   assert.equal(activationStatus(view({ state: 'expired' }), req, now).title, 'Expired');
-  assert.equal(activationStatus(view({ state: 'request-expired', endReason: 'not signed within 5 minutes' }), req, now).detail, 'Not signed within 5 minutes');
+  assert.equal(
+    activationStatus(view({ state: 'request-expired', endReason: 'not signed within 5 minutes' }), req, now).detail,
+    'Not signed within 5 minutes',
+  );
   assert.equal(activationStatus(view({ state: 'deactivated' }), req, now).tone, 'ended');
 });
 
 test('a role card shows its newest live activation, else its newest ended one unless dismissed', () => {
-  const older = view({ id: 'old', state: 'active', createdAt: '2025-01-01T09:00:00.000Z', expiresAt: '2025-01-01T11:00:00.000Z' });
+  const older = view({
+    id: 'old',
+    state: 'active',
+    createdAt: '2025-01-01T09:00:00.000Z',
+    expiresAt: '2025-01-01T11:00:00.000Z',
+  });
   const newer = view({ id: 'new', state: 'denied', createdAt: '2025-01-01T10:00:00.000Z' });
   const other = view({ id: 'o', role: 'readonly', state: 'active' });
   assert.equal(activationFor('admin', [newer, older, other])?.id, 'old', 'live beats a newer ended one');
@@ -136,12 +202,22 @@ test('enrolment links are checked before they are sent; fingerprints are grouped
   assert.equal(groupFingerprint('AbCdEfGhIjKlMnOpQrSt'), 'AbCd EfGh IjKl MnOp');
 });
 
-test('ceremony URLs: the connected control plane\'s ceremony pages only', () => {
+test("ceremony URLs: the connected control plane's ceremony pages only", () => {
   const s = 'http://localhost:7443';
   assert.equal(isCeremonyUrl(`${s}/ceremony/enrol/abc`, s), true);
   assert.equal(isCeremonyUrl(`${s}/ceremony/activation/abc_-D`, s), true);
   assert.equal(isCeremonyUrl(`${s}/ceremony/approval/${'0'.repeat(64)}`, s), true);
-  for (const u of [`${s}/ceremony/approval/abc`, `${s}/ceremony/other/abc`, `${s}/ceremony/activation/abc/x`, `${s}/ceremony/activation/a?b=c`, `${s}/ceremony/activation/a#x`, 'http://localhost:7444/ceremony/enrol/abc', 'https://localhost:7443/ceremony/enrol/abc', 'javascript:alert(1)', `${s}/ceremony/enrol/${'a'.repeat(65)}`]) {
+  for (const u of [
+    `${s}/ceremony/approval/abc`,
+    `${s}/ceremony/other/abc`,
+    `${s}/ceremony/activation/abc/x`,
+    `${s}/ceremony/activation/a?b=c`,
+    `${s}/ceremony/activation/a#x`,
+    'http://localhost:7444/ceremony/enrol/abc',
+    'https://localhost:7443/ceremony/enrol/abc',
+    'javascript:alert(1)',
+    `${s}/ceremony/enrol/${'a'.repeat(65)}`,
+  ]) {
     assert.equal(isCeremonyUrl(u, s), false, u);
   }
   assert.equal(isCeremonyUrl(`${s}/ceremony/enrol/abc`, null), false);
@@ -150,8 +226,16 @@ test('ceremony URLs: the connected control plane\'s ceremony pages only', () => 
 });
 
 test('a policy ticket hint replaces the regular expression in what the user reads', () => {
-  const t = { required: true, pattern: '^(INC|CHG)-[0-9]+$', hint: 'an incident or change ID, like INC-1234 or CHG-77' };
-  assert.deepEqual(checkTicket('', t), { state: 'empty', ok: false, message: 'A ticket is required (an incident or change ID, like INC-1234 or CHG-77)' });
+  const t = {
+    required: true,
+    pattern: '^(INC|CHG)-[0-9]+$',
+    hint: 'an incident or change ID, like INC-1234 or CHG-77',
+  };
+  assert.deepEqual(checkTicket('', t), {
+    state: 'empty',
+    ok: false,
+    message: 'A ticket is required (an incident or change ID, like INC-1234 or CHG-77)',
+  });
   assert.equal(checkTicket('JIRA-1', t).message, 'Expected an incident or change ID, like INC-1234 or CHG-77');
   assert.equal(checkTicket('CHG-77', t).ok, true);
 });

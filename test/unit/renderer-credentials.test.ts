@@ -7,7 +7,13 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import type { ActivationView, InjectionView, PimApi } from '../../shared/api';
 import { ActivationStatus } from '../../renderer/ActivationStatus';
 import { CredentialList } from '../../renderer/CredentialList';
-import { credentialHint, credentialLines, credentialsFor, credentialText, displayName } from '../../renderer/credentials-format';
+import {
+  credentialHint,
+  credentialLines,
+  credentialsFor,
+  credentialText,
+  displayName,
+} from '../../renderer/credentials-format';
 
 const items: InjectionView['items'] = [
   { kind: 'ssh', name: 'pim:gpu-admin:act1', where: '/run/user/1000/ssh-agent.sock' },
@@ -16,15 +22,35 @@ const items: InjectionView['items'] = [
 ];
 
 function injection(over: Partial<InjectionView> = {}): InjectionView {
-  return { role: 'gpu-admin', activation: 'act1', expiresAt: '2025-11-24T11:00:00.000Z', endedAt: null, items, ...over };
+  return {
+    role: 'gpu-admin',
+    activation: 'act1',
+    expiresAt: '2025-11-24T11:00:00.000Z',
+    endedAt: null,
+    items,
+    ...over,
+  };
 }
 
 test('credentials read as kube contexts, AWS profiles, then SSH certificates — names only', () => {
-  assert.deepEqual(credentialLines(items).map(credentialText), ['kube context pim-gpu-train--gpu-admin', 'AWS profile pim-gpu-admin', 'SSH certificate in ssh-agent']);
-  assert.equal(credentialHint(items), 'use it: kubectl --context pim-gpu-train--gpu-admin  /  aws --profile pim-gpu-admin  /  ssh (ssh-agent offers the certificate)');
-  assert.equal(credentialHint(items.filter((i) => i.kind === 'kube')), 'use it: kubectl --context pim-gpu-train--gpu-admin');
+  assert.deepEqual(credentialLines(items).map(credentialText), [
+    'kube context pim-gpu-train--gpu-admin',
+    'AWS profile pim-gpu-admin',
+    'SSH certificate in ssh-agent',
+  ]);
+  assert.equal(
+    credentialHint(items),
+    'use it: kubectl --context pim-gpu-train--gpu-admin  /  aws --profile pim-gpu-admin  /  ssh (ssh-agent offers the certificate)',
+  );
+  assert.equal(
+    credentialHint(items.filter((i) => i.kind === 'kube')),
+    'use it: kubectl --context pim-gpu-train--gpu-admin',
+  );
   assert.equal(credentialHint([]), null);
-  assert.ok(credentialLines(items).every((l) => !/\/home|\.sock/.test(credentialText(l))), 'file paths and sockets are not shown');
+  assert.ok(
+    credentialLines(items).every((l) => !/\/home|\.sock/.test(credentialText(l))),
+    'file paths and sockets are not shown',
+  );
 });
 
 test('GCP and Azure read as a gcloud configuration and an Azure identity, after kube and AWS, with how to use them', () => {
@@ -33,9 +59,21 @@ test('GCP and Azure read as a gcloud configuration and an Azure identity, after 
     { kind: 'azure', name: 'pim-gpu-admin', where: '/home/alice/.pim/creds/azure/pim-gpu-admin.jwt' },
     { kind: 'gcp', name: 'pim-gpu-admin', where: '/home/alice/.config/gcloud' },
   ];
-  assert.deepEqual(credentialLines(cloud).map(credentialText), ['kube context pim-gpu-train--gpu-admin', 'AWS profile pim-gpu-admin', 'gcloud configuration pim-gpu-admin', 'Azure identity pim-gpu-admin', 'SSH certificate in ssh-agent']);
-  assert.equal(credentialHint(cloud.filter((i) => i.kind === 'gcp' || i.kind === 'azure')), 'use it: gcloud --configuration pim-gpu-admin  /  Azure SDKs and az: pim env <role>');
-  assert.ok(credentialLines(cloud).every((l) => !/\/home/.test(credentialText(l))), 'file paths are not shown');
+  assert.deepEqual(credentialLines(cloud).map(credentialText), [
+    'kube context pim-gpu-train--gpu-admin',
+    'AWS profile pim-gpu-admin',
+    'gcloud configuration pim-gpu-admin',
+    'Azure identity pim-gpu-admin',
+    'SSH certificate in ssh-agent',
+  ]);
+  assert.equal(
+    credentialHint(cloud.filter((i) => i.kind === 'gcp' || i.kind === 'azure')),
+    'use it: gcloud --configuration pim-gpu-admin  /  Azure SDKs and az: pim env <role>',
+  );
+  assert.ok(
+    credentialLines(cloud).every((l) => !/\/home/.test(credentialText(l))),
+    'file paths are not shown',
+  );
 });
 
 test('names lose control characters, bidi overrides and zero-width characters, and are capped', () => {
@@ -47,21 +85,37 @@ test('names lose control characters, bidi overrides and zero-width characters, a
 test('the card finds the credentials of its activation, or of the role just after an extension', () => {
   const a = { id: 'act1', role: 'gpu-admin', state: 'active' } as ActivationView;
   assert.equal(credentialsFor(a, [injection()])?.activation, 'act1');
-  assert.equal(credentialsFor({ ...a, id: 'act2' }, [injection()])?.activation, 'act1', 'an extension keeps using what was injected');
-  assert.equal(credentialsFor(a, [injection({ endedAt: '2025-11-24T10:00:00.000Z' })]), null, 'a tombstone is not usable');
+  assert.equal(
+    credentialsFor({ ...a, id: 'act2' }, [injection()])?.activation,
+    'act1',
+    'an extension keeps using what was injected',
+  );
+  assert.equal(
+    credentialsFor(a, [injection({ endedAt: '2025-11-24T10:00:00.000Z' })]),
+    null,
+    'a tombstone is not usable',
+  );
   assert.equal(credentialsFor({ ...a, id: 'x', state: 'requested' }, [injection()]), null);
   assert.equal(credentialsFor(a, [injection({ role: 'other', activation: 'o' })]), null);
 });
 
 test('the list renders names as text: markup from a policy name stays text', () => {
-  const html = renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection({ items: [{ kind: 'kube', name: 'pim-<script>alert(1)</script>', where: '/k' }] }) }));
+  const html = renderToStaticMarkup(
+    createElement(CredentialList, {
+      role: 'gpu-admin',
+      injection: injection({ items: [{ kind: 'kube', name: 'pim-<script>alert(1)</script>', where: '/k' }] }),
+    }),
+  );
   assert.doesNotMatch(html, /<script>/);
   assert.match(html, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
   const ok = renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection() }));
   assert.match(ok, /data-testid="credentials-gpu-admin"/);
   assert.equal((ok.match(/data-testid="credential-item"/g) ?? []).length, 3);
   assert.match(ok, /data-testid="credentials-hint-gpu-admin">use it: kubectl --context pim-gpu-train--gpu-admin/);
-  assert.equal(renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection({ items: [] }) })), '');
+  assert.equal(
+    renderToStaticMarkup(createElement(CredentialList, { role: 'gpu-admin', injection: injection({ items: [] }) })),
+    '',
+  );
 });
 
 test('an active card shows its credentials; an ended one does not', () => {
@@ -70,7 +124,20 @@ test('an active card shows its credentials; an ended one does not', () => {
     user: 'alice@acme.example',
     role: 'gpu-admin',
     state: 'active',
-    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role: 'gpu-admin', duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: '2025-11-24T10:00:00.000Z', extends: null },
+    request: {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: 'd'.repeat(43),
+      role: 'gpu-admin',
+      duration: 3600,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: '2025-11-24T10:00:00.000Z',
+      extends: null,
+    },
     requestSha256: '0'.repeat(64),
     createdAt: '2025-11-24T10:00:00.000Z',
     startsAt: '2025-11-24T10:00:00.000Z',
@@ -81,13 +148,32 @@ test('an active card shows its credentials; an ended one does not', () => {
     ceremonyUrl: null,
   } satisfies ActivationView;
   const render = (activation: ActivationView) =>
-    renderToStaticMarkup(createElement(ActivationStatus, { client: {} as PimApi, role: 'gpu-admin', activation, requirements: null, server: null, nowMs: Date.parse('2025-11-24T10:30:00.000Z'), onChanged: () => undefined, onDismiss: () => undefined, credentials: injection() }));
+    renderToStaticMarkup(
+      createElement(ActivationStatus, {
+        client: {} as PimApi,
+        role: 'gpu-admin',
+        activation,
+        requirements: null,
+        server: null,
+        nowMs: Date.parse('2025-11-24T10:30:00.000Z'),
+        onChanged: () => undefined,
+        onDismiss: () => undefined,
+        credentials: injection(),
+      }),
+    );
   assert.match(render(a), /kube context <code[^>]*>pim-gpu-train--gpu-admin<\/code>/);
   assert.doesNotMatch(render({ ...a, state: 'expired' }), /credentials-gpu-admin/);
 });
 
 test('an SSH certificate that found no ssh-agent reads as not added, with why, and is not offered in the hint', () => {
-  const pending = [{ kind: 'ssh' as const, name: 'pim:ops:a1', where: '(no ssh-agent)', problem: 'No ssh-agent is running for this session (SSH_AUTH_SOCK is not set)' }];
+  const pending = [
+    {
+      kind: 'ssh' as const,
+      name: 'pim:ops:a1',
+      where: '(no ssh-agent)',
+      problem: 'No ssh-agent is running for this session (SSH_AUTH_SOCK is not set)',
+    },
+  ];
   const [line] = credentialLines(pending);
   assert.equal(credentialText(line!), 'SSH certificate not added');
   assert.match(line!.problem!, /No ssh-agent is running/);

@@ -15,7 +15,9 @@ type Notice = AgentState['notices'][number];
 
 const NOW = Date.parse('2025-11-24T10:00:00.000Z');
 
-function view(over: Partial<ActivationView> & { kind?: 'activate' | 'extend'; extendsId?: string | null } = {}): ActivationView {
+function view(
+  over: Partial<ActivationView> & { kind?: 'activate' | 'extend'; extendsId?: string | null } = {},
+): ActivationView {
   const { kind = 'activate', extendsId = null, ...rest } = over;
   const role = rest.role ?? 'gpu-admin';
   return {
@@ -23,7 +25,20 @@ function view(over: Partial<ActivationView> & { kind?: 'activate' | 'extend'; ex
     user: 'alice@acme.example',
     role,
     state: 'active',
-    request: { v: 1, kind, user: 'alice@acme.example', device: 'd'.repeat(43), role, duration: 300, justification: null, ticket: null, sshPublicKey: null, policyVersion: 1, requestedAt: '2025-11-24T09:55:00.000Z', extends: extendsId },
+    request: {
+      v: 1,
+      kind,
+      user: 'alice@acme.example',
+      device: 'd'.repeat(43),
+      role,
+      duration: 300,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 1,
+      requestedAt: '2025-11-24T09:55:00.000Z',
+      extends: extendsId,
+    },
     requestSha256: '0'.repeat(64),
     createdAt: '2025-11-24T09:55:00.000Z',
     startsAt: '2025-11-24T09:55:00.000Z',
@@ -37,10 +52,27 @@ function view(over: Partial<ActivationView> & { kind?: 'activate' | 'extend'; ex
 }
 
 const active = view();
-const ext = view({ id: 'e1', state: 'requested', kind: 'extend', extendsId: 'a1', createdAt: '2025-11-24T09:59:00.000Z', startsAt: null, expiresAt: null, ceremonyUrl: 'http://localhost:7443/ceremony/activation/e1' });
+const ext = view({
+  id: 'e1',
+  state: 'requested',
+  kind: 'extend',
+  extendsId: 'a1',
+  createdAt: '2025-11-24T09:59:00.000Z',
+  startsAt: null,
+  expiresAt: null,
+  ceremonyUrl: 'http://localhost:7443/ceremony/activation/e1',
+});
 
 function notice(over: Partial<Notice> = {}): Notice {
-  return { key: 'a1:2', activation: 'a1', role: 'gpu-admin', expiresAt: '2025-11-24T10:02:00.000Z', threshold: 2, minutesLeft: 2, ...over };
+  return {
+    key: 'a1:2',
+    activation: 'a1',
+    role: 'gpu-admin',
+    expiresAt: '2025-11-24T10:02:00.000Z',
+    threshold: 2,
+    minutesLeft: 2,
+    ...over,
+  };
 }
 
 test('an extension on its way is shown under the active role, not in its place', () => {
@@ -56,14 +88,29 @@ test('an extension on its way is shown under the active role, not in its place',
 });
 
 test('a refused or lapsed extension stays readable until dismissed; a withdrawn one says nothing', () => {
-  const denied = { ...ext, state: 'denied' as const, approvals: [{ approver: 'bob@acme.example', decision: 'deny', reason: 'not now', at: '' }] };
+  const denied = {
+    ...ext,
+    state: 'denied' as const,
+    approvals: [{ approver: 'bob@acme.example', decision: 'deny', reason: 'not now', at: '' }],
+  };
   assert.equal(extensionFor(active, [denied, active])?.id, 'e1');
   assert.equal(extensionFor(active, [denied, active], new Set(['e1'])), null);
   assert.equal(extensionFor(active, [{ ...ext, state: 'deactivated' }, active]), null);
-  assert.equal(extensionFor({ ...active, state: 'expired' }, [ext]), null, 'only an active activation has an extension');
-  assert.deepEqual(extensionStatus(denied, null), { tone: 'bad', title: 'Extension denied', detail: 'Denied by bob@acme.example: not now' });
+  assert.equal(
+    extensionFor({ ...active, state: 'expired' }, [ext]),
+    null,
+    'only an active activation has an extension',
+  );
+  assert.deepEqual(extensionStatus(denied, null), {
+    tone: 'bad',
+    title: 'Extension denied',
+    detail: 'Denied by bob@acme.example: not now',
+  });
   assert.equal(extensionStatus(ext, null).title, 'Extend by 5 min: touch your security key');
-  assert.equal(extensionStatus({ ...ext, state: 'pending-approval', approvalsNeeded: 1 }, null).title, 'Extension by 5 min: waiting for 1 approver');
+  assert.equal(
+    extensionStatus({ ...ext, state: 'pending-approval', approvalsNeeded: 1 }, null).title,
+    'Extension by 5 min: waiting for 1 approver',
+  );
   assert.equal(extensionStatus({ ...ext, state: 'request-expired' }, null).title, 'Extension: request expired');
 });
 
@@ -75,7 +122,18 @@ test('the notice counts its minutes down from the agent clock between polls', ()
 
 const noop = () => undefined;
 const banner = (over: Partial<Parameters<typeof ExpiryBanner>[0]> = {}) =>
-  renderToStaticMarkup(createElement(ExpiryBanner, { notices: [notice()], activations: [active], nowMs: NOW, extending: new Set<string>(), onExtend: noop, onOpenCeremony: noop, onDismiss: noop, ...over }));
+  renderToStaticMarkup(
+    createElement(ExpiryBanner, {
+      notices: [notice()],
+      activations: [active],
+      nowMs: NOW,
+      extending: new Set<string>(),
+      onExtend: noop,
+      onOpenCeremony: noop,
+      onDismiss: noop,
+      ...over,
+    }),
+  );
 
 test('the banner says which role ends when, with an Extend button', () => {
   const html = banner();
@@ -83,7 +141,10 @@ test('the banner says which role ends when, with an Extend button', () => {
   assert.match(html, /data-key="a1:2"/);
   assert.match(html, /<span data-testid="expiry-notice-text">gpu-admin ends in 2 minutes<\/span>/);
   assert.match(html, /data-testid="notice-extend-gpu-admin"[^>]*>Extend</);
-  assert.match(banner({ extending: new Set(['gpu-admin']) }), /data-testid="notice-extend-gpu-admin" disabled="" aria-busy="true">Extending…</);
+  assert.match(
+    banner({ extending: new Set(['gpu-admin']) }),
+    /data-testid="notice-extend-gpu-admin" disabled="" aria-busy="true">Extending…</,
+  );
   assert.equal(banner({ notices: [] }), '', 'no notice, no banner');
   assert.equal(banner({ nowMs: NOW + 3 * 60_000 }), '', 'a notice past its end is not shown');
 });
@@ -106,24 +167,63 @@ test('role names in the banner are text, never markup', () => {
 });
 
 test('a failed Extend is shown in the error banner with its code', () => {
-  const html = renderToStaticMarkup(createElement(ErrorBanner, { loadError: null, refreshError: null, onDismissRefreshError: noop, actionError: { title: 'Could not extend gpu-admin', error: { code: 'not-allowed', message: 'duration-exceeds-max: at most 5 min' } }, onDismissActionError: noop }));
-  assert.match(html, /data-testid="action-error" data-code="not-allowed">Could not extend gpu-admin: duration-exceeds-max: at most 5 min/);
-  assert.equal(renderToStaticMarkup(createElement(ErrorBanner, { loadError: null, refreshError: null, onDismissRefreshError: noop })), '');
+  const html = renderToStaticMarkup(
+    createElement(ErrorBanner, {
+      loadError: null,
+      refreshError: null,
+      onDismissRefreshError: noop,
+      actionError: {
+        title: 'Could not extend gpu-admin',
+        error: { code: 'not-allowed', message: 'duration-exceeds-max: at most 5 min' },
+      },
+      onDismissActionError: noop,
+    }),
+  );
+  assert.match(
+    html,
+    /data-testid="action-error" data-code="not-allowed">Could not extend gpu-admin: duration-exceeds-max: at most 5 min/,
+  );
+  assert.equal(
+    renderToStaticMarkup(
+      createElement(ErrorBanner, { loadError: null, refreshError: null, onDismissRefreshError: noop }),
+    ),
+    '',
+  );
 });
 
 const client = {} as PimApi;
 const card = (over: Partial<Parameters<typeof ActivationStatus>[0]> = {}) =>
-  renderToStaticMarkup(createElement(ActivationStatus, { client, role: 'gpu-admin', activation: active, requirements: null, server: 'http://localhost:7443', nowMs: NOW, onChanged: noop, onDismiss: noop, ...over }));
+  renderToStaticMarkup(
+    createElement(ActivationStatus, {
+      client,
+      role: 'gpu-admin',
+      activation: active,
+      requirements: null,
+      server: 'http://localhost:7443',
+      nowMs: NOW,
+      onChanged: noop,
+      onDismiss: noop,
+      ...over,
+    }),
+  );
 
 test("an active role's card offers Extend next to Deactivate, and shows the extension on its way", () => {
   const plain = card({ onExtend: noop });
   assert.match(plain, /data-testid="extend-gpu-admin"[^>]*>Extend</);
   assert.match(plain, /data-testid="deactivate-gpu-admin"/);
-  assert.doesNotMatch(card(), /extend-gpu-admin/, 'no Extend without a handler (e.g. a role the policy no longer offers)');
+  assert.doesNotMatch(
+    card(),
+    /extend-gpu-admin/,
+    'no Extend without a handler (e.g. a role the policy no longer offers)',
+  );
   const pending = card({ onExtend: noop, extension: ext });
   assert.match(pending, /data-testid="extension-state-gpu-admin" data-state="requested"/);
   assert.match(pending, /data-testid="open-extension-ceremony-gpu-admin"/);
   assert.match(pending, /data-testid="withdraw-extension-gpu-admin"/);
   assert.doesNotMatch(pending, /data-testid="extend-gpu-admin"/, 'one extension at a time');
-  assert.doesNotMatch(card({ activation: { ...active, state: 'expired' }, extension: ext }), /extension-state/, 'an ended activation has no extension');
+  assert.doesNotMatch(
+    card({ activation: { ...active, state: 'expired' }, extension: ext }),
+    /extension-state/,
+    'an ended activation has no extension',
+  );
 });

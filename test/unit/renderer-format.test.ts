@@ -56,7 +56,10 @@ test('relative times say how long ago, in minutes, hours or days', () => {
 
 test('dates are formatted for people, in the zone asked for', () => {
   assert.equal(formatDateTime('2025-12-01T14:30:00.000Z', { locale: 'en-GB', timeZone: 'UTC' }), '1 Dec 2025, 14:30');
-  assert.equal(formatDateTime('2025-12-01T14:30:00.000Z', { locale: 'en-GB', timeZone: 'Europe/Berlin' }), '1 Dec 2025, 15:30');
+  assert.equal(
+    formatDateTime('2025-12-01T14:30:00.000Z', { locale: 'en-GB', timeZone: 'Europe/Berlin' }),
+    '1 Dec 2025, 15:30',
+  );
   assert.equal(formatDateTime('not a date'), 'not a date');
 });
 
@@ -90,13 +93,27 @@ test('a role with every requirement gets every chip, in order', () => {
   });
   assert.deepEqual(
     chips.map((c) => c.label),
-    ['max 2h', 'justification', 'ticket INC-…', 'approval: 1 of ml-leads', 'key + PIN', 'Mon–Fri 08:00–18:00 Europe/Berlin'],
+    [
+      'max 2h',
+      'justification',
+      'ticket INC-…',
+      'approval: 1 of ml-leads',
+      'key + PIN',
+      'Mon–Fri 08:00–18:00 Europe/Berlin',
+    ],
   );
-  assert.equal(chips.find((c) => c.key === 'ticket')?.title, 'ticket matching ^INC-[0-9]+$', 'the full pattern is in the tooltip');
+  assert.equal(
+    chips.find((c) => c.key === 'ticket')?.title,
+    'ticket matching ^INC-[0-9]+$',
+    'the full pattern is in the tooltip',
+  );
 });
 
 test('a role with no extra requirements shows only its maximum duration', () => {
-  assert.deepEqual(requirementChips({ ...base, maxDuration: 5400 }).map((c) => c.label), ['max 1h30m']);
+  assert.deepEqual(
+    requirementChips({ ...base, maxDuration: 5400 }).map((c) => c.label),
+    ['max 1h30m'],
+  );
 });
 
 test('optional tickets, named approvers, activation limits and eligibility end are spelled out', () => {
@@ -107,11 +124,21 @@ test('optional tickets, named approvers, activation limits and eligibility end a
     maxActive: 1,
     eligibleUntil: '2027-06-30T00:00:00.000Z',
   }).map((c) => c.label);
-  assert.deepEqual(labels, ['max 2h', 'ticket INC-… (optional)', 'approval: 2 of sec, bob@acme.example', '1 active at most', 'eligible until 2027-06-30']);
+  assert.deepEqual(labels, [
+    'max 2h',
+    'ticket INC-… (optional)',
+    'approval: 2 of sec, bob@acme.example',
+    '1 active at most',
+    'eligible until 2027-06-30',
+  ]);
 });
 
 test('a required ticket without a pattern is just "ticket"; UV "preferred" adds no chip', () => {
-  const labels = requirementChips({ ...base, ticket: { required: true, pattern: null }, userVerification: 'preferred' }).map((c) => c.label);
+  const labels = requirementChips({
+    ...base,
+    ticket: { required: true, pattern: null },
+    userVerification: 'preferred',
+  }).map((c) => c.label);
   assert.deepEqual(labels, ['max 2h', 'ticket']);
 });
 
@@ -119,33 +146,68 @@ test('roles split into eligible (including those with only notices) and blocked,
   const mk = (name: string, allowed: boolean, blocking?: boolean): RoleView => ({
     name,
     description: '',
-    decision: { role: name, allowed, reasons: blocking === undefined ? [] : [{ code: 'x', blocking, message: 'm' }], requirements: base },
+    decision: {
+      role: name,
+      allowed,
+      reasons: blocking === undefined ? [] : [{ code: 'x', blocking, message: 'm' }],
+      requirements: base,
+    },
   });
-  const { eligible, blocked } = partitionRoles([mk('b', false, true), mk('a', true), mk('c', true, false), mk('d', false, true)]);
-  assert.deepEqual(eligible.map((r) => r.name), ['a', 'c']);
-  assert.deepEqual(blocked.map((r) => r.name), ['b', 'd']);
+  const { eligible, blocked } = partitionRoles([
+    mk('b', false, true),
+    mk('a', true),
+    mk('c', true, false),
+    mk('d', false, true),
+  ]);
+  assert.deepEqual(
+    eligible.map((r) => r.name),
+    ['a', 'c'],
+  );
+  assert.deepEqual(
+    blocked.map((r) => r.name),
+    ['b', 'd'],
+  );
 });
 
 test('the policy line shows version, freshness and how long it is valid offline', () => {
   const line = policyLine(
-    { now: '2025-11-24T10:00:00.000Z', policy: { version: 7, verifiedAt: '2025-11-24T09:57:00.000Z', expires: '2025-12-01T14:30:00.000Z' } },
+    {
+      now: '2025-11-24T10:00:00.000Z',
+      policy: { version: 7, verifiedAt: '2025-11-24T09:57:00.000Z', expires: '2025-12-01T14:30:00.000Z' },
+    },
     { locale: 'en-GB', timeZone: 'UTC' },
   );
-  assert.deepEqual(line, { kind: 'policy', version: 'Policy v7', verified: 'verified 3 min ago', validity: 'valid offline until 1 Dec 2025, 14:30', expired: false });
+  assert.deepEqual(line, {
+    kind: 'policy',
+    version: 'Policy v7',
+    verified: 'verified 3 min ago',
+    validity: 'valid offline until 1 Dec 2025, 14:30',
+    expired: false,
+  });
 });
 
 test('an expired policy copy says expired, and no policy says so', () => {
   const line = policyLine(
-    { now: '2025-12-02T00:00:00.000Z', policy: { version: 7, verifiedAt: '2025-11-24T09:57:00.000Z', expires: '2025-12-01T14:30:00.000Z' } },
+    {
+      now: '2025-12-02T00:00:00.000Z',
+      policy: { version: 7, verifiedAt: '2025-11-24T09:57:00.000Z', expires: '2025-12-01T14:30:00.000Z' },
+    },
     { locale: 'en-GB', timeZone: 'UTC' },
   );
   assert.equal(line.kind === 'policy' && line.validity, 'expired 1 Dec 2025, 14:30');
   assert.equal(line.kind === 'policy' && line.expired, true);
-  assert.deepEqual(policyLine({ now: '2025-12-02T00:00:00.000Z', policy: null }), { kind: 'none', text: 'No verified policy yet' });
+  assert.deepEqual(policyLine({ now: '2025-12-02T00:00:00.000Z', policy: null }), {
+    kind: 'none',
+    text: 'No verified policy yet',
+  });
 });
 
 test('each connection state has its own words and tone', () => {
-  assert.deepEqual(connectionView({ connection: 'online', lastError: null }), { connection: 'online', label: 'Online', tone: 'subtle' });
+  assert.deepEqual(connectionView({ connection: 'online', lastError: null }), {
+    connection: 'online',
+    label: 'Online',
+    tone: 'subtle',
+  });
   assert.deepEqual(connectionView({ connection: 'offline', lastError: 'ECONNREFUSED' }), {
     connection: 'offline',
     label: 'Offline — showing the last verified policy',
@@ -177,9 +239,21 @@ test('active roles come first; the filter matches every word in name or descript
     { name: 'gpu-admin', description: 'Admin on the GPU training cluster' },
     { name: 'prod-admin', description: 'Production inference' },
   ];
-  assert.deepEqual(activeFirst(roles, new Set(['prod-admin'])).map((r) => r.name), ['prod-admin', 'gpu-readonly', 'gpu-admin']);
-  assert.deepEqual(filterRoles(roles, 'ADMIN').map((r) => r.name), ['gpu-admin', 'prod-admin']);
-  assert.deepEqual(filterRoles(roles, 'gpu training').map((r) => r.name), ['gpu-admin']);
-  assert.deepEqual(filterRoles(roles, '  ').map((r) => r.name), roles.map((r) => r.name));
+  assert.deepEqual(
+    activeFirst(roles, new Set(['prod-admin'])).map((r) => r.name),
+    ['prod-admin', 'gpu-readonly', 'gpu-admin'],
+  );
+  assert.deepEqual(
+    filterRoles(roles, 'ADMIN').map((r) => r.name),
+    ['gpu-admin', 'prod-admin'],
+  );
+  assert.deepEqual(
+    filterRoles(roles, 'gpu training').map((r) => r.name),
+    ['gpu-admin'],
+  );
+  assert.deepEqual(
+    filterRoles(roles, '  ').map((r) => r.name),
+    roles.map((r) => r.name),
+  );
   assert.equal(FILTER_THRESHOLD, 6, 'a handful');
 });

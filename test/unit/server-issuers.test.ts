@@ -7,7 +7,13 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import sshpk from 'sshpk';
-import { awsSessionName, kubeTokenTtl, mintCredentials, openidConfiguration, signToken } from '../../server/credentials/issue';
+import {
+  awsSessionName,
+  kubeTokenTtl,
+  mintCredentials,
+  openidConfiguration,
+  signToken,
+} from '../../server/credentials/issue';
 import { IssuerKeys, issuerKeysDir, RETIRE_AFTER_MS } from '../../server/credentials/issuer-keys';
 import { SshCa, SshCaError, sshCaPath } from '../../server/credentials/ssh-ca';
 import type { CompiledRole } from '../../shared/policy/types';
@@ -37,7 +43,11 @@ test('the first token key is made on first use: ES256, kid = RFC 7638 thumbprint
   const { keys: published } = await keys.jwks();
   assert.equal(published.length, 1);
   const jwk = published[0]!;
-  assert.deepEqual(Object.keys(jwk).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'], 'public members only: no "d"');
+  assert.deepEqual(
+    Object.keys(jwk).sort(),
+    ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'],
+    'public members only: no "d"',
+  );
   assert.equal(jwk.alg, 'ES256');
   assert.equal(jwk.crv, 'P-256');
   assert.equal(jwk.kid, await calculateJwkThumbprint({ kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }));
@@ -65,7 +75,10 @@ test('a token signed before a rotation verifies after it, until the old key reti
   assert.equal(decodeProtectedHeader(after).kid, rotated.kid, 'the new key signs');
 
   const jwksNow = createLocalJWKSet(await keys.jwks());
-  assert.deepEqual((await keys.jwks()).keys.map((k) => k.kid), [rotated.kid, oldKid]);
+  assert.deepEqual(
+    (await keys.jwks()).keys.map((k) => k.kid),
+    [rotated.kid, oldKid],
+  );
   await jwtVerify(before, jwksNow, { issuer: ISSUER, audience: 'gpu-train', currentDate: new Date(T0 + 60_000) });
   await jwtVerify(after, jwksNow, { issuer: ISSUER, audience: 'gpu-train', currentDate: new Date(c.now) });
 
@@ -73,8 +86,14 @@ test('a token signed before a rotation verifies after it, until the old key reti
   assert.equal((await keys.jwks()).keys.length, 2);
   c.now += 1000; // retired: left out of the JWKS, so its tokens no longer verify
   const jwksLater = createLocalJWKSet(await keys.jwks());
-  assert.deepEqual((await keys.jwks()).keys.map((k) => k.kid), [rotated.kid]);
-  await assert.rejects(jwtVerify(before, jwksLater, { currentDate: new Date(T0 + 60_000) }), (e: Error & { code?: string }) => e.code === 'ERR_JWKS_NO_MATCHING_KEY');
+  assert.deepEqual(
+    (await keys.jwks()).keys.map((k) => k.kid),
+    [rotated.kid],
+  );
+  await assert.rejects(
+    jwtVerify(before, jwksLater, { currentDate: new Date(T0 + 60_000) }),
+    (e: Error & { code?: string }) => e.code === 'ERR_JWKS_NO_MATCHING_KEY',
+  );
   await jwtVerify(after, jwksLater, { currentDate: new Date(T0 + 120_000) });
 });
 
@@ -86,7 +105,10 @@ test('a rotation done by another process is picked up by a running issuer on its
   c.now += 1000;
   const { kid } = await new IssuerKeys(dir, c.clock).rotate(); // `pim-server rotate-issuer-key`
   assert.equal(decodeProtectedHeader(await token(serving, c.now)).kid, kid);
-  assert.deepEqual((await serving.jwks()).keys.map((k) => k.kid), [kid, first]);
+  assert.deepEqual(
+    (await serving.jwks()).keys.map((k) => k.kid),
+    [kid, first],
+  );
 });
 
 test('rotating deletes keys past retirement; the newest key signs even when the clock went back', async () => {
@@ -100,7 +122,13 @@ test('rotating deletes keys past retirement; the newest key signs even when the 
   const r = await keys.rotate();
   assert.deepEqual(r.deleted, [a], 'a retired at rotation b + 1 h');
   assert.equal(fs.existsSync(path.join(issuerKeysDir(dir), `${a}.json`)), false);
-  assert.deepEqual(keys.list().map((k) => [k.kid, k.signing]), [[r.kid, true], [b, false]]);
+  assert.deepEqual(
+    keys.list().map((k) => [k.kid, k.signing]),
+    [
+      [r.kid, true],
+      [b, false],
+    ],
+  );
   c.now = T0 - 3600_000;
   const d = (await keys.rotate()).kid;
   assert.equal(decodeProtectedHeader(await token(keys, c.now)).kid, d);
@@ -110,7 +138,8 @@ test('kube token lifetime: 15 minutes, shorter through PIM_KUBE_TOKEN_TTL, never
   assert.equal(kubeTokenTtl({}), 900);
   assert.equal(kubeTokenTtl({ PIM_KUBE_TOKEN_TTL: '60' }), 60);
   assert.equal(kubeTokenTtl({ PIM_KUBE_TOKEN_TTL: '86400' }), 900);
-  for (const junk of ['0', '-5', '1.5', 'soon', ' ']) assert.equal(kubeTokenTtl({ PIM_KUBE_TOKEN_TTL: junk }), 900, junk);
+  for (const junk of ['0', '-5', '1.5', 'soon', ' '])
+    assert.equal(kubeTokenTtl({ PIM_KUBE_TOKEN_TTL: junk }), 900, junk);
 });
 
 test('the STS session name names the person and the role, within what STS accepts', () => {
@@ -128,7 +157,20 @@ test('the discovery document points at the JWKS and advertises ES256 id tokens',
     id_token_signing_alg_values_supported: ['ES256'],
     response_types_supported: ['id_token'],
     subject_types_supported: ['public'],
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'email', 'email_verified', 'groups', 'pim_role', 'pim_activation'],
+    claims_supported: [
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'nbf',
+      'jti',
+      'email',
+      'email_verified',
+      'groups',
+      'pim_role',
+      'pim_activation',
+    ],
   });
 });
 
@@ -136,13 +178,34 @@ const ROLE: CompiledRole = {
   name: 'ai-cluster-admin',
   description: '',
   eligible: { groups: ['ml'], until: null },
-  activation: { maxDuration: 7200, defaultDuration: 3600, userVerification: 'required', justification: 'required', ticket: { required: false, pattern: null }, approval: null, windows: [], maxActive: null },
+  activation: {
+    maxDuration: 7200,
+    defaultDuration: 3600,
+    userVerification: 'required',
+    justification: 'required',
+    ticket: { required: false, pattern: null },
+    approval: null,
+    windows: [],
+    maxActive: null,
+  },
   grants: {
     kubernetes: [{ cluster: 'gpu-train', groups: ['pim:ai-cluster-admin', 'viewers'] }],
-    aws: [{ roleArn: 'arn:aws:iam::123456789012:role/ml-admin' }, { roleArn: 'arn:aws:iam::123456789012:role/other', audience: 'pim-test', stsEndpoint: 'http://127.0.0.1:5000', region: 'eu-west-1' }],
+    aws: [
+      { roleArn: 'arn:aws:iam::123456789012:role/ml-admin' },
+      {
+        roleArn: 'arn:aws:iam::123456789012:role/other',
+        audience: 'pim-test',
+        stsEndpoint: 'http://127.0.0.1:5000',
+        region: 'eu-west-1',
+      },
+    ],
     ssh: [
       { principals: ['ops'], hosts: ['*.gpu.acme.internal'] },
-      { principals: ['ops', 'debug'], hosts: ['bastion.acme.internal'], extensions: ['permit-port-forwarding', 'permit-pty'] },
+      {
+        principals: ['ops', 'debug'],
+        hosts: ['bastion.acme.internal'],
+        extensions: ['permit-port-forwarding', 'permit-pty'],
+      },
     ],
   },
 };
@@ -151,8 +214,23 @@ test('minted tokens carry the claims kube and STS read, and nothing outlives the
   const dir = tmpDir();
   const keys = new IssuerKeys(dir);
   const now = new Date(T0);
-  const base = { issuer: ISSUER, now, role: ROLE, clusters: [{ name: 'gpu-train', server: 'https://k8s.gpu.acme.internal:6443', certificateAuthorityData: 'Q0E=' }], keys, ca: new SshCa(dir), kubeTtl: 900 };
-  const activation = { id: 'act1', user: 'alice@acme.example', role: ROLE.name, startsAt: now, expiresAt: new Date(T0 + 3600_000), sshPublicKey: null };
+  const base = {
+    issuer: ISSUER,
+    now,
+    role: ROLE,
+    clusters: [{ name: 'gpu-train', server: 'https://k8s.gpu.acme.internal:6443', certificateAuthorityData: 'Q0E=' }],
+    keys,
+    ca: new SshCa(dir),
+    kubeTtl: 900,
+  };
+  const activation = {
+    id: 'act1',
+    user: 'alice@acme.example',
+    role: ROLE.name,
+    startsAt: now,
+    expiresAt: new Date(T0 + 3600_000),
+    sshPublicKey: null,
+  };
   const long = await mintCredentials({ ...base, activation });
   const jwks = createLocalJWKSet(await keys.jwks());
   const k = long.kube[0]!;
@@ -162,7 +240,20 @@ test('minted tokens carry the claims kube and STS read, and nothing outlives the
   const iat = T0 / 1000;
   assert.deepEqual(
     { ...payload, jti: typeof payload.jti },
-    { iss: ISSUER, sub: 'alice@acme.example', aud: 'gpu-train', email: 'alice@acme.example', email_verified: true, groups: ['pim:ai-cluster-admin', 'viewers'], iat, nbf: iat - 30, exp: iat + 900, jti: 'string', pim_role: 'ai-cluster-admin', pim_activation: 'act1' },
+    {
+      iss: ISSUER,
+      sub: 'alice@acme.example',
+      aud: 'gpu-train',
+      email: 'alice@acme.example',
+      email_verified: true,
+      groups: ['pim:ai-cluster-admin', 'viewers'],
+      iat,
+      nbf: iat - 30,
+      exp: iat + 900,
+      jti: 'string',
+      pim_role: 'ai-cluster-admin',
+      pim_activation: 'act1',
+    },
   );
   assert.equal(k.expiresAt, new Date((iat + 900) * 1000).toISOString());
   const [sts, custom] = long.aws;
@@ -170,7 +261,10 @@ test('minted tokens carry the claims kube and STS read, and nothing outlives the
   assert.equal(decodeJwt(sts!.webIdentityToken).exp, iat + 300);
   assert.deepEqual([sts!.stsEndpoint, sts!.region], [null, null]);
   assert.equal(decodeJwt(custom!.webIdentityToken).aud, 'pim-test');
-  assert.deepEqual([custom!.roleArn, custom!.stsEndpoint, custom!.region, custom!.sessionName], ['arn:aws:iam::123456789012:role/other', 'http://127.0.0.1:5000', 'eu-west-1', 'pim-alice-ai-cluster-admin']);
+  assert.deepEqual(
+    [custom!.roleArn, custom!.stsEndpoint, custom!.region, custom!.sessionName],
+    ['arn:aws:iam::123456789012:role/other', 'http://127.0.0.1:5000', 'eu-west-1', 'pim-alice-ai-cluster-admin'],
+  );
   assert.deepEqual(long.ssh, [], 'no SSH key in the request: no certificate');
 
   // 2 minutes left: every token ends with the activation
@@ -205,7 +299,10 @@ test('a user certificate as ssh-keygen reads it: principals, window, permit-pty 
     extensions: ['permit-pty', 'permit-port-forwarding', 'permit-pty'],
     comment: 'pim:alice@acme.example:ai-cluster-admin',
   });
-  assert.match(cert.line, /^ssh-ed25519-cert-v01@openssh\.com AAAA[A-Za-z0-9+/=]+ pim:alice@acme\.example:ai-cluster-admin$/);
+  assert.match(
+    cert.line,
+    /^ssh-ed25519-cert-v01@openssh\.com AAAA[A-Za-z0-9+/=]+ pim:alice@acme\.example:ai-cluster-admin$/,
+  );
   fs.writeFileSync(path.join(dir, 'ca.pub'), `${ca.publicKeyLine()}\n`);
   fs.writeFileSync(path.join(dir, 'user.pub'), `${user}\n`);
   fs.writeFileSync(path.join(dir, 'user-cert.pub'), `${cert.line}\n`);
@@ -223,10 +320,21 @@ test('a user certificate as ssh-keygen reads it: principals, window, permit-pty 
 
 test('the CA signs only ssh-ed25519 keys, for at least one principal, over a non-empty window', () => {
   const ca = new SshCa(tmpDir());
-  const ok = { publicKey: sshpk.generatePrivateKey('ed25519').toPublic().toString('ssh'), keyId: 'k', principals: ['ops'], validAfter: new Date(T0), validBefore: new Date(T0 + 60_000), extensions: ['permit-pty'], comment: 'c' };
+  const ok = {
+    publicKey: sshpk.generatePrivateKey('ed25519').toPublic().toString('ssh'),
+    keyId: 'k',
+    principals: ['ops'],
+    validAfter: new Date(T0),
+    validBefore: new Date(T0 + 60_000),
+    extensions: ['permit-pty'],
+    comment: 'c',
+  };
   assert.ok(ca.signUserCert(ok).line);
   const ecdsa = sshpk.generatePrivateKey('ecdsa', { curve: 'nistp256' }).toPublic().toString('ssh');
-  assert.throws(() => ca.signUserCert({ ...ok, publicKey: ecdsa }), (e: Error) => e instanceof SshCaError && /ssh-ed25519/.test(e.message));
+  assert.throws(
+    () => ca.signUserCert({ ...ok, publicKey: ecdsa }),
+    (e: Error) => e instanceof SshCaError && /ssh-ed25519/.test(e.message),
+  );
   assert.throws(() => ca.signUserCert({ ...ok, publicKey: 'ssh-ed25519 AAAAnope' }), SshCaError);
   assert.throws(() => ca.signUserCert({ ...ok, principals: [] }), SshCaError);
   assert.throws(() => ca.signUserCert({ ...ok, principals: ['a b'] }), SshCaError);

@@ -58,9 +58,12 @@ test('a registration verifies and yields the credential public key and a zero co
   assert.equal(result.registrationInfo!.rpID, RP_ID);
   assert.deepEqual(credential.transports, ['usb']);
   // The browser-style convenience field is the same key as the COSE one, in SPKI form.
-  assert.equal(response.response.publicKey, isoBase64URL.fromBuffer(new Uint8Array(
-    crypto.createPublicKey(key.publicKeyPem(held.id)).export({ format: 'der', type: 'spki' }),
-  )));
+  assert.equal(
+    response.response.publicKey,
+    isoBase64URL.fromBuffer(
+      new Uint8Array(crypto.createPublicKey(key.publicKeyPem(held.id)).export({ format: 'der', type: 'spki' })),
+    ),
+  );
   assert.equal(response.response.publicKeyAlgorithm, -7);
   assert.equal(options.rp.id, RP_ID);
 });
@@ -109,8 +112,17 @@ test('an assertion without user verification fails when UV is required and passe
   const { key, credential } = await enrol();
   const options = await assertionOptions(credential);
   const response = key.authenticate(options, ORIGIN, { userVerified: false });
-  const base = { response, expectedChallenge: options.challenge, expectedOrigin: ORIGIN, expectedRPID: RP_ID, credential };
-  await assert.rejects(verifyAuthenticationResponse({ ...base, requireUserVerification: true }), /User verification required/);
+  const base = {
+    response,
+    expectedChallenge: options.challenge,
+    expectedOrigin: ORIGIN,
+    expectedRPID: RP_ID,
+    credential,
+  };
+  await assert.rejects(
+    verifyAuthenticationResponse({ ...base, requireUserVerification: true }),
+    /User verification required/,
+  );
   const lax = await verifyAuthenticationResponse({ ...base, requireUserVerification: false });
   assert.equal(lax.verified, true);
   assert.equal(lax.authenticationInfo.userVerified, false);
@@ -132,7 +144,14 @@ test('an assertion without user presence is refused', async () => {
   const options = await assertionOptions(credential);
   const response = key.authenticate(options, ORIGIN, { userPresent: false });
   await assert.rejects(
-    verifyAuthenticationResponse({ response, expectedChallenge: options.challenge, expectedOrigin: ORIGIN, expectedRPID: RP_ID, credential, requireUserVerification: false }),
+    verifyAuthenticationResponse({
+      response,
+      expectedChallenge: options.challenge,
+      expectedOrigin: ORIGIN,
+      expectedRPID: RP_ID,
+      credential,
+      requireUserVerification: false,
+    }),
     /User not present/,
   );
 });
@@ -143,7 +162,10 @@ test('an assertion made for another origin or another RP ID fails', async () => 
   const args = { expectedChallenge: options.challenge, expectedOrigin: ORIGIN, expectedRPID: RP_ID, credential };
 
   const phished = key.authenticate(options, 'https://evil.example');
-  await assert.rejects(verifyAuthenticationResponse({ ...args, response: phished }), /Unexpected authentication response origin/);
+  await assert.rejects(
+    verifyAuthenticationResponse({ ...args, response: phished }),
+    /Unexpected authentication response origin/,
+  );
 
   const otherRp = key.authenticate({ ...options, rpId: 'evil.example' }, ORIGIN);
   await assert.rejects(verifyAuthenticationResponse({ ...args, response: otherRp }), /Unexpected RP ID hash/);
@@ -192,7 +214,12 @@ test('a signature counter that goes backwards, or repeats, is rejected as a poss
     const options = await assertionOptions(credential);
     const response = key.authenticate(options, ORIGIN, { counter: forced });
     await assert.rejects(
-      verifyAuthenticationResponse({ ...args, response, expectedChallenge: options.challenge, credential: { ...credential, counter: stored } }),
+      verifyAuthenticationResponse({
+        ...args,
+        response,
+        expectedChallenge: options.challenge,
+        credential: { ...credential, counter: stored },
+      }),
       new RegExp(`Response counter value ${forced} was lower than expected ${stored}`),
     );
   }
@@ -224,7 +251,10 @@ test('a custom AAGUID is carried in the attestation and excludeCredentials stops
   const aaguid = crypto.randomBytes(16);
   const { key, credential, result } = await enrol(new SoftAuthenticator({ aaguid }));
   const hex = aaguid.toString('hex');
-  assert.equal(result.registrationInfo!.aaguid, `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`);
+  assert.equal(
+    result.registrationInfo!.aaguid,
+    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
+  );
   const again = await generateRegistrationOptions({
     rpName: 'PIM Agent',
     rpID: RP_ID,

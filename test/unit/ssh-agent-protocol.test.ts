@@ -7,8 +7,20 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import sshpk from 'sshpk';
-import { addCertificate, agentSocket, listIdentities, MAX_ANSWER_BYTES, removeIdentity, SshAgentError } from '../../electron/core/credentials/ssh-agent';
-import { generateSshKey, parseCertificate, sshKeyFromSeed, type EphemeralSshKey } from '../../electron/core/credentials/ssh-key';
+import {
+  addCertificate,
+  agentSocket,
+  listIdentities,
+  MAX_ANSWER_BYTES,
+  removeIdentity,
+  SshAgentError,
+} from '../../agent/credentials/ssh-agent';
+import {
+  generateSshKey,
+  parseCertificate,
+  sshKeyFromSeed,
+  type EphemeralSshKey,
+} from '../../agent/credentials/ssh-key';
 import { tmpDir } from '../helpers/repo';
 
 // ---- wire helpers, written out independently of the code under test -------------------------
@@ -36,15 +48,27 @@ const PUB = Buffer.from('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a6
 const NOW = new Date('2026-03-01T09:00:00.000Z');
 const minutes = (n: number) => new Date(NOW.getTime() + n * 60_000);
 
-const CA = sshpk.parsePrivateKey(crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'pem');
+const CA = sshpk.parsePrivateKey(
+  crypto.generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+  'pem',
+);
 
 /** A user certificate for `key`, signed by a test CA with sshpk (as the control plane does). */
-function certFor(key: EphemeralSshKey, o: { from?: Date; until?: Date; principals?: string[]; host?: boolean } = {}): string {
+function certFor(
+  key: EphemeralSshKey,
+  o: { from?: Date; until?: Date; principals?: string[]; host?: boolean } = {},
+): string {
   const subjects = (o.principals ?? ['ops']).map((p) => (o.host ? sshpk.identityForHost(p) : sshpk.identityForUser(p)));
-  const cert = sshpk.createCertificate(subjects, sshpk.parseKey(key.publicKey, 'ssh'), sshpk.identityForHost('**'), CA, {
-    validFrom: o.from ?? minutes(-1),
-    validUntil: o.until ?? minutes(10),
-  });
+  const cert = sshpk.createCertificate(
+    subjects,
+    sshpk.parseKey(key.publicKey, 'ssh'),
+    sshpk.identityForHost('**'),
+    CA,
+    {
+      validFrom: o.from ?? minutes(-1),
+      validUntil: o.until ?? minutes(10),
+    },
+  );
   return cert.toString('openssh').trim();
 }
 
@@ -106,7 +130,10 @@ describe('agentSocket', () => {
   test('without SSH_AUTH_SOCK: no-agent, telling the user how to start one and that nothing was added', () => {
     for (const env of [{}, { SSH_AUTH_SOCK: '' }, { SSH_AUTH_SOCK: '  ' }]) {
       assert.throws(() => agentSocket(env, 'linux'), agentError('no-agent', /eval "\$\(ssh-agent\)"/));
-      assert.throws(() => agentSocket(env, 'darwin'), agentError('no-agent', /SSH credentials of this activation were not added/));
+      assert.throws(
+        () => agentSocket(env, 'darwin'),
+        agentError('no-agent', /SSH credentials of this activation were not added/),
+      );
     }
   });
 
@@ -125,7 +152,13 @@ describe('addCertificate', () => {
     const agent = await answering(SUCCESS);
     const certificate = certFor(key, { until: minutes(10) });
 
-    await addCertificate(agent.sock, { certificate, key, comment: 'pim:ops-admin:act-1', lifetimeSeconds: 3600, now: NOW });
+    await addCertificate(agent.sock, {
+      certificate,
+      key,
+      comment: 'pim:ops-admin:act-1',
+      lifetimeSeconds: 3600,
+      now: NOW,
+    });
 
     assert.equal(agent.requests.length, 1);
     assert.deepEqual(
@@ -146,7 +179,13 @@ describe('addCertificate', () => {
   test('the lifetime is the asked one when the certificate outlives it, rounded up, and at least 1 s', async () => {
     const lifetimeSent = async (lifetimeSeconds: number, until: Date) => {
       const agent = await answering(SUCCESS);
-      await addCertificate(agent.sock, { certificate: certFor(key, { until }), key, comment: 'pim:r:a', lifetimeSeconds, now: NOW });
+      await addCertificate(agent.sock, {
+        certificate: certFor(key, { until }),
+        key,
+        comment: 'pim:r:a',
+        lifetimeSeconds,
+        now: NOW,
+      });
       return agent.requests[0]!.readUInt32BE(agent.requests[0]!.length - 4);
     };
     assert.equal(await lifetimeSent(120, minutes(10)), 120);
@@ -154,16 +193,32 @@ describe('addCertificate', () => {
     assert.equal(await lifetimeSent(0.01, minutes(10)), 1);
     // certificates end on whole seconds: 9.5 s before the end leaves 10 s (rounded up)
     const agent = await answering(SUCCESS);
-    await addCertificate(agent.sock, { certificate: certFor(key, { until: minutes(10) }), key, comment: 'pim:r:a', lifetimeSeconds: 3600, now: new Date(minutes(10).getTime() - 9_500) });
+    await addCertificate(agent.sock, {
+      certificate: certFor(key, { until: minutes(10) }),
+      key,
+      comment: 'pim:r:a',
+      lifetimeSeconds: 3600,
+      now: new Date(minutes(10).getTime() - 9_500),
+    });
     assert.equal(agent.requests[0]!.readUInt32BE(agent.requests[0]!.length - 4), 10);
   });
 
   test('a FAILURE answer is agent-refused, and the message holds no key material', async () => {
     const agent = await answering(FAILURE);
-    const err = await addCertificate(agent.sock, { certificate: certFor(key), key, comment: 'pim:ops-admin:act-1', lifetimeSeconds: 60, now: NOW }).catch((e: unknown) => e);
+    const err = await addCertificate(agent.sock, {
+      certificate: certFor(key),
+      key,
+      comment: 'pim:ops-admin:act-1',
+      lifetimeSeconds: 60,
+      now: NOW,
+    }).catch((e: unknown) => e);
     assert.ok(err instanceof SshAgentError && err.code === 'agent-refused', String(err));
     assert.match(err.message, /refused/);
-    for (const secret of [SEED.toString('hex'), SEED.toString('base64'), Buffer.concat([SEED, PUB]).toString('base64')]) {
+    for (const secret of [
+      SEED.toString('hex'),
+      SEED.toString('base64'),
+      Buffer.concat([SEED, PUB]).toString('base64'),
+    ]) {
       assert.ok(!err.message.includes(secret) && !(err.stack ?? '').includes(secret));
     }
   });
@@ -171,12 +226,24 @@ describe('addCertificate', () => {
   test('an expired certificate is refused before the agent is contacted', async () => {
     const agent = await answering(SUCCESS);
     await assert.rejects(
-      addCertificate(agent.sock, { certificate: certFor(key, { from: minutes(-20), until: minutes(-10) }), key, comment: 'pim:r:a', lifetimeSeconds: 60, now: NOW }),
+      addCertificate(agent.sock, {
+        certificate: certFor(key, { from: minutes(-20), until: minutes(-10) }),
+        key,
+        comment: 'pim:r:a',
+        lifetimeSeconds: 60,
+        now: NOW,
+      }),
       agentError('expired-certificate', /expired at 2026-03-01T08:50:00\.000Z/),
     );
     // the very second it ends counts as expired
     await assert.rejects(
-      addCertificate(agent.sock, { certificate: certFor(key, { until: NOW }), key, comment: 'pim:r:a', lifetimeSeconds: 60, now: NOW }),
+      addCertificate(agent.sock, {
+        certificate: certFor(key, { until: NOW }),
+        key,
+        comment: 'pim:r:a',
+        lifetimeSeconds: 60,
+        now: NOW,
+      }),
       agentError('expired-certificate'),
     );
     assert.equal(agent.connections(), 0);
@@ -185,7 +252,13 @@ describe('addCertificate', () => {
   test("a certificate for another key than the activation's is refused before the agent is contacted", async () => {
     const agent = await answering(SUCCESS);
     await assert.rejects(
-      addCertificate(agent.sock, { certificate: certFor(generateSshKey()), key, comment: 'pim:r:a', lifetimeSeconds: 60, now: NOW }),
+      addCertificate(agent.sock, {
+        certificate: certFor(generateSshKey()),
+        key,
+        comment: 'pim:r:a',
+        lifetimeSeconds: 60,
+        now: NOW,
+      }),
       agentError('expired-certificate', /another key/),
     );
     assert.equal(agent.connections(), 0);
@@ -195,12 +268,33 @@ describe('addCertificate', () => {
     const agent = await answering(SUCCESS);
     const certificate = certFor(key);
     for (const comment of ['pim:ops\n-admin', 'pim:ops\u001b[31m', 'pim:\u0000', '', 'x'.repeat(256)]) {
-      await assert.rejects(addCertificate(agent.sock, { certificate, key, comment, lifetimeSeconds: 60, now: NOW }), /comment must be 1–255 printable ASCII/);
+      await assert.rejects(
+        addCertificate(agent.sock, { certificate, key, comment, lifetimeSeconds: 60, now: NOW }),
+        /comment must be 1–255 printable ASCII/,
+      );
     }
-    await assert.rejects(addCertificate(agent.sock, { certificate: 'not a certificate', key, comment: 'pim:r:a', lifetimeSeconds: 60, now: NOW }), /not an OpenSSH certificate line/);
-    await assert.rejects(addCertificate(agent.sock, { certificate, key, comment: 'pim:r:a', lifetimeSeconds: 0, now: NOW }), /lifetimeSeconds must be a positive number/);
     await assert.rejects(
-      addCertificate(agent.sock, { certificate, key: { ...key, seed: Buffer.alloc(32, 1) }, comment: 'pim:r:a', lifetimeSeconds: 60, now: NOW }),
+      addCertificate(agent.sock, {
+        certificate: 'not a certificate',
+        key,
+        comment: 'pim:r:a',
+        lifetimeSeconds: 60,
+        now: NOW,
+      }),
+      /not an OpenSSH certificate line/,
+    );
+    await assert.rejects(
+      addCertificate(agent.sock, { certificate, key, comment: 'pim:r:a', lifetimeSeconds: 0, now: NOW }),
+      /lifetimeSeconds must be a positive number/,
+    );
+    await assert.rejects(
+      addCertificate(agent.sock, {
+        certificate,
+        key: { ...key, seed: Buffer.alloc(32, 1) },
+        comment: 'pim:r:a',
+        lifetimeSeconds: 60,
+        now: NOW,
+      }),
       /seed does not give its public key/,
     );
     assert.equal(agent.connections(), 0);
@@ -225,7 +319,10 @@ describe('removeIdentity', () => {
 
   test('any other answer is bad-answer', async () => {
     const agent = await answering(frame([12], u32(0)));
-    await assert.rejects(removeIdentity(agent.sock, blob), agentError('bad-answer', /message type 12 instead of SUCCESS or FAILURE/));
+    await assert.rejects(
+      removeIdentity(agent.sock, blob),
+      agentError('bad-answer', /message type 12 instead of SUCCESS or FAILURE/),
+    );
   });
 });
 
@@ -234,7 +331,9 @@ describe('listIdentities', () => {
     const key = sshKeyFromSeed(SEED);
     const certBlob = certBlobOf(certFor(key));
     const plainBlob = Buffer.concat([str('ssh-ed25519'), str(PUB)]);
-    const agent = await answering(frame([12], u32(2), str(plainBlob), str('alice@laptop'), str(certBlob), str('pim:ops-admin:act-1')));
+    const agent = await answering(
+      frame([12], u32(2), str(plainBlob), str('alice@laptop'), str(certBlob), str('pim:ops-admin:act-1')),
+    );
 
     const ids = await listIdentities(agent.sock);
 
@@ -254,10 +353,14 @@ describe('listIdentities', () => {
     const answer = frame([12], u32(1), str(Buffer.concat([str('ssh-ed25519'), str(PUB)])), str('split'));
     const agent = await fakeAgent((_req, conn) => {
       let i = 0;
-      const next = () => (i < answer.length ? conn.write(answer.subarray(i, (i += 7)), () => setTimeout(next, 1)) : conn.end());
+      const next = () =>
+        i < answer.length ? conn.write(answer.subarray(i, (i += 7)), () => setTimeout(next, 1)) : conn.end();
       next();
     });
-    assert.deepEqual((await listIdentities(agent.sock)).map((x) => x.comment), ['split']);
+    assert.deepEqual(
+      (await listIdentities(agent.sock)).map((x) => x.comment),
+      ['split'],
+    );
   });
 });
 
@@ -265,9 +368,21 @@ describe('listIdentities', () => {
 
 describe('answers that make no sense are bad-answer', () => {
   const cases: [string, Buffer, RegExp][] = [
-    ['a truncated answer (the length promises more than arrives)', Buffer.concat([u32(50), Buffer.from([12, 0, 0])]), /truncated/],
-    ['a listing whose identity runs past the end', frame([12], u32(1), u32(40), Buffer.from('ssh-ed25519')), /truncated/],
-    ['a listing that claims more identities than it can hold', frame([12], u32(1_000_000)), /claims 1000000 identities/],
+    [
+      'a truncated answer (the length promises more than arrives)',
+      Buffer.concat([u32(50), Buffer.from([12, 0, 0])]),
+      /truncated/,
+    ],
+    [
+      'a listing whose identity runs past the end',
+      frame([12], u32(1), u32(40), Buffer.from('ssh-ed25519')),
+      /truncated/,
+    ],
+    [
+      'a listing that claims more identities than it can hold',
+      frame([12], u32(1_000_000)),
+      /claims 1000000 identities/,
+    ],
     ['a listing with trailing bytes', frame([12], u32(0), [9, 9]), /trailing bytes/],
     ['an identity blob without a key type', frame([12], u32(1), str(Buffer.from([0, 0])), str('c')), /no key type/],
     ['a message of another type', frame([99, 1, 2, 3]), /message type 99 instead of 12/],
@@ -293,14 +408,23 @@ describe('an agent that cannot be reached', () => {
   test('one that never answers times out (agent-unreachable) after timeoutMs', async () => {
     const agent = await fakeAgent(() => {});
     const t0 = Date.now();
-    await assert.rejects(listIdentities(agent.sock, { timeoutMs: 150 }), agentError('agent-unreachable', /did not answer within 150 ms/));
+    await assert.rejects(
+      listIdentities(agent.sock, { timeoutMs: 150 }),
+      agentError('agent-unreachable', /did not answer within 150 ms/),
+    );
     const took = Date.now() - t0;
     assert.ok(took >= 140 && took < 2_000, `took ${took} ms`);
   });
 
   test('a socket that does not exist is agent-unreachable, naming the socket', async () => {
     const sock = path.join(tmpDir(), 'gone.sock');
-    await assert.rejects(listIdentities(sock), agentError('agent-unreachable', new RegExp(`${sock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(it does not exist\\)`)));
+    await assert.rejects(
+      listIdentities(sock),
+      agentError(
+        'agent-unreachable',
+        new RegExp(`${sock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(it does not exist\\)`),
+      ),
+    );
   });
 
   test('every call uses its own connection', async () => {
@@ -357,6 +481,7 @@ describe('ephemeral keys and certificates', () => {
       [`ssh-rsa-cert-v01@openssh.com ${b64}`, /cannot be parsed/],
       [certFor(key, { host: true, principals: ['db.acme.example'] }), /host certificate, not a user certificate/],
     ];
-    for (const [input, message] of cases) assert.throws(() => parseCertificate(input), message, JSON.stringify(input.slice(0, 40)));
+    for (const [input, message] of cases)
+      assert.throws(() => parseCertificate(input), message, JSON.stringify(input.slice(0, 40)));
   });
 });

@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { MAX_ANSWER_BYTES, StsError, assumeRoleWithWebIdentity, credentialProcessJson, parseXml, sessionSeconds, stsEndpointFor, type StsCredentials } from '../../electron/core/credentials/sts';
+import {
+  MAX_ANSWER_BYTES,
+  StsError,
+  assumeRoleWithWebIdentity,
+  credentialProcessJson,
+  parseXml,
+  sessionSeconds,
+  stsEndpointFor,
+  type StsCredentials,
+} from '../../agent/credentials/sts';
 
 const TOKEN = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2VjcmV0LXNpZ25hdHVyZS1vZi10aGUtdG9rZW4';
 const SECRET_KEY = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY';
@@ -57,13 +66,22 @@ after(() => {
   server.close();
 });
 
-const reply = (status: number, text: string, type = 'text/xml'): Handler => (_q, _b, res) => {
-  res.writeHead(status, { 'content-type': type });
-  res.end(text);
-};
+const reply =
+  (status: number, text: string, type = 'text/xml'): Handler =>
+  (_q, _b, res) => {
+    res.writeHead(status, { 'content-type': type });
+    res.end(text);
+  };
 
 const call = (over: Partial<Parameters<typeof assumeRoleWithWebIdentity>[0]> = {}) =>
-  assumeRoleWithWebIdentity({ endpoint: url, roleArn: ROLE_ARN, sessionName: 'alice-act1', webIdentityToken: TOKEN, durationSeconds: 3600, ...over });
+  assumeRoleWithWebIdentity({
+    endpoint: url,
+    roleArn: ROLE_ARN,
+    sessionName: 'alice-act1',
+    webIdentityToken: TOKEN,
+    durationSeconds: 3600,
+    ...over,
+  });
 
 /** Rejects with an StsError of `code` whose message contains none of our secrets. */
 async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp): Promise<StsError> {
@@ -76,7 +94,8 @@ async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp):
   assert.equal(caught.code, code, caught.message);
   if (message) assert.match(caught.message, message);
   const shown = `${caught.message}\n${caught.stack ?? ''}\n${JSON.stringify(caught)}`;
-  for (const secret of [TOKEN, ...TOKEN.split('.'), SECRET_KEY, SESSION_TOKEN]) assert.equal(shown.includes(secret), false, `a secret leaked into: ${caught.message}`);
+  for (const secret of [TOKEN, ...TOKEN.split('.'), SECRET_KEY, SESSION_TOKEN])
+    assert.equal(shown.includes(secret), false, `a secret leaked into: ${caught.message}`);
   return caught;
 }
 
@@ -153,7 +172,10 @@ describe('the answer', () => {
   for (const [code, message] of [
     ['AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity'],
     ['InvalidIdentityToken', 'Couldn&apos;t retrieve verification key from your identity provider'],
-    ['ExpiredTokenException', 'Token expired: current date/time 1700000000 must be before the expiration date/time 1699999000'],
+    [
+      'ExpiredTokenException',
+      'Token expired: current date/time 1700000000 must be before the expiration date/time 1699999000',
+    ],
   ]) {
     test(`an ErrorResponse ${code} becomes StsError ${code} with AWS's message`, async () => {
       handler = reply(400, errorResponse(code!, message!));
@@ -175,8 +197,18 @@ describe('the answer', () => {
     ['an empty body', 200, '', 'text/xml'],
     ['truncated XML', 200, success().slice(0, 300), 'text/xml'],
     ['a DOCTYPE with entities', 200, `<!DOCTYPE x [<!ENTITY a "b">]>${success()}`, 'text/xml'],
-    ['a repeated element', 200, success({ extra: '<Credentials><AccessKeyId>ASIAOTHER0000000</AccessKeyId></Credentials>' }), 'text/xml'],
-    ['a different response', 200, '<GetCallerIdentityResponse><GetCallerIdentityResult/></GetCallerIdentityResponse>', 'text/xml'],
+    [
+      'a repeated element',
+      200,
+      success({ extra: '<Credentials><AccessKeyId>ASIAOTHER0000000</AccessKeyId></Credentials>' }),
+      'text/xml',
+    ],
+    [
+      'a different response',
+      200,
+      '<GetCallerIdentityResponse><GetCallerIdentityResult/></GetCallerIdentityResponse>',
+      'text/xml',
+    ],
     ['an error without a code', 403, '<ErrorResponse><Error><Message>no</Message></Error></ErrorResponse>', 'text/xml'],
   ] as const) {
     test(`${what} is a bad-answer`, async () => {

@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ActivationView, AgentState, RoleView } from '../../shared/api';
-import { activateTarget, buildTrayMenu, deactivateTarget, menuAction, safeLabel, timeLeft, trayIconState, MAX_ROLES_LISTED, type MenuItemTemplate } from '../../electron/main/tray-menu';
+import {
+  activateTarget,
+  buildTrayMenu,
+  deactivateTarget,
+  menuAction,
+  safeLabel,
+  timeLeft,
+  trayIconState,
+  MAX_ROLES_LISTED,
+  type MenuItemTemplate,
+} from '../../electron/main/tray-menu';
 
 const requirements: RoleView['decision']['requirements'] = {
   maxDuration: 7200,
@@ -16,8 +26,17 @@ const requirements: RoleView['decision']['requirements'] = {
   eligibleUntil: null,
 };
 
-function role(name: string, allowed: boolean, reasons: RoleView['decision']['reasons'] = [], maxDuration = 7200): RoleView {
-  return { name, description: `${name} description`, decision: { role: name, allowed, reasons, requirements: { ...requirements, maxDuration } } };
+function role(
+  name: string,
+  allowed: boolean,
+  reasons: RoleView['decision']['reasons'] = [],
+  maxDuration = 7200,
+): RoleView {
+  return {
+    name,
+    description: `${name} description`,
+    decision: { role: name, allowed, reasons, requirements: { ...requirements, maxDuration } },
+  };
 }
 
 function state(over: Partial<AgentState> = {}): AgentState {
@@ -49,11 +68,17 @@ function byId(items: MenuItemTemplate[], id: string): MenuItemTemplate | undefin
   return undefined;
 }
 
-const outside = { code: 'outside-window', blocking: true, message: 'outside the activation window; next opens Mon 08:00 Europe/Berlin' };
+const outside = {
+  code: 'outside-window',
+  blocking: true,
+  message: 'outside the activation window; next opens Mon 08:00 Europe/Berlin',
+};
 const approval = { code: 'approval-required', blocking: false, message: 'needs approval from 1 of ml-leads' };
 
 test('eligible roles are listed by name with their maximum duration, and clicking one opens the popover', () => {
-  const menu = buildTrayMenu(state({ roles: [role('ai-cluster-admin', true, [], 7200), role('db-reader', true, [approval], 5400)] }));
+  const menu = buildTrayMenu(
+    state({ roles: [role('ai-cluster-admin', true, [], 7200), role('db-reader', true, [approval], 5400)] }),
+  );
   const admin = byId(menu, 'role:ai-cluster-admin');
   const reader = byId(menu, 'role:db-reader');
   assert.equal(admin?.label, 'Activate ai-cluster-admin… (max 2h)');
@@ -69,8 +94,14 @@ test('blocked roles sit in a "Not available (N)" submenu, each with its first bl
     state({
       roles: [
         role('ok-role', true),
-        role('night-ops', false, [approval, outside, { code: 'policy-expired', blocking: true, message: 'the policy copy expired' }]),
-        role('old-role', false, [{ code: 'eligibility-expired', blocking: true, message: 'eligibility ended 2025-06-30' }]),
+        role('night-ops', false, [
+          approval,
+          outside,
+          { code: 'policy-expired', blocking: true, message: 'the policy copy expired' },
+        ]),
+        role('old-role', false, [
+          { code: 'eligibility-expired', blocking: true, message: 'eligibility ended 2025-06-30' },
+        ]),
       ],
     }),
   );
@@ -79,14 +110,20 @@ test('blocked roles sit in a "Not available (N)" submenu, each with its first bl
   assert.equal(sub.label, 'Not available (2)');
   assert.deepEqual(
     sub.submenu?.map((i) => i.label),
-    ['night-ops — outside the activation window; next opens Mon 08:00 Europe/Berlin', 'old-role — eligibility ended 2025-06-30'],
+    [
+      'night-ops — outside the activation window; next opens Mon 08:00 Europe/Berlin',
+      'old-role — eligibility ended 2025-06-30',
+    ],
   );
   assert.equal(byId(menu, 'role:night-ops'), undefined, 'a blocked role is not offered as eligible');
 });
 
 test('no submenu appears when nothing is blocked', () => {
   const menu = buildTrayMenu(state({ roles: [role('ok-role', true)] }));
-  assert.equal(menu.some((i) => i.type === 'submenu'), false);
+  assert.equal(
+    menu.some((i) => i.type === 'submenu'),
+    false,
+  );
 });
 
 test('the status line shows who is signed in and that the agent is offline', () => {
@@ -97,11 +134,31 @@ test('the status line shows who is signed in and that the agent is offline', () 
 });
 
 test('a rejected policy update and an unconfigured agent say so in the status line', () => {
-  assert.equal(buildTrayMenu(state({ connection: 'rejected', lastError: 'bad signature' }))[0]!.label, 'alice@acme.example — policy update rejected');
+  assert.equal(
+    buildTrayMenu(state({ connection: 'rejected', lastError: 'bad signature' }))[0]!.label,
+    'alice@acme.example — policy update rejected',
+  );
   const unconfigured = buildTrayMenu(state({ connection: 'unconfigured', user: null, server: null }));
   assert.equal(unconfigured[0]!.label, 'Not signed in — not connected');
-  assert.ok(unconfigured.some((i) => i.label === 'Open PIM Agent to enrol this device'), 'it tells how to get started');
-  const enrolling = buildTrayMenu(state({ connection: 'unconfigured', user: null, server: null, enrolment: { state: 'waiting', server: 'https://pim.acme.example', user: 'alice@acme.example', ceremonyUrl: 'https://pim.acme.example/ceremony/enrol/abc', deviceFingerprint: 'AbCdEfGhIjKlMnOp', error: null } }));
+  assert.ok(
+    unconfigured.some((i) => i.label === 'Open PIM Agent to enrol this device'),
+    'it tells how to get started',
+  );
+  const enrolling = buildTrayMenu(
+    state({
+      connection: 'unconfigured',
+      user: null,
+      server: null,
+      enrolment: {
+        state: 'waiting',
+        server: 'https://pim.acme.example',
+        user: 'alice@acme.example',
+        ceremonyUrl: 'https://pim.acme.example/ceremony/enrol/abc',
+        deviceFingerprint: 'AbCdEfGhIjKlMnOp',
+        error: null,
+      },
+    }),
+  );
   assert.ok(enrolling.some((i) => i.label === 'Enrolling: register your security key'));
   assert.equal(byId(unconfigured, 'refresh')?.enabled, false, 'there is nothing to refresh from');
 });
@@ -109,7 +166,14 @@ test('a rejected policy update and an unconfigured agent say so in the status li
 test('the menu ends with Refresh policy, Open PIM Agent and Quit, which map to their actions', () => {
   const menu = buildTrayMenu(state());
   const actions = menu.filter((i) => i.type === 'normal' && i.id && ['refresh', 'open', 'quit'].includes(i.id));
-  assert.deepEqual(actions.map((i) => [i.id, i.label]), [['refresh', 'Refresh policy'], ['open', 'Open PIM Agent'], ['quit', 'Quit']]);
+  assert.deepEqual(
+    actions.map((i) => [i.id, i.label]),
+    [
+      ['refresh', 'Refresh policy'],
+      ['open', 'Open PIM Agent'],
+      ['quit', 'Quit'],
+    ],
+  );
   assert.equal(menu[menu.length - 1]!.id, 'quit');
   assert.equal(menuAction('refresh'), 'refresh');
   assert.equal(menuAction('quit'), 'quit');
@@ -118,12 +182,17 @@ test('the menu ends with Refresh policy, Open PIM Agent and Quit, which map to t
 
 test('control characters and bidi overrides are stripped from role names and reasons', () => {
   const evil = 'prod\u0007-admin\n\u202Egnp.exe\u0000';
-  const menu = buildTrayMenu(state({ roles: [role(evil, true), role('x\r\ny', false, [{ ...outside, message: 'line one\nline two\u001b[31m' }])] }));
+  const menu = buildTrayMenu(
+    state({
+      roles: [role(evil, true), role('x\r\ny', false, [{ ...outside, message: 'line one\nline two\u001b[31m' }])],
+    }),
+  );
   const eligible = byId(menu, `role:${evil}`);
   assert.equal(eligible?.label, 'Activate prod -admin gnp.exe… (max 2h)');
   const blocked = menu.find((i) => i.type === 'submenu')!.submenu![0]!;
   assert.equal(blocked.label, 'x y — line one line two [31m');
-  for (const label of [eligible!.label, blocked.label]) assert.doesNotMatch(label, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+  for (const label of [eligible!.label, blocked.label])
+    assert.doesNotMatch(label, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
 });
 
 test('long names are truncated with an ellipsis and ampersands are escaped for Electron', () => {
@@ -148,7 +217,10 @@ test('before the agent has a state the menu says "Starting…" and offers only Q
   assert.equal(menu[0]!.label, 'Starting…');
   assert.equal(menu[0]!.enabled, false);
   const actionable = menu.filter((i) => i.type !== 'separator' && i.enabled);
-  assert.deepEqual(actionable.map((i) => i.id), ['quit']);
+  assert.deepEqual(
+    actionable.map((i) => i.id),
+    ['quit'],
+  );
 });
 
 function activation(role: string, st: ActivationView['state'], expiresAt: string | null = null): ActivationView {
@@ -157,7 +229,20 @@ function activation(role: string, st: ActivationView['state'], expiresAt: string
     user: 'alice@acme.example',
     role,
     state: st,
-    request: { v: 1, kind: 'activate', user: 'alice@acme.example', device: 'd'.repeat(43), role, duration: 3600, justification: null, ticket: null, sshPublicKey: null, policyVersion: 7, requestedAt: '2025-11-24T09:00:00.000Z', extends: null },
+    request: {
+      v: 1,
+      kind: 'activate',
+      user: 'alice@acme.example',
+      device: 'd'.repeat(43),
+      role,
+      duration: 3600,
+      justification: null,
+      ticket: null,
+      sshPublicKey: null,
+      policyVersion: 7,
+      requestedAt: '2025-11-24T09:00:00.000Z',
+      extends: null,
+    },
     requestSha256: '0'.repeat(64),
     createdAt: '2025-11-24T09:00:00.000Z',
     startsAt: expiresAt ? '2025-11-24T09:00:00.000Z' : null,
@@ -174,7 +259,11 @@ test('active roles are listed with the minutes left, each with a Deactivate item
   const menu = buildTrayMenu(
     state({
       roles: [role('ai-cluster-admin', true), role('db-reader', true)],
-      activations: [activation('ai-cluster-admin', 'active', '2025-11-24T10:41:30.000Z'), activation('db-reader', 'active', '2025-11-24T11:35:00.000Z'), activation('old', 'active', '2025-11-24T09:59:00.000Z')],
+      activations: [
+        activation('ai-cluster-admin', 'active', '2025-11-24T10:41:30.000Z'),
+        activation('db-reader', 'active', '2025-11-24T11:35:00.000Z'),
+        activation('old', 'active', '2025-11-24T09:59:00.000Z'),
+      ],
     }),
   );
   const header = menu.findIndex((i) => i.id === 'active-header');
@@ -194,7 +283,15 @@ test('active roles are listed with the minutes left, each with a Deactivate item
 });
 
 test('requests in flight are listed with what they wait for; nothing active means no section', () => {
-  const menu = buildTrayMenu(state({ activations: [activation('admin', 'pending-approval'), activation('readonly', 'requested'), activation('gone', 'denied')] }));
+  const menu = buildTrayMenu(
+    state({
+      activations: [
+        activation('admin', 'pending-approval'),
+        activation('readonly', 'requested'),
+        activation('gone', 'denied'),
+      ],
+    }),
+  );
   assert.equal(byId(menu, 'active-header'), undefined);
   assert.equal(byId(menu, 'request:admin')?.label, 'admin — waiting for approval');
   assert.equal(byId(menu, 'request:readonly')?.label, 'readonly — touch your security key');
@@ -228,7 +325,16 @@ test('an active role ending soon reads "ends in N min" and offers Extend…, whi
   const menu = buildTrayMenu(
     state({
       activations: [ending, later],
-      notices: [{ key: `${ending.id}:2`, activation: ending.id, role: 'gpu-admin', expiresAt: ending.expiresAt!, threshold: 2, minutesLeft: 2 }],
+      notices: [
+        {
+          key: `${ending.id}:2`,
+          activation: ending.id,
+          role: 'gpu-admin',
+          expiresAt: ending.expiresAt!,
+          threshold: 2,
+          minutesLeft: 2,
+        },
+      ],
     }),
   );
   assert.equal(byId(menu, 'active:gpu-admin')?.label, 'gpu-admin — ends in 2 min');
@@ -237,17 +343,35 @@ test('an active role ending soon reads "ends in N min" and offers Extend…, whi
   assert.equal(extend?.enabled, true);
   assert.equal(menuAction(extend?.id), 'open', 'extending needs the key touch: the popover does it');
   const ids = menu.map((i) => i.id);
-  assert.ok(ids.indexOf('active:gpu-admin') < ids.indexOf('extend:gpu-admin') && ids.indexOf('extend:gpu-admin') < ids.indexOf('deactivate:gpu-admin'), 'Extend… sits between the role and Deactivate');
-  assert.equal(byId(menu, 'active:db-reader')?.label, 'db-reader — 1 h 35 min left', 'a role not ending soon keeps its time left');
+  assert.ok(
+    ids.indexOf('active:gpu-admin') < ids.indexOf('extend:gpu-admin') &&
+      ids.indexOf('extend:gpu-admin') < ids.indexOf('deactivate:gpu-admin'),
+    'Extend… sits between the role and Deactivate',
+  );
+  assert.equal(
+    byId(menu, 'active:db-reader')?.label,
+    'db-reader — 1 h 35 min left',
+    'a role not ending soon keeps its time left',
+  );
   assert.equal(byId(menu, 'extend:db-reader'), undefined);
-  const evil = buildTrayMenu(state({ activations: [{ ...ending, role: 'x\u202Eevil&co' }], notices: [{ key: 'k', activation: ending.id, role: 'x', expiresAt: ending.expiresAt!, threshold: 10, minutesLeft: 9 }] }));
+  const evil = buildTrayMenu(
+    state({
+      activations: [{ ...ending, role: 'x\u202Eevil&co' }],
+      notices: [
+        { key: 'k', activation: ending.id, role: 'x', expiresAt: ending.expiresAt!, threshold: 10, minutesLeft: 9 },
+      ],
+    }),
+  );
   assert.equal(byId(evil, 'extend:x\u202Eevil&co')?.label, 'Extend x evil&&co…');
 });
 
 test('the policy version, offline copy or expired policy is its own line', () => {
   assert.equal(byId(buildTrayMenu(state()), 'policy')?.label, 'Policy v7');
   assert.equal(byId(buildTrayMenu(state({ connection: 'offline' })), 'policy')?.label, 'Policy v7 — offline copy');
-  assert.equal(byId(buildTrayMenu(state({ now: '2025-12-02T00:00:00.000Z' })), 'policy')?.label, 'Policy v7 — expired, no role can be activated');
+  assert.equal(
+    byId(buildTrayMenu(state({ now: '2025-12-02T00:00:00.000Z' })), 'policy')?.label,
+    'Policy v7 — expired, no role can be activated',
+  );
   assert.equal(byId(buildTrayMenu(state({ policy: null })), 'policy'), undefined);
   assert.equal(menuAction('policy'), null);
 });
@@ -268,7 +392,10 @@ test('requests waiting for my approval are counted and open the approvals view; 
 test('the tray icon follows the state: idle, active, pending, offline, error', () => {
   assert.equal(trayIconState(null), 'idle');
   assert.equal(trayIconState(state()), 'idle');
-  assert.equal(trayIconState(state({ activations: [activation('admin', 'active', '2025-11-24T10:30:00.000Z')] })), 'active');
+  assert.equal(
+    trayIconState(state({ activations: [activation('admin', 'active', '2025-11-24T10:30:00.000Z')] })),
+    'active',
+  );
   assert.equal(trayIconState(state({ activations: [activation('admin', 'pending-approval')] })), 'pending');
   assert.equal(trayIconState(state(), { approvalsWaiting: 1 }), 'pending');
   assert.equal(trayIconState(state({ connection: 'offline' })), 'offline');

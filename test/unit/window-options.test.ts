@@ -95,7 +95,11 @@ test('navigation anywhere else is refused: the web, other files, other app paths
 test('with a file:// renderer only that exact file may be loaded', () => {
   const appUrl = 'file:///opt/pim/dist/renderer/index.html';
   assert.equal(isAllowedNavigation('file:///opt/pim/dist/renderer/index.html#x', appUrl), true);
-  assert.equal(isAllowedNavigation('file:///opt/pim/dist/renderer/../renderer/index.html', appUrl), true, 'dot segments are resolved first');
+  assert.equal(
+    isAllowedNavigation('file:///opt/pim/dist/renderer/../renderer/index.html', appUrl),
+    true,
+    'dot segments are resolved first',
+  );
   assert.equal(isAllowedNavigation('file:///opt/pim/dist/renderer/app.js', appUrl), false);
   assert.equal(isAllowedNavigation('file:///home/alice/index.html', appUrl), false);
 });
@@ -122,7 +126,14 @@ test('the popover opens beside a tray icon in a left-hand taskbar', () => {
 test('without tray bounds (Linux AppIndicator) the popover goes to the top-right corner', () => {
   const pos = popoverPosition(null, { width: 400, height: 560 }, { x: 0, y: 32, width: 1920, height: 1048 });
   assert.deepEqual(pos, { x: 1512, y: 40 });
-  assert.deepEqual(popoverPosition({ x: 0, y: 0, width: 0, height: 0 }, { width: 400, height: 560 }, { x: 0, y: 32, width: 1920, height: 1048 }), pos);
+  assert.deepEqual(
+    popoverPosition(
+      { x: 0, y: 0, width: 0, height: 0 },
+      { width: 400, height: 560 },
+      { x: 0, y: 32, width: 1920, height: 1048 },
+    ),
+    pos,
+  );
 });
 
 test('app:// requests map to files inside the renderer folder and nothing outside it', () => {
@@ -130,9 +141,25 @@ test('app:// requests map to files inside the renderer folder and nothing outsid
   assert.equal(resolveAppAsset('app://pim/index.html', root), '/opt/pim/dist/renderer/index.html');
   assert.equal(resolveAppAsset('app://pim/', root), '/opt/pim/dist/renderer/index.html');
   assert.equal(resolveAppAsset('app://pim/app.js?v=1', root), '/opt/pim/dist/renderer/app.js');
-  assert.equal(resolveAppAsset('app://pim/../../../etc/passwd', root), '/opt/pim/dist/renderer/etc/passwd', 'dot segments cannot climb above the root');
-  assert.equal(resolveAppAsset('app://pim/%2e%2e/secret', root), '/opt/pim/dist/renderer/secret', 'nor can encoded ones');
-  for (const url of ['app://pim/a%2f..%2f..%2fsecret', 'app://pim/a%5c..%5csecret', 'app://pim/x%00.js', 'app://pim//etc/passwd', 'app://other/index.html', 'file:///etc/passwd', 'app://pim/%E0%A4%A']) {
+  assert.equal(
+    resolveAppAsset('app://pim/../../../etc/passwd', root),
+    '/opt/pim/dist/renderer/etc/passwd',
+    'dot segments cannot climb above the root',
+  );
+  assert.equal(
+    resolveAppAsset('app://pim/%2e%2e/secret', root),
+    '/opt/pim/dist/renderer/secret',
+    'nor can encoded ones',
+  );
+  for (const url of [
+    'app://pim/a%2f..%2f..%2fsecret',
+    'app://pim/a%5c..%5csecret',
+    'app://pim/x%00.js',
+    'app://pim//etc/passwd',
+    'app://other/index.html',
+    'file:///etc/passwd',
+    'app://pim/%E0%A4%A',
+  ]) {
     assert.equal(resolveAppAsset(url, root), null, url);
   }
 });
@@ -183,7 +210,11 @@ test('the ceremony window lives in a session of its own, in memory only, and loo
 
 test('a ceremony window may navigate within the control plane origin only: same scheme, host and port', () => {
   const cp = 'https://pim.acme.example';
-  for (const url of ['https://pim.acme.example/ceremony/activation/abc', 'https://pim.acme.example:443/ceremony/enrol/x', 'https://pim.acme.example/anything?x=1#y']) {
+  for (const url of [
+    'https://pim.acme.example/ceremony/activation/abc',
+    'https://pim.acme.example:443/ceremony/enrol/x',
+    'https://pim.acme.example/anything?x=1#y',
+  ]) {
     assert.equal(isAllowedCeremonyNavigation(url, cp), true, url);
   }
   for (const url of [
@@ -203,7 +234,11 @@ test('a ceremony window may navigate within the control plane origin only: same 
     assert.equal(isAllowedCeremonyNavigation(url, cp), false, url);
   }
   assert.equal(isAllowedCeremonyNavigation('http://localhost:7443/ceremony/enrol/a', 'http://localhost:7443'), true);
-  assert.equal(isAllowedCeremonyNavigation('http://127.0.0.1:7443/ceremony/enrol/a', 'http://localhost:7443'), false, 'another host name is another origin');
+  assert.equal(
+    isAllowedCeremonyNavigation('http://127.0.0.1:7443/ceremony/enrol/a', 'http://localhost:7443'),
+    false,
+    'another host name is another origin',
+  );
   assert.equal(isAllowedCeremonyNavigation('https://pim.acme.example/', 'not a url'), false);
 });
 
@@ -222,7 +257,11 @@ test('openCeremony opens only ceremony pages of the connected control plane, in 
   assert.equal(refused({ url: `${server}/trust-root.json` }), 'bad-ceremony-url', 'another page of the right origin');
   assert.equal(refused({ url: `${server}/ceremony/activation/abc?next=https://evil.example` }), 'bad-ceremony-url');
   assert.equal(refused({ url: `${server}/ceremony/approval/not-a-nonce` }), 'bad-ceremony-url');
-  assert.equal(refused({ url: 'file:///etc/passwd', external: true }), 'bad-ceremony-url', 'never a file for the system browser');
+  assert.equal(
+    refused({ url: 'file:///etc/passwd', external: true }),
+    'bad-ceremony-url',
+    'never a file for the system browser',
+  );
   assert.equal(refused({ url: 'javascript:alert(1)', external: true }), 'bad-ceremony-url');
   assert.equal(refused({ url }, null), 'not-connected');
   assert.equal(refused({ url, extra: 1 }), 'bad-input');
