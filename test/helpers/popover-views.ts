@@ -117,7 +117,7 @@ async function startProc(
 
 export async function startPopoverWorld(defer: Defer): Promise<PopoverWorld> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-views-'));
-  defer(() => fs.rmSync(dir, { recursive: true, force: true }));
+  defer(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   const repo = path.join(dir, 'repo');
   // the people's own files (kubeconfig, ~/.aws, ssh-agent) stay inside the temporary folder
   const userHome = path.join(dir, 'user-home');
