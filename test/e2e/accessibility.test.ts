@@ -125,7 +125,12 @@ async function unnamed(page: Page, view: View): Promise<string[]> {
 test('the popover views: no serious axe violation, every control reachable by Tab and named for what it acts on', async (t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
-  const world = await startPopoverWorld((fn) => after(fn));
+  // cleanups run last-registered first: the processes stop before their folder is removed
+  const cleanups: (() => unknown)[] = [];
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+  const world = await startPopoverWorld((fn) => cleanups.push(fn));
   for (const scheme of ['light', 'dark'] as const) {
     for (const view of VIEWS) {
       await t.test(`${view}, ${scheme}`, async () => {

@@ -116,8 +116,9 @@ test('the fast path answers roles and status with the full CLI’s bytes and exi
   );
   if (!faketime) return;
   const { home } = await connectedHome();
-  // a minute after the refresh, frozen: "verified 1 min ago" and `now` are the same for both
-  const at = new Date(Date.now() + 60_000).toISOString().replace('T', ' ').slice(0, 19);
+  // a minute after the refresh, frozen: "verified 1 min ago" and `now` are the same for both.
+  // 61 s, not 60: the instant is cut to whole seconds, and 60 s cut could read "59 s ago"
+  const at = new Date(Date.now() + 61_000).toISOString().replace('T', ' ').slice(0, 19);
   const forms: { args: string[]; env?: NodeJS.ProcessEnv }[] = [
     { args: ['--home', home, 'roles', '--json'] },
     { args: ['--home', home, 'roles'] },
