@@ -282,14 +282,16 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
   await t.test(
     'expired with no agent running: gcloud and google-auth-library are told the role expired, the identity platform refuses the expired token',
     async () => {
-      await activate(w, '12s');
+      // long enough for gcloud (a Python start, seconds under a loaded CI) to get a token first
+      await activate(w, '25s');
       const env = w.pim('env', ROLE);
       assert.equal(env.code, 0, env.stderr);
       const exported = Object.fromEntries(
         [...env.stdout.matchAll(/^export (\w+)='([^']*)';$/gm)].map((m) => [m[1]!, m[2]!]),
       );
       viaExecEnv = (world, cloud) => client(world, process.execPath, [CLOUD_CLIENT, cloud], exported);
-      assert.equal((await gcloudToken(w)).code, 0);
+      const first = await gcloudToken(w);
+      assert.equal(first.code, 0, first.stderr);
       await until('the role to expire', async () => /expired at/.test((await gcloudToken(w)).stderr));
       const g = await gcloudToken(w);
       assert.notEqual(g.code, 0);
