@@ -74,7 +74,7 @@ export class ControlPlane {
     });
     this.approvals = new ApprovalsService({ ...decisions, approvals: store.approvals, activations: store.activations });
     this.issuance = new IssuanceService({ dir, clock, publicUrl: cfg.publicUrl, lifecycle, policy });
-    this.audit = new AuditService({ db, dir, clock });
+    this.audit = new AuditService({ store: store.audit, dir, clock });
   }
 
   /** The control plane's clock (tests move it): device signatures and audit acks are dated by it. */

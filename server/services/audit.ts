@@ -3,14 +3,14 @@
 // it holds (audit/ack.ts), the only thing an agent's cursor follows.
 import type { SignedAuditAck } from '../../shared/audit-ack';
 import { signAck } from '../audit/ack';
-import { auditHead, heldHash, ingestBatch, type IngestResult } from '../audit/ingest';
-import type { ServerDb } from '../store/db';
+import { heldHash, ingestBatch, type IngestResult } from '../audit/ingest';
+import type { AuditStore } from '../store/audit-store';
 import type { Clock } from './ids';
 
 export class AuditService {
   constructor(
     private readonly deps: {
-      db: ServerDb;
+      store: AuditStore;
       /** the repository, whose timestamp key(s) sign the acknowledgements */
       dir: string;
       clock: Clock;
@@ -19,16 +19,16 @@ export class AuditService {
 
   /** Stores what links to the device's head, and acknowledges the head it reached. */
   ingest(device: string, records: unknown[]): IngestResult & { signed: SignedAuditAck } {
-    const { db, dir, clock } = this.deps;
-    const r = ingestBatch(db, device, records, clock());
+    const { store, dir, clock } = this.deps;
+    const r = ingestBatch(store, device, records, clock());
     // what this answer acknowledges (a concurrent batch may have moved the head since)
-    const hash = heldHash(db, device, r.acked)!;
+    const hash = heldHash(store, device, r.acked)!;
     return { ...r, signed: signAck(dir, { device, seq: r.acked, hash, at: clock().toISOString() }) };
   }
 
   /** Where an agent that lost its cursor resumes. */
   head(device: string): { acked: number; hash: string; signed: SignedAuditAck } {
-    const head = auditHead(this.deps.db, device);
+    const head = this.deps.store.head(device);
     return {
       acked: head.seq,
       hash: head.hash,

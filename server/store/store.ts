@@ -4,6 +4,7 @@
 import type { ServerDb } from './db';
 import { ActivationsStore } from './activations-store';
 import { ApprovalsStore } from './approvals-store';
+import { AuditStore } from './audit-store';
 import { EnrolmentStore } from './enrolment-store';
 import { Statements } from './statements';
 import { UsersStore } from './users-store';
@@ -17,6 +18,7 @@ export class Store {
   readonly enrolment: EnrolmentStore;
   readonly activations: ActivationsStore;
   readonly approvals: ApprovalsStore;
+  readonly audit: AuditStore;
 
   constructor(
     private readonly db: ServerDb,
@@ -28,6 +30,7 @@ export class Store {
     this.enrolment = new EnrolmentStore(st);
     this.activations = new ActivationsStore(st);
     this.approvals = new ApprovalsStore(st);
+    this.audit = new AuditStore(st);
   }
 
   readonly transaction: Transact = (fn) => this.db.transaction(fn)();
