@@ -34,7 +34,7 @@ export async function runStart(home: string, opts: { open: boolean }): Promise<n
       });
       log(`embedded demo control plane at ${demo.publicUrl} (data in ${demoDir(home)}); signed in as ${DEMO_USER}`);
       if (unenrolled) {
-        const { code } = demo.controlPlane.addUser(DEMO_USER, [], 3600_000);
+        const { code } = demo.controlPlane.users.add(DEMO_USER, [], 3600_000);
         const rootSha = crypto
           .createHash('sha256')
           .update(fs.readFileSync(paths(demoDir(home)).trustRoot))

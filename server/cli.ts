@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
         }
         const t0 = performance.now();
         readState(dir);
-        const extraMembers = withControlPlane(dir, null, (cp) => cp.extraMembers());
+        const extraMembers = withControlPlane(dir, null, (cp) => cp.users.extraMembers());
         // validated and compiled first: what changes for whom, and what is probably a mistake
         const review = reviewPolicy(
           publishedPolicy(dir, extraMembers),
@@ -324,8 +324,8 @@ function userCommand(rest: string[]): number {
         );
       const ttl = values.expires ? parseDuration(values.expires) * 1000 : undefined;
       const { code, expiresAt, extra } = withControlPlane(dir, url, (cp) => ({
-        ...cp.addUser(email, groups, ttl),
-        extra: cp.extraMembers(),
+        ...cp.users.add(email, groups, ttl),
+        extra: cp.users.extraMembers(),
       }));
       if (groups.length && fs.existsSync(paths(dir).source)) {
         const r = publishPolicy(dir, fs.readFileSync(paths(dir).source, 'utf8'), {
@@ -345,7 +345,7 @@ function userCommand(rest: string[]): number {
     }
     case 'list': {
       const dir = one(positionals, 'DIR');
-      for (const u of withControlPlane(dir, null, (cp) => cp.listUsers())) {
+      for (const u of withControlPlane(dir, null, (cp) => cp.users.list())) {
         process.stdout.write(
           `${u.email}\n  devices: ${u.devices.join(', ') || '-'}\n  keys: ${u.keys.map((k) => `${k.id}${k.revoked ? ' (revoked)' : ''}${k.flagged ? ' (FLAGGED: counter went backwards)' : ''}`).join(', ') || '-'}\n`,
         );
@@ -355,7 +355,7 @@ function userCommand(rest: string[]): number {
     case 'revoke-key': {
       if (positionals.length !== 3) throw new RepoError('usage: pim-server user revoke-key DIR EMAIL KEY-ID');
       const [dir, email, id] = positionals as [string, string, string];
-      if (!withControlPlane(dir, null, (cp) => cp.revokeKey(email, id)))
+      if (!withControlPlane(dir, null, (cp) => cp.users.revokeKey(email, id)))
         throw new RepoError(`no active key ${id} for ${email}`);
       process.stdout.write(`revoked key ${id} of ${email}\n`);
       return 0;
@@ -363,7 +363,7 @@ function userCommand(rest: string[]): number {
     case 'revoke-device': {
       if (positionals.length !== 2) throw new RepoError('usage: pim-server user revoke-device DIR DEVICE-THUMBPRINT');
       const [dir, tp] = positionals as [string, string];
-      const r = withControlPlane(dir, null, (cp) => cp.revokeDeviceAccess(tp));
+      const r = withControlPlane(dir, null, (cp) => cp.users.revokeDeviceAccess(tp));
       if (!r.device && r.activations.length === 0 && r.requests.length === 0)
         throw new RepoError(`no active device ${tp}`);
       const acts = r.activations.length
@@ -390,7 +390,7 @@ function activationCommand(rest: string[]): number {
         options: { json: { type: 'boolean' }, live: { type: 'boolean' } },
       });
       const dir = one(positionals, 'DIR');
-      const list = withControlPlane(dir, null, (cp) => cp.allActivations({ live: values.live }));
+      const list = withControlPlane(dir, null, (cp) => cp.activations.all({ live: values.live }));
       if (values.json) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         return 0;
@@ -429,7 +429,7 @@ function activationCommand(rest: string[]): number {
         throw new RepoError('--reason must be one line of at most 1000 characters');
       const view = withControlPlane(dir, null, (cp) => {
         try {
-          return cp.revoke(id, reason);
+          return cp.activations.revoke(id, reason);
         } catch (e) {
           if (e instanceof ApiError) throw new RepoError(`cannot revoke activation ${id}: ${e.message}`);
           throw e;

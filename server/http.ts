@@ -81,7 +81,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     }
     if (route === '/.well-known/jwks.json') {
       if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
-      cp.issuerKeys.jwks().then(
+      cp.issuance.issuerKeys.jwks().then(
         (jwks) => send(200, JSON.stringify(jwks), 'application/json', 'public, max-age=60'),
         (e: unknown) => {
           log(`JWKS unavailable: ${(e as Error).message}`);
@@ -94,7 +94,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     if (route === '/ssh-ca.pub') {
       if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
       try {
-        return send(200, `${cp.sshCa.publicKeyLine()}\n`, 'text/plain; charset=utf-8', 'public, max-age=300');
+        return send(200, `${cp.issuance.sshCa.publicKeyLine()}\n`, 'text/plain; charset=utf-8', 'public, max-age=300');
       } catch (e) {
         log(`SSH CA unavailable: ${(e as Error).message}`);
         return send(500, JSON.stringify({ error: 'the SSH CA is unavailable' }));

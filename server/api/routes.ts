@@ -6,8 +6,6 @@ import type http from 'node:http';
 import zlib from 'node:zlib';
 import { decodeProtectedHeader } from 'jose';
 import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
-import { signAck } from '../audit/ack';
-import { auditHead, heldHash, ingestBatch } from '../audit/ingest';
 import type { Caller, ControlPlane } from '../control-plane';
 import { ApiError, bad, unauthorized } from './errors';
 
@@ -61,34 +59,34 @@ const routes: Route[] = [
       const b = obj(body, 'body');
       const jwk = obj(b.deviceJwk, 'deviceJwk') as { kty: string; crv: string; x: string };
       const { device } = await caller();
-      return cp.startEnrolment(str(b.code, 'code', 200), jwk, device);
+      return cp.enrolment.start(str(b.code, 'code', 200), jwk, device);
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/api/v1/enrol/${ID}$`),
-    handler: async ({ cp, params, caller }) => cp.enrolmentStatus(params[0]!, (await caller()).device),
+    handler: async ({ cp, params, caller }) => cp.enrolment.status(params[0]!, (await caller()).device),
   },
   {
     method: 'GET',
     path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
-    handler: ({ cp, params }) => cp.enrolmentCeremony(params[0]!),
+    handler: ({ cp, params }) => cp.enrolment.ceremony(params[0]!),
   },
   {
     method: 'POST',
     path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
     handler: ({ cp, params, body }) =>
-      cp.finishEnrolment(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+      cp.enrolment.finish(params[0]!, obj(obj(body, 'body').response, 'response') as never),
   },
   {
     method: 'POST',
     path: /^\/api\/v1\/activations$/,
-    handler: async ({ cp, body, caller }) => cp.createActivation(await caller(), obj(body, 'body').request),
+    handler: async ({ cp, body, caller }) => cp.activations.create(await caller(), obj(body, 'body').request),
   },
   {
     method: 'GET',
     path: /^\/api\/v1\/activations$/,
-    handler: async ({ cp, caller }) => cp.listActivations(await caller()),
+    handler: async ({ cp, caller }) => cp.activations.list(await caller()),
   },
   {
     method: 'GET',
@@ -97,28 +95,28 @@ const routes: Route[] = [
     handler: async ({ cp, params, query, caller }) => {
       const who = await caller();
       const wait = query.get('wait');
-      if (!wait) return cp.getActivation(who, params[0]!);
+      if (!wait) return cp.activations.get(who, params[0]!);
       const timeout = Math.min(30, Math.max(0, Number(query.get('timeout') ?? 25) || 0));
-      return cp.waitForChange(who, params[0]!, wait, timeout * 1000);
+      return cp.activations.waitForChange(who, params[0]!, wait, timeout * 1000);
     },
   },
   {
     method: 'POST',
     path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`),
-    handler: async ({ cp, params, caller }) => cp.deactivate(await caller(), params[0]!),
+    handler: async ({ cp, params, caller }) => cp.activations.deactivate(await caller(), params[0]!),
   },
   // short-lived credentials for an active activation (shared/credentials.ts), to the device that
   // requested it; body {}. 409 not-active once the activation ended (deactivated, expired, revoked)
   {
     method: 'POST',
     path: new RegExp(`^/api/v1/activations/${ID}/credentials$`),
-    handler: async ({ cp, params, caller }) => cp.issueCredentials(await caller(), params[0]!),
+    handler: async ({ cp, params, caller }) => cp.issuance.issue(await caller(), params[0]!),
   },
   // what the agent journals with an activation: the request bytes, nonce, assertion and approvals
   {
     method: 'GET',
     path: new RegExp(`^/api/v1/activations/${ID}/evidence$`),
-    handler: async ({ cp, params, caller }) => cp.evidenceFor(await caller(), params[0]!),
+    handler: async ({ cp, params, caller }) => cp.activations.evidenceFor(await caller(), params[0]!),
   },
   {
     method: 'POST',
@@ -131,10 +129,7 @@ const routes: Route[] = [
       const { device } = await caller();
       const records = obj(body, 'body').records;
       if (!Array.isArray(records)) throw bad('bad-input', 'records must be an array of { record, hash }');
-      const r = ingestBatch(cp.db, device, records, cp.clockNow());
-      // what this answer acknowledges (a concurrent batch may have moved the head since)
-      const hash = heldHash(cp.db, device, r.acked)!;
-      return { ...r, signed: signAck(cp.dir, { device, seq: r.acked, hash, at: cp.clockNow().toISOString() }) };
+      return cp.audit.ingest(device, records);
     },
   },
   // where an agent that lost its cursor resumes
@@ -143,29 +138,24 @@ const routes: Route[] = [
     path: /^\/api\/v1\/audit\/head$/,
     handler: async ({ cp, caller }) => {
       const { device } = await caller();
-      const head = auditHead(cp.db, device);
-      return {
-        acked: head.seq,
-        hash: head.hash,
-        signed: signAck(cp.dir, { device, seq: head.seq, hash: head.hash, at: cp.clockNow().toISOString() }),
-      };
+      return cp.audit.head(device);
     },
   },
   {
     method: 'GET',
     path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
-    handler: ({ cp, params }) => cp.activationCeremony(params[0]!),
+    handler: ({ cp, params }) => cp.activations.ceremony(params[0]!),
   },
   {
     method: 'POST',
     path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
     handler: ({ cp, params, body }) =>
-      cp.submitActivationAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+      cp.activations.submitAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
   },
   {
     method: 'GET',
     path: /^\/api\/v1\/approvals$/,
-    handler: async ({ cp, caller }) => cp.pendingApprovals(await caller()),
+    handler: async ({ cp, caller }) => cp.approvals.pending(await caller()),
   },
   {
     method: 'POST',
@@ -174,7 +164,7 @@ const routes: Route[] = [
       const b = obj(body, 'body');
       if (b.decision !== 'approve' && b.decision !== 'deny')
         throw bad('bad-input', 'decision must be "approve" or "deny"');
-      return cp.approvalChallenge(
+      return cp.approvals.challenge(
         await caller(),
         params[0]!,
         b.decision,
@@ -185,13 +175,13 @@ const routes: Route[] = [
   {
     method: 'GET',
     path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
-    handler: ({ cp, params }) => cp.approvalCeremony(params[0]!),
+    handler: ({ cp, params }) => cp.approvals.ceremony(params[0]!),
   },
   {
     method: 'POST',
     path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
     handler: ({ cp, params, body }) =>
-      cp.submitApprovalAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
+      cp.approvals.submitAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
   },
 ];
 
@@ -348,8 +338,8 @@ async function authenticate(
   if (typeof kid !== 'string') throw unauthorized('device-signature-invalid', 'the device signature names no key');
   // enrolment is signed by the key being enrolled, which is not registered yet
   const enrolling = pathname === '/api/v1/enrol/start' ? (body as { deviceJwk?: unknown })?.deviceJwk : null;
-  const device = enrolling ? null : cp.deviceKey(kid);
-  const pendingJwk = pathname.startsWith('/api/v1/enrol/') && !enrolling ? cp.pendingDeviceJwk(kid) : null;
+  const device = enrolling ? null : cp.users.deviceKey(kid);
+  const pendingJwk = pathname.startsWith('/api/v1/enrol/') && !enrolling ? cp.enrolment.pendingDeviceJwk(kid) : null;
   const jwk = (enrolling ?? device?.jwk ?? pendingJwk) as never;
   if (!jwk) throw unauthorized('unknown-device', 'this device is not enrolled (or was revoked): run `pim enroll`');
   let verified: { jti: string; exp: number };
@@ -372,7 +362,7 @@ async function authenticate(
     }
     throw e;
   }
-  if (!cp.rememberJti(verified.jti, verified.exp))
+  if (!cp.users.rememberJti(verified.jti, verified.exp))
     throw unauthorized('device-signature-replayed', 'this device signature was already used (replay)');
   if (device) return { email: device.email, device: kid };
   return { email: '', device: kid };

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
 import { ApiError } from '../api/errors';
-import type { ServerDb } from '../store/db';
+import type { AuditHead, AuditStore } from '../store/audit-store';
 
 export const MAX_BATCH_RECORDS = 5000;
 /** the largest record accepted, as JSON */
@@ -26,29 +26,18 @@ export interface IngestResult {
   problem: IngestProblem | null;
 }
 
-export interface AuditHead {
-  seq: number;
-  hash: string;
-}
+export type { AuditHead } from '../store/audit-store';
 
 const HASH = /^[0-9a-f]{64}$/;
 
-/** The highest contiguous seq held for a device and its hash (genesis: 0 and GENESIS_HASH). */
-export function auditHead(db: ServerDb, device: string): AuditHead {
-  const r = db.prepare('SELECT seq, hash FROM audit_heads WHERE device = ?').get(device) as AuditHead | undefined;
-  return r ?? { seq: 0, hash: GENESIS_HASH };
-}
-
 /** The hash of the record held at `seq` (seq 0: the genesis hash), or null when not held. */
-export function heldHash(db: ServerDb, device: string, seq: number): string | null {
+export function heldHash(store: AuditStore, device: string, seq: number): string | null {
   if (seq === 0) return GENESIS_HASH;
-  const r = db.prepare('SELECT hash FROM audit_records WHERE device = ? AND seq = ?').get(device, seq) as
-    { hash: string } | undefined;
-  return r?.hash ?? null;
+  return store.recordHash(device, seq);
 }
 
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */
-export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown[], now: Date): IngestResult {
+export function ingestBatch(store: AuditStore, callerDevice: string, records: unknown[], now: Date): IngestResult {
   if (!Array.isArray(records)) throw new ApiError(400, 'bad-input', 'records must be an array');
   if (records.length > MAX_BATCH_RECORDS)
     throw new ApiError(
@@ -57,26 +46,14 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
       `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`,
     );
   const at = now.toISOString();
-  const held = db.prepare('SELECT hash, record_json FROM audit_records WHERE device = ? AND seq = ?');
-  const insert = db.prepare(
-    'INSERT INTO audit_records (device, seq, hash, record_json, received_at) VALUES (?, ?, ?, ?, ?)',
-  );
-  const setHead = db.prepare(
-    'INSERT INTO audit_heads (device, seq, hash) VALUES (?, ?, ?) ON CONFLICT(device) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
-  );
-  const flagged = db.prepare('SELECT 1 FROM audit_flags WHERE device = ? AND seq IS ? AND kind = ? AND detail = ?');
-  const addFlag = db.prepare('INSERT INTO audit_flags (device, seq, kind, detail, at) VALUES (?, ?, ?, ?, ?)');
-
   const flag = (problem: IngestProblem, detail: string): IngestResult => {
-    // a re-sent batch with the same problem is flagged once
-    if (!flagged.get(callerDevice, problem.seq, problem.kind, detail))
-      addFlag.run(callerDevice, problem.seq, problem.kind, detail, at);
+    store.flagOnce(callerDevice, problem.seq, problem.kind, detail, at);
     return { acked: head.seq, problem };
   };
 
   let head: AuditHead = { seq: 0, hash: GENESIS_HASH };
   const walk = (): IngestResult => {
-    head = auditHead(db, callerDevice);
+    head = store.head(callerDevice);
     const start = head.seq;
     try {
       for (const item of records) {
@@ -100,7 +77,7 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
           crypto.createHash('sha256').update(Buffer.from(prev, 'hex')).update(json).digest('hex'),
         );
         if (problem === null) {
-          insert.run(callerDevice, record.seq, hash, json, at);
+          store.insertRecord(callerDevice, record.seq, hash, json, at);
           head = { seq: record.seq, hash };
           continue;
         }
@@ -124,7 +101,7 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
                 `expected seq ${problem.expected}, got ${problem.seq}: records ${problem.expected}–${problem.seq - 1} are missing`,
               );
             // at or below the head: already held (a re-sent or overlapping batch), or another history
-            const row = held.get(callerDevice, problem.seq) as { hash: string; record_json: string } | undefined;
+            const row = store.record(callerDevice, problem.seq);
             if (!row)
               return flag(
                 { kind: 'invalid', seq: problem.seq, message: 'not held although below the head' },
@@ -146,11 +123,11 @@ export function ingestBatch(db: ServerDb, callerDevice: string, records: unknown
       }
       return { acked: head.seq, problem: null };
     } finally {
-      if (head.seq !== start) setHead.run(callerDevice, head.seq, head.hash);
+      if (head.seq !== start) store.setHead(callerDevice, head);
     }
   };
   // IMMEDIATE: take the write lock before reading the head, so two writers cannot both extend it
-  return db.transaction(walk).immediate();
+  return store.immediate(walk);
 }
 
 /** `{ record, hash }` with a hex hash and an object record, or why not. */

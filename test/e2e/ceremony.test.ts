@@ -83,7 +83,7 @@ async function result(page: Page): Promise<{ state: string | null; text: string 
 async function enrolThroughPage(browser: Browser, srv: RunningServer, email: string): Promise<User> {
   const key = await createDeviceKey(new FileKeystore(tmpDir()));
   const client = new ControlPlaneClient(srv.url, key);
-  const { code } = srv.controlPlane.addUser(email, []);
+  const { code } = srv.controlPlane.users.add(email, []);
   const started = await client.call<{ id: string; ceremonyUrl: string }>('POST', '/api/v1/enrol/start', {
     code,
     deviceJwk: key.publicJwk,
@@ -180,7 +180,7 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.match(text, /no one else needs to approve/);
     assert.equal(await alice.page.getByTestId('ssh-key').getAttribute('title'), ssh);
     assert.match(await alice.page.getByTestId('ssh-key').innerText(), /^ssh-ed25519 AAAAC3Nz…/);
-    const ev = srv.controlPlane.evidence(created.activation.id);
+    const ev = srv.controlPlane.activations.evidence(created.activation.id);
     assert.equal(
       (await alice.page.getByTestId('request-fingerprint').innerText()).replace(/\s/g, ''),
       ev.requestSha256.slice(0, 16),
@@ -195,7 +195,10 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.equal(await alice.page.getByTestId('ceremony-sign').count(), 0, 'nothing left to sign');
     const view = await alice.client.call<{ state: string }>('GET', `/api/v1/activations/${created.activation.id}`);
     assert.equal(view.state, 'active');
-    assert.ok(srv.controlPlane.evidence(created.activation.id).assertion, 'the assertion is kept as evidence');
+    assert.ok(
+      srv.controlPlane.activations.evidence(created.activation.id).assertion,
+      'the assertion is kept as evidence',
+    );
 
     // the link is single-use: opening it again says so instead of offering a second signature
     await alice.page.goto(created.activation.ceremonyUrl!);

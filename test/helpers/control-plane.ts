@@ -32,12 +32,12 @@ export async function enrol(
   email: string,
   key = new SoftAuthenticator({ name: email }),
 ): Promise<Person> {
-  const { code } = cp.addUser(email, []);
+  const { code } = cp.users.add(email, []);
   const { publicKey } = crypto.generateKeyPairSync('ed25519');
   const jwk = publicKey.export({ format: 'jwk' }) as { kty: 'OKP'; crv: 'Ed25519'; x: string };
   const thumbprint = await calculateJwkThumbprint(jwk);
-  const started = await cp.startEnrolment(code, jwk, thumbprint);
-  await cp.finishEnrolment(started.id, key.register(started.options, cp.cfg.publicUrl));
+  const started = await cp.enrolment.start(code, jwk, thumbprint);
+  await cp.enrolment.finish(started.id, key.register(started.options, cp.cfg.publicUrl));
   return { caller: { email, device: thumbprint }, key };
 }
 
@@ -67,8 +67,8 @@ export function requestFor(
 /** Request a role and touch the key for it: an auto-approved role comes back `active`. The request
  *  is stamped with the control plane's clock (which tests may move). */
 export async function activate(cp: ControlPlane, p: Person, role: string, over: Partial<ActivationRequest> = {}) {
-  const { activation, options } = await cp.createActivation(p.caller, requestFor(p, role, over, cp.clockNow()));
-  return cp.submitActivationAssertion(activation.id, p.key.authenticate(options, cp.cfg.publicUrl));
+  const { activation, options } = await cp.activations.create(p.caller, requestFor(p, role, over, cp.clockNow()));
+  return cp.activations.submitAssertion(activation.id, p.key.authenticate(options, cp.cfg.publicUrl));
 }
 
 export interface SshCertListing {

@@ -53,22 +53,22 @@ async function refused(p: Promise<unknown> | (() => unknown), code: string) {
 }
 
 async function ask(cp: ControlPlane, p: Person, role: string, over = {}) {
-  return cp.createActivation(p.caller, requestFor(p, role, over));
+  return cp.activations.create(p.caller, requestFor(p, role, over));
 }
 
 function state(cp: ControlPlane, p: Person, id: string) {
-  return cp.getActivation(p.caller, id).state;
+  return cp.activations.get(p.caller, id).state;
 }
 
 test('an auto-approved role becomes active with the key touch, and the evidence re-verifies', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   assert.equal(activation.state, 'requested');
-  const view = await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  const view = await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
   assert.equal(view.state, 'active');
   assert.ok(view.expiresAt && Date.parse(view.expiresAt) - Date.parse(view.startsAt!) === 3600_000);
   // anyone with the stored request bytes, the nonce and the key's public key can re-check it
-  const ev = cp.evidence(activation.id);
+  const ev = cp.activations.evidence(activation.id);
   const cred = alice.key.credentials()[0]!;
   const check = await verifyAuthenticationResponse({
     response: ev.assertion!,
@@ -89,11 +89,11 @@ test('a request field changed after signing is refused', async () => {
   const forged = {
     ...options,
     challenge: toBase64Url(
-      activationChallenge(cp.evidence(activation.id).nonce, { ...activation.request, duration: 8 * 3600 }),
+      activationChallenge(cp.activations.evidence(activation.id).nonce, { ...activation.request, duration: 8 * 3600 }),
     ),
   };
   await refused(
-    cp.submitActivationAssertion(activation.id, alice.key.authenticate(forged, ORIGIN)),
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate(forged, ORIGIN)),
     'challenge-mismatch',
   );
   assert.equal(state(cp, alice, activation.id), 'requested');
@@ -103,10 +103,10 @@ test('the same assertion replayed is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   const assertion = alice.key.authenticate(options, ORIGIN);
-  await cp.submitActivationAssertion(activation.id, assertion);
-  await refused(cp.submitActivationAssertion(activation.id, assertion), 'nonce-used');
+  await cp.activations.submitAssertion(activation.id, assertion);
+  await refused(cp.activations.submitAssertion(activation.id, assertion), 'nonce-used');
   const second = await ask(cp, alice, 'readonly');
-  await refused(cp.submitActivationAssertion(second.activation.id, assertion), 'challenge-mismatch');
+  await refused(cp.activations.submitAssertion(second.activation.id, assertion), 'challenge-mismatch');
   assert.equal(state(cp, alice, second.activation.id), 'requested');
 });
 
@@ -115,7 +115,10 @@ test('an expired nonce is refused, and the request expires', async () => {
   const { cp, alice } = await setup(() => new Date(now));
   const { activation, options } = await ask(cp, alice, 'readonly');
   now += 5 * 60_000 + 1;
-  await refused(cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN)), 'nonce-expired');
+  await refused(
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN)),
+    'nonce-expired',
+  );
   assert.equal(state(cp, alice, activation.id), 'request-expired');
 });
 
@@ -123,7 +126,7 @@ test('user verification missing where the role requires it is refused', async ()
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
   await refused(
-    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN, { userVerified: false })),
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN, { userVerified: false })),
     'user-verification-required',
   );
   assert.equal(state(cp, alice, activation.id), 'requested');
@@ -132,7 +135,7 @@ test('user verification missing where the role requires it is refused', async ()
 test('user verification is not demanded where the role does not ask for it', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  const view = await cp.submitActivationAssertion(
+  const view = await cp.activations.submitAssertion(
     activation.id,
     alice.key.authenticate(options, ORIGIN, { userVerified: false }),
   );
@@ -143,7 +146,7 @@ test('a ceremony from another origin is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   await refused(
-    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, 'https://evil.example')),
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, 'https://evil.example')),
     'origin-not-allowed',
   );
   assert.equal(state(cp, alice, activation.id), 'requested');
@@ -153,7 +156,7 @@ test('an assertion for another RP ID is refused', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
   await refused(
-    cp.submitActivationAssertion(activation.id, alice.key.authenticate({ ...options, rpId: 'evil.example' }, ORIGIN)),
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate({ ...options, rpId: 'evil.example' }, ORIGIN)),
     'rp-id-mismatch',
   );
 });
@@ -172,7 +175,7 @@ test('an unknown security key is refused', async () => {
     ORIGIN,
   );
   await refused(
-    cp.submitActivationAssertion(activation.id, stranger.authenticate({ ...options, allowCredentials: [] }, ORIGIN)),
+    cp.activations.submitAssertion(activation.id, stranger.authenticate({ ...options, allowCredentials: [] }, ORIGIN)),
     'unknown-credential',
   );
   assert.equal(state(cp, alice, activation.id), 'requested');
@@ -181,18 +184,21 @@ test('an unknown security key is refused', async () => {
 test('a signature counter going backwards is refused and the key is flagged', async () => {
   const { cp, alice } = await setup();
   const first = await ask(cp, alice, 'readonly');
-  await cp.submitActivationAssertion(
+  await cp.activations.submitAssertion(
     first.activation.id,
     alice.key.authenticate(first.options, ORIGIN, { counter: 10 }),
   );
-  cp.deactivate(alice.caller, first.activation.id);
+  cp.activations.deactivate(alice.caller, first.activation.id);
   const second = await ask(cp, alice, 'readonly');
   await refused(
-    cp.submitActivationAssertion(second.activation.id, alice.key.authenticate(second.options, ORIGIN, { counter: 3 })),
+    cp.activations.submitAssertion(
+      second.activation.id,
+      alice.key.authenticate(second.options, ORIGIN, { counter: 3 }),
+    ),
     'counter-regressed',
   );
   assert.equal(state(cp, alice, second.activation.id), 'requested');
-  assert.equal(cp.listUsers().find((u) => u.email === 'alice@acme.example')!.keys[0]!.flagged, true);
+  assert.equal(cp.users.list().find((u) => u.email === 'alice@acme.example')!.keys[0]!.flagged, true);
 });
 
 test('the server re-evaluates with the shared engine: what the policy refuses is never challenged', async () => {
@@ -205,22 +211,22 @@ test('the server re-evaluates with the shared engine: what the policy refuses is
 
 test('a request naming another user than the signing device is refused', async () => {
   const { cp, alice, bob } = await setup();
-  await refused(cp.createActivation(alice.caller, requestFor(bob, 'readonly')), 'not-your-request');
+  await refused(cp.activations.create(alice.caller, requestFor(bob, 'readonly')), 'not-your-request');
 });
 
 test('approval: a role needing 1 of leads waits, then is approved by a lead with a key touch', async () => {
   const { cp, alice, bob } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
   assert.equal(
-    (await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN))).state,
+    (await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN))).state,
     'pending-approval',
   );
   assert.deepEqual(
-    cp.pendingApprovals(bob.caller).map((a) => a.id),
+    cp.approvals.pending(bob.caller).map((a) => a.id),
     [activation.id],
   );
-  const ch = await cp.approvalChallenge(bob.caller, activation.id, 'approve', null);
-  const view = await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN));
+  const ch = await cp.approvals.challenge(bob.caller, activation.id, 'approve', null);
+  const view = await cp.approvals.submitAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN));
   assert.equal(view.state, 'active');
   assert.deepEqual(
     view.approvals.map((a) => [a.approver, a.decision]),
@@ -231,10 +237,10 @@ test('approval: a role needing 1 of leads waits, then is approved by a lead with
 test('approval: a denial needs a reason, ends the request and shows the reason', async () => {
   const { cp, alice, bob } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
-  await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
-  await refused(cp.approvalChallenge(bob.caller, activation.id, 'deny', '  '), 'reason-required');
-  const ch = await cp.approvalChallenge(bob.caller, activation.id, 'deny', 'use the readonly role');
-  const view = await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN));
+  await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  await refused(cp.approvals.challenge(bob.caller, activation.id, 'deny', '  '), 'reason-required');
+  const ch = await cp.approvals.challenge(bob.caller, activation.id, 'deny', 'use the readonly role');
+  const view = await cp.approvals.submitAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN));
   assert.equal(view.state, 'denied');
   assert.match(view.endReason ?? '', /use the readonly role/);
 });
@@ -242,14 +248,14 @@ test('approval: a denial needs a reason, ends the request and shows the reason',
 test('self-approval is refused where the policy forbids it, allowed where it allows it', async () => {
   const { cp, bob } = await setup();
   const a = await ask(cp, bob, 'admin');
-  await cp.submitActivationAssertion(a.activation.id, bob.key.authenticate(a.options, ORIGIN));
-  await refused(cp.approvalChallenge(bob.caller, a.activation.id, 'approve', null), 'self-approval-forbidden');
-  assert.equal(cp.pendingApprovals(bob.caller).length, 0, 'not offered to approve it either');
+  await cp.activations.submitAssertion(a.activation.id, bob.key.authenticate(a.options, ORIGIN));
+  await refused(cp.approvals.challenge(bob.caller, a.activation.id, 'approve', null), 'self-approval-forbidden');
+  assert.equal(cp.approvals.pending(bob.caller).length, 0, 'not offered to approve it either');
   const b = await ask(cp, bob, 'self-ok');
-  await cp.submitActivationAssertion(b.activation.id, bob.key.authenticate(b.options, ORIGIN));
-  const ch = await cp.approvalChallenge(bob.caller, b.activation.id, 'approve', null);
+  await cp.activations.submitAssertion(b.activation.id, bob.key.authenticate(b.options, ORIGIN));
+  const ch = await cp.approvals.challenge(bob.caller, b.activation.id, 'approve', null);
   assert.equal(
-    (await cp.submitApprovalAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN))).state,
+    (await cp.approvals.submitAssertion(ch.ceremonyId, bob.key.authenticate(ch.options, ORIGIN))).state,
     'active',
   );
 });
@@ -257,22 +263,22 @@ test('self-approval is refused where the policy forbids it, allowed where it all
 test('an approval by someone who is not an approver is refused', async () => {
   const { cp, alice, carol } = await setup();
   const { activation, options } = await ask(cp, alice, 'admin');
-  await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
-  await refused(cp.approvalChallenge(carol.caller, activation.id, 'approve', null), 'not-an-approver');
+  await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  await refused(cp.approvals.challenge(carol.caller, activation.id, 'approve', null), 'not-an-approver');
   assert.equal(state(cp, alice, activation.id), 'pending-approval');
 });
 
 test('an approval assertion made for a different request is refused', async () => {
   const { cp, alice, bob } = await setup();
   const one = await ask(cp, alice, 'admin');
-  await cp.submitActivationAssertion(one.activation.id, alice.key.authenticate(one.options, ORIGIN));
+  await cp.activations.submitAssertion(one.activation.id, alice.key.authenticate(one.options, ORIGIN));
   const two = await ask(cp, alice, 'admin', { justification: 'another one' });
-  await cp.submitActivationAssertion(two.activation.id, alice.key.authenticate(two.options, ORIGIN));
-  const chOne = await cp.approvalChallenge(bob.caller, one.activation.id, 'approve', null);
-  const chTwo = await cp.approvalChallenge(bob.caller, two.activation.id, 'approve', null);
+  await cp.activations.submitAssertion(two.activation.id, alice.key.authenticate(two.options, ORIGIN));
+  const chOne = await cp.approvals.challenge(bob.caller, one.activation.id, 'approve', null);
+  const chTwo = await cp.approvals.challenge(bob.caller, two.activation.id, 'approve', null);
   // bob's key signs the statement for request two, submitted as the approval of request one
   await refused(
-    cp.submitApprovalAssertion(chOne.ceremonyId, bob.key.authenticate(chTwo.options, ORIGIN)),
+    cp.approvals.submitAssertion(chOne.ceremonyId, bob.key.authenticate(chTwo.options, ORIGIN)),
     'challenge-mismatch',
   );
   assert.equal(state(cp, alice, one.activation.id), 'pending-approval');
@@ -282,7 +288,7 @@ test('unapproved requests expire after 24 hours', async () => {
   let now = Date.now();
   const { cp, alice } = await setup(() => new Date(now));
   const { activation, options } = await ask(cp, alice, 'admin');
-  await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
   now += 24 * 3600_000 + 1;
   assert.equal(state(cp, alice, activation.id), 'request-expired');
 });
@@ -291,21 +297,21 @@ test('an active role expires at the end of its window, and can be deactivated ea
   let now = Date.now();
   const { cp, alice } = await setup(() => new Date(now));
   const a = await ask(cp, alice, 'readonly', { requestedAt: new Date(now).toISOString() });
-  await cp.submitActivationAssertion(a.activation.id, alice.key.authenticate(a.options, ORIGIN));
+  await cp.activations.submitAssertion(a.activation.id, alice.key.authenticate(a.options, ORIGIN));
   const b = await ask(cp, alice, 'readonly', { requestedAt: new Date(now).toISOString(), justification: 'second' });
-  await cp.submitActivationAssertion(b.activation.id, alice.key.authenticate(b.options, ORIGIN));
-  assert.equal(cp.deactivate(alice.caller, b.activation.id).state, 'deactivated');
+  await cp.activations.submitAssertion(b.activation.id, alice.key.authenticate(b.options, ORIGIN));
+  assert.equal(cp.activations.deactivate(alice.caller, b.activation.id).state, 'deactivated');
   now += 3600_000 + 1;
   assert.equal(state(cp, alice, a.activation.id), 'expired');
-  await refused(() => cp.deactivate(alice.caller, a.activation.id), 'bad-transition');
+  await refused(() => cp.activations.deactivate(alice.caller, a.activation.id), 'bad-transition');
 });
 
 test('a revoked key can no longer sign', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  assert.equal(cp.revokeKey('alice@acme.example', alice.key.credentials()[0]!.id), true);
+  assert.equal(cp.users.revokeKey('alice@acme.example', alice.key.credentials()[0]!.id), true);
   await refused(
-    cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN)),
+    cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN)),
     'unknown-credential',
   );
 });
@@ -314,15 +320,15 @@ test('an enrolment code works once and expires', async () => {
   let now = Date.now();
   const { cp } = await newControlPlane({ policy: POLICY, clock: () => new Date(now) });
   const jwk = { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) };
-  const { code } = cp.addUser('dave@acme.example', [], 60_000);
-  const s = await cp.startEnrolment(code, jwk, 't'.repeat(43));
+  const { code } = cp.users.add('dave@acme.example', [], 60_000);
+  const s = await cp.enrolment.start(code, jwk, 't'.repeat(43));
   const key = new SoftAuthenticator();
-  await cp.finishEnrolment(s.id, key.register(s.options, ORIGIN));
-  await refused(cp.startEnrolment(code, jwk, 't'.repeat(43)), 'enrolment-code-used');
-  const late = cp.addUser('erin@acme.example', [], 60_000);
+  await cp.enrolment.finish(s.id, key.register(s.options, ORIGIN));
+  await refused(cp.enrolment.start(code, jwk, 't'.repeat(43)), 'enrolment-code-used');
+  const late = cp.users.add('erin@acme.example', [], 60_000);
   now += 61_000;
-  await refused(cp.startEnrolment(late.code, jwk, 'u'.repeat(43)), 'enrolment-code-expired');
-  await refused(cp.startEnrolment('nonsense', jwk, 'u'.repeat(43)), 'bad-enrolment-code');
+  await refused(cp.enrolment.start(late.code, jwk, 'u'.repeat(43)), 'enrolment-code-expired');
+  await refused(cp.enrolment.start('nonsense', jwk, 'u'.repeat(43)), 'bad-enrolment-code');
 });
 
 test('the server decides exactly as the agent decided offline, for the same request and policy', async () => {
@@ -359,7 +365,7 @@ test('the server decides exactly as the agent decided offline, for the same requ
         },
         now,
       );
-      assert.deepEqual(cp.evaluate(request, 0), offline, `${role} ${JSON.stringify(a)}`);
+      assert.deepEqual(cp.activations.evaluate(request, 0), offline, `${role} ${JSON.stringify(a)}`);
       compared++;
     }
   }
@@ -368,36 +374,36 @@ test('the server decides exactly as the agent decided offline, for the same requ
 
 test('an enrolment started before a control plane restart can still be finished after it', async () => {
   const { cp, dir } = await newControlPlane({ policy: POLICY });
-  const { code } = cp.addUser('dave@acme.example', []);
-  const s = await cp.startEnrolment(code, { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) }, 'd'.repeat(43));
+  const { code } = cp.users.add('dave@acme.example', []);
+  const s = await cp.enrolment.start(code, { kty: 'OKP', crv: 'Ed25519', x: 'A'.repeat(43) }, 'd'.repeat(43));
   // a new ControlPlane on the same folder: nothing in memory survives
   const { ControlPlane } = await import('../../server/control-plane');
   const { configFor } = await import('../../server/config');
   const again = new ControlPlane(dir, cp.db, configFor(ORIGIN));
-  const ceremony = again.enrolmentCeremony(s.id);
+  const ceremony = again.enrolment.ceremony(s.id);
   assert.equal(ceremony.user, 'dave@acme.example');
-  await again.finishEnrolment(s.id, new SoftAuthenticator().register(ceremony.options, ORIGIN));
-  assert.equal(again.enrolmentStatus(s.id, 'd'.repeat(43)).state, 'complete');
-  await refused(async () => again.enrolmentCeremony(s.id), 'enrolment-done');
+  await again.enrolment.finish(s.id, new SoftAuthenticator().register(ceremony.options, ORIGIN));
+  assert.equal(again.enrolment.status(s.id, 'd'.repeat(43)).state, 'complete');
+  await refused(async () => again.enrolment.ceremony(s.id), 'enrolment-done');
 });
 
 test('a user may enrol a backup key, and either key can then sign', async () => {
   const { cp, alice } = await setup();
   const backup = new SoftAuthenticator({ name: 'backup' });
-  const { code } = cp.addUser('alice@acme.example', []);
-  const s = await cp.startEnrolment(code, { kty: 'OKP', crv: 'Ed25519', x: 'B'.repeat(43) }, alice.caller.device);
+  const { code } = cp.users.add('alice@acme.example', []);
+  const s = await cp.enrolment.start(code, { kty: 'OKP', crv: 'Ed25519', x: 'B'.repeat(43) }, alice.caller.device);
   assert.deepEqual(
     s.options.excludeCredentials?.map((c) => c.id),
     [alice.key.credentials()[0]!.id],
     'the first key is not registered twice',
   );
-  await cp.finishEnrolment(s.id, backup.register(s.options, ORIGIN));
-  assert.equal(cp.listUsers().find((u) => u.email === 'alice@acme.example')!.keys.length, 2);
+  await cp.enrolment.finish(s.id, backup.register(s.options, ORIGIN));
+  assert.equal(cp.users.list().find((u) => u.email === 'alice@acme.example')!.keys.length, 2);
   for (const key of [alice.key, backup]) {
     const { activation, options } = await ask(cp, alice, 'readonly', { justification: key.name });
     assert.equal(options.allowCredentials?.length, 2);
     assert.equal(
-      (await cp.submitActivationAssertion(activation.id, key.authenticate(options, ORIGIN))).state,
+      (await cp.activations.submitAssertion(activation.id, key.authenticate(options, ORIGIN))).state,
       'active',
     );
   }
@@ -406,8 +412,8 @@ test('a user may enrol a backup key, and either key can then sign', async () => 
 test('the stored evidence holds the canonical request bytes, whose hash is the one signed', async () => {
   const { cp, alice } = await setup();
   const { activation, options } = await ask(cp, alice, 'readonly');
-  await cp.submitActivationAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
-  const ev = cp.evidence(activation.id);
+  await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
+  const ev = cp.activations.evidence(activation.id);
   assert.equal(ev.request, new TextDecoder().decode(canonicalBytes(JSON.parse(ev.request))));
   assert.equal(crypto.createHash('sha256').update(ev.request).digest('hex'), ev.requestSha256);
 });

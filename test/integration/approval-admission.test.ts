@@ -92,7 +92,7 @@ async function world(text = policy()) {
     const device = await createDeviceKey(new FileKeystore(tmpDir()));
     const key = new SoftAuthenticator({ name: email });
     const p: Person = { email, device, key };
-    const { code } = srv.controlPlane.addUser(email, []);
+    const { code } = srv.controlPlane.users.add(email, []);
     const started = await http<{ id: string; options: never }>(
       'POST',
       '/api/v1/enrol/start',
@@ -173,7 +173,7 @@ async function world(text = policy()) {
     await enrol('dave@acme.example'),
   ];
   /** the admin republishes the policy (the next version) while requests wait */
-  const republish = (text: string) => publishPolicy(dir, text, { extraMembers: srv.controlPlane.extraMembers() });
+  const republish = (text: string) => publishPolicy(dir, text, { extraMembers: srv.controlPlane.users.extraMembers() });
   return {
     dir,
     srv,
@@ -255,7 +255,7 @@ test('an activation challenge issued before the device was revoked cannot be sig
   assert.equal((await w.sign(w.alice, waiting)).value.state, 'pending-approval');
   const bobAsks = await w.challenge(w.bob, waiting.activation.id);
   assert.deepEqual(
-    w.srv.controlPlane.revokeDeviceAccess(w.alice.device.thumbprint).requests.sort(),
+    w.srv.controlPlane.users.revokeDeviceAccess(w.alice.device.thumbprint).requests.sort(),
     [asked.activation.id, waiting.activation.id].sort(),
   );
   const r = await w.sign(w.alice, asked);
@@ -264,17 +264,17 @@ test('an activation challenge issued before the device was revoked cannot be sig
   const approved = await bobAsks.touch();
   assert.equal(approved.status, 409, "bob's approval comes too late");
   for (const id of [asked.activation.id, waiting.activation.id]) {
-    const v = w.srv.controlPlane.allActivations().find((a) => a.id === id)!;
+    const v = w.srv.controlPlane.activations.all().find((a) => a.id === id)!;
     endedWith(v, 'denied', /device that signed the request was revoked/);
   }
-  assert.equal(w.srv.controlPlane.allActivations({ live: true }).length, 0, 'nothing is live');
+  assert.equal(w.srv.controlPlane.activations.all({ live: true }).length, 0, 'nothing is live');
 });
 
 test('a challenge issued before the security key was revoked cannot be signed afterwards', async () => {
   const w = await world();
   const asked = await w.request(w.alice, 'readonly');
   const keyId = w.alice.key.credentials()[0]!.id;
-  assert.equal(w.srv.controlPlane.revokeKey(w.alice.email, keyId), true);
+  assert.equal(w.srv.controlPlane.users.revokeKey(w.alice.email, keyId), true);
   const r = await w.sign(w.alice, asked);
   assert.equal(r.status, 403);
   assert.equal(r.error?.code, 'unknown-credential');
@@ -287,8 +287,8 @@ test("an approval challenge issued before the approver's device or key was revok
   await w.sign(w.alice, one);
   const byDevice = await w.challenge(w.bob, one.activation.id);
   const byKey = await w.challenge(w.carol, one.activation.id);
-  w.srv.controlPlane.revokeDevice(w.bob.device.thumbprint);
-  w.srv.controlPlane.revokeKey(w.carol.email, w.carol.key.credentials()[0]!.id);
+  w.srv.controlPlane.users.revokeDevice(w.bob.device.thumbprint);
+  w.srv.controlPlane.users.revokeKey(w.carol.email, w.carol.key.credentials()[0]!.id);
   const a = await byDevice.touch();
   assert.equal(a.status, 403);
   assert.equal(a.error?.code, 'device-revoked');
@@ -305,7 +305,7 @@ test('an extension prepared before an admin revoked the activation never becomes
   const base = await w.request(w.alice, 'readonly');
   assert.equal((await w.sign(w.alice, base)).value.state, 'active');
   const ext = await w.request(w.alice, 'readonly', { kind: 'extend', extends: base.activation.id });
-  w.srv.controlPlane.revoke(base.activation.id, 'revoked by admin: suspicious activity');
+  w.srv.controlPlane.activations.revoke(base.activation.id, 'revoked by admin: suspicious activity');
   const r = await w.sign(w.alice, ext);
   assert.equal(r.status, 200);
   endedWith(
@@ -313,7 +313,7 @@ test('an extension prepared before an admin revoked the activation never becomes
     'denied',
     /the activation it extends is no longer active \(revoked: revoked by admin: suspicious activity\)/,
   );
-  assert.equal(w.srv.controlPlane.allActivations({ live: true }).length, 0, 'nothing is live');
+  assert.equal(w.srv.controlPlane.activations.all({ live: true }).length, 0, 'nothing is live');
   const creds = await w.http('POST', `/api/v1/activations/${ext.activation.id}/credentials`, {}, w.alice);
   assert.equal(creds.error?.code, 'not-active');
 });
@@ -363,7 +363,7 @@ test("a forged, unsigned assertion with a low counter does not flag the victim's
   const r = await w.http('POST', `/api/v1/ceremony/activation/${asked.activation.id}`, { response: forged }, null);
   assert.equal(r.status, 403);
   assert.equal(r.error?.code, 'bad-signature');
-  const keys = w.srv.controlPlane.listUsers().find((u) => u.email === w.alice.email)!.keys;
+  const keys = w.srv.controlPlane.users.list().find((u) => u.email === w.alice.email)!.keys;
   assert.deepEqual(
     keys.map((k) => k.flagged),
     [false],
@@ -453,8 +453,8 @@ test('two assertions with the same counter verified at once: only one counts, th
   const ra = w.alice.key.authenticate(a.options, w.srv.publicUrl, { counter: 7 });
   const rb = w.alice.key.authenticate(b.options, w.srv.publicUrl, { counter: 7 });
   const results = await Promise.allSettled([
-    cp.submitActivationAssertion(a.activation.id, ra as never),
-    cp.submitActivationAssertion(b.activation.id, rb as never),
+    cp.activations.submitAssertion(a.activation.id, ra as never),
+    cp.activations.submitAssertion(b.activation.id, rb as never),
   ]);
   const won = results.filter((r) => r.status === 'fulfilled');
   const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -463,7 +463,7 @@ test('two assertions with the same counter verified at once: only one counts, th
   assert.equal((lost[0]!.reason as { code?: string }).code, 'counter-regressed');
   const states = await Promise.all([a, b].map(async (x) => (await w.view(w.alice, x.activation.id)).state));
   assert.deepEqual(states.sort(), ['active', 'requested'], 'the refused one granted nothing');
-  const keys = cp.listUsers().find((u) => u.email === w.alice.email)!.keys;
+  const keys = cp.users.list().find((u) => u.email === w.alice.email)!.keys;
   assert.deepEqual(
     keys.map((k) => k.flagged),
     [true],

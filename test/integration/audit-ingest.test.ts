@@ -45,7 +45,7 @@ async function servedRepo() {
 async function enrolOverHttp(srv: RunningServer, email = 'alice@acme.example') {
   const key: DeviceKey = await createDeviceKey(new FileKeystore(tmpDir()));
   const client = new ControlPlaneClient(srv.url, key);
-  const { code } = srv.controlPlane.addUser(email, []);
+  const { code } = srv.controlPlane.users.add(email, []);
   const started = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', {
     code,
     deviceJwk: key.publicJwk,

@@ -25,7 +25,7 @@ async function enrolledOverHttp() {
   after(() => srv.close());
   const key: DeviceKey = await createDeviceKey(new FileKeystore(tmpDir()));
   const client = new ControlPlaneClient(srv.url, key);
-  const { code } = srv.controlPlane.addUser('alice@acme.example', []);
+  const { code } = srv.controlPlane.users.add('alice@acme.example', []);
   const started = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', {
     code,
     deviceJwk: key.publicJwk,
@@ -111,7 +111,7 @@ test('a device that was never enrolled, or was revoked, is refused', async () =>
     stranger.call('GET', '/api/v1/activations'),
     (e: ControlPlaneError) => e.code === 'unknown-device',
   );
-  assert.equal(srv.controlPlane.revokeDevice(key.thumbprint), true);
+  assert.equal(srv.controlPlane.users.revokeDevice(key.thumbprint), true);
   await assert.rejects(
     client.call('GET', '/api/v1/activations'),
     (e: ControlPlaneError) => e.code === 'unknown-device',

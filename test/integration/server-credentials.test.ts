@@ -80,7 +80,7 @@ async function servedWithAlice() {
   const key: DeviceKey = await createDeviceKey(new FileKeystore(tmpDir()));
   const client = new ControlPlaneClient(srv.url, key);
   const authenticator = new SoftAuthenticator();
-  const { code } = srv.controlPlane.addUser('alice@acme.example', []);
+  const { code } = srv.controlPlane.users.add('alice@acme.example', []);
   const started = await client.call<{ id: string; options: never }>('POST', '/api/v1/enrol/start', {
     code,
     deviceJwk: key.publicJwk,
@@ -295,9 +295,9 @@ test('only the device that asked gets credentials: another device of the same pe
   const cp = srv.controlPlane;
   const laptop2 = await enrol(cp, 'alice@acme.example');
   const bob = await enrol(cp, 'bob@acme.example');
-  await refused(cp.issueCredentials(laptop2.caller, view.id), 403, 'wrong-device');
-  await refused(cp.issueCredentials(bob.caller, view.id), 404, 'not-found');
-  await refused(cp.issueCredentials(bob.caller, 'no-such-activation'), 404, 'not-found');
+  await refused(cp.issuance.issue(laptop2.caller, view.id), 403, 'wrong-device');
+  await refused(cp.issuance.issue(bob.caller, view.id), 404, 'not-found');
+  await refused(cp.issuance.issue(bob.caller, 'no-such-activation'), 404, 'not-found');
 });
 
 test('over HTTP, an ended activation is a 409 not-active with the role and what happened', async () => {
@@ -331,33 +331,33 @@ async function setup() {
   return { cp, dir, clock, alice, bob };
 }
 
-const jwksOf = async (cp: ControlPlane) => createLocalJWKSet(await cp.issuerKeys.jwks());
+const jwksOf = async (cp: ControlPlane) => createLocalJWKSet(await cp.issuance.issuerKeys.jwks());
 
 test('after deactivation, expiry or revocation the answer is 409 not-active, naming the role and its state', async () => {
   const { cp, clock, alice } = await setup();
   const a = await activate(cp, alice, ADMIN);
-  cp.deactivate(alice.caller, a.id);
+  cp.activations.deactivate(alice.caller, a.id);
   await refused(
-    cp.issueCredentials(alice.caller, a.id),
+    cp.issuance.issue(alice.caller, a.id),
     409,
     'not-active',
     /^role ai-cluster-admin was deactivated at 2026-03-02T09:00:00\.000Z \(deactivated by the user\)$/,
   );
 
   const b = await activate(cp, alice, 'gpu-readonly', { duration: 1800 });
-  assert.equal((await cp.issueCredentials(alice.caller, b.id)).kube.length, 1);
+  assert.equal((await cp.issuance.issue(alice.caller, b.id)).kube.length, 1);
   clock.now = Date.parse(b.expiresAt!);
   await refused(
-    cp.issueCredentials(alice.caller, b.id),
+    cp.issuance.issue(alice.caller, b.id),
     409,
     'not-active',
     new RegExp(`^role gpu-readonly expired at ${b.expiresAt!.replace(/\./g, '\\.')}`),
   );
 
   const c = await activate(cp, alice, ADMIN);
-  cp.revoke(c.id, 'laptop reported stolen');
+  cp.activations.revoke(c.id, 'laptop reported stolen');
   await refused(
-    cp.issueCredentials(alice.caller, c.id),
+    cp.issuance.issue(alice.caller, c.id),
     409,
     'not-active',
     /^role ai-cluster-admin was revoked: laptop reported stolen$/,
@@ -369,7 +369,7 @@ test('a request still waiting for approval gets nothing yet', async () => {
   const pending = await activate(cp, alice, 'prod-admin');
   assert.equal(pending.state, 'pending-approval');
   await refused(
-    cp.issueCredentials(alice.caller, pending.id),
+    cp.issuance.issue(alice.caller, pending.id),
     409,
     'not-active',
     /^role prod-admin is not active yet \(pending-approval\)$/,
@@ -381,7 +381,7 @@ test('near the end of the activation every token ends with it; PIM_KUBE_TOKEN_TT
   const a = await activate(cp, alice, ADMIN);
   const end = sec(a.expiresAt!);
   clock.now = Date.parse(a.expiresAt!) - 120_000;
-  const late = await cp.issueCredentials(alice.caller, a.id);
+  const late = await cp.issuance.issue(alice.caller, a.id);
   assert.equal(decodeJwt(late.kube[0]!.token).exp, end);
   assert.ok(late.aws.every((x) => decodeJwt(x.webIdentityToken).exp === end));
   assert.equal(late.kube[0]!.expiresAt, new Date(end * 1000).toISOString());
@@ -390,10 +390,10 @@ test('near the end of the activation every token ends with it; PIM_KUBE_TOKEN_TT
   const saved = process.env.PIM_KUBE_TOKEN_TTL;
   process.env.PIM_KUBE_TOKEN_TTL = '45';
   try {
-    const short = decodeJwt((await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token);
+    const short = decodeJwt((await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token);
     assert.equal(short.exp! - short.iat!, 45);
     process.env.PIM_KUBE_TOKEN_TTL = String(24 * 3600);
-    const capped = decodeJwt((await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token);
+    const capped = decodeJwt((await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token);
     assert.equal(capped.exp! - capped.iat!, 15 * 60, 'never above 15 minutes');
   } finally {
     if (saved === undefined) delete process.env.PIM_KUBE_TOKEN_TTL;
@@ -404,7 +404,7 @@ test('near the end of the activation every token ends with it; PIM_KUBE_TOKEN_TT
 test('a token issued before a key rotation keeps verifying after it, and stops once the old key retired', async () => {
   const { cp, clock, alice } = await setup();
   const a = await activate(cp, alice, ADMIN, { duration: 7200 });
-  const old = (await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token;
+  const old = (await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token;
   const verifyAt = (token: string, jwks: Awaited<ReturnType<typeof jwksOf>>) =>
     jwtVerify(token, jwks, {
       issuer: cp.cfg.publicUrl,
@@ -413,8 +413,8 @@ test('a token issued before a key rotation keeps verifying after it, and stops o
     });
 
   clock.now += 60_000;
-  const { kid } = await cp.issuerKeys.rotate();
-  const fresh = (await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token;
+  const { kid } = await cp.issuance.issuerKeys.rotate();
+  const fresh = (await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token;
   assert.equal(decodeProtectedHeader(fresh).kid, kid);
   await verifyAt(old, await jwksOf(cp));
   await verifyAt(fresh, await jwksOf(cp));
@@ -430,9 +430,9 @@ test('a token issued before a key rotation keeps verifying after it, and stops o
 test('no SSH key in the request, or no SSH grant in the role: no certificate', async () => {
   const { cp, alice } = await setup();
   const noKey = await activate(cp, alice, ADMIN);
-  assert.deepEqual((await cp.issueCredentials(alice.caller, noKey.id)).ssh, []);
+  assert.deepEqual((await cp.issuance.issue(alice.caller, noKey.id)).ssh, []);
   const noGrant = await activate(cp, alice, 'gpu-readonly', { sshPublicKey: sshKey() });
-  const issued = await cp.issueCredentials(alice.caller, noGrant.id);
+  const issued = await cp.issuance.issue(alice.caller, noGrant.id);
   assert.deepEqual(issued.ssh, []);
   assert.equal(issued.kube.length, 1);
   assert.deepEqual(issued.aws, []);
@@ -443,12 +443,12 @@ test('revoking a device revokes its live activations ("device revoked") and noth
   const laptop2: Person = await enrol(cp, 'alice@acme.example');
   const mine = await activate(cp, alice, ADMIN);
   const other = await activate(cp, laptop2, 'gpu-readonly');
-  const r = cp.revokeDeviceAccess(alice.caller.device);
+  const r = cp.users.revokeDeviceAccess(alice.caller.device);
   assert.deepEqual(r, { device: true, activations: [mine.id], requests: [] });
-  const view = cp.getActivation(alice.caller, mine.id);
+  const view = cp.activations.get(alice.caller, mine.id);
   assert.deepEqual([view.state, view.endReason], ['revoked', 'device revoked']);
-  assert.equal(cp.getActivation(laptop2.caller, other.id).state, 'active');
-  assert.equal((await cp.issueCredentials(laptop2.caller, other.id)).kube.length, 1);
+  assert.equal(cp.activations.get(laptop2.caller, other.id).state, 'active');
+  assert.equal((await cp.issuance.issue(laptop2.caller, other.id)).kube.length, 1);
 });
 
 // --- the pim-server CLI against a directory that `serve` is serving ------------------------
@@ -460,7 +460,7 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
   const cp = srv.controlPlane;
   const alice = await enrol(cp, 'alice@acme.example');
   const a = await activate(cp, alice, ADMIN, { duration: 1800 });
-  const kidBefore = decodeProtectedHeader((await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token).kid;
+  const kidBefore = decodeProtectedHeader((await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token).kid;
 
   const ca = run(PIM_SERVER, ['ssh-ca', dir]);
   assert.equal(ca.code, 0, ca.stderr);
@@ -479,7 +479,7 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
     served.keys.map((k) => k.kid),
     [newKid, kidBefore],
   );
-  assert.equal(decodeProtectedHeader((await cp.issueCredentials(alice.caller, a.id)).kube[0]!.token).kid, newKid);
+  assert.equal(decodeProtectedHeader((await cp.issuance.issue(alice.caller, a.id)).kube[0]!.token).kid, newKid);
 
   const live = run(PIM_SERVER, ['activation', 'list', dir, '--live', '--json']);
   assert.equal(live.code, 0, live.stderr);
@@ -495,7 +495,7 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
     new RegExp(`revoked activation ${a.id} \\(${ADMIN} for alice@acme\\.example\\): laptop lost`),
   );
   await refused(
-    cp.issueCredentials(alice.caller, a.id),
+    cp.issuance.issue(alice.caller, a.id),
     409,
     'not-active',
     /^role ai-cluster-admin was revoked: laptop lost$/,
@@ -515,7 +515,7 @@ test('pim-server activation revoke/list, ssh-ca and rotate-issuer-key work while
   const dev = run(PIM_SERVER, ['user', 'revoke-device', dir, alice.caller.device]);
   assert.equal(dev.code, 0, dev.stderr);
   assert.match(dev.stdout, new RegExp(`and 1 live activation \\(${b.id}\\)`));
-  assert.deepEqual(pick(cp.allActivations().find((x) => x.id === b.id) ?? {}, 'state', 'endReason'), {
+  assert.deepEqual(pick(cp.activations.all().find((x) => x.id === b.id) ?? {}, 'state', 'endReason'), {
     state: 'revoked',
     endReason: 'device revoked',
   });

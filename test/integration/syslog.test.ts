@@ -14,6 +14,7 @@ import { ingestBatch } from '../../server/audit/ingest';
 import { escapeParamValue, formatRfc5424, frame } from '../../server/audit/syslog';
 import { serve } from '../../server/http';
 import { openServerDb } from '../../server/store/db';
+import { Store } from '../../server/store/store';
 import { makeRepo, ROOT } from '../helpers/repo';
 import { makeTlsMaterial, startRsyslog, waitFor, type Rsyslog } from '../helpers/rsyslog';
 import { requireProgram } from '../helpers/system';
@@ -226,6 +227,7 @@ test(
     const { dir } = makeRepo();
     const db = openServerDb(dir);
     after(() => db.close());
+    const audit = new Store(db).audit;
 
     const held = new Map<string, ChainedRecord & { prev: string }>();
     const heads = new Map<string, { seq: number; hash: string }>();
@@ -240,7 +242,7 @@ test(
         held.set(`${device}/${r.record.seq}`, { ...r, prev });
         prev = r.hash;
       }
-      assert.deepEqual(ingestBatch(db, device, records, new Date()), { acked: head.seq + n, problem: null });
+      assert.deepEqual(ingestBatch(audit, device, records, new Date()), { acked: head.seq + n, problem: null });
       heads.set(device, { seq: head.seq + n, hash: prev });
     };
     /** waits until rsyslog holds `n` lines, then checks each and that no (device, seq) repeats */

@@ -56,7 +56,7 @@ test('enrol and activate through the UI contract; state comes from agent.db, err
   // a bad link is refused before anything happens; a link with the wrong trust root too
   const bad = await d('enroll', { link: `${srv.publicUrl}/enrol#code=short&root=${root}` });
   assert.equal(bad.ok ? null : bad.error.code, 'bad-input');
-  const { code } = srv.controlPlane.addUser('alice@acme.example', []);
+  const { code } = srv.controlPlane.users.add('alice@acme.example', []);
   const mismatch = await d('enroll', { link: `${srv.publicUrl}/enrol#code=${code}&root=${'0'.repeat(64)}` });
   assert.equal(mismatch.ok ? null : mismatch.error.code, 'root-mismatch');
 

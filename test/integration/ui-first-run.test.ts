@@ -31,7 +31,7 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
   const tracker = new ActivationTracker(agent, undefined, { pollMs: 100 });
   after(() => tracker.stop());
   const d = createDispatch(agent, { tracker });
-  const { code } = srv.controlPlane.addUser('alice@acme.example', []);
+  const { code } = srv.controlPlane.users.add('alice@acme.example', []);
   const started = await d('enroll', { link: `${srv.publicUrl}/enrol#code=${code}&root=${root}` });
   assert.ok(started.ok, JSON.stringify(started));
   const s = (await d('getState', {})) as { ok: true; value: AgentState };
@@ -42,7 +42,7 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
   assert.equal(JSON.parse(fs.readFileSync(path.join(agent.home, 'keystore.json'), 'utf8')).kind, 'file');
 
   // a second enrolment in the same home has nothing new to say
-  const again = srv.controlPlane.addUser('bob@acme.example', []);
+  const again = srv.controlPlane.users.add('bob@acme.example', []);
   assert.ok((await d('enroll', { link: `${srv.publicUrl}/enrol#code=${again.code}&root=${root}` })).ok);
   const s2 = (await d('getState', {})) as { ok: true; value: AgentState };
   assert.equal(s2.value.enrolment?.keystoreNotice ?? null, null);
