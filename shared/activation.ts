@@ -66,22 +66,9 @@ export const ActivationRequestSchema = z
 
 export type ActivationRequest = z.infer<typeof ActivationRequestSchema>;
 
-/** An activation as the control plane reports it to agents and ceremony pages. */
-export interface ActivationView {
-  id: string;
-  user: string;
-  role: string;
-  state: import('./activation-state').ActivationState;
-  request: ActivationRequest;
-  requestSha256: string;
-  createdAt: string;
-  startsAt: string | null;
-  expiresAt: string | null;
-  endReason: string | null;
-  approvals: { approver: string; decision: string; reason: string | null; at: string }[];
-  approvalsNeeded: number;
-  ceremonyUrl: string | null;
-}
+/** An activation as the control plane reports it to agents and ceremony pages: the type of
+ *  ActivationViewSchema in shared/api.ts, where its one definition is. */
+export type { ActivationView } from './api';
 
 export const ApprovalStatementSchema = z
   .object({

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { electronUnavailable } from '../../app/start';
-import { METHOD_NAMES } from '../../shared/api-methods';
+import { channelFor, methods } from '../../shared/api';
 import { touch } from '../helpers/ceremony';
 import { cliWorld } from '../helpers/cli-world';
 import { APP_URL, MAIN, call, item, labels, quit, startMain } from '../helpers/electron-main';
@@ -78,7 +78,7 @@ test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windo
   assert.equal(item(s, 'start-at-login')?.checked, false, 'start at login is off by default');
 
   // IPC: one handler per contract method, nothing else
-  assert.deepEqual([...s.ipc.keys()].sort(), METHOD_NAMES.map((m) => `pim:${m}`).sort());
+  assert.deepEqual([...s.ipc.keys()].sort(), methods.map(channelFor).sort());
   const state = await call(s, 'getState', {});
   assert.equal(state.ok, true);
   for (const foreign of [
