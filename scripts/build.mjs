@@ -81,7 +81,8 @@ await Promise.all([
     external: ['electron'],
   }),
   page('renderer', 'dist/renderer'),
-  // the WebAuthn ceremony page the control plane serves at its own origin (DESIGN §4)
+  // the WebAuthn ceremony page the control plane serves at its own origin (docs/architecture.md, Decisions: WebAuthn
+  // origin)
   page('renderer/ceremony', 'dist/ceremony'),
 ]);
 process.stderr.write(`built dist/ in ${Math.round(performance.now() - t0)} ms\n`);

@@ -1,5 +1,5 @@
-// The activation protocol's signed objects (DESIGN §3). The agent builds a request, the server
-// re-evaluates it with the same engine and binds a WebAuthn challenge to its exact bytes:
+// The activation protocol's signed objects (docs/architecture.md, Flows: Activation with WebAuthn). The agent builds a
+// request, the server re-evaluates it with the same engine and binds a WebAuthn challenge to its exact bytes:
 //   requestHash = SHA-256(JCS(request))
 //   challenge   = SHA-256("pim-activation/v1" ‖ nonce ‖ requestHash)
 // so the key touch is evidence of intent for that role, duration, reason, ticket and SSH key —
