@@ -1,24 +1,7 @@
 // The renderer's side of the contract. Inside Electron the preload has put `window.pim` there
 // (IPC); in the web shell the same calls go over loopback HTTP with the per-run session token,
 // which the page gets by trading the one-time code it was opened with (`#code=…`, POST /session).
-import type { ApiError, Method, PimApi, Reply } from '../shared/api';
-
-/** Every method of the contract; `satisfies` makes the type check fail when one is added or removed. */
-const METHODS = {
-  getState: true,
-  refreshPolicy: true,
-  checkRole: true,
-  listAllRoles: true,
-  enroll: true,
-  activate: true,
-  extend: true,
-  auditView: true,
-  listActivations: true,
-  deactivate: true,
-  approvals: true,
-  decide: true,
-  openCeremony: true,
-} as const satisfies Record<Method, true>;
+import { methods, type ApiError, type Method, type PimApi, type Reply } from '../shared/api';
 
 const TOKEN_KEY = 'pim.token';
 
@@ -132,6 +115,6 @@ export function createHttpClient(env: ClientEnv): PimApi {
   }
 
   const api: Record<string, (input: unknown) => Promise<Reply<unknown>>> = {};
-  for (const m of Object.keys(METHODS) as Method[]) api[m] = (input) => call(m, input);
+  for (const m of methods) api[m] = (input) => call(m, input);
   return api as unknown as PimApi;
 }

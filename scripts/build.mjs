@@ -70,16 +70,19 @@ await Promise.all([
   fast(),
   build({ ...node, entryPoints: ['server/main.ts'], outfile: 'dist/pim-server.cjs' }),
   build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/electron-main.cjs', external: ['electron'] }),
-  // a sandboxed preload can require only 'electron': bundle everything else into it
+  // a sandboxed preload can require only 'electron': bundle everything else into it (the contract
+  // and zod, whose keys give the method list), minified like the page it serves
   build({
     ...node,
     packages: undefined,
+    minify: true,
     entryPoints: ['electron/preload/preload.ts'],
     outfile: 'dist/preload.cjs',
     external: ['electron'],
   }),
   page('renderer', 'dist/renderer'),
-  // the WebAuthn ceremony page the control plane serves at its own origin (DESIGN §4)
+  // the WebAuthn ceremony page the control plane serves at its own origin (docs/architecture.md, Decisions: WebAuthn
+  // origin)
   page('renderer/ceremony', 'dist/ceremony'),
 ]);
 process.stderr.write(`built dist/ in ${Math.round(performance.now() - t0)} ms\n`);

@@ -1,7 +1,7 @@
-// The WebAuthn ceremony page (renderer/ceremony, built into dist/ceremony), served at the control
-// plane's own origin (DESIGN §4): /ceremony/(enrol|activation|approval)/<id> is the page itself,
-// /ceremony/app.js and /ceremony/styles.css its assets. Strict headers: nothing but this origin's
-// script, style and API; never framed; no referrer (ceremony URLs carry their ids); never cached.
+// The WebAuthn ceremony page (renderer/ceremony, built into dist/ceremony), served at the control plane's own origin
+// (docs/architecture.md, Decisions: WebAuthn origin): /ceremony/(enrol|activation|approval)/<id> is the page itself,
+// /ceremony/app.js and /ceremony/styles.css its assets. Strict headers: nothing but this origin's script, style and
+// API; never framed; no referrer (ceremony URLs carry their ids); never cached.
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';

@@ -69,7 +69,8 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       return send(405, JSON.stringify({ error: 'method not allowed' }));
     if (route === '/trust-root.json') return sendFile(p.trustRoot, 'no-store');
     if (route === '/healthz') return send(200, JSON.stringify({ ok: true }));
-    // the OIDC-style issuer (DESIGN §4): kube API servers and AWS IAM OIDC providers fetch these
+    // the OIDC-style issuer (docs/architecture.md, Decisions: Kube credentials…): kube API servers and AWS IAM OIDC
+    // providers fetch these
     if (route === '/.well-known/openid-configuration') {
       if (!cp) return send(503, JSON.stringify({ error: 'starting' }));
       return send(

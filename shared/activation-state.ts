@@ -1,4 +1,5 @@
-// The activation state machine (DESIGN §3), as one pure function both sides persist:
+// The activation state machine (docs/architecture.md, Flows: Activation with WebAuthn), as one pure function both sides
+// persist:
 //
 //   requested ──assertion──▶ pending-approval ──quorum──▶ approved ──start──▶ active
 //       │                        │   │                                        │ │ │

@@ -1,5 +1,5 @@
-// The activation protocol's signed objects (DESIGN §3). The agent builds a request, the server
-// re-evaluates it with the same engine and binds a WebAuthn challenge to its exact bytes:
+// The activation protocol's signed objects (docs/architecture.md, Flows: Activation with WebAuthn). The agent builds a
+// request, the server re-evaluates it with the same engine and binds a WebAuthn challenge to its exact bytes:
 //   requestHash = SHA-256(JCS(request))
 //   challenge   = SHA-256("pim-activation/v1" ‖ nonce ‖ requestHash)
 // so the key touch is evidence of intent for that role, duration, reason, ticket and SSH key —
@@ -66,22 +66,9 @@ export const ActivationRequestSchema = z
 
 export type ActivationRequest = z.infer<typeof ActivationRequestSchema>;
 
-/** An activation as the control plane reports it to agents and ceremony pages. */
-export interface ActivationView {
-  id: string;
-  user: string;
-  role: string;
-  state: import('./activation-state').ActivationState;
-  request: ActivationRequest;
-  requestSha256: string;
-  createdAt: string;
-  startsAt: string | null;
-  expiresAt: string | null;
-  endReason: string | null;
-  approvals: { approver: string; decision: string; reason: string | null; at: string }[];
-  approvalsNeeded: number;
-  ceremonyUrl: string | null;
-}
+/** An activation as the control plane reports it to agents and ceremony pages: the type of
+ *  ActivationViewSchema in shared/api.ts, where its one definition is. */
+export type { ActivationView } from './api';
 
 export const ApprovalStatementSchema = z
   .object({

@@ -2,9 +2,7 @@
 // the web shell's loopback HTTP — carry exactly these calls; inputs are validated with zod at the
 // agent's boundary, and every reply is { ok: true, value } | { ok: false, error }.
 import { z } from 'zod';
-import type { ActivationView as ServerActivationView } from './activation';
 import { ACTIVATION_STATES } from './activation-state';
-import { METHOD_NAMES, type MethodName } from './api-methods';
 import { ROLE_NAME_RE } from './role-name';
 
 const Reason = z.object({
@@ -69,7 +67,8 @@ const Instant = z.string();
 
 export const ActivationStateSchema = z.enum(ACTIVATION_STATES);
 
-/** An activation as the control plane reports it (shared/activation's ActivationView). */
+/** An activation as the control plane reports it to agents, ceremony pages and the UI. The one
+ *  definition: shared/activation re-exports its type, the control-plane contract uses this schema. */
 export const ActivationViewSchema = z.object({
   id: z.string(),
   user: z.string(),
@@ -323,15 +322,17 @@ export type Contract = typeof contract;
 export type Method = keyof Contract;
 export type Input<M extends Method> = z.infer<Contract[M]['input']>;
 export type Output<M extends Method> = z.infer<Contract[M]['output']>;
-export const methods: readonly Method[] = METHOD_NAMES;
 
-// compile-time: METHOD_NAMES and the contract's keys are the same set
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const _sameMethods: Same<MethodName, Method> = true;
-void _sameMethods;
-// compile-time: the zod view and the protocol's ActivationView interface describe the same object
-const _sameView: Same<ActivationView, ServerActivationView> = true;
-void _sameView;
+/** Every method name, from the contract's own keys: the preload, the IPC router and the web
+ *  client all iterate this, so a method added to `contract` is carried everywhere. */
+export const methods: readonly Method[] = Object.keys(contract).filter(isMethod);
+
+/** Electron IPC channel of a method: `pim:<method>`. The preload invokes it, the main process
+ *  handles it (electron/main/ipc-router checks the prefix and the method). */
+export const CHANNEL_PREFIX = 'pim:';
+export function channelFor(method: Method): string {
+  return CHANNEL_PREFIX + method;
+}
 
 export function isMethod(name: unknown): name is Method {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(contract, name);

@@ -1,4 +1,4 @@
-// The audit journal's records (DESIGN §4 "Audit journal"): one hash chain per device,
+// The audit journal's records (docs/architecture.md, Flows: Audit journal and sync): one hash chain per device,
 //   hash(n) = SHA-256(hash(n-1) ‖ JCS(record n)),  hash(0) = 32 zero bytes,
 // with `seq` strictly increasing from 1. The agent appends, the control plane verifies the same
 // chain on ingest, so editing, deleting, reordering or inserting a record anywhere is detectable.

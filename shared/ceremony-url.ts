@@ -1,5 +1,5 @@
-// Which URLs are ceremony pages of a given control plane (DESIGN §4): the page the security key is
-// touched on is served by the control plane at its own origin, at
+// Which URLs are ceremony pages of a given control plane (docs/architecture.md, Decisions: WebAuthn origin): the page
+// the security key is touched on is served by the control plane at its own origin, at
 //   /ceremony/enrol/<id>   /ceremony/activation/<id>   /ceremony/approval/<64 hex nonce>
 // The agent, the renderer and Electron's main process all refuse to open anything else. Pure.
 

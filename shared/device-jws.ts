@@ -1,4 +1,4 @@
-// Device-signed requests (DESIGN §3 "Enrolment"): after enrolment every API call carries a short-lived
+// Device-signed requests (docs/architecture.md, Flows: Enrolment): after enrolment every API call carries a short-lived
 // compact JWS made with the device's Ed25519 key. The agent signs (agent/keystore/device-key.ts);
 // the server verifies with this file. Pure: jose runs on WebCrypto, no Node built-in.
 //

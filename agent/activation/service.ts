@@ -1,4 +1,4 @@
-// The agent's side of enrolment, activation and approval (DESIGN §3). It builds the request the
+// The agent's side of enrolment, activation and approval (docs/architecture.md, Flows). It builds the request the
 // user's key will sign, checks it offline with the same engine first, talks to the control plane
 // with device-signed calls, and mirrors each activation's state into agent.db.
 //

@@ -1,5 +1,5 @@
-// The agent's audit journal (DESIGN §4): a table in agent.db holding one hash chain, that of this
-// device (its device key's thumbprint), in the record format of shared/audit.ts:
+// The agent's audit journal (docs/architecture.md, Flows: Audit journal and sync): a table in agent.db holding one hash
+// chain, that of this device (its device key's thumbprint), in the record format of shared/audit.ts:
 //   seq strictly increasing from 1, hash(n) = SHA-256(hash(n-1) ‖ JCS(record n)).
 //
 // The chain starts at enrolment: before it there is no device key, so nothing is journaled, and

@@ -1,10 +1,9 @@
-// Sending the journal to the control plane (DESIGN §4): batches of records after the sync cursor,
-// gzip-compressed and signed by the device key, POSTed to /api/v1/audit. Delivery is at least
-// once — the server deduplicates by (device, seq), checks that the chain continues and answers the
-// highest contiguous seq it holds — and the cursor (meta 'audit_acked' in agent.db, so it survives
-// restarts) moves only to that answer, never backwards, and only when the answer carries the
-// control plane's signature over exactly that head (shared/audit-ack.ts; the last one is kept for
-// `pim audit verify`'s truncation check).
+// Sending the journal to the control plane (docs/architecture.md, Flows: Audit journal and sync): batches of records
+// after the sync cursor, gzip-compressed and signed by the device key, POSTed to /api/v1/audit. Delivery is at least
+// once — the server deduplicates by (device, seq), checks that the chain continues and answers the highest contiguous
+// seq it holds — and the cursor (meta 'audit_acked' in agent.db, so it survives restarts) moves only to that answer,
+// never backwards, and only when the answer carries the control plane's signature over exactly that head
+// (shared/audit-ack.ts; the last one is kept for `pim audit verify`'s truncation check).
 //
 // `syncOnce` runs until caught up; a failure is journaled as `sync-failed` (at most hourly) and
 // rethrown. `AuditSyncer` runs it in long-running hosts: soon after each append, every minute, and

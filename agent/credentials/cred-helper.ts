@@ -1,7 +1,7 @@
-// The fast credential helper: short-lived credentials the agent keeps fresh in 0600 files, and the
-// generated POSIX sh script (`pim-cred KIND NAME`) that kubectl (exec plugin) and the AWS CLI
-// (credential_process) run to read them. sh starts in ~2 ms where Node needs ~69 ms (DESIGN §7), and
-// kubectl runs the plugin on every invocation.
+// The fast credential helper: short-lived credentials the agent keeps fresh in 0600 files, and the generated POSIX sh
+// script (`pim-cred KIND NAME`) that kubectl (exec plugin) and the AWS CLI (credential_process) run to read them. sh
+// starts in ~2 ms where Node needs ~69 ms (docs/architecture.md, Platform facts), and kubectl runs the plugin on every
+// invocation.
 //
 // Layout under the creds folder (`$PIM_HOME/creds`, 0700):
 //   bin/pim-cred           0700 the script (rewritten only when its content differs)

@@ -1,4 +1,5 @@
-// Puts an active role's credentials into the user's world and takes them out again (DESIGN §4):
+// Puts an active role's credentials into the user's world and takes them out again (docs/architecture.md, Flows:
+// Credential injection and removal):
 //   kube: pim-<cluster>--<role> entries in the user's kubeconfig whose exec plugin is the sh helper
 //         reading a 0600 ExecCredential file that is renewed while the activation lives;
 //   aws:  a managed [profile pim-<role>] whose credential_process is the same helper, reading the

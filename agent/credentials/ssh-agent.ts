@@ -1,6 +1,6 @@
-// A small client for the user's ssh-agent (draft-miller-ssh-agent): list identities, add an
-// activation's key + certificate with a lifetime, remove it again. No library does this: ssh2's
-// agent client cannot add identities and drops certificate keys from its listings (DESIGN §7).
+// A small client for the user's ssh-agent (draft-miller-ssh-agent): list identities, add an activation's key +
+// certificate with a lifetime, remove it again. No library does this: ssh2's agent client cannot add identities and
+// drops certificate keys from its listings (docs/architecture.md, Platform facts).
 //
 // One connection per call, a time-out on every call, answers size-capped and parsed strictly.
 // Key material (the seed) only ever goes down the socket: never into an error message or a log.

@@ -1,8 +1,8 @@
-// The ephemeral SSH key of an activation and the certificate the control plane's SSH CA issues for
-// it. One Ed25519 key per activation (DESIGN §4): its public key goes inside the signed activation
-// request, the CA signs a user certificate for the role's principals valid for the activation's
-// window, and both go into the user's ssh-agent (./ssh-agent.ts). Key and certificate formats are
-// sshpk's business; only the raw 32-byte halves are ours, because the agent protocol wants them.
+// The ephemeral SSH key of an activation and the certificate the control plane's SSH CA issues for it. One Ed25519 key
+// per activation (docs/architecture.md, Decisions: SSH): its public key goes inside the signed activation request, the
+// CA signs a user certificate for the role's principals valid for the activation's window, and both go into the user's
+// ssh-agent (./ssh-agent.ts). Key and certificate formats are sshpk's business; only the raw 32-byte halves are ours,
+// because the agent protocol wants them.
 import crypto from 'node:crypto';
 import sshpk from 'sshpk';
 

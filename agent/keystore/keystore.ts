@@ -1,5 +1,5 @@
 // Where the agent keeps its long-lived secrets (device key, server session): the OS keychain, or —
-// only when chosen with PIM_KEYSTORE=file — files protected by permissions (DESIGN §4 "Secrets").
+// only when chosen with PIM_KEYSTORE=file — files protected by permissions (docs/architecture.md, Decisions: Secrets).
 // Error messages name the secret and the store, never the secret's value.
 
 export interface Keystore {

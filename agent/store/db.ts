@@ -45,11 +45,11 @@ const MIGRATIONS: string[] = [
    ALTER TABLE activations ADD COLUMN view_json TEXT;
    ALTER TABLE activations ADD COLUMN created_at TEXT;
    ALTER TABLE activations ADD COLUMN ended_at TEXT;`,
-  // the audit journal (DESIGN §4, agent/audit/journal.ts): one hash chain, that of the
-  // device key (meta 'audit_device'); the sync cursor is meta 'audit_acked'. Records are only ever
-  // appended: the triggers catch a bug that would rewrite one (not an attacker, who can drop them —
-  // the chain and the control plane's copy are what catch that). A chain whose device key was
-  // replaced is kept, read-only, in audit_retired.
+  // the audit journal (docs/architecture.md, Flows: Audit journal and sync; agent/audit/journal.ts): one hash chain,
+  // that of the device key (meta 'audit_device'); the sync cursor is meta 'audit_acked'. Records are only ever
+  // appended: the triggers catch a bug that would rewrite one (not an attacker, who can drop them — the chain and the
+  // control plane's copy are what catch that). A chain whose device key was replaced is kept, read-only, in
+  // audit_retired.
   `CREATE TABLE audit (
      seq INTEGER PRIMARY KEY,
      at TEXT NOT NULL,

@@ -1,10 +1,8 @@
 // Every `pim:<method>` IPC call passes through here before reaching the agent: the sender must be
 // the app's own renderer page, the channel must name a method of the contract. Pure — the event is
 // a plain object, so this is tested without Electron.
-import { isMethod, type Reply } from '../../shared/api';
+import { CHANNEL_PREFIX, isMethod, type Reply } from '../../shared/api';
 import { isSameDocument } from './urls';
-
-export const CHANNEL_PREFIX = 'pim:';
 
 export type Dispatch = (method: string, input: unknown) => Promise<Reply<unknown>>;
 
@@ -20,10 +18,6 @@ export interface IpcRouter {
 /** True only for the exact renderer document (`rendererUrl`), whatever its query or fragment. */
 export function isTrustedSender(senderUrl: string, rendererUrl: string): boolean {
   return isSameDocument(senderUrl, rendererUrl);
-}
-
-export function channelFor(method: string): string {
-  return CHANNEL_PREFIX + method;
 }
 
 function fail(code: string, message: string): Reply<unknown> {

@@ -20,11 +20,18 @@ import {
   shell,
 } from 'electron';
 import type { MenuItemConstructorOptions } from 'electron';
-import { methods, type ActivationView, type AgentState, type AuditView, type Reply } from '../../shared/api';
+import {
+  channelFor,
+  methods,
+  type ActivationView,
+  type AgentState,
+  type AuditView,
+  type Reply,
+} from '../../shared/api';
 import { startAgent } from '../../agent/agent-runtime';
 import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
 import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
-import { channelFor, createIpcRouter, isTrustedSender } from './ipc-router';
+import { createIpcRouter, isTrustedSender } from './ipc-router';
 import { SESSION_LOCKED_REASON, rolesToEndOnLock } from './session-lock';
 import { readSettings, setStartAtLogin } from './start-at-login';
 import {

@@ -94,10 +94,10 @@ export interface CeremonyWindowOptions {
 }
 
 /**
- * The window the control plane's ceremony page (DESIGN §4) opens in: a web page of another origin,
- * so no preload (no `window.pim`), sandboxed and isolated, web security on, and a session of its
- * own. main.ts pins its navigation to the control plane's origin and denies it new windows and
- * permission requests (WebAuthn needs none).
+ * The window the control plane's ceremony page (docs/architecture.md, Decisions: WebAuthn origin) opens in: a web page
+ * of another origin, so no preload (no `window.pim`), sandboxed and isolated, web security on, and a session of its
+ * own. main.ts pins its navigation to the control plane's origin and denies it new windows and permission requests
+ * (WebAuthn needs none).
  */
 export function ceremonyWindowOptions(): CeremonyWindowOptions {
   return {

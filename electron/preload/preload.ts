@@ -2,12 +2,12 @@
 // per contract method, each a fixed `pim:<method>` IPC call — no ipcRenderer, no generic invoke,
 // no way to pick a channel from the page. The main process still checks the sender and the input.
 import { contextBridge, ipcRenderer } from 'electron';
-import type { PimApi } from '../../shared/api';
-import { METHOD_NAMES as methods } from '../../shared/api-methods';
+// The contract comes bundled in (zod with it): a sandboxed preload can require only 'electron'.
+import { channelFor, methods, type PimApi } from '../../shared/api';
 
 const api = {} as Record<string, (input: unknown) => Promise<unknown>>;
 for (const method of methods) {
-  const channel = `pim:${method}`;
+  const channel = channelFor(method);
   api[method] = (input: unknown) => ipcRenderer.invoke(channel, input);
 }
 

@@ -1,5 +1,5 @@
-// The control plane's side of audit sync (DESIGN §4 "Audit journal"). Agents send batches of their
-// chained records, signed by the device key, at least once; the server
+// The control plane's side of audit sync (docs/architecture.md, Flows: Audit journal and sync). Agents send batches of
+// their chained records, signed by the device key, at least once; the server
 //   - keeps only the caller's own records (the batch is signed by its key),
 //   - skips records it already holds with the same hash (re-sent batches, overlaps),
 //   - stores a record only when it links to the head it holds (chainHash(head.hash, record)),

@@ -1,6 +1,6 @@
-// Forwarding the synced audit journals to an existing central log (DESIGN §4 "Audit journal"):
-// syslog, RFC 5424 messages over TLS (RFC 5425), with octet-counting framing (RFC 5425 §4.3,
-// RFC 6587 §3.4.1: `MSG-LEN SP SYSLOG-MSG`).
+// Forwarding the synced audit journals to an existing central log (docs/architecture.md, Flows: Audit journal and
+// sync): syslog, RFC 5424 messages over TLS (RFC 5425), with octet-counting framing (RFC 5425 §4.3, RFC 6587 §3.4.1:
+// `MSG-LEN SP SYSLOG-MSG`).
 //
 // Order and cursor. audit_records has no column that orders all devices' records, but it has a
 // rowid, and ingest only ever appends (one writer at a time, in one transaction per batch), so

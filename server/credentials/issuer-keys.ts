@@ -1,5 +1,5 @@
-// The control plane's token-signing keys (DESIGN §4 "Kube credentials", "AWS"): it is an OIDC-style
-// issuer whose public keys are served at /.well-known/jwks.json, where kube API servers and AWS IAM
+// The control plane's token-signing keys (docs/architecture.md, Decisions: Kube credentials…; AWS, GCP and Azure): it
+// is an OIDC-style issuer whose public keys are served at /.well-known/jwks.json, where kube API servers and AWS IAM
 // OIDC providers fetch them.
 //
 // ES256 (P-256) keys, one private JWK per file under DIR/keys/issuer/ (0700 folder, 0600 files,

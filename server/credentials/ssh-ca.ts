@@ -1,4 +1,4 @@
-// The control plane's SSH certificate authority (DESIGN §4 "SSH"). An Ed25519 key — sshpk signs
+// The control plane's SSH certificate authority (docs/architecture.md, Decisions: SSH). An Ed25519 key — sshpk signs
 // RSA CAs with SHA-1 (ssh-rsa), which current sshd refuses — kept 0600 at DIR/keys/ssh-ca in the
 // OpenSSH private key format, created on first use (or at `init`). Servers trust it with
 //   TrustedUserCAKeys /etc/ssh/pim-ca.pub     (the line `GET /ssh-ca.pub` or `pim-server ssh-ca` prints)

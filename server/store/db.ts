@@ -96,9 +96,9 @@ const MIGRATIONS: string[] = [
    );`,
   // the registration options, so an enrolment survives a control plane restart
   `ALTER TABLE enrolments ADD COLUMN options_json TEXT;`,
-  // the audit journals the agents sync (DESIGN §4 "Audit journal", server/audit/ingest.ts): every
-  // record held, one head per device (the highest contiguous seq and its hash; none = genesis,
-  // seq 0), and what ingest refused (gaps, forks, broken links, foreign or invalid records)
+  // the audit journals the agents sync (docs/architecture.md, Flows: Audit journal and sync; server/audit/ingest.ts):
+  // every record held, one head per device (the highest contiguous seq and its hash; none = genesis, seq 0), and what
+  // ingest refused (gaps, forks, broken links, foreign or invalid records)
   `CREATE TABLE audit_records (
      device TEXT NOT NULL,
      seq INTEGER NOT NULL,

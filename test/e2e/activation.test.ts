@@ -1,9 +1,8 @@
-// Activating roles through the popover, as people do it: real `pim-server` and `pim ui` processes
-// (one per person, separate homes), Debian's Chromium (one browser context per person), and a
-// virtual security key (CDP WebAuthn domain, DESIGN §7) on every ceremony page the popover opens.
-// Alice enrols on the first-run screen, activates an auto-approved role, asks for one that needs
-// approval (the ticket is checked as she types), Bob approves it from his Approvals view, denies
-// another with a reason, and Alice gives a role back.
+// Activating roles through the popover, as people do it: real `pim-server` and `pim ui` processes (one per person,
+// separate homes), Debian's Chromium (one browser context per person), and a virtual security key (CDP WebAuthn domain,
+// docs/architecture.md, Platform facts) on every ceremony page the popover opens. Alice enrols on the first-run screen,
+// activates an auto-approved role, asks for one that needs approval (the ticket is checked as she types), Bob approves
+// it from his Approvals view, denies another with a reason, and Alice gives a role back.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
-// The WebAuthn ceremony page as people use it: a real control plane over HTTP, Debian's Chromium
-// with a virtual security key (CDP WebAuthn domain, DESIGN §7), clicks on "Touch your security key".
-// Enrolment registers the key; an auto-approved role becomes active; a role that needs approval
-// waits, then another person approves (or denies, with a reason) on their own ceremony page.
+// The WebAuthn ceremony page as people use it: a real control plane over HTTP, Debian's Chromium with a virtual
+// security key (CDP WebAuthn domain, docs/architecture.md, Platform facts), clicks on "Touch your security key".
+// Enrolment registers the key; an auto-approved role becomes active; a role that needs approval waits, then another
+// person approves (or denies, with a reason) on their own ceremony page.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { test } from 'node:test';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { electronUnavailable } from '../../app/start';
-import { METHOD_NAMES } from '../../shared/api-methods';
+import { methods } from '../../shared/api';
 import { ROOT, tmpDir } from '../helpers/repo';
 
 test('the Electron app starts, shows its popover, and exposes exactly the contract to it', async (t) => {
@@ -25,7 +25,7 @@ test('the Electron app starts, shows its popover, and exposes exactly the contra
     const win = await app.firstWindow();
     await win.getByTestId('connection-badge').waitFor();
     const exposed = await win.evaluate(() => Object.keys((window as unknown as { pim: object }).pim).sort());
-    assert.deepEqual(exposed, [...METHOD_NAMES].sort());
+    assert.deepEqual(exposed, [...methods].sort());
     assert.equal(await win.evaluate(() => typeof (window as unknown as { require?: unknown }).require), 'undefined');
   } finally {
     await app.close();

@@ -9,25 +9,15 @@ import { PIM, PIM_SERVER, run, start } from './procs';
 import { tmpDir } from './repo';
 import { SoftAuthenticator } from './soft-authenticator';
 
-/** Two roles of an engineering team: `readonly` (auto-approved) and `admin` (1 of leads approves). */
-export const ENG_POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
+export { ENG_POLICY, TICKET, engPolicy } from './eng-policy';
 
 export interface CliPerson {
   home: string;
   key: SoftAuthenticator;
   pim: (...a: string[]) => ReturnType<typeof run>;
+  /** a long-running `pim` of this person's (activate, approve, wait…), once its output matches
+   *  `ready` (match[1]: the ceremony URL it printed, for the usual prompts) */
+  start: (args: string[], ready: RegExp, env?: NodeJS.ProcessEnv) => ReturnType<typeof start>;
 }
 
 /** Serves `policy`, then adds and enrols each [email, comma-separated groups] person. */
@@ -58,7 +48,26 @@ export async function cliWorld(
     assert.equal((await touch(key, enrol.match[1]!)).ok, true);
     assert.equal(await enrol.exited(), 0, enrol.output());
     assert.match(enrol.output(), new RegExp(`enrolled ${email.replace(/\./g, '\\.')}`));
-    people[email] = { home, key, pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env) };
+    people[email] = {
+      home,
+      key,
+      pim: (...a: string[]) => run(PIM, ['--home', home, ...a], env),
+      start: (args, ready, e = env) => start(PIM, ['--home', home, ...args], ready, e),
+    };
   }
   return { dir, repo, server, people };
+}
+
+/** `person` approves or denies activation `id` with `pim approve|deny`, touching their key on the
+ *  ceremony it prints; resolves with what the touch returned and how the CLI ended. */
+export async function decideWithKey(
+  person: CliPerson,
+  id: string,
+  decision: 'approve' | 'deny',
+  reason?: string,
+): Promise<{ touched: Awaited<ReturnType<typeof touch>>; code: number | null; output: string }> {
+  const args = [decision, id, ...(reason === undefined ? [] : ['--reason', reason]), '--no-open'];
+  const cli = await person.start(args, /sign your decision: (\S+)/);
+  const touched = await touch(person.key, cli.match[1]!);
+  return { touched, code: await cli.exited(), output: cli.output() };
 }

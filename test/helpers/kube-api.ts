@@ -1,14 +1,13 @@
-// A small HTTPS stand-in for a Kubernetes API server, enough for a real `kubectl get pods`: it
-// answers the discovery kubectl does first (/version, /api, /apis, /api/v1) and lists one pod in
-// `default`. Every request must carry `Authorization: Bearer <token>`, checked the way an API server
-// configured for an OIDC issuer checks it (DESIGN §4): an ES256 JWT verified against the issuer's
-// JWKS (a URL, a JWKS object or a key), not expired, `aud` = the cluster's name, and one of the
-// allowed groups in `groups`. With `staticToken`, a fixed bearer is accepted instead (to compare
-// the exec plugin with a plain token). Anything else gets 401 with the Status a real API server
-// sends; kubectl 1.32 then says "error: You must be logged in to the server (the server has asked
-// for the client to provide credentials)" (older ones: "(Unauthorized)").
-// The serving certificate is self-signed for localhost / 127.0.0.1, made with openssl in a temporary
-// folder; `caData` is what goes into the kubeconfig's certificate-authority-data.
+// A small HTTPS stand-in for a Kubernetes API server, enough for a real `kubectl get pods`: it answers the discovery
+// kubectl does first (/version, /api, /apis, /api/v1) and lists one pod in `default`. Every request must carry
+// `Authorization: Bearer <token>`, checked the way an API server configured for an OIDC issuer checks it
+// (docs/architecture.md, Decisions: Kube credentials…): an ES256 JWT verified against the issuer's JWKS (a URL, a JWKS
+// object or a key), not expired, `aud` = the cluster's name, and one of the allowed groups in `groups`. With
+// `staticToken`, a fixed bearer is accepted instead (to compare the exec plugin with a plain token). Anything else gets
+// 401 with the Status a real API server sends; kubectl 1.32 then says "error: You must be logged in to the server (the
+// server has asked for the client to provide credentials)" (older ones: "(Unauthorized)"). The serving certificate is
+// self-signed for localhost / 127.0.0.1, made with openssl in a temporary folder; `caData` is what goes into the
+// kubeconfig's certificate-authority-data.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';

@@ -2,9 +2,9 @@
 // that trusts a test CA (certificates only: no authorized_keys, no passwords, no PAM), the `ssh`
 // client pointed at a given agent, and a CA made and used with `ssh-keygen`.
 //
-// sshd facts (DESIGN §7, Debian 12 / OpenSSH 9.2): it must run as root (privilege separation) from
-// an absolute path, with /run/sshd present; without PAM a user whose password field starts with
-// '!' is "locked" and refused even with a valid certificate (`usermod -p '*' USER` unlocks).
+// sshd facts (docs/architecture.md, Platform facts; Debian 12 / OpenSSH 9.2): it must run as root (privilege
+// separation) from an absolute path, with /run/sshd present; without PAM a user whose password field starts with '!' is
+// "locked" and refused even with a valid certificate (`usermod -p '*' USER` unlocks).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

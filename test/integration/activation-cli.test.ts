@@ -3,26 +3,10 @@
 // software security key on the ceremony the CLI printed (the browser's part, without a browser).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PIM, start } from '../helpers/procs';
-import { cliWorld } from '../helpers/cli-world';
 import { touch } from '../helpers/ceremony';
+import { TICKET, cliWorld, decideWithKey, engPolicy } from '../helpers/cli-world';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      ticket: { required: true, pattern: '^INC-[0-9]+$' }
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
-
-const env = { PIM_KEYSTORE: 'file' };
+const POLICY = engPolicy({ admin: [TICKET] });
 
 async function setup() {
   const { repo, server, people } = await cliWorld(POLICY, [
@@ -38,11 +22,9 @@ test('enrol two users, activate an auto-approved role with a key touch, and deac
   assert.equal(status.unenrolled, false, 'enrolled, not the --user demo path');
   assert.equal(status.policy.version, 1);
 
-  const act = await start(
-    PIM,
-    ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'],
+  const act = await alice.start(
+    ['activate', 'readonly', '--duration', '1h', '--no-open'],
     /Touch your security key to sign this request: (\S+)/,
-    env,
   );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'active');
   assert.equal(await act.exited(), 0, act.output());
@@ -61,22 +43,9 @@ test('enrol two users, activate an auto-approved role with a key touch, and deac
 
 test('an approval-required role waits for bob, who approves it with his own key', async () => {
   const { alice, bob } = await setup();
-  const act = await start(
-    PIM,
-    [
-      '--home',
-      alice.home,
-      'activate',
-      'admin',
-      '--reason',
-      'GPU node 17 hangs',
-      '--ticket',
-      'INC-4711',
-      '--wait',
-      '--no-open',
-    ],
+  const act = await alice.start(
+    ['activate', 'admin', '--reason', 'GPU node 17 hangs', '--ticket', 'INC-4711', '--wait', '--no-open'],
     /sign this request: (\S+)/,
-    env,
   );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
   let pending: { id: string; user: string; role: string }[] = [];
@@ -86,37 +55,24 @@ test('an approval-required role waits for bob, who approves it with his own key'
     [['alice@acme.example', 'admin']],
   );
   assert.match(bob.pim('approvals').stdout, /GPU node 17 hangs/);
-  const approve = await start(
-    PIM,
-    ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'],
-    /sign your decision: (\S+)/,
-    env,
-  );
-  assert.equal((await touch(bob.key, approve.match[1]!)).value?.state, 'active');
-  assert.equal(await approve.exited(), 0, approve.output());
+  const approve = await decideWithKey(bob, pending[0]!.id, 'approve');
+  assert.equal(approve.touched.value?.state, 'active');
+  assert.equal(approve.code, 0, approve.output);
   assert.equal(await act.exited(), 0, act.output());
   assert.match(act.output(), /admin is ACTIVE/);
 });
 
 test('a denial ends the request and alice sees the reason', async () => {
   const { alice, bob } = await setup();
-  const act = await start(
-    PIM,
-    ['--home', alice.home, 'activate', 'admin', '--reason', 'curious', '--ticket', 'INC-1', '--wait', '--no-open'],
+  const act = await alice.start(
+    ['activate', 'admin', '--reason', 'curious', '--ticket', 'INC-1', '--wait', '--no-open'],
     /sign this request: (\S+)/,
-    env,
   );
   await touch(alice.key, act.match[1]!);
   const id = (JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string }[])[0]!.id;
   assert.equal(bob.pim('deny', id).code, 2, 'a denial needs --reason');
-  const deny = await start(
-    PIM,
-    ['--home', bob.home, 'deny', id, '--reason', 'use readonly instead', '--no-open'],
-    /sign your decision: (\S+)/,
-    env,
-  );
-  await touch(bob.key, deny.match[1]!);
-  assert.equal(await deny.exited(), 0, deny.output());
+  const deny = await decideWithKey(bob, id, 'deny', 'use readonly instead');
+  assert.equal(deny.code, 0, deny.output);
   assert.equal(await act.exited(), 5);
   assert.match(act.output(), /DENIED — denied by bob@acme\.example: use readonly instead/);
 });
@@ -131,23 +87,13 @@ test('what the offline policy refuses is refused before anything is signed', asy
 
 test('extending an active role chains a new signed request and moves the end of the window', async () => {
   const { alice } = await setup();
-  const act = await start(
-    PIM,
-    ['--home', alice.home, 'activate', 'readonly', '--duration', '1h', '--no-open'],
-    /sign this request: (\S+)/,
-    env,
-  );
+  const act = await alice.start(['activate', 'readonly', '--duration', '1h', '--no-open'], /sign this request: (\S+)/);
   await touch(alice.key, act.match[1]!);
   assert.equal(await act.exited(), 0);
   const before = (
     JSON.parse(alice.pim('activations', '--json').stdout) as { id: string; state: string; expiresAt: string }[]
   ).find((a) => a.state === 'active')!;
-  const ext = await start(
-    PIM,
-    ['--home', alice.home, 'extend', 'readonly', '--duration', '2h', '--no-open'],
-    /sign this request: (\S+)/,
-    env,
-  );
+  const ext = await alice.start(['extend', 'readonly', '--duration', '2h', '--no-open'], /sign this request: (\S+)/);
   assert.equal((await touch(alice.key, ext.match[1]!)).value?.state, 'active');
   assert.equal(await ext.exited(), 0, ext.output());
   const after = JSON.parse(alice.pim('activations', '--json').stdout) as {

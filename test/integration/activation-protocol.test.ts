@@ -1,5 +1,5 @@
-// The control plane's side of activation (DESIGN §3): every way a request or an approval can be
-// forged, replayed or mis-signed is refused with its own code, and nothing is activated.
+// The control plane's side of activation (docs/architecture.md, Flows: Activation with WebAuthn): every way a request
+// or an approval can be forged, replayed or mis-signed is refused with its own code, and nothing is activated.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';

@@ -8,24 +8,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { touch } from '../helpers/ceremony';
-import { cliWorld } from '../helpers/cli-world';
-import { PIM, PIM_SERVER, start, stop } from '../helpers/procs';
+import { TICKET, cliWorld, decideWithKey, engPolicy, type CliPerson } from '../helpers/cli-world';
+import { PIM_SERVER, start, stop } from '../helpers/procs';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      ticket: { required: true, pattern: '^INC-[0-9]+$' }
-      approval: { approvers: { groups: [leads] }, count: 1 }
-`;
+const POLICY = engPolicy({ admin: [TICKET], users: [] });
 
-const env = { PIM_KEYSTORE: 'file' };
-const slow = { ...env, PIM_HTTP_TIMEOUT_MS: '1000', PIM_LONG_POLL_S: '2' };
+const slow = { PIM_KEYSTORE: 'file', PIM_HTTP_TIMEOUT_MS: '1000', PIM_LONG_POLL_S: '2' };
 
 async function setup() {
   const w = await cliWorld(POLICY, [
@@ -66,43 +54,26 @@ function jsonOf(output: string): unknown {
 }
 
 /** bob approves the one request waiting for him, touching his key on the printed ceremony. */
-async function bobApproves(bob: {
-  home: string;
-  key: Parameters<typeof touch>[0];
-  pim: (...a: string[]) => { stdout: string };
-}) {
+async function bobApproves(bob: CliPerson) {
   const pending = JSON.parse(bob.pim('approvals', '--json').stdout) as { id: string }[];
   assert.equal(pending.length, 1);
-  const approve = await start(
-    PIM,
-    ['--home', bob.home, 'approve', pending[0]!.id, '--no-open'],
-    /sign your decision: (\S+)/,
+  const approve = await decideWithKey(bob, pending[0]!.id, 'approve');
+  assert.equal(approve.code, 0, approve.output);
+}
+
+/** alice asks for admin with ticket `ticket` and waits for the answer (`--wait`, then `more`);
+ *  match[1] is the ceremony her key signs on. */
+function askForAdmin(alice: CliPerson, ticket: string, more: string[], env?: NodeJS.ProcessEnv) {
+  return alice.start(
+    ['activate', 'admin', '--ticket', ticket, '--reason', 'node 17 hangs', '--wait', ...more, '--no-open'],
+    /sign this request: (\S+)/,
     env,
   );
-  await touch(bob.key, approve.match[1]!);
-  assert.equal(await approve.exited(), 0, approve.output());
 }
 
 test('a key touch and an approval that each take longer than one call may: the CLI keeps waiting and answers with one JSON object', async () => {
   const { alice, bob } = await setup();
-  const act = await start(
-    PIM,
-    [
-      '--home',
-      alice.home,
-      'activate',
-      'admin',
-      '--ticket',
-      'INC-1',
-      '--reason',
-      'node 17 hangs',
-      '--wait',
-      '--json',
-      '--no-open',
-    ],
-    /sign this request: (\S+)/,
-    slow,
-  );
+  const act = await askForAdmin(alice, 'INC-1', ['--json'], slow);
   // two held polls (2 s each, longer than the 1 s call timeout) pass before the key is touched
   await sees(act, /still waiting for your key touch/, 2);
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
@@ -121,23 +92,7 @@ test('a key touch and an approval that each take longer than one call may: the C
 test('the control plane restarts while --wait waits: the CLI retries with backoff and gets the approval', async () => {
   const { alice, bob, server, repo } = await setup();
   const url = new URL(server.match[1]!);
-  const act = await start(
-    PIM,
-    [
-      '--home',
-      alice.home,
-      'activate',
-      'admin',
-      '--ticket',
-      'INC-2',
-      '--reason',
-      'node 17 hangs',
-      '--wait',
-      '--no-open',
-    ],
-    /sign this request: (\S+)/,
-    slow,
-  );
+  const act = await askForAdmin(alice, 'INC-2', [], slow);
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   await stop(server.child);
@@ -151,24 +106,7 @@ test('the control plane restarts while --wait waits: the CLI retries with backof
 
 test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and ends active', async () => {
   const { alice, bob } = await setup();
-  const act = await start(
-    PIM,
-    [
-      '--home',
-      alice.home,
-      'activate',
-      'admin',
-      '--ticket',
-      'INC-3',
-      '--reason',
-      'node 17 hangs',
-      '--wait',
-      '--json',
-      '--no-open',
-    ],
-    /sign this request: (\S+)/,
-    env,
-  );
+  const act = await askForAdmin(alice, 'INC-3', ['--json']);
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   act.child.kill('SIGINT');
@@ -179,7 +117,7 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
   assert.equal(stopped.state, 'pending-approval');
   assert.equal(stopped.resume, `pim wait ${id}`);
 
-  const again = await start(PIM, ['--home', alice.home, 'wait', id], /waiting for approval/, env);
+  const again = await alice.start(['wait', id], /waiting for approval/);
   await bobApproves(bob);
   assert.equal(await again.exited(), 0, again.output());
   assert.match(again.output(), /admin is ACTIVE until/);
@@ -194,23 +132,7 @@ test('Ctrl-C stops waiting but not the request; `pim wait ID` picks it up and en
 
 test('Ctrl-C while the control plane cannot be reached exits 4 with the state last seen, not an error', async () => {
   const { alice, server } = await setup();
-  const act = await start(
-    PIM,
-    [
-      '--home',
-      alice.home,
-      'activate',
-      'admin',
-      '--ticket',
-      'INC-4',
-      '--reason',
-      'node 17 hangs',
-      '--wait',
-      '--no-open',
-    ],
-    /sign this request: (\S+)/,
-    env,
-  );
+  const act = await askForAdmin(alice, 'INC-4', []);
   await touch(alice.key, act.match[1]!);
   await sees(act, /waiting for approval/);
   act.child.kill('SIGINT');
@@ -219,7 +141,7 @@ test('Ctrl-C while the control plane cannot be reached exits 4 with the state la
   assert.ok(id, act.output());
   await stop(server.child);
   // a fresh `pim wait` has seen nothing yet when it is stopped: it answers from agent.db
-  const again = await start(PIM, ['--home', alice.home, 'wait', id], /retrying in \d+ s \(attempt 1\)/, env);
+  const again = await alice.start(['wait', id], /retrying in \d+ s \(attempt 1\)/);
   again.child.kill('SIGINT');
   assert.equal(await again.exited(), 4, again.output());
   assert.match(
@@ -244,12 +166,7 @@ test('policy refusals exit 3, with --json one error object; an active role is no
   const unknown = alice.pim('activations', '--json', '--home', '/nonexistent/x');
   assert.equal(JSON.parse(unknown.stdout).ok, false, 'any command: --json answers with an object on failure');
 
-  const act = await start(
-    PIM,
-    ['--home', alice.home, 'activate', 'readonly', '--no-open'],
-    /sign this request: (\S+)/,
-    env,
-  );
+  const act = await alice.start(['activate', 'readonly', '--no-open'], /sign this request: (\S+)/);
   await touch(alice.key, act.match[1]!);
   assert.equal(await act.exited(), 0, act.output());
   const twice = alice.pim('activate', 'readonly', '--no-open');

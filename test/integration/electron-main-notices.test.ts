@@ -9,36 +9,27 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { touch } from '../helpers/ceremony';
-import { cliWorld, type CliPerson } from '../helpers/cli-world';
+import { cliWorld, decideWithKey, engPolicy, type CliPerson } from '../helpers/cli-world';
 import { APP_URL, item, quit, refresh, request, startMain } from '../helpers/electron-main';
 import { until, type StandIn } from '../helpers/electron-stand-in';
-import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
+import { PIM_SERVER, run } from '../helpers/procs';
 import { restoreMetadata, snapshotMetadata, tmpDir } from '../helpers/repo';
 
 process.env.PIM_KEYSTORE = 'file';
 process.env.HOME = tmpDir('pim-electron-home-');
 delete process.env.XDG_CONFIG_HOME;
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
+// admin and deploy: both wait for a lead (one to approve, one to deny)
+const POLICY = engPolicy({
+  admin: ['justification: optional'],
+  rolesAfter: `  - name: deploy
     eligible: { groups: [eng] }
     activation:
       maxDuration: 2h
       justification: optional
       approval: { approvers: { groups: [leads] }, count: 1 }
-  - name: deploy
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      justification: optional
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
+`,
+});
 
 /** bob decides alice's pending request for `role` with his own key. */
 async function decide(bob: CliPerson, role: string, decision: 'approve' | 'deny', reason?: string): Promise<void> {
@@ -49,10 +40,9 @@ async function decide(bob: CliPerson, role: string, decision: 'approve' | 'deny'
     ).filter((p) => p.role === role && p.state === 'pending-approval');
     return pending.length === 1;
   });
-  const args = ['--home', bob.home, decision, pending[0]!.id, ...(reason ? ['--reason', reason] : []), '--no-open'];
-  const cli = await start(PIM, args, /sign your decision: (\S+)/, { PIM_KEYSTORE: 'file' });
-  assert.equal((await touch(bob.key, cli.match[1]!)).ok, true);
-  assert.equal(await cli.exited(), 0, cli.output());
+  const cli = await decideWithKey(bob, pending[0]!.id, decision, reason || undefined);
+  assert.equal(cli.touched.ok, true);
+  assert.equal(cli.code, 0, cli.output);
 }
 
 function titled(s: StandIn, title: RegExp) {

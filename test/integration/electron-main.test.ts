@@ -11,9 +11,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { electronUnavailable } from '../../app/start';
-import { METHOD_NAMES } from '../../shared/api-methods';
+import { channelFor, methods } from '../../shared/api';
 import { touch } from '../helpers/ceremony';
-import { cliWorld } from '../helpers/cli-world';
+import { cliWorld, engPolicy } from '../helpers/cli-world';
 import { APP_URL, MAIN, call, item, labels, quit, startMain } from '../helpers/electron-main';
 import { createStandIn, flatMenu, loadMain, until, type StandIn } from '../helpers/electron-stand-in';
 import { ROOT, tmpDir } from '../helpers/repo';
@@ -24,23 +24,14 @@ const HOME = tmpDir('pim-electron-home-');
 process.env.HOME = HOME;
 delete process.env.XDG_CONFIG_HOME;
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: prod-admin
+// prod-admin ends on screen lock; admin's requests wait for a lead
+const POLICY = engPolicy({
+  admin: ['justification: optional'],
+  rolesBefore: `  - name: prod-admin
     eligible: { groups: [eng] }
     activation: { maxDuration: 1h, justification: optional, onLock: deactivate }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      justification: optional
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
+`,
+});
 
 /** Every window's web preferences: isolated, sandboxed, no Node, web security on. */
 function assertLockedDown(s: StandIn): void {
@@ -78,7 +69,7 @@ test('not enrolled: tray, menu, exactly the contract over IPC, locked-down windo
   assert.equal(item(s, 'start-at-login')?.checked, false, 'start at login is off by default');
 
   // IPC: one handler per contract method, nothing else
-  assert.deepEqual([...s.ipc.keys()].sort(), METHOD_NAMES.map((m) => `pim:${m}`).sort());
+  assert.deepEqual([...s.ipc.keys()].sort(), methods.map(channelFor).sort());
   const state = await call(s, 'getState', {});
   assert.equal(state.ok, true);
   for (const foreign of [

@@ -1,8 +1,7 @@
-// The real OS keychain on Linux, headless (DESIGN §7): a private D-Bus session (dbus-run-session) with
-// gnome-keyring's Secret Service unlocked by a throwaway password, a temporary HOME and XDG folders,
-// and a child Node process (test/helpers/keyring-probe.ts) that uses the agent's keystore there.
-// Then the ways it goes wrong for users: no D-Bus at all, a D-Bus with no Secret Service, a keyring
-// that is not unlocked.
+// The real OS keychain on Linux, headless (docs/architecture.md, Platform facts): a private D-Bus session
+// (dbus-run-session) with gnome-keyring's Secret Service unlocked by a throwaway password, a temporary HOME and XDG
+// folders, and a child Node process (test/helpers/keyring-probe.ts) that uses the agent's keystore there. Then the ways
+// it goes wrong for users: no D-Bus at all, a D-Bus with no Secret Service, a keyring that is not unlocked.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';

@@ -1,7 +1,7 @@
-// What the control plane issues for an active role (shared/credentials.ts, DESIGN §4): kube and AWS
-// tokens that verify against the JWKS it serves (as a kube API server or AWS would check them), an
-// SSH certificate that OpenSSH reads as the role's principals for the activation's window — and
-// nothing once the activation ended, nothing to another device or person.
+// What the control plane issues for an active role (shared/credentials.ts, docs/architecture.md, Decisions): kube and
+// AWS tokens that verify against the JWKS it serves (as a kube API server or AWS would check them), an SSH certificate
+// that OpenSSH reads as the role's principals for the activation's window — and nothing once the activation ended,
+// nothing to another device or person.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -91,7 +91,7 @@ test('requests with control characters, bad names or inconsistent extend fields 
   }
 });
 
-test('the state machine follows DESIGN §3 and never leaves a terminal state', () => {
+test('the state machine follows docs/architecture.md (Activation with WebAuthn) and never leaves a terminal state', () => {
   const go = (s: (typeof ACTIVATION_STATES)[number], e: ActivationEvent) => {
     const t = transition(s, e);
     return t.ok ? t.state : null;

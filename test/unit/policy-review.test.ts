@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { compilePolicy } from '../../shared/policy/compile';
 import { parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { nearest, reviewPolicy } from '../../shared/policy/review';
+import { engPolicy } from '../helpers/eng-policy';
 
 function compiled(yaml: string) {
   const p = parsePolicyYaml(yaml);
@@ -10,21 +11,13 @@ function compiled(yaml: string) {
   return compilePolicy(p.policy);
 }
 
-const BASE = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-  - name: admin
-    eligible: { groups: [eng] }
-    activation:
-      maxDuration: 2h
-      approval: { approvers: { groups: [leads] }, count: 1 }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-  - { email: bob@acme.example, groups: [eng, leads] }
-  - { email: carol@acme.example, groups: [leads] }
-`;
+const BASE = engPolicy({
+  users: [
+    '{ email: alice@acme.example, groups: [eng] }',
+    '{ email: bob@acme.example, groups: [eng, leads] }',
+    '{ email: carol@acme.example, groups: [leads] }',
+  ],
+});
 
 test('a sound policy has no warnings, and the first publish lists what everyone gains', () => {
   const r = reviewPolicy(null, compiled(BASE));

@@ -1,6 +1,6 @@
-// The control plane's credential issuers on their own (DESIGN §4): the ES256 token keys behind
-// /.well-known/jwks.json and their rotation, the Ed25519 SSH CA (certificates read back by the real
-// `ssh-keygen -L`), and the small rules that shape what is issued.
+// The control plane's credential issuers on their own (docs/architecture.md, Decisions: Kube credentials…, SSH): the
+// ES256 token keys behind /.well-known/jwks.json and their rotation, the Ed25519 SSH CA (certificates read back by the
+// real `ssh-keygen -L`), and the small rules that shape what is issued.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -164,7 +164,7 @@ test('app:// requests map to files inside the renderer folder and nothing outsid
   }
 });
 
-// --- the ceremony window (DESIGN §4): the control plane's page, locked down ---------------------
+// --- the ceremony window (docs/architecture.md, Decisions: WebAuthn origin): the control plane's page, locked down ---
 
 const ceremony = ceremonyWindowOptions();
 const cprefs = ceremony.webPreferences as unknown as Record<string, unknown>;
