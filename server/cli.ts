@@ -25,6 +25,7 @@ import {
 } from './repo/repository';
 import { reviewPolicy } from '../shared/policy/review';
 import { openServerDb, type ServerDb } from './store/db';
+import { Store } from './store/store';
 
 const HELP = `pim-server — reference control plane for PIM Agent
 
@@ -449,7 +450,10 @@ async function auditCommand(rest: string[]): Promise<number> {
     case 'verify': {
       const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
       const dir = one(positionals, 'DIR');
-      const { chains, flags } = withServerDb(dir, (db) => ({ chains: verifyStoredChains(db), flags: auditFlags(db) }));
+      const { chains, flags } = withServerDb(dir, (db) => {
+        const audit = new Store(db).audit;
+        return { chains: verifyStoredChains(audit), flags: auditFlags(audit) };
+      });
       const out: string[] = [];
       if (!chains.length) out.push('no audit records synced yet');
       for (const c of chains)
@@ -498,7 +502,7 @@ async function auditCommand(rest: string[]): Promise<number> {
       const dir = positionals[0]!;
       await withServerDb(dir, async (db) => {
         let buf = '';
-        for (const line of exportRecords(db, { since, device: values.device })) {
+        for (const line of exportRecords(new Store(db).audit, { since, device: values.device })) {
           buf += `${line}\n`;
           if (buf.length >= 1 << 20) {
             await write(buf);

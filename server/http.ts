@@ -11,6 +11,7 @@ import { ControlPlane } from './control-plane';
 import { openidConfiguration } from './credentials/issue';
 import { paths, readState, refreshTimestamp } from './repo/repository';
 import { openLightDb, openServerDb } from './store/db';
+import { Store } from './store/store';
 
 const METADATA_NAME = /^(?:[0-9]{1,10}\.)?(?:root|targets|snapshot|timestamp|bin-[0-9a-f]{1,4})\.json$/;
 const TARGET_PATH = /^(?:policy|members)\/[0-9a-f]{64}\.[A-Za-z0-9._-]{1,100}$/;
@@ -163,7 +164,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       log(`timestamp refresh failed: ${(e as Error).message}`);
     }
   };
-  const syslog = opts.syslog ? new SyslogForwarder(db, { ...opts.syslog, log }) : null;
+  const syslog = opts.syslog ? new SyslogForwarder(new Store(db).syslogCursors, { ...opts.syslog, log }) : null;
   syslog?.start();
   let timer: NodeJS.Timeout | undefined;
   if (opts.keepTimestampFresh !== false) {

@@ -1,7 +1,7 @@
 // What `pim-server audit verify|export` reads: every device's stored chain re-verified from genesis,
 // the events ingest flagged, and the records as JSON lines.
 import { GENESIS_HASH, verifyChain, type AuditRecord, type ChainedRecord, type ChainProblem } from '../../shared/audit';
-import type { ServerDb } from '../store/db';
+import type { AuditStore } from '../store/audit-store';
 import type { FlagKind } from './ingest';
 
 const CHUNK = 1000;
@@ -25,15 +25,8 @@ export interface AuditFlag {
 
 /** Re-verifies each device's stored chain from genesis (GENESIS_HASH, seq 0), in chunks, and checks
  *  that the head ingest keeps is where the chain ends. */
-export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
-  const devices = (
-    db
-      .prepare('SELECT device FROM audit_heads UNION SELECT DISTINCT device FROM audit_records ORDER BY device')
-      .all() as { device: string }[]
-  ).map((r) => r.device);
-  const rows = db.prepare('SELECT seq, hash, record_json FROM audit_records WHERE device = ? ORDER BY seq');
-  const headOf = db.prepare('SELECT seq, hash FROM audit_heads WHERE device = ?');
-  return devices.map((device) => {
+export function verifyStoredChains(audit: AuditStore): DeviceChainReport[] {
+  return audit.devices().map((device) => {
     let seq = 0;
     let hash = GENESIS_HASH;
     let count = 0;
@@ -47,7 +40,7 @@ export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
       hash = last.hash;
       chunk = [];
     };
-    for (const r of rows.iterate(device) as IterableIterator<{ seq: number; hash: string; record_json: string }>) {
+    for (const r of audit.records(device)) {
       count++;
       if (problem) continue; // keep counting
       let record: AuditRecord;
@@ -69,7 +62,7 @@ export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
       if (chunk.length >= CHUNK) check();
     }
     check();
-    const head = (headOf.get(device) as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+    const head = audit.head(device);
     if (!problem && (head.seq !== seq || head.hash !== hash)) {
       problem = {
         kind: 'head-mismatch',
@@ -81,8 +74,8 @@ export function verifyStoredChains(db: ServerDb): DeviceChainReport[] {
   });
 }
 
-export function auditFlags(db: ServerDb): AuditFlag[] {
-  return db.prepare('SELECT id, device, seq, kind, detail, at FROM audit_flags ORDER BY id').all() as AuditFlag[];
+export function auditFlags(audit: AuditStore): AuditFlag[] {
+  return audit.flags() as AuditFlag[]; // kind: ingest writes only FlagKind values
 }
 
 export function describeProblem(p: StoredChainProblem): string {
@@ -102,20 +95,9 @@ export function describeProblem(p: StoredChainProblem): string {
 
 /** The stored records as JSON lines {device, seq, hash, record}, ordered by device then seq.
  *  `since` keeps records whose own time (record.at) is at or after it. */
-export function* exportRecords(db: ServerDb, opts: { since?: Date; device?: string } = {}): Generator<string> {
+export function* exportRecords(audit: AuditStore, opts: { since?: Date; device?: string } = {}): Generator<string> {
   const since = opts.since ? opts.since.toISOString() : null;
-  const device = opts.device ?? null;
-  const rows = db.prepare(
-    `SELECT device, seq, hash, record_json FROM audit_records
-     WHERE (@device IS NULL OR device = @device) AND (@since IS NULL OR json_extract(record_json, '$.at') >= @since)
-     ORDER BY device, seq`,
-  );
-  for (const r of rows.iterate({ device, since }) as IterableIterator<{
-    device: string;
-    seq: number;
-    hash: string;
-    record_json: string;
-  }>) {
+  for (const r of audit.exportRows({ since, device: opts.device ?? null })) {
     // record_json is canonical JSON already: spliced in as it is
     yield `{"device":${JSON.stringify(r.device)},"seq":${r.seq},"hash":${JSON.stringify(r.hash)},"record":${r.record_json}}`;
   }

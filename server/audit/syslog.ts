@@ -33,7 +33,7 @@
 import os from 'node:os';
 import tls from 'node:tls';
 import net from 'node:net';
-import type { ServerDb } from '../store/db';
+import type { ForwardableRecord, SyslogCursor, SyslogCursorStore } from '../store/syslog-cursor-store';
 
 /** the IANA private enterprise number in our SD-ID (32473 is the number RFC 5612 reserves for
  *  documentation; a deployment that registers its own can pass `enterpriseId`) */
@@ -75,13 +75,7 @@ export interface SyslogForwarderOptions extends SyslogTarget {
   log?: (line: string) => void;
 }
 
-export interface StoredRecord {
-  rowid: number;
-  device: string;
-  seq: number;
-  hash: string;
-  record_json: string;
-}
+export type StoredRecord = ForwardableRecord;
 
 /** Severity by record type: refusals and sync failures are warnings, routine refreshes info,
  *  everything about access (requests, approvals, activations, credentials, keys) a notice. */
@@ -141,11 +135,7 @@ export function frame(message: string): Buffer {
   return Buffer.concat([Buffer.from(`${body.length} `, 'ascii'), body]);
 }
 
-interface Cursor {
-  rowid: number;
-  device: string | null;
-  seq: number | null;
-}
+type Cursor = SyslogCursor;
 
 export interface ForwarderStatus {
   connected: boolean;
@@ -175,7 +165,7 @@ export class SyslogForwarder {
   private readonly stats = { forwarded: 0, failures: 0 };
 
   constructor(
-    private readonly db: ServerDb,
+    private readonly cursors: SyslogCursorStore,
     private readonly target: SyslogForwarderOptions,
   ) {
     this.name = target.name ?? `${target.host}:${target.port}`;
@@ -260,26 +250,18 @@ export class SyslogForwarder {
   // ---- the cursor ----
 
   private cursor(): Cursor {
-    const r = this.db
-      .prepare('SELECT last_rowid AS rowid, last_device AS device, last_seq AS seq FROM syslog_cursor WHERE name = ?')
-      .get(this.name) as Cursor | undefined;
-    if (!r) return { rowid: 0, device: null, seq: null };
-    if (r.device === null) return r;
+    const r = this.cursors.get(this.name);
+    if (r.device === null || r.seq === null) return r;
     // the row the cursor points at should still be (device, seq); after a VACUUM it may have moved
-    const at = this.db.prepare('SELECT device, seq FROM audit_records WHERE rowid = ?').get(r.rowid) as
-      { device: string; seq: number } | undefined;
+    const at = this.cursors.at(r.rowid);
     if (at && at.device === r.device && at.seq === r.seq) return r;
-    const moved = this.db
-      .prepare('SELECT rowid FROM audit_records WHERE device = ? AND seq = ?')
-      .get(r.device, r.seq) as { rowid: number } | undefined;
-    if (moved) return { ...r, rowid: moved.rowid };
+    const moved = this.cursors.rowidOf(r.device, r.seq);
+    if (moved !== undefined) return { ...r, rowid: moved };
     return r; // the record is gone (not something pim-server does): keep going after the old rowid
   }
 
   private pending(): StoredRecord[] {
-    const rows = this.db
-      .prepare('SELECT rowid, device, seq, hash, record_json FROM audit_records WHERE rowid > ? ORDER BY rowid LIMIT ?')
-      .all(this.cursor().rowid, BATCH_RECORDS) as StoredRecord[];
+    const rows = this.cursors.after(this.cursor().rowid, BATCH_RECORDS);
     let bytes = 0;
     for (let i = 0; i < rows.length; i++) {
       bytes += rows[i]!.record_json.length + 300;
@@ -289,12 +271,7 @@ export class SyslogForwarder {
   }
 
   private commit(last: StoredRecord): void {
-    this.db
-      .prepare(
-        `INSERT INTO syslog_cursor (name, last_rowid, last_device, last_seq, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(name) DO UPDATE SET last_rowid = excluded.last_rowid, last_device = excluded.last_device, last_seq = excluded.last_seq, updated_at = excluded.updated_at`,
-      )
-      .run(this.name, last.rowid, last.device, last.seq, new Date().toISOString());
+    this.cursors.set(this.name, last, new Date().toISOString());
   }
 
   // ---- the connection ----

@@ -8,6 +8,22 @@ export interface AuditHead {
   hash: string;
 }
 
+export interface AuditFlagRow {
+  id: number;
+  device: string;
+  seq: number | null;
+  kind: string;
+  detail: string;
+  at: string;
+}
+
+export interface StoredAuditRow {
+  device: string;
+  seq: number;
+  hash: string;
+  record_json: string;
+}
+
 export class AuditStore {
   constructor(private readonly st: Statements) {}
 
@@ -54,6 +70,39 @@ export class AuditStore {
       this.st
         .sql('INSERT INTO audit_flags (device, seq, kind, detail, at) VALUES (?, ?, ?, ?, ?)')
         .run(device, seq, kind, detail, at);
+  }
+
+  /** Every device with a head or a record, in order. */
+  devices(): string[] {
+    return (
+      this.st
+        .sql('SELECT device FROM audit_heads UNION SELECT DISTINCT device FROM audit_records ORDER BY device')
+        .all() as { device: string }[]
+    ).map((r) => r.device);
+  }
+
+  /** A device's stored records in seq order, read lazily (a chain may be large). */
+  records(device: string): IterableIterator<Omit<StoredAuditRow, 'device'>> {
+    return this.st
+      .sql('SELECT seq, hash, record_json FROM audit_records WHERE device = ? ORDER BY seq')
+      .iterate(device) as IterableIterator<Omit<StoredAuditRow, 'device'>>;
+  }
+
+  /** The records ordered by device then seq; `since` (ISO time) keeps those whose own time
+   *  (record.at) is at or after it. */
+  exportRows(opts: { since: string | null; device: string | null }): IterableIterator<StoredAuditRow> {
+    return this.st
+      .sql(
+        `SELECT device, seq, hash, record_json FROM audit_records
+         WHERE (@device IS NULL OR device = @device) AND (@since IS NULL OR json_extract(record_json, '$.at') >= @since)
+         ORDER BY device, seq`,
+      )
+      .iterate(opts) as IterableIterator<StoredAuditRow>;
+  }
+
+  /** What ingest flagged, oldest first. */
+  flags(): AuditFlagRow[] {
+    return this.st.sql('SELECT id, device, seq, kind, detail, at FROM audit_flags ORDER BY id').all() as AuditFlagRow[];
   }
 
   /** Runs fn in an IMMEDIATE transaction: the write lock is taken before the first read, so two

@@ -7,6 +7,7 @@ import { ApprovalsStore } from './approvals-store';
 import { AuditStore } from './audit-store';
 import { EnrolmentStore } from './enrolment-store';
 import { Statements } from './statements';
+import { SyslogCursorStore } from './syslog-cursor-store';
 import { UsersStore } from './users-store';
 
 /** Runs fn atomically: all of its writes commit together, or none (it rethrows). Nested calls
@@ -19,6 +20,7 @@ export class Store {
   readonly activations: ActivationsStore;
   readonly approvals: ApprovalsStore;
   readonly audit: AuditStore;
+  readonly syslogCursors: SyslogCursorStore;
 
   constructor(
     private readonly db: ServerDb,
@@ -31,6 +33,7 @@ export class Store {
     this.activations = new ActivationsStore(st);
     this.approvals = new ApprovalsStore(st);
     this.audit = new AuditStore(st);
+    this.syslogCursors = new SyslogCursorStore(st);
   }
 
   readonly transaction: Transact = (fn) => this.db.transaction(fn)();
