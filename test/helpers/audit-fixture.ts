@@ -8,18 +8,16 @@
 //   append HOME K [--per-tx N]     append K records, N per transaction; prints "committed SEQ"
 //                                  after each commit (so whatever was printed is in agent.db)
 //   sync HOME [--timeout-ms MS]    one syncOnce with the client timeout MS (the CLI has 15 s)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { touch } from './ceremony';
 import { SoftAuthenticator } from './soft-authenticator';
+import { PIM, PIM_SERVER, ROOT, run as runBin, type RunResult } from './bins';
 import { http200, TcpProxy, type ProxiedRequest, type ProxyMode } from './tcp-proxy';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
-export const PIM = path.join(ROOT, 'bin', 'pim.cjs');
-export const PIM_SERVER = path.join(ROOT, 'bin', 'pim-server.cjs');
 const SELF = __filename;
 const ENV = { PIM_KEYSTORE: 'file' };
 
@@ -119,14 +117,8 @@ function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv = {}): P
   );
 }
 
-export function run(bin: string, args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, ...ENV },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+function run(bin: string, args: string[]): RunResult {
+  return runBin(bin, args, ENV, 60_000);
 }
 
 async function runAsync(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,20 +1,10 @@
 // Real `pim` and `pim-server` processes (the built bins), with their output watched.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after } from 'node:test';
-import { ROOT } from './repo';
+import { exitOf } from './bins';
 
-export const PIM = path.join(ROOT, 'bin', 'pim.cjs');
-export const PIM_SERVER = path.join(ROOT, 'bin', 'pim-server.cjs');
-
-export function run(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [bin, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 30_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+export { PIM, PIM_SERVER, run, exitOf, stop } from './bins';
 
 /** Start a long-running command and wait until its stdout matches `ready`; returns the match. */
 export async function start(
@@ -69,18 +59,4 @@ export async function start(
     });
   });
   return { child, match, output: () => out + err, exited: () => exitOf(child) };
-}
-
-/** Resolves with the exit code once the process ends. */
-export function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-export function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }

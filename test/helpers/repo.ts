@@ -6,7 +6,9 @@ import { after } from 'node:test';
 import { serve, type RunningServer } from '../../server/http';
 import { initRepo, publishPolicy, type InitOptions } from '../../server/repo/repository';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+import { ROOT } from './bins';
+
+export { ROOT };
 export const EXAMPLE_POLICY = fs.readFileSync(path.join(ROOT, 'examples', 'policy.yaml'), 'utf8');
 
 export function tmpDir(prefix = 'pim-test-'): string {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import type { ActivationView } from '../../shared/activation';
+import { activationView } from '../helpers/activation-view';
 import { Agent } from '../../agent/agent';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
@@ -47,34 +47,18 @@ async function connectedHome() {
     const iso = (dt: number) => new Date(now + dt).toISOString();
     const roles = agent.state().roles.map((r) => r.name);
     (['active', 'pending-approval', 'denied'] as const).forEach((state, i) => {
-      const view: ActivationView = {
+      const view = activationView({
         id: `act-${i}`,
         user: USER,
         role: roles[i]!,
         state,
-        request: {
-          v: 1,
-          kind: 'activate',
-          user: USER,
-          device: 'A'.repeat(43),
-          role: roles[i]!,
-          duration: 3600,
-          justification: 'on call',
-          ticket: 'INC-1',
-          sshPublicKey: null,
-          policyVersion: 1,
-          requestedAt: iso(-60e3),
-          extends: null,
-        },
-        requestSha256: '0'.repeat(64),
+        request: { device: 'A'.repeat(43), justification: 'on call', ticket: 'INC-1', requestedAt: iso(-60e3) },
         createdAt: iso(-60e3 - i),
         startsAt: state === 'active' ? iso(-30e3) : null,
         expiresAt: state === 'active' ? iso(3600e3) : null,
         endReason: state === 'denied' ? 'not now' : null,
-        approvals: [],
         approvalsNeeded: state === 'pending-approval' ? 1 : 0,
-        ceremonyUrl: null,
-      };
+      });
       agent.store.saveActivation(view, new Date(now));
     });
   } finally {

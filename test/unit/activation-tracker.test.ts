@@ -4,39 +4,12 @@ import { test } from 'node:test';
 import type { ActivationView } from '../../shared/activation';
 import { ActivationTracker } from '../../agent/activation/tracker';
 import { newAgent } from '../helpers/agent';
+import { activationView } from '../helpers/activation-view';
 
 const NOW = new Date('2025-06-02T10:00:00.000Z');
 
 function view(id: string, state: ActivationView['state'], over: Partial<ActivationView> = {}): ActivationView {
-  return {
-    id,
-    user: 'alice@acme.example',
-    role: 'readonly',
-    state,
-    request: {
-      v: 1,
-      kind: 'activate',
-      user: 'alice@acme.example',
-      device: 'd'.repeat(43),
-      role: 'readonly',
-      duration: 3600,
-      justification: null,
-      ticket: null,
-      sshPublicKey: null,
-      policyVersion: 1,
-      requestedAt: '2025-06-02T09:00:00.000Z',
-      extends: null,
-    },
-    requestSha256: '0'.repeat(64),
-    createdAt: '2025-06-02T09:00:00.000Z',
-    startsAt: null,
-    expiresAt: null,
-    endReason: null,
-    approvals: [],
-    approvalsNeeded: 0,
-    ceremonyUrl: null,
-    ...over,
-  };
+  return activationView({ id, state, request: { role: 'readonly' }, ...over });
 }
 
 function setup(now = NOW) {

@@ -16,6 +16,7 @@ import {
   groupFingerprint,
   oneLine,
 } from '../../renderer/activation-format';
+import { activationView } from '../helpers/activation-view';
 
 type Requirements = RoleView['decision']['requirements'];
 
@@ -33,35 +34,20 @@ const req: Requirements = {
 };
 
 function view(over: Partial<ActivationView> = {}): ActivationView {
-  return {
-    id: 'a1',
-    user: 'alice@acme.example',
+  return activationView({
     role: 'admin',
     state: 'requested',
     request: {
-      v: 1,
-      kind: 'activate',
-      user: 'alice@acme.example',
-      device: 'd'.repeat(43),
       role: 'admin',
       duration: 5400,
       justification: 'x',
       ticket: 'INC-1',
-      sshPublicKey: null,
-      policyVersion: 1,
       requestedAt: '2025-01-01T10:00:00.000Z',
-      extends: null,
     },
-    requestSha256: '0'.repeat(64),
-    createdAt: '2025-01-01T10:00:00.000Z',
-    startsAt: null,
-    expiresAt: null,
-    endReason: null,
-    approvals: [],
     approvalsNeeded: 1,
     ceremonyUrl: 'http://localhost:7443/ceremony/activation/a1',
     ...over,
-  };
+  });
 }
 
 test('durations are offered in the usual steps up to the maximum, with the maximum and default included', () => {

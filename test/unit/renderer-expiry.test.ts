@@ -10,6 +10,7 @@ import { activationFor, extensionFor, extensionStatus } from '../../renderer/act
 import { ActivationStatus } from '../../renderer/ActivationStatus';
 import { ErrorBanner } from '../../renderer/ErrorBanner';
 import { ExpiryBanner, liveNotice } from '../../renderer/ExpiryBanner';
+import { activationView } from '../helpers/activation-view';
 
 type Notice = AgentState['notices'][number];
 
@@ -20,35 +21,13 @@ function view(
 ): ActivationView {
   const { kind = 'activate', extendsId = null, ...rest } = over;
   const role = rest.role ?? 'gpu-admin';
-  return {
-    id: 'a1',
-    user: 'alice@acme.example',
+  return activationView({
     role,
-    state: 'active',
-    request: {
-      v: 1,
-      kind,
-      user: 'alice@acme.example',
-      device: 'd'.repeat(43),
-      role,
-      duration: 300,
-      justification: null,
-      ticket: null,
-      sshPublicKey: null,
-      policyVersion: 1,
-      requestedAt: '2025-11-24T09:55:00.000Z',
-      extends: extendsId,
-    },
-    requestSha256: '0'.repeat(64),
-    createdAt: '2025-11-24T09:55:00.000Z',
+    request: { kind, role, duration: 300, requestedAt: '2025-11-24T09:55:00.000Z', extends: extendsId },
     startsAt: '2025-11-24T09:55:00.000Z',
     expiresAt: '2025-11-24T10:02:00.000Z',
-    endReason: null,
-    approvals: [],
-    approvalsNeeded: 0,
-    ceremonyUrl: null,
     ...rest,
-  };
+  });
 }
 
 const active = view();

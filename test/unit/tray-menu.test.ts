@@ -12,6 +12,7 @@ import {
   MAX_ROLES_LISTED,
   type MenuItemTemplate,
 } from '../../electron/main/tray-menu';
+import { activationView } from '../helpers/activation-view';
 
 const requirements: RoleView['decision']['requirements'] = {
   maxDuration: 7200,
@@ -224,34 +225,14 @@ test('before the agent has a state the menu says "Starting…" and offers only Q
 });
 
 function activation(role: string, st: ActivationView['state'], expiresAt: string | null = null): ActivationView {
-  return {
+  return activationView({
     id: `id-${role}-${st}`,
-    user: 'alice@acme.example',
     role,
     state: st,
-    request: {
-      v: 1,
-      kind: 'activate',
-      user: 'alice@acme.example',
-      device: 'd'.repeat(43),
-      role,
-      duration: 3600,
-      justification: null,
-      ticket: null,
-      sshPublicKey: null,
-      policyVersion: 7,
-      requestedAt: '2025-11-24T09:00:00.000Z',
-      extends: null,
-    },
-    requestSha256: '0'.repeat(64),
-    createdAt: '2025-11-24T09:00:00.000Z',
+    request: { policyVersion: 7, requestedAt: '2025-11-24T09:00:00.000Z' },
     startsAt: expiresAt ? '2025-11-24T09:00:00.000Z' : null,
     expiresAt,
-    endReason: null,
-    approvals: [],
-    approvalsNeeded: 0,
-    ceremonyUrl: null,
-  };
+  });
 }
 
 test('active roles are listed with the minutes left, each with a Deactivate item', () => {
