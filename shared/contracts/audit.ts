@@ -13,9 +13,10 @@ export const IngestProblemSchema = z.object({
   message: z.string().optional(),
 });
 
-/** The signed acknowledgement is not parsed here on purpose: the agent checks it against the TUF
- *  timestamp keys (agent/audit/ack.ts), which says exactly why one is refused (unsigned-ack). */
-const Signed = z.unknown();
+/** The signed acknowledgement (shared/audit-ack.ts) is not parsed here on purpose, nor required:
+ *  the agent checks it against the TUF timestamp keys (agent/audit/ack.ts), which says exactly why
+ *  an answer without a valid one is refused (unsigned-ack) and keeps the cursor where it was. */
+const Signed = z.unknown().optional();
 
 export const auditRoutes = {
   /** { records: [{ record, hash }] } → { acked, problem, signed }: the agent advances its cursor to
@@ -41,6 +42,8 @@ export const auditRoutes = {
     auth: 'device',
     params: NoParams,
     query: NoQuery,
-    output: z.object({ acked: z.number().int().nonnegative(), hash: z.string(), signed: Signed }),
+    // hash: the head's; the agent follows the one inside `signed`, so an answer without it still
+    // reaches the signature check
+    output: z.object({ acked: z.number().int().nonnegative(), hash: z.string().optional(), signed: Signed }),
   }),
 } as const;
