@@ -167,6 +167,8 @@ export function handleApi(
           `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${transport?.gzipMax ? ' (gzip only)' : ''}`,
         );
       }
+      // the path and query are checked first, as matching the path always was; the body only once
+      // the caller is known (below)
       const params = checked(spec.params, rawParams, 'params');
       const query = checked(spec.query, Object.fromEntries(search), 'query');
       let caller: Caller | null = null;
@@ -190,7 +192,7 @@ export function handleApi(
         body = spec.body ? checked(spec.body, json, 'body') : undefined;
         caller = await authenticate(cp, req, pathname, raw, deviceJwkOf(body));
       } else if (spec.auth === 'device') {
-        // who is asking comes before what they ask: a stranger learns nothing from the checks
+        // who is asking comes before what they send: a stranger's body is not looked at
         caller ??= await authenticate(cp, req, pathname, raw, null);
         body = spec.body ? checked(spec.body, json, 'body') : undefined;
       } else body = spec.body ? checked(spec.body, json, 'body') : undefined;
