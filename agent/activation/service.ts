@@ -27,18 +27,8 @@ import type { CredentialManager } from '../credentials/manager';
 import { ControlPlaneClient, ControlPlaneError } from './cp-client';
 import { backoffMs, isTransient, longPollSeconds, pause, type WaitProgress } from './wait';
 
-/** What the control plane keeps as evidence of an activation (GET /api/v1/activations/:id/evidence). */
-export interface ActivationEvidence {
-  /** the canonical (JCS) request JSON the key signed */
-  request: string;
-  requestSha256: string;
-  /** hex; challenge = SHA-256("pim-activation/v1" ‖ nonce ‖ requestSha256) */
-  nonce: string;
-  /** WebAuthn AuthenticationResponseJSON, once the key was touched */
-  assertion: unknown;
-  credentialId: string | null;
-  approvals: unknown[];
-}
+/** What the control plane keeps as evidence of an activation: the contract's activationEvidence reply. */
+export type { ActivationEvidence } from '../../shared/contracts/control-plane';
 
 /** The journal record for an activation seen in `state` (null: `requested` is journaled on send). */
 export function auditTypeFor(a: Pick<ActivationView, 'state' | 'request'>): AuditType | null {
@@ -194,18 +184,14 @@ export class ActivationService {
     if (key !== existing) (await this.agent.journal()).noteDeviceKeyCreated(key.thumbprint, ks.kind, settled?.choice);
     this.key = key;
     const client = new ControlPlaneClient(l.server, key);
-    const started = await client.call<{ id: string; user: string; ceremonyUrl: string }>(
-      'POST',
-      '/api/v1/enrol/start',
-      { code: l.code, deviceJwk: key.publicJwk },
-    );
+    const started = await client.request('startEnrolment', { body: { code: l.code, deviceJwk: key.publicJwk } });
     const finish = async (
       o: { timeoutMs?: number; signal?: AbortSignal } = {},
     ): Promise<{ user: string; server: string }> => {
       const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
       for (;;) {
         if (o.signal?.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
-        const s = await client.call<{ state: string; user: string }>('GET', `/api/v1/enrol/${started.id}`);
+        const s = await client.request('enrolmentStatus', { params: { id: started.id } });
         if (s.state === 'complete') break;
         if (s.state === 'expired' || Date.now() > deadline)
           throw new AgentError(
@@ -273,9 +259,7 @@ export class ActivationService {
       extends: ask.extends ?? null,
     };
     const client = await this.client();
-    const { activation } = await client.call<{ activation: ActivationView }>('POST', '/api/v1/activations', {
-      request,
-    });
+    const { activation } = await client.request('createActivation', { body: { request } });
     if (!journal) {
       await this.remember(activation);
       return activation;
@@ -295,9 +279,7 @@ export class ActivationService {
       });
     } catch (e) {
       // not journaled, so not reported: withdraw it (unsigned, it would lapse in minutes anyway)
-      await client
-        .call('POST', `/api/v1/activations/${encodeURIComponent(activation.id)}/deactivate`, {})
-        .catch(() => undefined);
+      await client.request('deactivateActivation', { params: { id: activation.id }, body: {} }).catch(() => undefined);
       throw e;
     }
     this.agent.emitChange();
@@ -310,9 +292,7 @@ export class ActivationService {
     ask: { duration?: number; justification?: string; ticket?: string },
   ): Promise<ActivationView> {
     const client = await this.client();
-    const active = (await client.call<ActivationView[]>('GET', '/api/v1/activations')).find(
-      (a) => a.role === role && a.state === 'active',
-    );
+    const active = (await client.request('listActivations', {})).find((a) => a.role === role && a.state === 'active');
     if (!active) throw new AgentError('not-active', `${role} is not active: activate it instead of extending it`);
     return this.request(role, {
       duration: ask.duration ?? active.request.duration,
@@ -324,7 +304,7 @@ export class ActivationService {
 
   /** This user's live activation of `role` on the control plane, if there is one. */
   async activeOn(role: string): Promise<ActivationView | null> {
-    const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
+    const all = await (await this.client()).request('listActivations', {});
     const live = all.find(
       (a) => a.role === role && a.state === 'active' && (!a.expiresAt || Date.parse(a.expiresAt) > Date.now()),
     );
@@ -333,7 +313,7 @@ export class ActivationService {
   }
 
   async get(id: string): Promise<ActivationView> {
-    const a = await (await this.client()).call<ActivationView>('GET', `/api/v1/activations/${encodeURIComponent(id)}`);
+    const a = await (await this.client()).request('getActivation', { params: { id } });
     await this.remember(a);
     return a;
   }
@@ -384,11 +364,9 @@ export class ActivationService {
       const secs = Math.max(1, Math.min(hold, Math.ceil((deadline - Date.now()) / 1000)));
       let next: ActivationView;
       try {
-        const q = seen ? `?wait=${encodeURIComponent(seen)}&timeout=${secs}` : '';
-        next = await client.call<ActivationView>(
-          'GET',
-          `/api/v1/activations/${encodeURIComponent(id)}${q}`,
-          undefined,
+        next = await client.request(
+          'getActivation',
+          { params: { id }, query: seen ? { wait: seen, timeout: String(secs) } : {} },
           { holdMs: seen ? secs * 1000 : 0, signal: opts.signal },
         );
       } catch (e) {
@@ -422,17 +400,13 @@ export class ActivationService {
       return ended;
     }
     const client = await this.client();
-    const mine = (await client.call<ActivationView[]>('GET', '/api/v1/activations')).filter(
+    const mine = (await client.request('listActivations', {})).filter(
       (a) => a.role === role && ['active', 'approved', 'pending-approval', 'requested'].includes(a.state),
     );
     if (mine.length === 0) throw new AgentError('not-active', `${role} is not active`);
     const out: ActivationView[] = [];
     for (const a of mine) {
-      const v = await client.call<ActivationView>(
-        'POST',
-        `/api/v1/activations/${encodeURIComponent(a.id)}/deactivate`,
-        {},
-      );
+      const v = await client.request('deactivateActivation', { params: { id: a.id }, body: {} });
       await this.remember(v);
       out.push(v);
     }
@@ -469,11 +443,7 @@ export class ActivationService {
     const client = await this.client();
     for (const id of pending) {
       try {
-        const v = await client.call<ActivationView>(
-          'POST',
-          `/api/v1/activations/${encodeURIComponent(id)}/deactivate`,
-          {},
-        );
+        const v = await client.request('deactivateActivation', { params: { id }, body: {} });
         this.setPendingEnds(this.pendingEnds().filter((x) => x !== id));
         await this.remember(v);
       } catch (e) {
@@ -536,9 +506,7 @@ export class ActivationService {
 
   /** End one activation (or withdraw one request) by its id. */
   async deactivateId(id: string): Promise<ActivationView> {
-    const v = await (
-      await this.client()
-    ).call<ActivationView>('POST', `/api/v1/activations/${encodeURIComponent(id)}/deactivate`, {});
+    const v = await (await this.client()).request('deactivateActivation', { params: { id }, body: {} });
     await this.remember(v);
     return v;
   }
@@ -547,13 +515,13 @@ export class ActivationService {
     // what this device ended on its own goes first: until the control plane has heard, its view
     // of those activations is stale
     await this.tellEnded().catch(() => undefined);
-    const all = await (await this.client()).call<ActivationView[]>('GET', '/api/v1/activations');
+    const all = await (await this.client()).request('listActivations', {});
     await this.remember(...all);
     return all;
   }
 
   async approvals(): Promise<ActivationView[]> {
-    return (await this.client()).call<ActivationView[]>('GET', '/api/v1/approvals');
+    return (await this.client()).request('pendingApprovals', {});
   }
 
   /** Start an approval or denial; returns the ceremony where the approver's key signs it. */
@@ -562,7 +530,13 @@ export class ActivationService {
     decision: 'approve' | 'deny',
     reason: string | null,
   ): Promise<{ ceremonyId: string; ceremonyUrl: string }> {
-    return (await this.client()).call('POST', `/api/v1/approvals/${encodeURIComponent(id)}`, { decision, reason });
+    const { ceremonyId, ceremonyUrl } = await (
+      await this.client()
+    ).request('decideApproval', {
+      params: { id },
+      body: { decision, reason },
+    });
+    return { ceremonyId, ceremonyUrl };
   }
 
   /** Wait until this approver's decision is recorded on the activation; then it is journaled
@@ -641,9 +615,7 @@ export class ActivationService {
   /** Fetches what proves the key touch; when it cannot be had, says why (the control plane keeps it). */
   private async evidence(a: ActivationView): Promise<AuditData> {
     try {
-      const ev = await (
-        await this.client()
-      ).call<ActivationEvidence>('GET', `/api/v1/activations/${encodeURIComponent(a.id)}/evidence`);
+      const ev = await (await this.client()).request('activationEvidence', { params: { id: a.id } });
       return {
         request: ev.request,
         requestSha256: ev.requestSha256,

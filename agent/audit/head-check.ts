@@ -24,7 +24,7 @@ export async function checkAgainstServerHead(agent: Agent, journal: Journal, tim
   try {
     const key = await loadDeviceKey(openKeystore(agent.home));
     if (!key || key.thumbprint !== device) return { kind: 'unknown', why: 'no device key for this journal' };
-    head = await new ControlPlaneClient(conn.server, key, timeoutMs).call('GET', '/api/v1/audit/head');
+    head = await new ControlPlaneClient(conn.server, key, timeoutMs).request('auditHead', {});
   } catch (e) {
     return { kind: 'unknown', why: `the control plane could not be asked (${(e as Error).message})` };
   }

@@ -46,14 +46,7 @@ export interface SyncResult {
   pending: number;
 }
 
-interface AuditAnswer {
-  acked: number;
-  problem: { kind: string; seq: number } | null;
-  /** shared/audit-ack.ts: what the cursor may follow */
-  signed?: unknown;
-}
-
-function describeServerProblem(p: { kind: string; seq: number }): string {
+function describeServerProblem(p: { kind: string; seq: number | null }): string {
   const seq = Number(p.seq);
   switch (p.kind) {
     case 'gap':
@@ -169,7 +162,7 @@ async function sendAll(journal: Journal, client: ControlPlaneClient, checkAck: A
     if (batch.length === 0) {
       if (server === null) {
         // nothing to send: ask what the server holds (it may have lost what it acknowledged)
-        const head = await client.call<{ acked: number; signed?: unknown }>('GET', '/api/v1/audit/head');
+        const head = await client.request('auditHead', {});
         server = checkAcked(head?.acked);
         ahead(server);
         await checkAck({ acked: server, signed: head.signed });
@@ -182,7 +175,7 @@ async function sendAll(journal: Journal, client: ControlPlaneClient, checkAck: A
       break;
     }
     tried.add(next);
-    const answer = await client.call<AuditAnswer>('POST', '/api/v1/audit', { records: batch }, { gzip: true });
+    const answer = await client.request('ingestAudit', { body: { records: batch } }, { gzip: true });
     server = checkAcked(answer?.acked);
     ahead(server);
     await checkAck({ acked: server, signed: answer.signed });

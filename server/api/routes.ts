@@ -6,6 +6,20 @@ import type http from 'node:http';
 import zlib from 'node:zlib';
 import { decodeProtectedHeader } from 'jose';
 import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
+import type { z } from 'zod';
+import {
+  controlPlaneRoutes,
+  describeIssues,
+  isRouteName,
+  matchPath,
+  type ControlPlaneRoutes,
+  type RouteBodyChecked,
+  type RouteName,
+  type RouteParams,
+  type RouteQuery,
+  type RouteReply,
+  type RouteSpec,
+} from '../../shared/contracts/control-plane';
 import type { Caller, ControlPlane } from '../control-plane';
 import { ApiError, bad, unauthorized } from './errors';
 
@@ -20,170 +34,86 @@ const MAX_AUDIT_INFLATED = 64 * 1024 * 1024;
  *  make the server read this much for nothing */
 const MAX_DISCARD = 1024 * 1024;
 
-type Handler = (ctx: {
+/** what a handler is given: the checked params, query and body, and who signed the call (routes
+ *  that are not ceremony calls) */
+type Ctx<N extends RouteName> = {
   cp: ControlPlane;
-  params: string[];
-  query: URLSearchParams;
-  body: unknown;
-  caller: () => Promise<Caller>;
-}) => Promise<unknown> | unknown;
+  params: RouteParams<N>;
+  query: RouteQuery<N>;
+  body: RouteBodyChecked<N>;
+} & (ControlPlaneRoutes[N]['auth'] extends 'ceremony' ? unknown : { caller: Caller });
 
-interface Route {
-  method: 'GET' | 'POST';
-  path: RegExp;
-  handler: Handler;
-  /** largest body read (bytes on the wire); MAX_BODY when absent */
-  maxBody?: number;
+/** Each route's handler answers with the contract's reply type: a handler that returns something
+ *  else does not compile, so the server cannot drift from what agents parse. */
+type Handlers = { [N in RouteName]: (ctx: Ctx<N>) => RouteReply<N> | Promise<RouteReply<N>> };
+
+/** How a route's body travels, where it differs from the default (MAX_BODY, not compressed). */
+interface Transport {
+  /** largest body read (bytes on the wire) */
+  maxBody: number;
   /** accepts Content-Encoding: gzip, inflated to at most this many bytes (after the device signature,
    *  which covers the compressed bytes, was checked) */
   gzipMax?: number;
 }
-
-const ID = '([A-Za-z0-9_-]{1,64})';
-const str = (v: unknown, name: string, max = 1000): string => {
-  if (typeof v !== 'string' || v.length > max)
-    throw bad('bad-input', `${name} must be a string of at most ${max} characters`);
-  return v;
-};
-const obj = (v: unknown, name: string): Record<string, unknown> => {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('bad-input', `${name} must be an object`);
-  return v as Record<string, unknown>;
+const transports: Partial<Record<RouteName, Transport>> = {
+  ingestAudit: { maxBody: MAX_AUDIT_BODY, gzipMax: MAX_AUDIT_INFLATED },
 };
 
-const routes: Route[] = [
-  {
-    method: 'POST',
-    path: /^\/api\/v1\/enrol\/start$/,
-    // signed with the new device key itself: proves the agent holds the key it asks to bind
-    handler: async ({ cp, body, caller }) => {
-      const b = obj(body, 'body');
-      const jwk = obj(b.deviceJwk, 'deviceJwk') as { kty: string; crv: string; x: string };
-      const { device } = await caller();
-      return cp.enrolment.start(str(b.code, 'code', 200), jwk, device);
-    },
+// The ceremony responses are only checked to be objects here: WebAuthn verification
+// (server/webauthn.ts) reads each of their fields and names what is wrong.
+const webauthnResponse = <T>(response: object): T => response as T;
+
+const handlers: Handlers = {
+  startEnrolment: ({ cp, body, caller }) => cp.enrolment.start(body.code, body.deviceJwk, caller.device),
+  enrolmentStatus: ({ cp, params, caller }) => cp.enrolment.status(params.id, caller.device),
+  enrolmentCeremony: ({ cp, params }) => cp.enrolment.ceremony(params.id),
+  finishEnrolment: ({ cp, params, body }) => cp.enrolment.finish(params.id, webauthnResponse(body.response)),
+  createActivation: ({ cp, body, caller }) => cp.activations.create(caller, body.request),
+  listActivations: ({ cp, caller }) => cp.activations.list(caller),
+  getActivation: ({ cp, params, query, caller }) => {
+    if (!query.wait) return cp.activations.get(caller, params.id);
+    const timeout = Math.min(30, Math.max(0, Number(query.timeout ?? 25) || 0));
+    return cp.activations.waitForChange(caller, params.id, query.wait, timeout * 1000);
   },
-  {
-    method: 'GET',
-    path: new RegExp(`^/api/v1/enrol/${ID}$`),
-    handler: async ({ cp, params, caller }) => cp.enrolment.status(params[0]!, (await caller()).device),
-  },
-  {
-    method: 'GET',
-    path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
-    handler: ({ cp, params }) => cp.enrolment.ceremony(params[0]!),
-  },
-  {
-    method: 'POST',
-    path: new RegExp(`^/api/v1/ceremony/enrol/${ID}$`),
-    handler: ({ cp, params, body }) =>
-      cp.enrolment.finish(params[0]!, obj(obj(body, 'body').response, 'response') as never),
-  },
-  {
-    method: 'POST',
-    path: /^\/api\/v1\/activations$/,
-    handler: async ({ cp, body, caller }) => cp.activations.create(await caller(), obj(body, 'body').request),
-  },
-  {
-    method: 'GET',
-    path: /^\/api\/v1\/activations$/,
-    handler: async ({ cp, caller }) => cp.activations.list(await caller()),
-  },
-  {
-    method: 'GET',
-    path: new RegExp(`^/api/v1/activations/${ID}$`),
-    // ?wait=STATE&timeout=SECONDS (≤ 30): answer when the state is no longer STATE (long poll)
-    handler: async ({ cp, params, query, caller }) => {
-      const who = await caller();
-      const wait = query.get('wait');
-      if (!wait) return cp.activations.get(who, params[0]!);
-      const timeout = Math.min(30, Math.max(0, Number(query.get('timeout') ?? 25) || 0));
-      return cp.activations.waitForChange(who, params[0]!, wait, timeout * 1000);
-    },
-  },
-  {
-    method: 'POST',
-    path: new RegExp(`^/api/v1/activations/${ID}/deactivate$`),
-    handler: async ({ cp, params, caller }) => cp.activations.deactivate(await caller(), params[0]!),
-  },
-  // short-lived credentials for an active activation (shared/credentials.ts), to the device that
-  // requested it; body {}. 409 not-active once the activation ended (deactivated, expired, revoked)
-  {
-    method: 'POST',
-    path: new RegExp(`^/api/v1/activations/${ID}/credentials$`),
-    handler: async ({ cp, params, caller }) => cp.issuance.issue(await caller(), params[0]!),
-  },
-  // what the agent journals with an activation: the request bytes, nonce, assertion and approvals
-  {
-    method: 'GET',
-    path: new RegExp(`^/api/v1/activations/${ID}/evidence$`),
-    handler: async ({ cp, params, caller }) => cp.activations.evidenceFor(await caller(), params[0]!),
-  },
-  {
-    method: 'POST',
-    path: /^\/api\/v1\/audit$/,
-    maxBody: MAX_AUDIT_BODY,
-    gzipMax: MAX_AUDIT_INFLATED,
-    // { records: [{ record, hash }] } → { acked, problem, signed }: the agent advances its cursor to
-    // acked once `signed` (shared/audit-ack.ts) verifies
-    handler: async ({ cp, body, caller }) => {
-      const { device } = await caller();
-      const records = obj(body, 'body').records;
-      if (!Array.isArray(records)) throw bad('bad-input', 'records must be an array of { record, hash }');
-      return cp.audit.ingest(device, records);
-    },
-  },
-  // where an agent that lost its cursor resumes
-  {
-    method: 'GET',
-    path: /^\/api\/v1\/audit\/head$/,
-    handler: async ({ cp, caller }) => {
-      const { device } = await caller();
-      return cp.audit.head(device);
-    },
-  },
-  {
-    method: 'GET',
-    path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
-    handler: ({ cp, params }) => cp.activations.ceremony(params[0]!),
-  },
-  {
-    method: 'POST',
-    path: new RegExp(`^/api/v1/ceremony/activation/${ID}$`),
-    handler: ({ cp, params, body }) =>
-      cp.activations.submitAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
-  },
-  {
-    method: 'GET',
-    path: /^\/api\/v1\/approvals$/,
-    handler: async ({ cp, caller }) => cp.approvals.pending(await caller()),
-  },
-  {
-    method: 'POST',
-    path: new RegExp(`^/api/v1/approvals/${ID}$`),
-    handler: async ({ cp, params, body, caller }) => {
-      const b = obj(body, 'body');
-      if (b.decision !== 'approve' && b.decision !== 'deny')
-        throw bad('bad-input', 'decision must be "approve" or "deny"');
-      return cp.approvals.challenge(
-        await caller(),
-        params[0]!,
-        b.decision,
-        b.reason == null ? null : str(b.reason, 'reason'),
-      );
-    },
-  },
-  {
-    method: 'GET',
-    path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
-    handler: ({ cp, params }) => cp.approvals.ceremony(params[0]!),
-  },
-  {
-    method: 'POST',
-    path: /^\/api\/v1\/ceremony\/approval\/([0-9a-f]{64})$/,
-    handler: ({ cp, params, body }) =>
-      cp.approvals.submitAssertion(params[0]!, obj(obj(body, 'body').response, 'response') as never),
-  },
-];
+  deactivateActivation: ({ cp, params, caller }) => cp.activations.deactivate(caller, params.id),
+  issueCredentials: ({ cp, params, caller }) => cp.issuance.issue(caller, params.id),
+  activationEvidence: ({ cp, params, caller }) => cp.activations.evidenceFor(caller, params.id),
+  ingestAudit: ({ cp, body, caller }) => cp.audit.ingest(caller.device, body.records),
+  auditHead: ({ cp, caller }) => cp.audit.head(caller.device),
+  activationCeremony: ({ cp, params }) => cp.activations.ceremony(params.id),
+  signActivation: ({ cp, params, body }) => cp.activations.submitAssertion(params.id, webauthnResponse(body.response)),
+  pendingApprovals: ({ cp, caller }) => cp.approvals.pending(caller),
+  decideApproval: ({ cp, params, body, caller }) =>
+    cp.approvals.challenge(caller, params.id, body.decision, body.reason ?? null),
+  approvalCeremony: ({ cp, params }) => cp.approvals.ceremony(params.nonce),
+  signApproval: ({ cp, params, body }) => cp.approvals.submitAssertion(params.nonce, webauthnResponse(body.response)),
+};
+
+/** The routes the server answers, in the contract's order (tests check the two agree). */
+export const servedRoutes: readonly RouteName[] = Object.keys(handlers).filter(isRouteName);
+
+/** Runs a route's handler with what was checked against that same route's schemas: the one place
+ *  the checked values meet the handler's types (which the contract derives from those schemas). */
+function dispatch(
+  name: RouteName,
+  ctx: { cp: ControlPlane; params: unknown; query: unknown; body: unknown; caller: Caller | null },
+): unknown {
+  const handler = handlers[name] as (ctx: unknown) => unknown;
+  return handler(ctx);
+}
+
+/** The key an enrolment names (checked by the contract to be a JWK-shaped object). */
+function deviceJwkOf(body: unknown): Record<string, unknown> | null {
+  const jwk = body && typeof body === 'object' && 'deviceJwk' in body ? body.deviceJwk : null;
+  return jwk && typeof jwk === 'object' ? { ...jwk } : null;
+}
+
+/** `value` checked against `schema`, or a 400 bad-input naming the field that is wrong. */
+function checked(schema: z.ZodType, value: unknown, what: string): unknown {
+  const r = schema.safeParse(value);
+  if (!r.success) throw bad('bad-input', describeIssues(r.error, what));
+  return r.data;
+}
 
 /** Handles /api/v1/… requests; returns false when the path is not an API route. */
 export function handleApi(
@@ -191,17 +121,21 @@ export function handleApi(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   pathname: string,
-  query = new URLSearchParams(),
+  search = new URLSearchParams(),
 ): boolean {
   if (!pathname.startsWith('/api/v1/') || pathname === '/api/v1/info') return false;
   const method = req.method === 'HEAD' ? 'GET' : req.method;
-  let params: string[] = [];
-  const route = routes.find((r) => {
-    if (r.method !== method) return false;
-    const m = r.path.exec(pathname);
-    if (m) params = m.slice(1);
-    return m !== null;
-  });
+  let name: RouteName | undefined;
+  let rawParams: Record<string, string> = {};
+  for (const n of servedRoutes) {
+    const spec = controlPlaneRoutes[n];
+    const m = spec.method === method ? matchPath(spec, pathname) : null;
+    if (m) {
+      name = n;
+      rawParams = m;
+      break;
+    }
+  }
   const reply = (status: number, payload: unknown) => {
     if (res.headersSent || res.destroyed) return;
     res.writeHead(status, {
@@ -211,42 +145,58 @@ export function handleApi(
     });
     res.end(JSON.stringify(payload));
   };
-  if (!route) {
+  if (!name) {
     reply(404, { ok: false, error: { code: 'not-found', message: 'no such API route' } });
     return true;
   }
-  readBody(req, route.maxBody ?? MAX_BODY)
+  const route = name;
+  const spec: RouteSpec = controlPlaneRoutes[route];
+  const transport = transports[route];
+  readBody(req, transport?.maxBody ?? MAX_BODY)
     .then(async (raw) => {
       if (raw.length > 0) checkJsonType(req.headers['content-type']);
       const encoding = String(req.headers['content-encoding'] ?? 'identity')
         .trim()
         .toLowerCase();
       let text = raw;
-      let body: unknown = {};
-      let caller = () => authenticate(cp, req, pathname, raw, body);
       const gzip = encoding === 'gzip';
-      if (encoding !== 'identity' && encoding !== '' && !(gzip && route.gzipMax)) {
+      if (encoding !== 'identity' && encoding !== '' && !(gzip && transport?.gzipMax)) {
         throw new ApiError(
           415,
           'unsupported-encoding',
-          `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${route.gzipMax ? ' (gzip only)' : ''}`,
+          `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${transport?.gzipMax ? ' (gzip only)' : ''}`,
         );
       }
-      if (route.gzipMax) {
+      // the path and query are checked first, as matching the path always was; the body only once
+      // the caller is known (below)
+      const params = checked(spec.params, rawParams, 'params');
+      const query = checked(spec.query, Object.fromEntries(search), 'query');
+      let caller: Caller | null = null;
+      if (transport?.gzipMax) {
         // large bodies: only an enrolled device makes the server inflate or parse them. The
         // signature covers the bytes as they came (compressed, when they are)
-        const who = await authenticate(cp, req, pathname, raw, null);
-        caller = () => Promise.resolve(who);
-        if (gzip) text = inflate(raw, route.gzipMax);
+        caller = await authenticate(cp, req, pathname, raw, null);
+        if (gzip) text = inflate(raw, transport.gzipMax);
       }
+      let json: unknown = {};
       if (text.length) {
         try {
-          body = JSON.parse(text.toString('utf8'));
+          json = JSON.parse(text.toString('utf8'));
         } catch {
           throw bad('bad-json', 'the request body is not JSON');
         }
       }
-      return route.handler({ cp, params, query, body, caller });
+      let body: unknown = undefined;
+      if (spec.auth === 'new-device') {
+        // signed by the key it asks to enrol: the body names that key, so it is checked first
+        body = spec.body ? checked(spec.body, json, 'body') : undefined;
+        caller = await authenticate(cp, req, pathname, raw, deviceJwkOf(body));
+      } else if (spec.auth === 'device') {
+        // who is asking comes before what they send: a stranger's body is not looked at
+        caller ??= await authenticate(cp, req, pathname, raw, null);
+        body = spec.body ? checked(spec.body, json, 'body') : undefined;
+      } else body = spec.body ? checked(spec.body, json, 'body') : undefined;
+      return dispatch(route, { cp, params, query, body, caller });
     })
     .then(
       (value) => reply(200, { ok: true, value }),
@@ -319,7 +269,8 @@ async function authenticate(
   req: http.IncomingMessage,
   pathname: string,
   raw: Buffer,
-  body: unknown,
+  /** the key being enrolled (POST /api/v1/enrol/start), which signs its own request */
+  enrolling: Record<string, unknown> | null,
 ): Promise<Caller> {
   const h = req.headers.authorization ?? '';
   const m = /^PIM-Device ([A-Za-z0-9_.-]+)$/.exec(h);
@@ -337,7 +288,6 @@ async function authenticate(
   }
   if (typeof kid !== 'string') throw unauthorized('device-signature-invalid', 'the device signature names no key');
   // enrolment is signed by the key being enrolled, which is not registered yet
-  const enrolling = pathname === '/api/v1/enrol/start' ? (body as { deviceJwk?: unknown })?.deviceJwk : null;
   const device = enrolling ? null : cp.users.deviceKey(kid);
   const pendingJwk = pathname.startsWith('/api/v1/enrol/') && !enrolling ? cp.enrolment.pendingDeviceJwk(kid) : null;
   const jwk = (enrolling ?? device?.jwk ?? pendingJwk) as never;
