@@ -9,7 +9,7 @@ import { ApprovalsService } from './services/approvals';
 import { ApproverRules } from './services/approver-rules';
 import { AuditService } from './services/audit';
 import { EnrolmentService } from './services/enrolment';
-import type { Clock } from './services/ids';
+import { systemClock, type Clock } from '../shared/clock';
 import { IssuanceService } from './services/issuance';
 import { KeyAssertions } from './services/key-assertions';
 import { ActivationLifecycle } from './services/lifecycle';
@@ -37,7 +37,7 @@ export class ControlPlane {
     readonly dir: string,
     readonly db: ServerDb,
     readonly cfg: ServerConfig,
-    private readonly clock: Clock = () => new Date(),
+    private readonly clock: Clock = systemClock,
     /** a connection without fsync on commit (see openLightDb), for writes an OS crash may lose
      *  without harm: the replay cache and requests not signed yet; db when absent */
     lightDb: ServerDb | null = null,

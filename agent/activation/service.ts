@@ -11,6 +11,7 @@ import { objectHash, type ActivationRequest, type ActivationView } from '../../s
 import { TERMINAL, type ActivationState } from '../../shared/activation-state';
 import type { AuditType } from '../../shared/audit';
 import { canonicalJson } from '../../shared/canonical';
+import { systemClock, type Clock } from '../../shared/clock';
 import type { Agent } from '../agent';
 import { AgentError } from '../agent';
 import type { AuditData, Journal } from '../audit/journal';
@@ -98,7 +99,14 @@ const FINAL_OR_WAITING: ReadonlySet<ActivationState> = new Set([
 export class ActivationService {
   private key: DeviceKey | null | undefined;
 
-  constructor(private readonly agent: Agent) {}
+  constructor(
+    private readonly agent: Agent,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  private now(): number {
+    return this.clock().getTime();
+  }
 
   private manager: CredentialManager | undefined;
 
@@ -188,12 +196,12 @@ export class ActivationService {
     const finish = async (
       o: { timeoutMs?: number; signal?: AbortSignal } = {},
     ): Promise<{ user: string; server: string }> => {
-      const deadline = Date.now() + (o.timeoutMs ?? 15 * 60_000);
+      const deadline = this.now() + (o.timeoutMs ?? 15 * 60_000);
       for (;;) {
         if (o.signal?.aborted) throw new AgentError('enrolment-cancelled', 'another enrolment replaced this one');
         const s = await client.request('enrolmentStatus', { params: { id: started.id } });
         if (s.state === 'complete') break;
-        if (s.state === 'expired' || Date.now() > deadline)
+        if (s.state === 'expired' || this.now() > deadline)
           throw new AgentError(
             'enrolment-expired',
             'the security key was not registered in time; run `pim enroll` again with a new link',
@@ -255,7 +263,7 @@ export class ActivationService {
       // and the key is inside what the security key signs
       sshPublicKey: this.agent.role(role)?.grants.ssh.length ? (await this.credentials()).newSshKey() : null,
       policyVersion: policy.version,
-      requestedAt: new Date().toISOString(),
+      requestedAt: this.clock().toISOString(),
       extends: ask.extends ?? null,
     };
     const client = await this.client();
@@ -275,7 +283,7 @@ export class ActivationService {
           requestSha256: activation.requestSha256 ?? objectHash(request),
           request: canonicalJson(activation.request ?? request),
         });
-        this.agent.store.saveActivation(activation, new Date());
+        this.agent.store.saveActivation(activation, this.clock());
       });
     } catch (e) {
       // not journaled, so not reported: withdraw it (unsigned, it would lapse in minutes anyway)
@@ -306,7 +314,7 @@ export class ActivationService {
   async activeOn(role: string): Promise<ActivationView | null> {
     const all = await (await this.client()).request('listActivations', {});
     const live = all.find(
-      (a) => a.role === role && a.state === 'active' && (!a.expiresAt || Date.parse(a.expiresAt) > Date.now()),
+      (a) => a.role === role && a.state === 'active' && (!a.expiresAt || Date.parse(a.expiresAt) > this.now()),
     );
     if (live) await this.remember(live);
     return live ?? null;
@@ -335,7 +343,7 @@ export class ActivationService {
       onProgress?: (p: WaitProgress) => void;
     },
   ): Promise<ActivationView & { stopped?: 'interrupted' | 'timeout' }> {
-    const started = Date.now();
+    const started = this.now();
     const deadline = opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs;
     const client = await this.client();
     const hold = longPollSeconds();
@@ -348,7 +356,7 @@ export class ActivationService {
         const done = FINAL_OR_WAITING.has(a.state) && !(opts.untilDecided && a.state === 'pending-approval');
         if (done) return a;
       }
-      if (opts.signal?.aborted || Date.now() >= deadline) {
+      if (opts.signal?.aborted || this.now() >= deadline) {
         // nothing seen yet: ask once; when the control plane cannot be reached, the state agent.db
         // kept is what we report (Ctrl-C must still leave with "pending", not an error)
         if (!a) {
@@ -361,7 +369,7 @@ export class ActivationService {
         return { ...a, stopped: opts.signal?.aborted ? 'interrupted' : 'timeout' };
       }
       const seen = a?.state;
-      const secs = Math.max(1, Math.min(hold, Math.ceil((deadline - Date.now()) / 1000)));
+      const secs = Math.max(1, Math.min(hold, Math.ceil((deadline - this.now()) / 1000)));
       let next: ActivationView;
       try {
         next = await client.request(
@@ -372,19 +380,19 @@ export class ActivationService {
       } catch (e) {
         if (opts.signal?.aborted) continue;
         if (!isTransient(e)) throw e;
-        if (failures === 0) failedAt = Date.now();
-        const inMs = Math.min(backoffMs(failures), Math.max(0, deadline - Date.now()));
+        if (failures === 0) failedAt = this.now();
+        const inMs = Math.min(backoffMs(failures), Math.max(0, deadline - this.now()));
         opts.onProgress?.({ kind: 'retrying', inMs, attempt: ++failures, message: (e as Error).message });
         await pause(inMs, opts.signal);
         continue;
       }
-      if (failures > 0) opts.onProgress?.({ kind: 'reconnected', afterMs: Date.now() - failedAt });
+      if (failures > 0) opts.onProgress?.({ kind: 'reconnected', afterMs: this.now() - failedAt });
       failures = 0;
       await this.remember(next);
       if (next.state !== seen) {
-        waitingSince = Date.now();
+        waitingSince = this.now();
         opts.onState?.(next.state);
-      } else opts.onProgress?.({ kind: 'waiting', state: next.state, sinceMs: Date.now() - waitingSince });
+      } else opts.onProgress?.({ kind: 'waiting', state: next.state, sinceMs: this.now() - waitingSince });
       a = next;
     }
   }
@@ -424,7 +432,7 @@ export class ActivationService {
     const conn = this.agent.store.connection();
     if (!conn || roles.length === 0) return [];
     const wanted = new Set(roles);
-    const now = new Date();
+    const now = this.clock();
     const ended = this.agent.store
       .liveActivations(conn.user)
       .map((row) => this.localView(row.id))
@@ -547,7 +555,7 @@ export class ActivationService {
     timeoutMs: number,
     opts: { intervalMs?: number; signal?: AbortSignal } = {},
   ): Promise<ActivationView> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = this.now() + timeoutMs;
     for (;;) {
       const a = await this.get(id);
       const mine = a.approvals.find((x) => x.approver === approver);
@@ -565,7 +573,7 @@ export class ActivationService {
         }
         return a;
       }
-      if (Date.now() > deadline || opts.signal?.aborted) return a;
+      if (this.now() > deadline || opts.signal?.aborted) return a;
       await sleep(opts.intervalMs ?? 500);
     }
   }
@@ -583,7 +591,7 @@ export class ActivationService {
       .prepare(
         "SELECT id FROM activations WHERE role = ? AND state IN ('active', 'approved') AND (expires_at IS NULL OR expires_at > ?)",
       )
-      .all(role, new Date().toISOString()) as { id: string }[];
+      .all(role, this.clock().toISOString()) as { id: string }[];
   }
 
   /**
@@ -678,7 +686,7 @@ export class ActivationService {
         records.push({ type, data, id: a.id });
       }
     }
-    const now = new Date();
+    const now = this.clock();
     const save = () => {
       for (const r of records) if (!journal!.has(r.id, r.type)) journal!.append(r.type, user, r.data);
       for (const a of views) this.agent.store.saveActivation(a, now);

@@ -19,4 +19,4 @@ export interface Caller {
 }
 
 /** The clock every decision reads (tests move it). */
-export type Clock = () => Date;
+export type { Clock } from '../../shared/clock';
