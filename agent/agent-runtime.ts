@@ -7,6 +7,7 @@ import { createDispatch } from './api/dispatch';
 import { AuditSyncer } from './audit/sync';
 import { CredentialScheduler, reportLines } from './credentials/scheduler';
 import { resolveHome } from './home';
+import { numberSetting } from '../shared/settings';
 
 export interface AgentRuntime {
   agent: Agent;
@@ -50,6 +51,5 @@ export async function startAgent(
 }
 
 function intervalFromEnv(): number | undefined {
-  const v = Number(process.env.PIM_REFRESH_INTERVAL_MS);
-  return Number.isFinite(v) && v >= 1000 ? v : undefined;
+  return numberSetting(process.env, 'PIM_REFRESH_INTERVAL_MS') ?? undefined;
 }

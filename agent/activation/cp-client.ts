@@ -18,6 +18,7 @@ import {
 } from '../../shared/contracts/control-plane';
 import { bodySha256 } from '../../shared/device-jws';
 import { signDeviceRequest, type DeviceKey } from '../keystore/device-key';
+import { numberSetting } from '../../shared/settings';
 
 export class ControlPlaneError extends Error {
   constructor(
@@ -64,8 +65,7 @@ export interface CallOptions {
 /** How long one ordinary call may take before it is given up: 15 s, or PIM_HTTP_TIMEOUT_MS (tests,
  *  slow links). A long poll adds the time it asks the server to hold it (see `call`). */
 export function callTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.PIM_HTTP_TIMEOUT_MS);
-  return Number.isInteger(v) && v > 0 ? v : 15_000;
+  return numberSetting(env, 'PIM_HTTP_TIMEOUT_MS');
 }
 
 export class ControlPlaneClient {

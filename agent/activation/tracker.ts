@@ -14,6 +14,7 @@ import type { EnrolmentStatus } from '../../shared/api';
 import { Agent, AgentError } from '../agent';
 import { ControlPlaneError } from './cp-client';
 import { ActivationService } from './service';
+import { numberSetting } from '../../shared/settings';
 
 const MAX_BACKOFF_MS = 60_000;
 /** with nothing live: how often agent.db is looked at, and how often the control plane is asked */
@@ -51,10 +52,8 @@ export class ActivationTracker {
     readonly svc: ActivationService = new ActivationService(agent),
     opts: { pollMs?: number } = {},
   ) {
-    const fromEnv = Number(process.env.PIM_ACTIVATION_POLL_MS);
-    this.pollMs = opts.pollMs ?? (Number.isFinite(fromEnv) && fromEnv >= 200 ? fromEnv : 3000);
-    const revocation = Number(process.env.PIM_REVOCATION_POLL_MS);
-    this.revocationPollMs = Number.isFinite(revocation) && revocation >= 200 ? Math.min(revocation, 30_000) : 20_000;
+    this.pollMs = opts.pollMs ?? numberSetting(process.env, 'PIM_ACTIVATION_POLL_MS');
+    this.revocationPollMs = numberSetting(process.env, 'PIM_REVOCATION_POLL_MS');
     agent.onClose(() => {
       this.closed.abort();
       this.stop();

@@ -2,12 +2,12 @@
 // control plane cannot be reached (a restart, a network blip, a proxy's 502), retries with capped
 // exponential backoff instead of giving up. Pure decisions here; the loop is ActivationService.wait.
 import { ControlPlaneError } from './cp-client';
+import { numberSetting } from '../../shared/settings';
 
 /** Seconds each long poll asks the server to hold the call (the server caps it at 30);
  *  PIM_LONG_POLL_S tunes it (tests). */
 export function longPollSeconds(env: NodeJS.ProcessEnv = process.env): number {
-  const v = Number(env.PIM_LONG_POLL_S);
-  return Number.isInteger(v) && v >= 1 && v <= 30 ? v : 25;
+  return numberSetting(env, 'PIM_LONG_POLL_S');
 }
 
 /** Delay before retry number `attempt` (0-based): 1 s, 2 s, 4 s … capped at 60 s, with ±20 % jitter

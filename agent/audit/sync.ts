@@ -16,6 +16,7 @@ import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
 import { checkSignedAck } from './ack';
 import { describeProblem, JournalError, type Journal } from './journal';
+import { numberSetting } from '../../shared/settings';
 
 /** Records per batch (the server's limit too). */
 export const MAX_BATCH_RECORDS = 1000;
@@ -268,8 +269,7 @@ export class AuditSyncer {
     private readonly agent: Agent,
     opts: AuditSyncerOptions = {},
   ) {
-    const fromEnv = Number(process.env.PIM_AUDIT_SYNC_MS);
-    this.intervalMs = opts.intervalMs ?? (Number.isFinite(fromEnv) && fromEnv >= 100 ? fromEnv : 60_000);
+    this.intervalMs = opts.intervalMs ?? numberSetting(process.env, 'PIM_AUDIT_SYNC_MS');
     this.debounceMs = opts.debounceMs ?? 1000;
     this.maxBackoffMs = opts.maxBackoffMs ?? 15 * 60_000;
     // the device key is read from the keystore once, not every minute

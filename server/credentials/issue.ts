@@ -8,6 +8,7 @@ import type { Cluster, CompiledRole } from '../../shared/policy/types';
 import { mintAzure, mintGcp } from './cloud-tokens';
 import { ISSUER_ALG, newJti, type IssuerKeys } from './issuer-keys';
 import { BASE_EXTENSIONS, type SshCa } from './ssh-ca';
+import { numberSetting } from '../../shared/settings';
 
 /** the longest a kube token lives; the agent asks again while the activation lives */
 export const KUBE_TOKEN_MAX_TTL = 15 * 60;
@@ -22,11 +23,7 @@ export const DEFAULT_AWS_AUDIENCE = 'sts.amazonaws.com';
 /** The kube token lifetime in seconds: PIM_KUBE_TOKEN_TTL when it is a positive integer (tests
  *  shorten it), never more than 15 minutes. */
 export function kubeTokenTtl(env: NodeJS.ProcessEnv = process.env): number {
-  const raw = env.PIM_KUBE_TOKEN_TTL;
-  if (raw === undefined || raw.trim() === '') return KUBE_TOKEN_MAX_TTL;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) return KUBE_TOKEN_MAX_TTL;
-  return Math.min(n, KUBE_TOKEN_MAX_TTL);
+  return numberSetting(env, 'PIM_KUBE_TOKEN_TTL');
 }
 
 /** STS RoleSessionName ([\w+=,.@-]{2,64}) naming the person and the role, so CloudTrail shows who:
