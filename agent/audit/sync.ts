@@ -11,6 +11,7 @@
 // noted in agent.db (meta 'audit_sync': last success, first failure of the current run, last
 // error), which the UI's audit view shows.
 import type { ChainedRecord } from '../../shared/audit';
+import { PimError } from '../../shared/errors';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
@@ -27,13 +28,13 @@ export const SYNC_FAILED_AUDIT_MS = 60 * 60_000;
 export type AuditSyncErrorCode =
   'not-enrolled' | 'wrong-device' | 'server-ahead' | 'server-problem' | 'no-progress' | 'bad-answer' | 'unsigned-ack';
 
-export class AuditSyncError extends Error {
+export class AuditSyncError extends PimError<AuditSyncErrorCode> {
   constructor(
-    readonly code: AuditSyncErrorCode,
+    code: AuditSyncErrorCode,
     message: string,
     readonly problem: { kind: string; seq: number } | null = null,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

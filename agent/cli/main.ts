@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { PimError } from '../../shared/errors';
 import { formatDuration, parseDuration } from '../../shared/policy/duration';
 import { nearest } from '../../shared/policy/review';
 import type { ActivationService } from '../activation/service';
@@ -86,7 +87,11 @@ Exit codes: 0 done, 1 error, 2 usage, 3 refused by policy, 4 waiting (approval o
 
 const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
 
-class UsageError extends Error {}
+class UsageError extends PimError<'usage'> {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
 
 /** Error codes that mean "the policy says no" (offline or on the control plane): exit 3. */
 const REFUSALS: ReadonlySet<string> = new Set(['not-allowed']);

@@ -9,7 +9,7 @@
 import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
-import { ApiError } from '../api/errors';
+import { refuse } from '../api/errors';
 import type { AuditHead, AuditStore } from '../store/audit-store';
 
 export const MAX_BATCH_RECORDS = 5000;
@@ -38,11 +38,9 @@ export function heldHash(store: AuditStore, device: string, seq: number): string
 
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */
 export function ingestBatch(store: AuditStore, callerDevice: string, records: unknown[], now: Date): IngestResult {
-  if (!Array.isArray(records)) throw new ApiError(400, 'bad-input', 'records must be an array');
+  if (!Array.isArray(records)) throw refuse('bad-input', 'records must be an array');
   if (records.length > MAX_BATCH_RECORDS)
-    throw new ApiError(
-      413,
-      'batch-too-large',
+    throw refuse('batch-too-large',
       `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`,
     );
   const at = now.toISOString();

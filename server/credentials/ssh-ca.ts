@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sshpk from 'sshpk';
+import { PimError } from '../../shared/errors';
 import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
 
 export const SSH_CA_COMMENT = 'pim-ssh-ca';
@@ -19,7 +20,14 @@ export function sshCaPath(dir: string): string {
   return path.join(dir, 'keys', 'ssh-ca');
 }
 
-export class SshCaError extends Error {}
+/** The SSH CA key is unusable, or a certificate request is one we will not sign. */
+export type SshCaErrorCode = 'ssh-ca';
+
+export class SshCaError extends PimError<SshCaErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ssh-ca', message, options);
+  }
+}
 
 export interface UserCertRequest {
   /** "ssh-ed25519 AAAA…" (a comment after it is ignored) */
