@@ -15,6 +15,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
+import { errorMessage } from '../shared/errors';
 import { ApiError, bad, forbidden, type ApiErrorCode } from './api/errors';
 import type { ServerConfig } from './config';
 
@@ -119,7 +120,7 @@ export function counterRegressed(stored: number, received: number): boolean {
 
 function mapError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = errorMessage(e);
   const rules: [RegExp, ApiErrorCode, string][] = [
     [/origin/i, 'origin-not-allowed', 'the ceremony came from an origin this control plane does not allow'],
     [/RP ID/i, 'rp-id-mismatch', 'the assertion was made for another relying party (RP ID)'],

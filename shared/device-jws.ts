@@ -9,6 +9,7 @@
 import { sha256 } from '@noble/hashes/sha256';
 import { base64url, calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK } from 'jose';
 import { PimError } from './errors';
+import { errorMessage } from './errors';
 
 export const DEVICE_JWS_TYP = 'pim-device+jwt';
 export const DEVICE_JWS_ALG = 'EdDSA';
@@ -119,7 +120,7 @@ export async function verifyDeviceRequest(
     const code = (err as { code?: string }).code;
     if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
       throw new DeviceJwsError('bad-signature', 'the device signature does not verify with this device key');
-    throw new DeviceJwsError('malformed', `the device signature could not be checked: ${(err as Error).message}`);
+    throw new DeviceJwsError('malformed', `the device signature could not be checked: ${errorMessage(err)}`);
   }
   if (header.kid !== (await calculateJwkThumbprint(publicJwk, 'sha256'))) {
     throw new DeviceJwsError(

@@ -11,12 +11,7 @@ import { signDeviceRequest, type DeviceKey } from '../keystore/device-key';
  *  (server/api/errors.ts, ApiErrorCode): those pass through as it sent them, so a newer control
  *  plane's codes still reach the UI. `status` is the HTTP status, 0 when there was no answer. */
 export type ControlPlaneErrorCode =
-  | 'not-enrolled'
-  | 'aborted'
-  | 'unreachable'
-  | 'garbage'
-  | 'http-error'
-  | (string & Record<never, never>);
+  'not-enrolled' | 'aborted' | 'unreachable' | 'garbage' | 'http-error' | (string & Record<never, never>);
 
 export class ControlPlaneError extends PimError<ControlPlaneErrorCode> {
   constructor(

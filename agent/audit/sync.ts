@@ -11,7 +11,7 @@
 // noted in agent.db (meta 'audit_sync': last success, first failure of the current run, last
 // error), which the UI's audit view shows.
 import type { ChainedRecord } from '../../shared/audit';
-import { PimError } from '../../shared/errors';
+import { PimError, errorMessage } from '../../shared/errors';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
@@ -118,7 +118,7 @@ function noteOutcome(journal: Journal, e: unknown): void {
       journal.noteSync({
         ok: false,
         code: String((e as { code?: unknown })?.code ?? 'error'),
-        message: String((e as Error)?.message ?? e),
+        message: errorMessage(e),
       });
   } catch {
     // bookkeeping only: the sync's own outcome is what counts
@@ -230,7 +230,7 @@ function auditFailure(journal: Journal, user: string, e: unknown): void {
     const code = e instanceof AuditSyncError || e instanceof ControlPlaneError ? e.code : 'error';
     journal.append('sync-failed', user, {
       code,
-      message: String((e as Error)?.message ?? e).slice(0, 1000),
+      message: errorMessage(e).slice(0, 1000),
       acked: journal.acked(),
       last: journal.head().seq,
     });
@@ -348,7 +348,7 @@ export class AuditSyncer {
         this.lastError = null;
       } catch (e) {
         this.failures++;
-        this.lastError = { code: String((e as { code?: unknown }).code ?? 'error'), message: (e as Error).message };
+        this.lastError = { code: String((e as { code?: unknown }).code ?? 'error'), message: errorMessage(e) };
         const backoff = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 10));
         delay = backoff / 2 + Math.random() * (backoff / 2);
       }

@@ -9,6 +9,7 @@
 import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
+import { errorMessage } from '../../shared/errors';
 import { refuse } from '../api/errors';
 import type { AuditHead, AuditStore } from '../store/audit-store';
 
@@ -40,7 +41,8 @@ export function heldHash(store: AuditStore, device: string, seq: number): string
 export function ingestBatch(store: AuditStore, callerDevice: string, records: unknown[], now: Date): IngestResult {
   if (!Array.isArray(records)) throw refuse('bad-input', 'records must be an array');
   if (records.length > MAX_BATCH_RECORDS)
-    throw refuse('batch-too-large',
+    throw refuse(
+      'batch-too-large',
       `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`,
     );
   const at = now.toISOString();
@@ -62,7 +64,7 @@ export function ingestBatch(store: AuditStore, callerDevice: string, records: un
         try {
           json = canonicalJson(record);
         } catch (e) {
-          return flag({ kind: 'invalid', seq: seqOf(item), message: (e as Error).message }, (e as Error).message);
+          return flag({ kind: 'invalid', seq: seqOf(item), message: errorMessage(e) }, errorMessage(e));
         }
         const bytes = Buffer.byteLength(json);
         if (bytes > MAX_RECORD_BYTES) {

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sshpk from 'sshpk';
-import { PimError } from '../../shared/errors';
+import { PimError, errorCode, errorMessage } from '../../shared/errors';
 import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
 
 export const SSH_CA_COMMENT = 'pim-ssh-ca';
@@ -79,7 +79,7 @@ export class SshCa {
       try {
         key = sshpk.parsePrivateKey(fs.readFileSync(file), 'openssh', { filename: file });
       } catch (e) {
-        throw new SshCaError(`the SSH CA key ${file} is unreadable: ${(e as Error).message}`);
+        throw new SshCaError(`the SSH CA key ${file} is unreadable: ${errorMessage(e)}`);
       }
       if (key.type !== 'ed25519')
         throw new SshCaError(
@@ -148,7 +148,7 @@ function statOrNull(file: string): fs.Stats | null {
   try {
     return fs.statSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(e) === 'ENOENT') return null;
     throw e;
   }
 }

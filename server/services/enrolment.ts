@@ -60,9 +60,7 @@ export class EnrolmentService {
       throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
     const options = JSON.parse(e.options_json ?? 'null') as Awaited<ReturnType<typeof registrationOptions>> | null;
     if (!options)
-      throw refuse('enrolment-restart',
-        'this enrolment ceremony is no longer available: run `pim enroll` again',
-      );
+      throw refuse('enrolment-restart', 'this enrolment ceremony is no longer available: run `pim enroll` again');
     return { kind: 'enrolment' as const, user: e.email, device: e.device_thumbprint, options };
   }
 
