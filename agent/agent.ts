@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { ActivationView } from '../shared/activation';
 import type { AgentState, EnrolmentStatus, RoleView } from '../shared/api';
 // engine + compile only: the schema/YAML modules (zod, yaml) stay out of the offline read path
+import { PimError } from '../shared/errors';
 import { expiryNotices } from '../shared/notices';
 import { decide, decideAll, indexRoles } from '../shared/policy/engine';
 import { subjectFromMember } from '../shared/policy/compile';
@@ -13,7 +14,7 @@ import { useZoneTables, type ZoneTable } from '../shared/policy/windows';
 import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../shared/policy/types';
 import { ensurePrivateDir } from './home';
 import type { Journal } from './audit/journal';
-import { RefreshError } from './policy/errors';
+import { RefreshError, type RefreshErrorCode } from './policy/errors';
 import { checkDistinctKeys } from './policy/key-guard';
 import type { RefreshResult } from './policy/refresh';
 import { tufDirs } from './policy/tuf-dirs';
@@ -37,14 +38,24 @@ export const RECENTLY_ENDED_MS = 60 * 60_000;
 /** An unchanged policy refresh is journaled at most this often (a changed one always is). */
 const UNCHANGED_REFRESH_AUDIT_MS = 60 * 60_000;
 
-export class AgentError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type AgentErrorCode =
+  | 'bad-input'
+  | 'bad-ceremony-url'
+  | 'unknown-role'
+  | 'unknown-user'
+  | 'no-policy'
+  | 'not-connected'
+  | 'not-enrolled'
+  | 'not-allowed'
+  | 'not-active'
+  | 'unreachable'
+  | 'root-mismatch'
+  | 'enrolment-expired'
+  | 'enrolment-cancelled'
+  // `pim connect` says why its first refresh failed with the refresh's own code
+  | RefreshErrorCode;
+
+export class AgentError extends PimError<AgentErrorCode> {}
 
 export class Agent {
   readonly store: AgentStore;

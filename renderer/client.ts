@@ -2,6 +2,7 @@
 // (IPC); in the web shell the same calls go over loopback HTTP with the per-run session token,
 // which the page gets by trading the one-time code it was opened with (`#code=…`, POST /session).
 import { methods, type ApiError, type Method, type PimApi, type Reply } from '../shared/api';
+import { errorMessage } from '../shared/errors';
 
 const TOKEN_KEY = 'pim.token';
 
@@ -102,7 +103,7 @@ export function createHttpClient(env: ClientEnv): PimApi {
         credentials: 'omit',
       });
     } catch (e) {
-      return failure('agent-unreachable', `Cannot reach the PIM agent (${e instanceof Error ? e.message : String(e)})`);
+      return failure('agent-unreachable', `Cannot reach the PIM agent (${errorMessage(e)})`);
     }
     let body: unknown;
     try {

@@ -3,6 +3,7 @@
 // requests started, so a slow poll can never overwrite a newer refresh.
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { AgentState, ApiError, PimApi, Reply } from '../shared/api';
+import { errorMessage } from '../shared/errors';
 
 export interface AgentStateHook {
   state: AgentState | null;
@@ -27,7 +28,7 @@ async function safely<T>(call: () => Promise<Reply<T>>): Promise<Reply<T>> {
       ok: false,
       error: {
         code: 'agent-unreachable',
-        message: `Cannot reach the PIM agent (${e instanceof Error ? e.message : String(e)})`,
+        message: `Cannot reach the PIM agent (${errorMessage(e)})`,
       },
     };
   }

@@ -1,6 +1,7 @@
 // `pim-server`: the reference control plane's command line.
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { errorCode, errorMessage } from '../shared/errors';
 import { parseDuration } from '../shared/policy/duration';
 import { serve } from './http';
 import { auditFlags, describeProblem, exportRecords, verifyStoredChains } from './audit/report';
@@ -141,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
         try {
           text = fs.readFileSync(file, 'utf8');
         } catch (e) {
-          throw new RepoError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          throw new RepoError(`cannot read ${file}: ${errorCode(e) ?? errorMessage(e)}`);
         }
         const t0 = performance.now();
         readState(dir);
@@ -279,11 +280,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`pim-server: ${e.message}\n${e.details.map((d) => `  ${d}\n`).join('')}`);
       return 1;
     }
-    if (e instanceof Error && (e as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (e instanceof Error && errorCode(e) === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       process.stderr.write(`pim-server: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`pim-server: ${(e as Error).message}\n`);
+    process.stderr.write(`pim-server: ${errorMessage(e)}\n`);
     return 1;
   }
 }
@@ -575,9 +576,7 @@ function syslogTarget(
   try {
     ca = fs.readFileSync(caFile);
   } catch (e) {
-    throw new RepoError(
-      `cannot read --syslog-ca ${caFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    );
+    throw new RepoError(`cannot read --syslog-ca ${caFile}: ${errorCode(e) ?? errorMessage(e)}`);
   }
   if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----'))
     throw new RepoError(`--syslog-ca ${caFile} holds no PEM certificate`);

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { errorMessage } from '../shared/errors';
 import { handleApi } from './api/routes';
 import { SyslogForwarder, type SyslogTarget } from './audit/syslog';
 import { ceremonyDistDir, serveCeremonyPage } from './ceremony-page';
@@ -86,7 +87,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       cp.issuance.issuerKeys.jwks().then(
         (jwks) => send(200, JSON.stringify(jwks), 'application/json', 'public, max-age=60'),
         (e: unknown) => {
-          log(`JWKS unavailable: ${(e as Error).message}`);
+          log(`JWKS unavailable: ${errorMessage(e)}`);
           send(500, JSON.stringify({ error: 'the issuer keys are unavailable' }));
         },
       );
@@ -98,7 +99,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
       try {
         return send(200, `${cp.issuance.sshCa.publicKeyLine()}\n`, 'text/plain; charset=utf-8', 'public, max-age=300');
       } catch (e) {
-        log(`SSH CA unavailable: ${(e as Error).message}`);
+        log(`SSH CA unavailable: ${errorMessage(e)}`);
         return send(500, JSON.stringify({ error: 'the SSH CA is unavailable' }));
       }
     }
@@ -161,7 +162,7 @@ export async function serve(dir: string, opts: ServeOptions): Promise<RunningSer
     try {
       if (refreshTimestamp(dir)) log(`timestamp re-signed (v${readState(dir).timestampVersion})`);
     } catch (e) {
-      log(`timestamp refresh failed: ${(e as Error).message}`);
+      log(`timestamp refresh failed: ${errorMessage(e)}`);
     }
   };
   const syslog = opts.syslog ? new SyslogForwarder(new Store(db).syslogCursors, { ...opts.syslog, log }) : null;

@@ -1,3 +1,4 @@
+import { errorMessage } from '../shared/errors';
 import { main } from './cli';
 
 main(process.argv.slice(2)).then(
@@ -5,7 +6,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`pim-server: ${(e as Error).message}\n`);
+    process.stderr.write(`pim-server: ${errorMessage(e)}\n`);
     process.exitCode = 1;
   },
 );

@@ -15,7 +15,8 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { ApiError, bad, forbidden } from './api/errors';
+import { errorMessage } from '../shared/errors';
+import { ApiError, bad, forbidden, type ApiErrorCode } from './api/errors';
 import type { ServerConfig } from './config';
 
 export interface StoredCredential {
@@ -119,8 +120,8 @@ export function counterRegressed(stored: number, received: number): boolean {
 
 function mapError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  const msg = (e as Error)?.message ?? String(e);
-  const rules: [RegExp, string, string][] = [
+  const msg = errorMessage(e);
+  const rules: [RegExp, ApiErrorCode, string][] = [
     [/origin/i, 'origin-not-allowed', 'the ceremony came from an origin this control plane does not allow'],
     [/RP ID/i, 'rp-id-mismatch', 'the assertion was made for another relying party (RP ID)'],
     [

@@ -8,6 +8,8 @@
 // Replay protection (each jti accepted once until its exp) is the caller's job: this returns the jti.
 import { sha256 } from '@noble/hashes/sha256';
 import { base64url, calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK } from 'jose';
+import { PimError } from './errors';
+import { errorMessage } from './errors';
 
 export const DEVICE_JWS_TYP = 'pim-device+jwt';
 export const DEVICE_JWS_ALG = 'EdDSA';
@@ -32,15 +34,7 @@ export type DeviceJwsErrorCode = 'bad-signature' | 'expired' | 'mismatch' | 'mal
  * - `expired`: outside its time window — exp has passed, or iat is further in the future than the
  *   allowed clock skew.
  */
-export class DeviceJwsError extends Error {
-  override readonly name = 'DeviceJwsError';
-  constructor(
-    readonly code: DeviceJwsErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class DeviceJwsError extends PimError<DeviceJwsErrorCode> {}
 
 export interface DeviceRequestExpectation {
   /** HTTP method, compared exactly (use upper case on both sides) */
@@ -126,7 +120,7 @@ export async function verifyDeviceRequest(
     const code = (err as { code?: string }).code;
     if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
       throw new DeviceJwsError('bad-signature', 'the device signature does not verify with this device key');
-    throw new DeviceJwsError('malformed', `the device signature could not be checked: ${(err as Error).message}`);
+    throw new DeviceJwsError('malformed', `the device signature could not be checked: ${errorMessage(err)}`);
   }
   if (header.kid !== (await calculateJwkThumbprint(publicJwk, 'sha256'))) {
     throw new DeviceJwsError(

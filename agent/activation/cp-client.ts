@@ -17,16 +17,23 @@ import {
   type RouteQuery,
 } from '../../shared/contracts/control-plane';
 import { bodySha256 } from '../../shared/device-jws';
+import { PimError } from '../../shared/errors';
 import { signDeviceRequest, type DeviceKey } from '../keystore/device-key';
 import { numberSetting } from '../../shared/settings';
 
-export class ControlPlaneError extends Error {
+/** The agent's own reasons a call failed, plus whatever code the control plane refused with
+ *  (server/api/errors.ts, ApiErrorCode): those pass through as it sent them, so a newer control
+ *  plane's codes still reach the UI. `status` is the HTTP status, 0 when there was no answer. */
+export type ControlPlaneErrorCode =
+  'not-enrolled' | 'aborted' | 'unreachable' | 'garbage' | 'http-error' | (string & Record<never, never>);
+
+export class ControlPlaneError extends PimError<ControlPlaneErrorCode> {
   constructor(
-    readonly code: string,
+    code: ControlPlaneErrorCode,
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

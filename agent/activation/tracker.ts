@@ -11,6 +11,7 @@
 //   - after the UI starts an approval or denial: until the approver's decision is recorded, so it is
 //     journaled (approval-given) as the CLI's `pim approve` does.
 import type { EnrolmentStatus } from '../../shared/api';
+import { errorMessage } from '../../shared/errors';
 import { Agent, AgentError } from '../agent';
 import { ControlPlaneError } from './cp-client';
 import { ActivationService } from './service';
@@ -226,7 +227,7 @@ export class ActivationTracker {
           state: expired ? 'expired' : 'failed',
           error: expired
             ? 'the security key was not registered in time: ask your admin for a new link'
-            : (e as Error).message,
+            : errorMessage(e),
         });
       },
     );

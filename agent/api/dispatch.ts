@@ -1,6 +1,6 @@
 // The agent's side of the contract: validate the input with zod, run the handler, and always
 // answer { ok, value } | { ok: false, error } — never throw across a transport. Errors keep their
-// codes: the agent's own, the policy refresh's, the keystore's and the control plane's.
+// codes (shared/errors.ts: every PimError), whichever part of the agent threw them.
 import {
   contract,
   isMethod,
@@ -12,12 +12,9 @@ import {
 } from '../../shared/api';
 import type { AuditRecord } from '../../shared/audit';
 import { isCeremonyUrl } from '../../shared/ceremony-url';
-import { ControlPlaneError } from '../activation/cp-client';
+import { PimError } from '../../shared/errors';
 import { ActivationTracker } from '../activation/tracker';
 import { Agent, AgentError } from '../agent';
-import { JournalError } from '../audit/journal';
-import { KeystoreError } from '../keystore/keystore';
-import { RefreshError } from '../policy/errors';
 
 export type Dispatch = (method: string, input: unknown) => Promise<Reply<unknown>>;
 
@@ -103,14 +100,8 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       const value = await (handlers[method] as (i: unknown) => unknown)(parsed.data);
       return { ok: true, value };
     } catch (e) {
-      if (
-        e instanceof AgentError ||
-        e instanceof RefreshError ||
-        e instanceof ControlPlaneError ||
-        e instanceof KeystoreError ||
-        e instanceof JournalError
-      )
-        return { ok: false, error: { code: e.code, message: e.message } };
+      // any error of ours carries its code; anything else is a bug, and its text may hold a stack
+      if (e instanceof PimError) return { ok: false, error: { code: e.code, message: e.message } };
       return { ok: false, error: { code: 'internal', message: 'internal error in the agent' } };
     }
   };

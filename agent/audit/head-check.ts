@@ -2,6 +2,7 @@
 // ack kept beside them in agent.db (and the cursor reset). The control plane's own signed head can:
 // it names the highest record it holds and that record's hash.
 import { SignedAuditAckSchema } from '../../shared/audit-ack';
+import { errorMessage } from '../../shared/errors';
 import { ControlPlaneClient } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore } from '../keystore';
@@ -26,7 +27,7 @@ export async function checkAgainstServerHead(agent: Agent, journal: Journal, tim
     if (!key || key.thumbprint !== device) return { kind: 'unknown', why: 'no device key for this journal' };
     head = await new ControlPlaneClient(conn.server, key, timeoutMs).request('auditHead', {});
   } catch (e) {
-    return { kind: 'unknown', why: `the control plane could not be asked (${(e as Error).message})` };
+    return { kind: 'unknown', why: `the control plane could not be asked (${errorMessage(e)})` };
   }
   const parsed = SignedAuditAckSchema.safeParse(head?.signed);
   if (!parsed.success) return { kind: 'unknown', why: "the control plane's answer carries no signed head" };

@@ -22,18 +22,12 @@ import {
   type ChainProblem,
 } from '../../shared/audit';
 import { SignedAuditAckSchema, type SignedAuditAck } from '../../shared/audit-ack';
+import { PimError, errorMessage } from '../../shared/errors';
 import type { Db } from '../store/db';
 
 export type JournalErrorCode = 'journal-unavailable' | 'journal-not-started' | 'journal-invalid';
 
-export class JournalError extends Error {
-  constructor(
-    readonly code: JournalErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class JournalError extends PimError<JournalErrorCode> {}
 
 export type AuditData = Record<string, unknown>;
 
@@ -120,7 +114,7 @@ export function describeProblem(p: ChainProblem): string {
 /** SQLite's failures, in words for the person who has to fix them. */
 function reasonOf(e: unknown): string {
   const code = String((e as { code?: unknown })?.code ?? '');
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = errorMessage(e);
   if (code.startsWith('SQLITE_FULL')) return 'the disk is full';
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
     return 'agent.db is locked by another process';
@@ -145,7 +139,12 @@ function plain(data: AuditData): AuditData {
   return JSON.parse(JSON.stringify(data)) as AuditData;
 }
 
-class Rollback extends Error {}
+/** Thrown inside a transaction only to undo it; never leaves this file. */
+class Rollback extends PimError<'rollback'> {
+  constructor() {
+    super('rollback', 'rolled back');
+  }
+}
 
 export class Journal {
   /** the clock records are stamped with */

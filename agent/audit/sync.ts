@@ -11,6 +11,7 @@
 // noted in agent.db (meta 'audit_sync': last success, first failure of the current run, last
 // error), which the UI's audit view shows.
 import type { ChainedRecord } from '../../shared/audit';
+import { PimError, errorMessage } from '../../shared/errors';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
@@ -28,13 +29,13 @@ export const SYNC_FAILED_AUDIT_MS = 60 * 60_000;
 export type AuditSyncErrorCode =
   'not-enrolled' | 'wrong-device' | 'server-ahead' | 'server-problem' | 'no-progress' | 'bad-answer' | 'unsigned-ack';
 
-export class AuditSyncError extends Error {
+export class AuditSyncError extends PimError<AuditSyncErrorCode> {
   constructor(
-    readonly code: AuditSyncErrorCode,
+    code: AuditSyncErrorCode,
     message: string,
     readonly problem: { kind: string; seq: number } | null = null,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -111,7 +112,7 @@ function noteOutcome(journal: Journal, e: unknown): void {
       journal.noteSync({
         ok: false,
         code: String((e as { code?: unknown })?.code ?? 'error'),
-        message: String((e as Error)?.message ?? e),
+        message: errorMessage(e),
       });
   } catch {
     // bookkeeping only: the sync's own outcome is what counts
@@ -223,7 +224,7 @@ function auditFailure(journal: Journal, user: string, e: unknown): void {
     const code = e instanceof AuditSyncError || e instanceof ControlPlaneError ? e.code : 'error';
     journal.append('sync-failed', user, {
       code,
-      message: String((e as Error)?.message ?? e).slice(0, 1000),
+      message: errorMessage(e).slice(0, 1000),
       acked: journal.acked(),
       last: journal.head().seq,
     });
@@ -340,7 +341,7 @@ export class AuditSyncer {
         this.lastError = null;
       } catch (e) {
         this.failures++;
-        this.lastError = { code: String((e as { code?: unknown }).code ?? 'error'), message: (e as Error).message };
+        this.lastError = { code: String((e as { code?: unknown }).code ?? 'error'), message: errorMessage(e) };
         const backoff = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 10));
         delay = backoff / 2 + Math.random() * (backoff / 2);
       }

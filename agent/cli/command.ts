@@ -3,11 +3,16 @@
 import type { ActivationService } from '../activation/service';
 import type { Agent } from '../agent';
 import type { CliOptions } from './args';
+import { PimError } from '../../shared/errors';
 
 export const EXIT = { ok: 0, error: 1, usage: 2, denied: 3, pending: 4, ended: 5 } as const;
 
 /** Wrong arguments: exit 2, the message says what the command expects. */
-export class UsageError extends Error {}
+export class UsageError extends PimError<'usage'> {
+  constructor(message: string) {
+    super('usage', message);
+  }
+}
 
 export interface CliArgs {
   /** the command as typed (an alias such as `enrol` included) */

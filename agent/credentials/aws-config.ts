@@ -19,6 +19,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PimError } from '../../shared/errors';
 import {
   checkEmbeddablePath,
   checkName,
@@ -41,10 +42,12 @@ export interface AwsProfile {
   region: string | null;
 }
 
-export class AwsConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'AwsConfigError';
+/** An AWS config or credentials file we cannot safely read or change. */
+export type AwsConfigErrorCode = 'bad-aws-config';
+
+export class AwsConfigError extends PimError<AwsConfigErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('bad-aws-config', message, options);
   }
 }
 

@@ -5,11 +5,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { PimError } from '../../shared/errors';
 
-export class UnsafePathError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsafePathError';
+/** A name or path we refuse to write to: not a plain name, a symlink, someone else's file, … */
+export type UnsafePathErrorCode = 'unsafe-path';
+
+export class UnsafePathError extends PimError<UnsafePathErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('unsafe-path', message, options);
   }
 }
 

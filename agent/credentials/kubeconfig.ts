@@ -61,6 +61,7 @@ import {
   type Pair,
   type Scalar,
 } from 'yaml';
+import { PimError } from '../../shared/errors';
 import { checkName, isName } from './fs-safe';
 
 export interface KubeEntry {
@@ -73,10 +74,12 @@ export interface KubeEntry {
   args: string[];
 }
 
-export class KubeconfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeconfigError';
+/** A kubeconfig we cannot safely read or change (or an entry we will not write into one). */
+export type KubeconfigErrorCode = 'bad-kubeconfig';
+
+export class KubeconfigError extends PimError<KubeconfigErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('bad-kubeconfig', message, options);
   }
 }
 

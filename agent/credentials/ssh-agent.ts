@@ -9,19 +9,13 @@
 // itself when the activation ends (it does so everywhere at teardown anyway; the lifetime is the
 // safety net for a crashed agent process).
 import net from 'node:net';
+import { PimError } from '../../shared/errors';
 import { parseCertificate, sshKeyFromSeed, type EphemeralSshKey } from './ssh-key';
 
 export type SshAgentErrorCode =
   'no-agent' | 'agent-unreachable' | 'agent-refused' | 'expired-certificate' | 'bad-answer';
 
-export class SshAgentError extends Error {
-  readonly code: SshAgentErrorCode;
-  constructor(code: SshAgentErrorCode, message: string) {
-    super(message);
-    this.name = 'SshAgentError';
-    this.code = code;
-  }
-}
+export class SshAgentError extends PimError<SshAgentErrorCode> {}
 
 // message numbers (draft-miller-ssh-agent §5.1)
 export const SSH_AGENT_FAILURE = 5;

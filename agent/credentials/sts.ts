@@ -2,6 +2,7 @@
 // credentials out. That call needs no SigV4 signature (the token is the proof), so plain fetch does:
 // a form-encoded POST and a strict reading of the XML answer. Secrets (the token we send, the
 // secret key and session token we get) never appear in an error message.
+import { PimError } from '../../shared/errors';
 import { checkRegion } from './aws-config';
 
 export interface StsCredentials {
@@ -19,14 +20,17 @@ export interface StsCredentials {
  * `bad-answer` (not a well-formed STS answer, too large, a redirect), `bad-request` (refused here
  * before sending).
  */
-export class StsError extends Error {
-  readonly code: string;
-  readonly status: number | null;
-  constructor(code: string, message: string, status: number | null = null) {
-    super(message);
-    this.name = 'StsError';
-    this.code = code;
-    this.status = status;
+export type StsErrorCode = 'bad-request' | 'bad-answer' | 'timeout' | 'unreachable' | StsRefusalCode;
+/** STS's own error code when it refused (AccessDenied, ExpiredToken, …), as it sent it. */
+export type StsRefusalCode = string & Record<never, never>;
+
+export class StsError extends PimError<StsErrorCode> {
+  constructor(
+    code: StsErrorCode,
+    message: string,
+    readonly status: number | null = null,
+  ) {
+    super(code, message);
   }
 }
 

@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorCode, errorMessage } from '../../shared/errors';
 import { KeystoreError, MAX_SECRET_BYTES, checkSecret, checkSecretName, type Keystore } from './keystore';
 
 const IS_WINDOWS = process.platform === 'win32';
@@ -13,7 +14,7 @@ const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 const O_NONBLOCK = fs.constants.O_NONBLOCK ?? 0;
 
 function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
+  return errorCode(err);
 }
 
 async function lstatOrNull(p: string): Promise<fs.Stats | null> {
@@ -155,10 +156,7 @@ export class FileKeystore implements Keystore {
         await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
       } catch (err) {
         if (errno(err) !== 'EEXIST')
-          throw new KeystoreError(
-            'failed',
-            `cannot create the file keystore folder ${this.dir}: ${(err as Error).message}`,
-          );
+          throw new KeystoreError('failed', `cannot create the file keystore folder ${this.dir}: ${errorMessage(err)}`);
       }
     }
     let st: fs.Stats;
@@ -166,7 +164,7 @@ export class FileKeystore implements Keystore {
       st = await fs.promises.lstat(this.dir);
     } catch (err) {
       if (!create && errno(err) === 'ENOENT') return false;
-      throw new KeystoreError('failed', `cannot open the file keystore folder ${this.dir}: ${(err as Error).message}`);
+      throw new KeystoreError('failed', `cannot open the file keystore folder ${this.dir}: ${errorMessage(err)}`);
     }
     if (!st.isDirectory()) {
       throw new KeystoreError(
@@ -237,7 +235,7 @@ export class FileKeystore implements Keystore {
     // fs errors name the path and the system call, never the data
     return new KeystoreError(
       'failed',
-      `cannot ${verb} secret "${name}" in the file keystore ${this.dir}: ${(err as Error).message ?? String(err)}`,
+      `cannot ${verb} secret "${name}" in the file keystore ${this.dir}: ${errorMessage(err)}`,
     );
   }
 }

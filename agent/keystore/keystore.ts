@@ -1,6 +1,7 @@
 // Where the agent keeps its long-lived secrets (device key, server session): the OS keychain, or —
 // only when chosen with PIM_KEYSTORE=file — files protected by permissions (docs/architecture.md, Decisions: Secrets).
 // Error messages name the secret and the store, never the secret's value.
+import { PimError } from '../../shared/errors';
 
 export interface Keystore {
   readonly kind: 'os-keychain' | 'file';
@@ -30,15 +31,7 @@ export type KeystoreErrorCode =
   /** anything else the store reported */
   | 'failed';
 
-export class KeystoreError extends Error {
-  override readonly name = 'KeystoreError';
-  constructor(
-    readonly code: KeystoreErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export class KeystoreError extends PimError<KeystoreErrorCode> {}
 
 /** Secret names: lower-case, start with a letter or digit, at most 64 characters. */
 export const SECRET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;

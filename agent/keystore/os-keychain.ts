@@ -11,6 +11,7 @@ import { AsyncEntry, type EntryOptions } from '@napi-rs/keyring';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorCode, errorMessage } from '../../shared/errors';
 import { KeystoreError, checkSecret, checkSecretName, type Keystore } from './keystore';
 
 export const KEYCHAIN_SERVICE = 'pim-agent';
@@ -34,7 +35,7 @@ function canonicalPath(p: string): string {
     try {
       return path.join(fs.realpathSync.native(cur), ...rest.reverse());
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (errorCode(err) !== 'ENOENT') throw err;
       const parent = path.dirname(cur);
       if (parent === cur) return abs;
       rest.push(path.basename(cur));
@@ -132,7 +133,7 @@ export class OsKeychain implements Keystore {
     secretValue: string | undefined,
     connecting: boolean,
   ): KeystoreError {
-    let detail = err instanceof Error ? err.message : String(err);
+    let detail = errorMessage(err);
     // the platform's message never quotes the value today; make sure it never will
     if (secretValue && detail.includes(secretValue)) detail = detail.split(secretValue).join('[secret]');
     const what = `cannot ${verb} secret "${name}" in the OS keychain`;

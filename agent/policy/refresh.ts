@@ -14,7 +14,7 @@ import { buildZoneTable } from '../../shared/policy/windows';
 import type { CompiledRole, MemberFile, RolesFile } from '../../shared/policy/types';
 import type { AgentStore, StoredPolicy } from '../store/agent-store';
 import { ensurePrivateDir } from '../home';
-import { RefreshError } from './errors';
+import { RefreshError, type RefreshErrorCode } from './errors';
 import { GuardedFetcher } from './fetcher';
 
 export { tufDirs } from './tuf-dirs';
@@ -243,7 +243,7 @@ export function classify(e: unknown, fetcherError: Error | null = null): Refresh
       );
     return new RefreshError('http-error', msg, (err.statusCode ?? 0) >= 500 ? 'offline' : 'rejected');
   }
-  const rules: [RegExp | string[], string, string][] = [
+  const rules: [RegExp | string[], RefreshErrorCode, string][] = [
     [['BadVersionError', 'EqualVersionError'], 'rollback', 'rollback refused'],
     [/is less than current version|is equal to current version/, 'rollback', 'rollback refused'],
     [

@@ -3,6 +3,7 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../../shared/errors';
 import { packageRoot } from '../package-root';
 import { bindingFailureMessage, chooseBinding, currentRuntime, NativeBindingError } from './native-binding';
 
@@ -113,7 +114,7 @@ export function openDb(home: string, opts: { readonly?: boolean } = {}): Db {
 /** A loader error of the compiled module (wrong ABI, missing file), not one of SQLite. */
 function isBindingLoadError(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   return (
     code === 'ERR_DLOPEN_FAILED' ||
     code === 'MODULE_NOT_FOUND' ||

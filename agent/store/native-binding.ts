@@ -4,6 +4,7 @@
 // scripts/electron-native.mjs into a folder of its own, so the CLI's build is never touched; a
 // packaged app has its node_modules rebuilt for Electron by electron-builder. Pure.
 import path from 'node:path';
+import { PimError, errorMessage } from '../../shared/errors';
 
 export interface RuntimeInfo {
   /** process.versions.electron; undefined under Node */
@@ -67,7 +68,7 @@ export function fixCommand(choice: BindingChoice, root: string): string {
  * the one command that fixes it, plus the cause in a few words — never a stack trace.
  */
 export function bindingFailureMessage(choice: BindingChoice, root: string, error: unknown): string {
-  const raw = error instanceof Error ? error.message : String(error);
+  const raw = errorMessage(error);
   const abi = /NODE_MODULE_VERSION (\d+)[\s\S]*?NODE_MODULE_VERSION (\d+)/.exec(raw);
   let cause: string;
   if (abi) cause = `it was compiled for ABI ${abi[1]}, this runtime needs ABI ${abi[2]}`;
@@ -78,9 +79,11 @@ export function bindingFailureMessage(choice: BindingChoice, root: string, error
   return `PIM Agent cannot load better-sqlite3 (the SQLite module for agent.db) under ${choice.runtime}: ${cause}. Fix: ${fixCommand(choice, root)}`;
 }
 
-export class NativeBindingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'NativeBindingError';
+/** better-sqlite3's compiled addon cannot be loaded under this runtime (the message says the fix). */
+export type NativeBindingErrorCode = 'native-binding';
+
+export class NativeBindingError extends PimError<NativeBindingErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('native-binding', message, options);
   }
 }

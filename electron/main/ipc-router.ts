@@ -2,6 +2,7 @@
 // the app's own renderer page, the channel must name a method of the contract. Pure — the event is
 // a plain object, so this is tested without Electron.
 import { CHANNEL_PREFIX, isMethod, type Reply } from '../../shared/api';
+import { errorMessage } from '../../shared/errors';
 import { isSameDocument } from './urls';
 
 export type Dispatch = (method: string, input: unknown) => Promise<Reply<unknown>>;
@@ -52,7 +53,7 @@ export function createIpcRouter(deps: { dispatch: Dispatch; isTrustedSender: (ur
       try {
         return await deps.dispatch(method, input);
       } catch (e) {
-        return fail('internal-error', e instanceof Error ? e.message : String(e));
+        return fail('internal-error', errorMessage(e));
       }
     },
   };

@@ -29,6 +29,7 @@ import {
   type Reply,
 } from '../../shared/api';
 import { startAgent } from '../../agent/agent-runtime';
+import { errorMessage } from '../../shared/errors';
 import { DEEP_LINK_SCHEME, deepLinkFragment, deepLinkInArgv, parseDeepLink } from './deep-links';
 import { desktopNoticesToShow, noticeFragment, type DesktopNotice } from '../../shared/desktop-notices';
 import { createIpcRouter, isTrustedSender } from './ipc-router';
@@ -332,7 +333,7 @@ async function handleOpenCeremony(a: Agent, input: unknown): Promise<Reply<unkno
         ok: false,
         error: {
           code: 'open-failed',
-          message: `could not open the system browser (${e instanceof Error ? e.message : String(e)})`,
+          message: `could not open the system browser (${errorMessage(e)})`,
         },
       };
     }
@@ -442,7 +443,7 @@ async function main(): Promise<void> {
   try {
     agent = await startAgent({});
   } catch (e) {
-    dialog.showErrorBox('PIM Agent could not start', e instanceof Error ? e.message : String(e));
+    dialog.showErrorBox('PIM Agent could not start', errorMessage(e));
     app.exit(1);
     return;
   }

@@ -2,6 +2,7 @@
 // on a click, post the result, show the outcome.
 import { browserSupportsWebAuthn, startAuthentication, startRegistration } from '@simplewebauthn/browser';
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { errorMessage } from '../../shared/errors';
 import { CeremonyApiError, FINAL_ERRORS, loadCeremony, submitAssertion, submitRegistration } from './api';
 import { activationOutcome, approvalOutcome, firstName, webauthnErrorText, type Tone } from './format';
 import type { Ceremony, CeremonyRoute } from './model';
@@ -28,7 +29,7 @@ function serverError(e: unknown, title: string): Result {
       detail: sentence(e.message),
       retry: !FINAL_ERRORS.has(e.code) && e.status !== 0,
     };
-  return { state: 'error', tone: 'bad', title, detail: sentence((e as Error)?.message ?? String(e)), retry: true };
+  return { state: 'error', tone: 'bad', title, detail: sentence(errorMessage(e)), retry: true };
 }
 
 function pageTitle(c: Ceremony | null): string {

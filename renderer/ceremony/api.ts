@@ -1,15 +1,20 @@
 // Same-origin calls to the control plane's ceremony endpoints. They need no device signature:
 // the WebAuthn challenge binds each one to one stored request.
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/browser';
+import { PimError } from '../../shared/errors';
 import { EXPECTED_KIND, type ActivationOutcome, type Ceremony, type CeremonyRoute } from './model';
 
-export class CeremonyApiError extends Error {
+/** The page's own reasons a call failed, plus whatever code the control plane refused with
+ *  (server/api/errors.ts, ApiErrorCode), as it sent it. `status` is the HTTP status, 0 without one. */
+export type CeremonyApiErrorCode = 'unreachable' | 'garbage' | 'http-error' | (string & Record<never, never>);
+
+export class CeremonyApiError extends PimError<CeremonyApiErrorCode> {
   constructor(
-    readonly code: string,
+    code: CeremonyApiErrorCode,
     message: string,
     readonly status: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

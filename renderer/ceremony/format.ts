@@ -2,6 +2,7 @@
 // Pure (no DOM, no React), so every sentence a person reads before touching the key is
 // computed here from the exact values being signed.
 import { sha256 } from '@noble/hashes/sha256';
+import { errorMessage } from '../../shared/errors';
 import type { ActivationOutcome } from './model';
 
 /** 5400 → "1 h 30 min", 3600 → "1 h", 90 → "1 min 30 s", 93600 → "1 day 2 h". */
@@ -198,12 +199,12 @@ export function webauthnErrorText(e: unknown): { cancelled: boolean; message: st
   if (name === 'SecurityError')
     return {
       cancelled: false,
-      message: `The browser refused to use a security key for this site (${(e as Error).message}). Open the link exactly as PIM Agent gave it.`,
+      message: `The browser refused to use a security key for this site (${errorMessage(e)}). Open the link exactly as PIM Agent gave it.`,
     };
   if (name === 'NotSupportedError')
     return {
       cancelled: false,
       message: 'This security key does not support what this control plane asks for (algorithm or user verification).',
     };
-  return { cancelled: false, message: `The security key could not sign: ${(e as Error)?.message || String(e)}` };
+  return { cancelled: false, message: `The security key could not sign: ${errorMessage(e)}` };
 }

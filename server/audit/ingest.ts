@@ -9,7 +9,8 @@
 import crypto from 'node:crypto';
 import { canonicalJson } from '../../shared/canonical';
 import { GENESIS_HASH, verifyChain, type ChainedRecord, type ChainProblem } from '../../shared/audit';
-import { ApiError } from '../api/errors';
+import { errorMessage } from '../../shared/errors';
+import { refuse } from '../api/errors';
 import type { AuditHead, AuditStore } from '../store/audit-store';
 
 export const MAX_BATCH_RECORDS = 5000;
@@ -38,10 +39,9 @@ export function heldHash(store: AuditStore, device: string, seq: number): string
 
 /** Stores what continues the caller's chain, in one durable transaction; see the file comment. */
 export function ingestBatch(store: AuditStore, callerDevice: string, records: unknown[], now: Date): IngestResult {
-  if (!Array.isArray(records)) throw new ApiError(400, 'bad-input', 'records must be an array');
+  if (!Array.isArray(records)) throw refuse('bad-input', 'records must be an array');
   if (records.length > MAX_BATCH_RECORDS)
-    throw new ApiError(
-      413,
+    throw refuse(
       'batch-too-large',
       `a batch holds at most ${MAX_BATCH_RECORDS} records; send ${records.length} in smaller batches`,
     );
@@ -64,7 +64,7 @@ export function ingestBatch(store: AuditStore, callerDevice: string, records: un
         try {
           json = canonicalJson(record);
         } catch (e) {
-          return flag({ kind: 'invalid', seq: seqOf(item), message: (e as Error).message }, (e as Error).message);
+          return flag({ kind: 'invalid', seq: seqOf(item), message: errorMessage(e) }, errorMessage(e));
         }
         const bytes = Buffer.byteLength(json);
         if (bytes > MAX_RECORD_BYTES) {

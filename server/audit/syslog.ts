@@ -34,6 +34,7 @@ import os from 'node:os';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { ForwardableRecord, SyslogCursor, SyslogCursorStore } from '../store/syslog-cursor-store';
+import { errorMessage } from '../../shared/errors';
 
 /** the IANA private enterprise number in our SD-ID (32473 is the number RFC 5612 reserves for
  *  documentation; a deployment that registers its own can pass `enterpriseId`) */
@@ -179,7 +180,7 @@ export class SyslogForwarder {
 
   start(): void {
     if (this.loop) return;
-    this.loop = this.run().catch((e: unknown) => this.log(`syslog: forwarder stopped: ${(e as Error).message}`));
+    this.loop = this.run().catch((e: unknown) => this.log(`syslog: forwarder stopped: ${errorMessage(e)}`));
   }
 
   /** Look for new records now instead of at the next poll (e.g. right after an ingest). */
@@ -223,7 +224,7 @@ export class SyslogForwarder {
         if (!this.outage) {
           this.outage = true;
           this.log(
-            `syslog: forwarding paused, ${this.target.host}:${this.target.port} unreachable (${(e as Error).message}); records wait in server.db and are sent from the cursor (rowid ${this.cursor().rowid}) once it is back`,
+            `syslog: forwarding paused, ${this.target.host}:${this.target.port} unreachable (${errorMessage(e)}); records wait in server.db and are sent from the cursor (rowid ${this.cursor().rowid}) once it is back`,
           );
         }
         await this.sleep(backoff);

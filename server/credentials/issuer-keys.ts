@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { errorCode, errorMessage } from '../../shared/errors';
 import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
 
 export const ISSUER_ALG = 'ES256';
@@ -104,7 +105,7 @@ export class IssuerKeys {
         .filter((n) => KEY_FILE.test(n))
         .sort();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') names = [];
+      if (errorCode(e) === 'ENOENT') names = [];
       else throw e;
     }
     const listing = names.join('\n');
@@ -116,8 +117,8 @@ export class IssuerKeys {
         f = JSON.parse(fs.readFileSync(path.join(folder, name), 'utf8')) as KeyFile;
       } catch (e) {
         // deleted between the listing and the read (a rotation pruned it): it no longer counts
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw new Error(`issuer key ${path.join(folder, name)} is unreadable: ${(e as Error).message}`);
+        if (errorCode(e) === 'ENOENT') continue;
+        throw new Error(`issuer key ${path.join(folder, name)} is unreadable: ${errorMessage(e)}`);
       }
       const j = f.privateJwk;
       if (

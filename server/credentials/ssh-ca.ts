@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sshpk from 'sshpk';
+import { PimError, errorCode, errorMessage } from '../../shared/errors';
 import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
 
 export const SSH_CA_COMMENT = 'pim-ssh-ca';
@@ -19,7 +20,14 @@ export function sshCaPath(dir: string): string {
   return path.join(dir, 'keys', 'ssh-ca');
 }
 
-export class SshCaError extends Error {}
+/** The SSH CA key is unusable, or a certificate request is one we will not sign. */
+export type SshCaErrorCode = 'ssh-ca';
+
+export class SshCaError extends PimError<SshCaErrorCode> {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ssh-ca', message, options);
+  }
+}
 
 export interface UserCertRequest {
   /** "ssh-ed25519 AAAA…" (a comment after it is ignored) */
@@ -71,7 +79,7 @@ export class SshCa {
       try {
         key = sshpk.parsePrivateKey(fs.readFileSync(file), 'openssh', { filename: file });
       } catch (e) {
-        throw new SshCaError(`the SSH CA key ${file} is unreadable: ${(e as Error).message}`);
+        throw new SshCaError(`the SSH CA key ${file} is unreadable: ${errorMessage(e)}`);
       }
       if (key.type !== 'ed25519')
         throw new SshCaError(
@@ -140,7 +148,7 @@ function statOrNull(file: string): fs.Stats | null {
   try {
     return fs.statSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(e) === 'ENOENT') return null;
     throw e;
   }
 }

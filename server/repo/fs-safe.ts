@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
+import { errorCode } from '../../shared/errors';
 
 export function ensureDir(dir: string, mode = 0o755): void {
   fs.mkdirSync(dir, { recursive: true, mode });
@@ -43,7 +44,7 @@ export function withLock<T>(dir: string, fn: () => T, timeoutMs = 15000): T {
       fs.closeSync(fd);
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errorCode(e) !== 'EEXIST') throw e;
       if (staleLock(lock)) {
         fs.rmSync(lock, { force: true });
         continue;
@@ -67,7 +68,7 @@ function staleLock(lock: string): boolean {
     process.kill(pid, 0);
     return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH' || (e as NodeJS.ErrnoException).code === 'ENOENT';
+    return errorCode(e) === 'ESRCH' || errorCode(e) === 'ENOENT';
   }
 }
 

@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { MetadataKind } from '@tufjs/models';
+import { PimError } from '../../shared/errors';
 import { compilePolicy, type CompiledPolicy } from '../../shared/policy/compile';
 import { formatPolicyErrors, parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { memberTargetPath, ROLES_TARGET } from '../../shared/policy/targets';
@@ -41,12 +42,15 @@ export interface RepoState {
   binsKeyids: string[];
 }
 
-export class RepoError extends Error {
+/** The repository folder or a command's arguments are unusable (pim-server prints the message). */
+export type RepoErrorCode = 'repo';
+
+export class RepoError extends PimError<RepoErrorCode> {
   constructor(
     message: string,
     readonly details: string[] = [],
   ) {
-    super(message);
+    super('repo', message);
   }
 }
 

@@ -15,7 +15,7 @@ import {
 import { canonicalJson } from '../../shared/canonical';
 import { decide } from '../../shared/policy/engine';
 import type { Decision } from '../../shared/policy/types';
-import { ApiError, bad, conflict, forbidden, notFound } from '../api/errors';
+import { bad, conflict, forbidden, notFound, refuse } from '../api/errors';
 import type { ServerConfig } from '../config';
 import type { ActivationsStore } from '../store/activations-store';
 import type { ApprovalsStore } from '../store/approvals-store';
@@ -97,7 +97,7 @@ export class ActivationsService {
     const decision = this.evaluate(request, request.kind === 'extend' ? Math.max(0, active - 1) : active);
     if (!decision.allowed) {
       const why = decision.reasons.filter((r) => r.blocking);
-      throw new ApiError(403, 'not-allowed', why.map((r) => `${r.code}: ${r.message}`).join('; '));
+      throw refuse('not-allowed', why.map((r) => `${r.code}: ${r.message}`).join('; '));
     }
     const credentials = this.deps.users.credentialsOf(request.user);
     if (credentials.length === 0)
@@ -174,7 +174,7 @@ export class ActivationsService {
     const request = JSON.parse(row.request_json) as ActivationRequest;
     const policy = this.deps.policy.current();
     const role = policy.roles.roles.find((r) => r.name === row.role);
-    if (!role) throw forbidden('unknown-role', 'the role no longer exists');
+    if (!role) throw refuse('unknown-role', 'the role no longer exists', { status: 403 });
     // a revoked key is no longer listed, so a challenge issued before its revocation cannot be signed
     const credential = this.deps.users.credentialsOf(row.email).find((c) => c.id === response?.id);
     if (!credential)

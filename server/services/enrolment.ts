@@ -1,7 +1,7 @@
 // Enrolment: a one-time code and a new device's key are traded for a registration ceremony, whose
 // security key then binds user + device + key.
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { ApiError, bad, conflict, forbidden, notFound } from '../api/errors';
+import { bad, conflict, forbidden, notFound, refuse } from '../api/errors';
 import type { ServerConfig } from '../config';
 import type { EnrolmentRow, EnrolmentStore } from '../store/enrolment-store';
 import type { Transact } from '../store/store';
@@ -60,11 +60,7 @@ export class EnrolmentService {
       throw forbidden('enrolment-expired', 'this enrolment ceremony expired; run `pim enroll` again');
     const options = JSON.parse(e.options_json ?? 'null') as Awaited<ReturnType<typeof registrationOptions>> | null;
     if (!options)
-      throw new ApiError(
-        410,
-        'enrolment-restart',
-        'this enrolment ceremony is no longer available: run `pim enroll` again',
-      );
+      throw refuse('enrolment-restart', 'this enrolment ceremony is no longer available: run `pim enroll` again');
     return { kind: 'enrolment' as const, user: e.email, device: e.device_thumbprint, options };
   }
 

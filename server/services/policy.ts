@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { subjectFromMember } from '../../shared/policy/compile';
 import type { Subject } from '../../shared/policy/types';
-import { ApiError } from '../api/errors';
+import { refuse } from '../api/errors';
 import { paths, readCurrentPolicy, type CurrentPolicy } from '../repo/repository';
 
 export class PolicySource {
@@ -17,11 +17,11 @@ export class PolicySource {
       const st = fs.statSync(paths(this.dir).current);
       stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
     } catch {
-      throw new ApiError(503, 'no-policy', 'no policy has been published yet (pim-server publish)');
+      throw refuse('no-policy', 'no policy has been published yet (pim-server publish)');
     }
     if (this.cache?.stamp !== stamp) {
       const p = readCurrentPolicy(this.dir);
-      if (!p) throw new ApiError(503, 'no-policy', 'no policy has been published yet (pim-server publish)');
+      if (!p) throw refuse('no-policy', 'no policy has been published yet (pim-server publish)');
       this.cache = { stamp, policy: p };
     }
     return this.cache.policy;

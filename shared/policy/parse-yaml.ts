@@ -6,6 +6,7 @@
 import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node, ParsedNode } from 'yaml';
 import type { z } from 'zod';
+import { errorMessage } from '../errors';
 import { CLOUD_GRANT_FIELDS } from './cloud-grants';
 import { PolicySchema, type PolicySource } from './schema';
 
@@ -92,7 +93,7 @@ export function parsePolicyYaml(text: string, opts: { maxBytes?: number } = {}):
   try {
     doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, schema: 'core' });
   } catch (e) {
-    return fail(`could not read the YAML: ${(e as Error).message}`);
+    return fail(`could not read the YAML: ${errorMessage(e)}`);
   }
   const at = (offset: number | undefined) => {
     if (offset === undefined) return { line: null, column: null };
@@ -134,7 +135,7 @@ export function parsePolicyYaml(text: string, opts: { maxBytes?: number } = {}):
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (e) {
-    const msg = (e as Error).message;
+    const msg = errorMessage(e);
     return fail(
       /alias/i.test(msg)
         ? `too many alias expansions (limit ${MAX_ALIAS_COUNT}); refusing to expand: ${msg}`

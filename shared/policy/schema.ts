@@ -7,6 +7,7 @@
 // (Z or ±hh:mm), because an instant without one means different things on different machines.
 
 import { z } from 'zod';
+import { errorMessage } from '../errors';
 import { parseDuration } from './duration';
 import { AzureGrantSchema, GcpGrantSchema } from './cloud-grants';
 import { kubeContextName, NAME_RE } from './names';
@@ -55,7 +56,7 @@ const duration = z.unknown().transform((v, ctx) => {
   try {
     return parseDuration(v);
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    ctx.addIssue({ code: 'custom', message: errorMessage(e) });
     return z.NEVER;
   }
 });
@@ -139,7 +140,7 @@ const ticketPattern = z.string({ error: 'pattern must be a string' }).superRefin
   try {
     new RegExp(s, 'u');
   } catch (e) {
-    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(e as Error).message}` });
+    ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${errorMessage(e)}` });
   }
 });
 

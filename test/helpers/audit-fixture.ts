@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { errorMessage } from '../../shared/errors';
 import { touch } from './ceremony';
 import { SoftAuthenticator } from './soft-authenticator';
 import { PIM, PIM_SERVER, ROOT, run as runBin, type RunResult } from './bins';
@@ -621,7 +622,7 @@ async function child(argv: string[]): Promise<number> {
     process.stderr.write('usage: audit-fixture.ts append HOME K [--per-tx N] | sync HOME [--timeout-ms MS]\n');
     return 2;
   } catch (e) {
-    process.stderr.write(`${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}\n`);
+    process.stderr.write(`${(e as { code?: string }).code ?? 'error'}: ${errorMessage(e)}\n`);
     return 1;
   } finally {
     agent.close();

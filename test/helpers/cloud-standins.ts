@@ -25,6 +25,7 @@ import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { errorMessage } from '../../shared/errors';
 
 export interface Exchange {
   ok: boolean;
@@ -111,7 +112,7 @@ export async function startGoogleSts(o: { jwksUrl: string; issuer: string; provi
             audience: `https://iam.googleapis.com/${o.provider}`,
           }));
         } catch (e) {
-          return refuse(`The subject token is invalid: ${(e as Error).message}`);
+          return refuse(`The subject token is invalid: ${errorMessage(e)}`);
         }
         const token = `ya29.pim-test-${crypto.randomBytes(12).toString('hex')}`;
         issued.set(token, claims);
@@ -241,7 +242,7 @@ export async function startEntra(o: {
         } catch (e) {
           return refuse(
             'AADSTS700213',
-            `No matching federated identity record found for presented assertion: ${(e as Error).message}`,
+            `No matching federated identity record found for presented assertion: ${errorMessage(e)}`,
           );
         }
         exchanges.push({ ok: true, reason: null, claims, params: p });

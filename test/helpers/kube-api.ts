@@ -24,6 +24,7 @@ import {
   type JWTPayload,
   type KeyObject,
 } from 'jose';
+import { errorMessage } from '../../shared/errors';
 import { findProgram, requireProgram } from './system';
 
 export interface KubeApiOptions {
@@ -229,7 +230,7 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
         ? (await jwtVerify(token, keys, verifyOpts)).payload
         : (await jwtVerify(token, opts.key!, verifyOpts)).payload;
     } catch (e) {
-      return { reason: `token refused: ${(e as Error).message}` };
+      return { reason: `token refused: ${errorMessage(e)}` };
     }
     const groups = Array.isArray(payload.groups) ? (payload.groups as unknown[]) : [];
     if (opts.groups && !opts.groups.some((g) => groups.includes(g)))

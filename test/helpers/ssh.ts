@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, type TestContext } from 'node:test';
+import { errorMessage } from '../../shared/errors';
 import { freePort } from './net';
 import { cannotRun, findProgram } from './system';
 
@@ -265,7 +266,7 @@ export async function startSshd(
       return { port, user, stop, log: () => log };
     } catch (e) {
       await stop();
-      lastError = (e as Error).message;
+      lastError = errorMessage(e);
       if (!/Address already in use/.test(log)) break; // only a lost race for the port is worth a retry
     }
   }
