@@ -102,21 +102,18 @@ async function main() {
     const withPlugin = path.join(dir, 'plugin.kubeconfig');
     fs.writeFileSync(
       withPlugin,
-      addKubeEntries(
-        null,
-        [
-          {
-            name: 'pim-demo-bench',
-            cluster: 'demo',
-            role: 'bench',
-            server: api.url,
-            certificateAuthorityData: api.caData,
-            command: helper,
-            args: ['kube', 'pim-demo-bench'],
-          },
-        ],
-        { currentContext: 'pim-demo-bench' },
-      ),
+      // the context selected as a user would (`kubectl config use-context`)
+      `${addKubeEntries(null, [
+        {
+          name: 'pim-demo-bench',
+          cluster: 'demo',
+          role: 'bench',
+          server: api.url,
+          certificateAuthorityData: api.caData,
+          command: helper,
+          args: ['kube', 'pim-demo-bench'],
+        },
+      ])}current-context: pim-demo-bench\n`,
       { mode: 0o600 },
     );
     const withStatic = path.join(dir, 'static.kubeconfig');

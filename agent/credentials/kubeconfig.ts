@@ -36,17 +36,10 @@
 // affected keys, and if that fails too the function throws rather than return a damaged file. A file
 // that is not valid YAML, holds several documents or is not a mapping is refused.
 //
-// current-context: left alone unless opts.currentContext names one of the entries being added. Then
-// it is set (keeping the existing value's quoting), and the value it replaced is recorded in our
-// context entry as a kubeconfig extension ({name: pim-agent, extension: {previous-context: …}}; a pure
-// function has nowhere else to keep it, and kubectl preserves extensions when it rewrites the file).
-// When that entry is removed while it is still the current-context, the recorded value is restored
-// in the quoting of the value there now (the key is removed again if there was none, or if it was
-// null / bare; an empty string if the recorded one was an entry of ours that is gone). If the user
-// switched contexts in between, current-context is not ours any more and is left alone; so is a
-// current-context the user pointed at one of our entries themselves (no record): kubectl then says
-// "context was not found for specified context: pim-…", naming it, which is clearer than silently
-// falling back to some other cluster.
+// current-context is never touched: terminals select a role's context with `pim env` (a KUBECONFIG
+// list whose first file only sets it). A current-context the user pointed at one of our entries
+// themselves stays when that entry goes: kubectl then says "context was not found for specified
+// context: pim-…", naming it, which is clearer than silently falling back to some other cluster.
 import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
@@ -85,8 +78,6 @@ export class KubeconfigError extends PimError<KubeconfigErrorCode> {
 
 /** The exec plugin API version: kubectl requires the plugin to answer with this same apiVersion. */
 export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
-/** Name of the kubeconfig extension in which we record the current-context we replaced. */
-export const EXTENSION_NAME = 'pim-agent';
 
 /** A kubeconfig PIM Agent creates when there is none. After our last entry is removed the text is
  *  exactly this again (see isEmptySkeleton). */
@@ -159,7 +150,6 @@ interface Parsed {
   eol: string;
   js: Js;
   sections: Record<SectionKey, Section>;
-  current: { value: string | null; pair: Pair | null; scalar: Scalar | null };
   oursUsers: Set<string>;
   /** sequences in this file are indented under their key (`  - name:`) */
   indentedSeqs: boolean;
@@ -252,17 +242,10 @@ function parseText(text: string): Parsed {
     sections[key] = s;
   }
 
-  const ccPair = pairs.get('current-context') ?? null;
-  const ccValue = js['current-context'];
-  const current = {
-    value: typeof ccValue === 'string' ? ccValue : null,
-    pair: ccPair,
-    scalar: ccPair && isScalar(ccPair.value) ? (ccPair.value as Scalar) : null,
-  };
   const tail = text.slice(contents.range[2]);
   const docEnd = /(?:^|\n)(\.\.\.)(?=[ \t\r\n]|$)/.exec(tail);
   const appendAt = docEnd ? contents.range[2] + docEnd.index + docEnd[0].length - 3 : text.length;
-  return { text, eol, js, sections, current, oursUsers, indentedSeqs, appendAt };
+  return { text, eol, js, sections, oursUsers, indentedSeqs, appendAt };
 }
 
 function readSection(text: string, key: SectionKey, pair: Pair | null, js: unknown, oursUsers: Set<string>): Section {
@@ -400,13 +383,6 @@ function removal(text: string, start: number, end: number): Edit {
   return { start, end, text: '' };
 }
 
-function formatLike(value: string, scalar: Scalar | null): string {
-  if (scalar?.type === 'QUOTE_DOUBLE') return JSON.stringify(value);
-  if (scalar?.type === 'QUOTE_SINGLE') return `'${value.replace(/'/g, "''")}'`;
-  if (value === '') return '""';
-  return value; // our names and a recorded previous value that was plain
-}
-
 /** The new state of one section: its items' data, and which existing items are replaced / removed. */
 interface SectionPlan {
   key: SectionKey;
@@ -418,12 +394,7 @@ interface SectionPlan {
   appended: unknown[];
 }
 
-interface CurrentPlan {
-  /** undefined: untouched; null: remove the key; string: set */
-  set: string | null | undefined;
-}
-
-function spliceEdits(p: Parsed, plans: SectionPlan[], cc: CurrentPlan, forceRewrite: boolean): Edit[] {
+function spliceEdits(p: Parsed, plans: SectionPlan[], forceRewrite: boolean): Edit[] {
   const { text, eol } = p;
   const edits: Edit[] = [];
   const eofAppends: string[] = [];
@@ -475,33 +446,6 @@ function spliceEdits(p: Parsed, plans: SectionPlan[], cc: CurrentPlan, forceRewr
       edits.push({ start, end: s.pairEnd, text: `${s.keySource}:${eol}${items}` });
     }
   }
-  if (cc.set !== undefined) {
-    const { pair, scalar } = p.current;
-    if (!pair) {
-      if (cc.set !== null) eofAppends.push(`current-context: ${formatLike(cc.set, null)}${eol}`);
-    } else {
-      const keyNode = pair.key as Scalar;
-      const k0 = keyNode.range![0];
-      const onKeyLine =
-        scalar?.range &&
-        scalar.source !== '' &&
-        scalar.range[1] <= lineEnd(text, keyNode.range![1]) &&
-        (scalar.type === 'PLAIN' || scalar.type === 'QUOTE_DOUBLE' || scalar.type === 'QUOTE_SINGLE');
-      if (cc.set === null) {
-        const vEnd = scalar?.range ? contentEnd(text, scalar.range[1]) : lineEnd(text, k0);
-        edits.push(removal(text, lineStart(text, k0), Math.max(vEnd, lineEnd(text, k0))));
-      } else if (onKeyLine) {
-        edits.push({ start: scalar!.range![0], end: scalar!.range![1], text: formatLike(cc.set, scalar) });
-      } else {
-        const end = scalar?.range ? contentEnd(text, scalar.range[1]) : lineEnd(text, k0);
-        edits.push({
-          start: k0,
-          end: Math.max(end, lineEnd(text, k0)),
-          text: `${text.slice(k0, keyNode.range![1])}: ${formatLike(cc.set, null)}${eol}`,
-        });
-      }
-    }
-  }
   if (eofAppends.length > 0) {
     const at = p.appendAt;
     const sep = at > 0 && text[at - 1] !== '\n' ? eol : '';
@@ -513,20 +457,18 @@ function spliceEdits(p: Parsed, plans: SectionPlan[], cc: CurrentPlan, forceRewr
 function normalise(js: Js): Js {
   const out: Js = { ...js };
   for (const k of SECTIONS) out[k] = out[k] ?? [];
-  if (out['current-context'] === null || out['current-context'] === undefined) delete out['current-context'];
   return out;
 }
 
 /** Applies the plans to the text, checks the result, falls back to rewriting, or throws. */
-function render(p: Parsed, plans: SectionPlan[], cc: CurrentPlan): string {
+function render(p: Parsed, plans: SectionPlan[]): string {
   const expected: Js = { ...p.js };
   for (const plan of plans) expected[plan.key] = plan.result;
-  if (cc.set !== undefined) expected['current-context'] = cc.set;
   let lastError: unknown = null;
   for (const forceRewrite of [false, true]) {
     let out: string;
     try {
-      out = applyEdits(p.text, spliceEdits(p, plans, cc, forceRewrite));
+      out = applyEdits(p.text, spliceEdits(p, plans, forceRewrite));
     } catch (e) {
       lastError = e;
       continue;
@@ -577,24 +519,12 @@ function checkEntry(e: KubeEntry): void {
     throw new KubeconfigError('the credential helper arguments must be printable strings');
 }
 
-function recordOf(contextJs: unknown): { prev: string | null } | undefined {
-  const exts = obj(obj(contextJs)?.context)?.extensions;
-  if (!Array.isArray(exts)) return undefined;
-  const ext = exts.map(obj).find((x) => x?.name === EXTENSION_NAME);
-  const rec = obj(ext?.extension);
-  if (!rec || !('previous-context' in rec)) return undefined;
-  const prev = rec['previous-context'];
-  return { prev: typeof prev === 'string' ? prev : null };
-}
-
-function entryItems(e: KubeEntry, record: { prev: string | null } | undefined): Record<SectionKey, unknown> {
+function entryItems(e: KubeEntry): Record<SectionKey, unknown> {
   const cluster: Js = { server: e.server };
   if (e.certificateAuthorityData !== null) cluster['certificate-authority-data'] = e.certificateAuthorityData;
-  const context: Js = { cluster: e.name, user: e.name };
-  if (record) context.extensions = [{ name: EXTENSION_NAME, extension: { 'previous-context': record.prev } }];
   return {
     clusters: { name: e.name, cluster },
-    contexts: { name: e.name, context },
+    contexts: { name: e.name, context: { cluster: e.name, user: e.name } },
     users: {
       name: e.name,
       user: {
@@ -618,21 +548,13 @@ function entryItems(e: KubeEntry, record: { prev: string | null } | undefined): 
  * UnsafePathError/KubeconfigError, before producing anything, for a bad name or a same-named entry
  * that is not ours.
  */
-export function addKubeEntries(
-  text: string | null,
-  entries: KubeEntry[],
-  opts: { currentContext?: string } = {},
-): string {
+export function addKubeEntries(text: string | null, entries: KubeEntry[]): string {
   const seen = new Set<string>();
   for (const e of entries) {
     checkEntry(e);
     if (seen.has(e.name)) throw new KubeconfigError(`entry ${e.name} is listed twice`);
     seen.add(e.name);
   }
-  if (opts.currentContext !== undefined && !seen.has(opts.currentContext))
-    throw new KubeconfigError(
-      `current-context ${JSON.stringify(opts.currentContext)} is not one of the entries being added`,
-    );
   const p = parseText(text === null || text === '' ? SKELETON : text);
 
   for (const e of entries) {
@@ -645,22 +567,10 @@ export function addKubeEntries(
     }
   }
 
-  const cur = p.current.value;
-  const cc: CurrentPlan = { set: undefined };
-  if (opts.currentContext !== undefined && cur !== opts.currentContext) cc.set = opts.currentContext;
-
   const plans: SectionPlan[] = SECTIONS.map((key) => ({ key, result: [], changes: new Map(), appended: [] }));
   const byKey = (key: SectionKey) => plans.find((x) => x.key === key)!;
   const newItems = new Map<string, Record<SectionKey, unknown>>();
-  for (const e of entries) {
-    const oldContext = p.sections.contexts.items.find((it) => it.ours && it.name === e.name);
-    const oldRecord = oldContext ? recordOf(oldContext.js) : undefined;
-    let record: { prev: string | null } | undefined;
-    if (cur === e.name)
-      record = oldRecord; // stays current: keep what it replaced
-    else if (opts.currentContext === e.name) record = { prev: cur };
-    newItems.set(e.name, entryItems(e, record));
-  }
+  for (const e of entries) newItems.set(e.name, entryItems(e));
   for (const key of SECTIONS) {
     const plan = byKey(key);
     const s = p.sections[key];
@@ -684,11 +594,10 @@ export function addKubeEntries(
       plan.result.push(js);
     }
   }
-  return render(p, plans, cc);
+  return render(p, plans);
 }
 
-/** Removes our entries whose name `which` accepts (anything not ours is never touched), restoring
- *  the current-context we replaced (see the header). */
+/** Removes our entries whose name `which` accepts (anything not ours is never touched). */
 export function removeKubeEntries(text: string, which: (name: string) => boolean): string {
   if (text === '') return text;
   const p = parseText(text);
@@ -702,19 +611,7 @@ export function removeKubeEntries(text: string, which: (name: string) => boolean
     });
     return plan;
   });
-  const cc: CurrentPlan = { set: undefined };
-  const cur = p.current.value;
-  if (cur !== null && gone.has(cur)) {
-    const ctx = p.sections.contexts.items.find((it) => it.ours && it.name === cur);
-    const rec = ctx ? recordOf(ctx.js) : undefined;
-    if (rec) {
-      const remaining = new Set(plans.find((x) => x.key === 'contexts')!.result.map(nameOf));
-      if (rec.prev === null) cc.set = null;
-      else if (rec.prev === '' || remaining.has(rec.prev) || !rec.prev.startsWith('pim-')) cc.set = rec.prev;
-      else cc.set = '';
-    }
-  }
-  return render(p, plans, cc);
+  return render(p, plans);
 }
 
 /** Names of the entries that are ours (see the header), sorted. */

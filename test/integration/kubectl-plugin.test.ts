@@ -76,7 +76,8 @@ async function setup(t: TestContext, apiOpts: Parameters<typeof startKubeApi>[1]
   };
   const kubeconfig = path.join(home, '.kube', 'config');
   fs.mkdirSync(path.dirname(kubeconfig), { mode: 0o700 });
-  fs.writeFileSync(kubeconfig, addKubeEntries(null, [entry], { currentContext: NAME }), { mode: 0o600 });
+  // the context selected the way a user would (`kubectl config use-context`)
+  fs.writeFileSync(kubeconfig, `${addKubeEntries(null, [entry])}current-context: ${NAME}\n`, { mode: 0o600 });
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, KUBECONFIG: kubeconfig };
   const kubectl = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
@@ -229,9 +230,6 @@ test(
     assert.equal(exec.command, s.helper);
     assert.deepEqual(exec.args, ['kube', NAME]);
     assert.equal(exec.interactiveMode, 'Never');
-    // kubectl keeps our current-context record (an extension) when it rewrites the file itself
-    assert.equal((await s.kubectl('config', 'set-context', 'mine', '--cluster', NAME, '--user', NAME)).code, 0);
-    assert.match(fs.readFileSync(s.kubeconfig, 'utf8'), /previous-context/);
   },
 );
 

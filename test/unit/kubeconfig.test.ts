@@ -199,12 +199,6 @@ for (const [label, original] of REALISTIC) {
       original,
     );
   });
-
-  test(`${label}: switching current-context to ours and back gives back the original bytes`, () => {
-    const added = addKubeEntries(original, [PROD], { currentContext: PROD.name });
-    assert.equal(data(added)['current-context'], PROD.name);
-    assert.equal(removeKubeEntries(added, all), original);
-  });
 }
 
 test('unusual but valid layouts round-trip too: document markers, BOM, anchors, kept block scalars, comments between items, 4-space sequences', () => {
@@ -219,10 +213,8 @@ test('unusual but valid layouts round-trip too: document markers, BOM, anchors, 
     'users:\n    -   name: me\n        user: {token: x}\n',
   ];
   for (const original of layouts) {
-    const added = addKubeEntries(original, [PROD], { currentContext: PROD.name });
+    const added = addKubeEntries(original, [PROD]);
     assert.deepEqual(listPimEntries(added), [PROD.name], JSON.stringify(original));
-    const kc = data(added) as Kc & Record<string, unknown>;
-    assert.equal(kc['current-context'], PROD.name);
     assert.equal(removeKubeEntries(added, all), original, JSON.stringify(original));
   }
 });
@@ -351,7 +343,6 @@ test('names with newlines or control characters, and helpers that are not pim-cr
     );
   }
   assert.throws(() => addKubeEntries(null, [PROD, PROD]), /listed twice/);
-  assert.throws(() => addKubeEntries(null, [PROD], { currentContext: 'kind-kind' }), /not one of the entries/);
 });
 
 test('empty lists in any spelling come back exactly: null, ~, [], bare key', () => {
@@ -402,11 +393,10 @@ test('fallback: a flow sequence with items is rewritten as a block sequence; onl
 
 test('no file yet: a marked skeleton that is recognisably empty again once our entries are gone', () => {
   for (const none of [null, '']) {
-    const created = addKubeEntries(none, [PROD, DEV], { currentContext: DEV.name });
+    const created = addKubeEntries(none, [PROD, DEV]);
     assert.ok(created.startsWith('# Kubernetes client configuration written by PIM Agent'), created);
     assert.equal(isEmptySkeleton(created), false);
     const kc = data(created);
-    assert.equal(kc['current-context'], DEV.name);
     assert.deepEqual(names(kc.users), [PROD.name, DEV.name]);
     const emptied = removeKubeEntries(
       removeKubeEntries(created, (n) => n === PROD.name),
@@ -443,47 +433,7 @@ test('a file with nothing but comments gets the kubeconfig keys after its commen
   );
 });
 
-test('current-context: set only on request, the previous one recorded in our context and restored on removal', () => {
-  const untouched = addKubeEntries(KUBECTL_WRITTEN, [PROD]);
-  assert.equal(data(untouched)['current-context'], 'kind-kind');
-
-  const switched = addKubeEntries(KUBECTL_WRITTEN, [PROD], { currentContext: PROD.name });
-  assert.ok(switched.includes('\ncurrent-context: pim-prod-ops-admin\n'));
-  const ctx = data(switched).contexts!.find((c) => c.name === PROD.name)!;
-  assert.deepEqual(ctx.context.extensions, [{ name: 'pim-agent', extension: { 'previous-context': 'kind-kind' } }]);
-  // renewing the entry while it is current keeps the record
-  const renewed = addKubeEntries(switched, [PROD]);
-  assert.equal(renewed, switched);
-  assert.equal(removeKubeEntries(renewed, all), KUBECTL_WRITTEN);
-
-  // quoting style is kept both ways
-  const quoted = addKubeEntries(HAND_WRITTEN, [PROD], { currentContext: PROD.name });
-  assert.ok(quoted.includes("current-context: 'pim-prod-ops-admin'"));
-  assert.equal(removeKubeEntries(quoted, all), HAND_WRITTEN);
-
-  // no current-context at all: added, then removed again
-  const bare = 'apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n';
-  const withCc = addKubeEntries(bare, [PROD], { currentContext: PROD.name });
-  assert.ok(withCc.endsWith('current-context: pim-prod-ops-admin\n'));
-  assert.equal(removeKubeEntries(withCc, all), bare);
-});
-
-test('current-context: one of ours replacing another of ours; the user switching away is respected', () => {
-  const first = addKubeEntries(KUBECTL_WRITTEN, [PROD], { currentContext: PROD.name });
-  const second = addKubeEntries(first, [DEV], { currentContext: DEV.name });
-  assert.equal(data(second)['current-context'], DEV.name);
-  // DEV goes while PROD is still there: back to PROD
-  const backToProd = removeKubeEntries(second, (n) => n === DEV.name);
-  assert.equal(data(backToProd)['current-context'], PROD.name);
-  assert.equal(removeKubeEntries(backToProd, all), KUBECTL_WRITTEN);
-  // PROD went first: DEV's record names a context that is gone, so current-context is emptied
-  const prodGone = removeKubeEntries(second, (n) => n === PROD.name);
-  assert.equal(data(removeKubeEntries(prodGone, all))['current-context'], '');
-
-  // the user switched to their own context meanwhile (as `kubectl config use-context` would): left alone
-  const userSwitched = first.replace('current-context: pim-prod-ops-admin', 'current-context: staging');
-  assert.equal(data(removeKubeEntries(userSwitched, all))['current-context'], 'staging');
-  // the user pointed current-context at ours themselves (no record): left as they set it
+test('current-context is never touched: one the user pointed at our entry stays when the entry goes', () => {
   const userChose = addKubeEntries(KUBECTL_WRITTEN, [PROD]).replace(
     'current-context: kind-kind',
     'current-context: pim-prod-ops-admin',
