@@ -28,7 +28,7 @@ const NODE_BUILTINS = [
 const builtinPatterns = ['node:*', ...NODE_BUILTINS, ...NODE_BUILTINS.map((m) => `${m}/*`)];
 
 // Our folders that are layers. Tests, benchmarks and scripts may import any of them.
-const OURS = ['shared', 'agent', 'server', 'renderer', 'electron/main', 'electron/preload', 'app'];
+const OURS = ['shared', 'platform', 'agent', 'server', 'renderer', 'electron/main', 'electron/preload', 'app'];
 
 // A layer may import the folders of ours it lists; Node built-ins and Node-only packages only if it
 // runs under Node; Electron only in electron/; React only in the renderer.
@@ -62,12 +62,21 @@ export default tseslint.config(
   },
   ...layers({
     shared: { may: [], why: 'shared/ is pure: it runs in the agent, the server and the renderer alike' },
-    agent: {
+    platform: {
       may: ['shared'],
+      node: true,
+      why: 'platform/ holds Node-only helpers the agent and the server share: it imports shared/ only',
+    },
+    agent: {
+      may: ['shared', 'platform'],
       node: true,
       why: 'agent/ runs under plain Node (pim agent): no Electron, UI or control plane',
     },
-    server: { may: ['shared'], node: true, why: 'server/ is the control plane: it imports shared/ only' },
+    server: {
+      may: ['shared', 'platform'],
+      node: true,
+      why: 'server/ is the control plane: it imports shared/ and platform/ only',
+    },
     renderer: {
       may: ['shared'],
       react: true,
@@ -81,7 +90,7 @@ export default tseslint.config(
       why: 'the Electron main process hosts the agent; it never reaches the control plane or the renderer code',
     },
     app: {
-      may: ['shared', 'agent', 'server'],
+      may: ['shared', 'platform', 'agent', 'server'],
       node: true,
       why: 'app/ holds the entry points that wire the agent and the control plane together',
     },

@@ -12,7 +12,7 @@ import { decide, decideAll, indexRoles } from '../shared/policy/engine';
 import { subjectFromMember } from '../shared/policy/compile';
 import { useZoneTables, type ZoneTable } from '../shared/policy/windows';
 import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../shared/policy/types';
-import { ensurePrivateDir } from './home';
+import { ensurePrivateDir } from '../platform/fs-safe';
 import type { Journal } from './audit/journal';
 import { RefreshError, type RefreshErrorCode } from './policy/errors';
 import { checkDistinctKeys } from './policy/key-guard';

@@ -1,6 +1,5 @@
 // Where the agent keeps its state: $PIM_HOME, else --home, else the OS's per-user app data folder.
-// The folder is 0700: it holds the policy cache and, later, credentials.
-import fs from 'node:fs';
+// The folder is 0700 (platform/fs-safe's ensurePrivateDir): it holds the policy cache and credentials.
 import os from 'node:os';
 import path from 'node:path';
 
@@ -12,11 +11,4 @@ export function defaultHome(env: NodeJS.ProcessEnv = process.env, platform = pro
 
 export function resolveHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   return path.resolve(flag || env.PIM_HOME || defaultHome(env));
-}
-
-export function ensurePrivateDir(dir: string): string {
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.statSync(dir);
-  if ((st.mode & 0o077) !== 0 && process.platform !== 'win32') fs.chmodSync(dir, 0o700);
-  return dir;
 }

@@ -2,7 +2,7 @@
 // (RP ID = the URL's host name) and the origins a ceremony may come from. `serve` records it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeAtomic } from './repo/fs-safe';
+import { writeAtomic } from '../platform/fs-safe';
 
 export interface ServerConfig {
   publicUrl: string;

@@ -30,7 +30,7 @@ import {
   UnsafePathError,
   withFileLock,
   writeFileAtomic,
-} from './fs-safe';
+} from '../../platform/fs-safe';
 
 export interface AwsProfile {
   /** the profile's name, `pim-<role>` */

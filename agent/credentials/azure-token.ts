@@ -7,7 +7,7 @@
 // then is that the file (named after the role) is missing.
 import fs from 'node:fs';
 import path from 'node:path';
-import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
+import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from '../../platform/fs-safe';
 
 export const AZURE_DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
 

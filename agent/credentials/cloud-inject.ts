@@ -8,7 +8,7 @@ import type { IssuedAzure, IssuedGcp } from '../../shared/credentials';
 import type { InjectionView } from '../../shared/api';
 import { azureEnv, azureTokenPath, listAzureTokens, removeAzureToken, writeAzureToken } from './azure-token';
 import { writeCredential } from './cred-helper';
-import { checkName } from './fs-safe';
+import { checkName } from '../../platform/fs-safe';
 import {
   externalAccountPath,
   forgetGcloudAccessToken,

@@ -23,7 +23,7 @@ import {
   readRegular,
   removeFile,
   writeFileAtomic,
-} from './fs-safe';
+} from '../../platform/fs-safe';
 
 export type CredKind = 'kube' | 'aws' | 'gcp';
 

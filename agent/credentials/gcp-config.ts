@@ -21,7 +21,7 @@ import {
   ensurePrivateDir,
   removeFile,
   writeFileAtomic,
-} from './fs-safe';
+} from '../../platform/fs-safe';
 
 export const GCP_DEFAULT_STS = 'https://sts.googleapis.com';
 export const GCP_DEFAULT_IAM_CREDENTIALS = 'https://iamcredentials.googleapis.com';

@@ -12,7 +12,7 @@ import {
   removeFile,
   withFileLock,
   writeFileAtomic,
-} from './fs-safe';
+} from '../../platform/fs-safe';
 
 /**
  * Runs `edit` on the file's text (null when there is no file) while holding the lock, and stores what

@@ -55,7 +55,7 @@ import {
   type Scalar,
 } from 'yaml';
 import { PimError } from '../../shared/errors';
-import { checkName, isName } from './fs-safe';
+import { checkName, isName } from '../../platform/fs-safe';
 
 export interface KubeEntry {
   name: string;
@@ -172,7 +172,7 @@ function contentEnd(text: string, pos: number): number {
   return lineEnd(text, pos);
 }
 
-/** fs-safe's checkName rule, as a test. */
+/** The last segment of a path, whichever platform's separators it uses. */
 function basename(p: string): string {
   return p.split(/[\\/]/).pop() ?? '';
 }

@@ -44,7 +44,7 @@ import {
   type CredKind,
 } from './cred-helper';
 import { awsProfileName, kubeContextName } from '../../shared/policy/names';
-import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from './fs-safe';
+import { checkName, ensurePrivateDir, removeFile, writeFileAtomic } from '../../platform/fs-safe';
 import { addKubeEntries, kubeconfigPath, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
 import { updateKubeconfig } from './kubeconfig-file';
 import { cloudEnv, endCloudEntry, injectAzure, injectGcp, removeCloudEntry, removeCloudStrays } from './cloud-inject';

@@ -2,7 +2,7 @@
 // goes through a shell: the environment names a profile and a context, the credentials stay in
 // their 0600 files behind the helper.
 import path from 'node:path';
-import { checkEmbeddablePath } from './fs-safe';
+import { checkEmbeddablePath } from '../../platform/fs-safe';
 
 export type Shell = 'bash' | 'zsh' | 'fish' | 'sh';
 

@@ -4,7 +4,7 @@
 // still overrides it for one command.
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomic } from '../credentials/fs-safe';
+import { writeFileAtomic } from '../../platform/fs-safe';
 import { KeystoreError } from './keystore';
 
 export type KeystoreKind = 'os' | 'file';

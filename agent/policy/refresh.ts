@@ -13,7 +13,7 @@ import { indexRoles, relevantRoles } from '../../shared/policy/engine';
 import { buildZoneTable } from '../../shared/policy/windows';
 import type { CompiledRole, MemberFile, RolesFile } from '../../shared/policy/types';
 import type { AgentStore, StoredPolicy } from '../store/agent-store';
-import { ensurePrivateDir } from '../home';
+import { ensurePrivateDir } from '../../platform/fs-safe';
 import { RefreshError, type RefreshErrorCode } from './errors';
 import { GuardedFetcher } from './fetcher';
 

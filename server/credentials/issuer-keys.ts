@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { errorCode, errorMessage } from '../../shared/errors';
-import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
+import { ensurePrivateDir, withLock, writeAtomic } from '../../platform/fs-safe';
 
 export const ISSUER_ALG = 'ES256';
 /** how long a replaced key stays in the JWKS: well past the longest token life (15 minutes) */
@@ -64,13 +64,10 @@ export function issuerKeysDir(dir: string): string {
   return path.join(dir, 'keys', 'issuer');
 }
 
-function ensurePrivateDir(dir: string): string {
-  const keys = path.join(dir, 'keys');
-  const folder = issuerKeysDir(dir);
-  ensureDir(folder, 0o700);
-  fs.chmodSync(keys, 0o700);
-  fs.chmodSync(folder, 0o700);
-  return folder;
+/** keys/issuer, and keys/ above it, 0700 and really folders of ours (never followed links). */
+function ensureIssuerKeysDir(dir: string): string {
+  ensurePrivateDir(path.join(dir, 'keys'));
+  return ensurePrivateDir(issuerKeysDir(dir));
 }
 
 async function newKeyFile(createdAt: Date): Promise<KeyFile> {
@@ -152,7 +149,7 @@ export class IssuerKeys {
     const at = new Date(Math.max(this.clock().getTime(), newest ? newest.createdAt + 1 : 0));
     const file = await newKeyFile(at);
     return withLock(this.dir, () => {
-      const folder = ensurePrivateDir(this.dir);
+      const folder = ensureIssuerKeysDir(this.dir);
       const existing = this.load();
       if (onlyIfNone && existing.length > 0) return null; // another process created one meanwhile
       if (existing[0] && existing[0].createdAt >= Date.parse(file.createdAt))

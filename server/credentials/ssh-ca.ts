@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sshpk from 'sshpk';
 import { PimError, errorCode, errorMessage } from '../../shared/errors';
-import { ensureDir, withLock, writeAtomic } from '../repo/fs-safe';
+import { ensurePrivateDir, withLock, writeAtomic } from '../../platform/fs-safe';
 
 export const SSH_CA_COMMENT = 'pim-ssh-ca';
 
@@ -64,9 +64,7 @@ export class SshCa {
       const fresh = sshpk.generatePrivateKey('ed25519');
       withLock(this.dir, () => {
         if (fs.existsSync(file)) return; // another process made it meanwhile: that one counts
-        const keys = path.dirname(file);
-        ensureDir(keys, 0o700);
-        fs.chmodSync(keys, 0o700);
+        ensurePrivateDir(path.dirname(file));
         fresh.comment = SSH_CA_COMMENT;
         writeAtomic(file, fresh.toString('openssh'), 0o600);
       });

@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Signature } from '@tufjs/models';
-import { ensureDir, readJson, writeAtomic } from './fs-safe';
+import { ensurePrivateDir, readJson, writeAtomic } from '../../platform/fs-safe';
 
 export type RoleName = 'root' | 'targets' | 'snapshot' | 'timestamp' | 'bins';
 
@@ -41,8 +41,7 @@ export function generateKey(): RepoKey {
 
 export function saveKey(dir: string, role: RoleName, key: RepoKey): void {
   const keysDir = path.join(dir, 'keys');
-  ensureDir(keysDir, 0o700);
-  fs.chmodSync(keysDir, 0o700);
+  ensurePrivateDir(keysDir);
   const file: KeyFile = {
     role,
     keyid: key.keyid,

@@ -15,7 +15,7 @@ import { compilePolicy, type CompiledPolicy } from '../../shared/policy/compile'
 import { formatPolicyErrors, parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { memberTargetPath, ROLES_TARGET } from '../../shared/policy/targets';
 import type { MemberFile, RolesFile } from '../../shared/policy/types';
-import { ensureDir, readJson, syncAll, withLock, writeAtomic } from './fs-safe';
+import { ensureDir, ensurePrivateDir, readJson, syncAll, withLock, writeAtomic } from '../../platform/fs-safe';
 import { generateKey, loadKeys, saveKey, type RepoKey, type RoleName } from './keys';
 import {
   rootSigned,
@@ -417,7 +417,7 @@ export function rotateRoot(
     writeAtomic(paths(dir).trustRoot, JSON.stringify(root, null, 2) + '\n');
     // retire the old root keys: an attacker who later steals them can no longer sign a root
     const retired = path.join(dir, 'keys', 'retired');
-    ensureDir(retired, 0o700);
+    ensurePrivateDir(retired);
     for (const name of fs.readdirSync(path.join(dir, 'keys'))) {
       if (oldKeys.some((k) => name === `root-${k.keyid.slice(0, 16)}.json`))
         fs.renameSync(path.join(dir, 'keys', name), path.join(retired, name));
@@ -490,7 +490,7 @@ export function rotateKeys(
 function retireKeys(dir: string, role: RoleName, keyids: string[]): string[] {
   const keysDir = path.join(dir, 'keys');
   const retiredDir = path.join(keysDir, 'retired');
-  ensureDir(retiredDir, 0o700);
+  ensurePrivateDir(retiredDir);
   const moved: string[] = [];
   for (const id of keyids) {
     const name = `${role}-${id.slice(0, 16)}.json`;

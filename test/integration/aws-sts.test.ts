@@ -14,7 +14,7 @@ import {
   removeAwsProfiles,
   updateAwsConfig,
 } from '../../agent/credentials/aws-config';
-import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import { UnsafePathError } from '../../platform/fs-safe';
 import { assumeRoleWithWebIdentity, credentialProcessJson } from '../../agent/credentials/sts';
 import { startMoto } from '../helpers/moto';
 import { requireProgram } from '../helpers/system';

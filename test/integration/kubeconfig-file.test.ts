@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { UnsafePathError, withFileLock } from '../../agent/credentials/fs-safe';
+import { UnsafePathError, withFileLock } from '../../platform/fs-safe';
 import {
   KubeconfigError,
   SKELETON,

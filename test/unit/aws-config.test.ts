@@ -17,7 +17,7 @@ import {
   updateAwsConfig,
   type AwsProfile,
 } from '../../agent/credentials/aws-config';
-import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import { UnsafePathError } from '../../platform/fs-safe';
 import { cannotRun, findProgram, requireProgram } from '../helpers/system';
 
 const HELPER = '/home/alice/.config/pim-agent/creds/bin/pim-cred';

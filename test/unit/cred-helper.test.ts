@@ -15,7 +15,7 @@ import {
   removeCredential,
   writeCredential,
 } from '../../agent/credentials/cred-helper';
-import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import { UnsafePathError } from '../../platform/fs-safe';
 import { tmpDir } from '../helpers/repo';
 
 const POSIX = process.platform !== 'win32';

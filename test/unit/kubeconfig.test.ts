@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
-import { UnsafePathError } from '../../agent/credentials/fs-safe';
+import { UnsafePathError } from '../../platform/fs-safe';
 import {
   EXEC_API_VERSION,
   KubeconfigError,

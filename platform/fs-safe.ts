@@ -1,7 +1,9 @@
-// File safety for everything the agent writes into the user's world (kubeconfig, ~/.aws/config,
-// credential files): secrets 0600 in 0700 folders whatever the umask, writes atomic (temp file +
+// File safety, said once for the agent and the control plane alike: everything the agent writes into
+// the user's world (kubeconfig, ~/.aws/config, credential files, its home) and every key or metadata
+// file of the server. Secrets 0600 in 0700 folders whatever the umask, writes atomic (temp file +
 // fsync + rename in the same folder), symlinks never followed, concurrent writers serialised by a
 // lock file, and names validated before a single byte is written.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -64,6 +66,12 @@ export function ensurePrivateDir(dir: string): string {
   return dir;
 }
 
+/** Makes a folder others may read (the server's TUF repository, its metadata and targets), 0755
+ *  unless told otherwise; an existing folder is left as it is. Keys go in ensurePrivateDir's. */
+export function ensureDir(dir: string, mode = 0o755): void {
+  fs.mkdirSync(dir, { recursive: true, mode });
+}
+
 /** Makes a folder the user owns (like ~/.kube) without loosening or tightening one that exists. */
 export function ensureUserDir(dir: string): void {
   if (!fs.existsSync(dir)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -100,9 +108,16 @@ export function modeOf(file: string, fallback: number): number {
 /**
  * Writes `file` atomically: a fresh temp file (O_EXCL, so a planted name is never reused or
  * followed) in the same folder, fsync, explicit chmod (umask does not decide), rename. rename()
- * replaces a symlink at `file` rather than writing to its target.
+ * replaces a symlink at `file` rather than writing to its target. `fsync: false` leaves flushing to
+ * the caller (a batch of files followed by one syncAll()).
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): void {
+export function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o600,
+  opts: { fsync?: boolean } = {},
+): void {
+  const sync = opts.fsync !== false;
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
   const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
@@ -110,7 +125,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
   try {
     fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     fs.fchmodSync(fd, mode);
-    fs.fsyncSync(fd);
+    if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
@@ -123,7 +138,29 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
     fs.rmSync(tmp, { force: true });
     throw e;
   }
-  fsyncDir(dir);
+  if (sync) fsyncDir(dir);
+}
+
+/** writeFileAtomic for a file others may read (the server's metadata and config: 0644 unless told
+ *  otherwise), its folder made first if missing. */
+export function writeAtomic(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: { fsync?: boolean } = {},
+): void {
+  ensureDir(path.dirname(file));
+  writeFileAtomic(file, data, mode, opts);
+}
+
+export function readJson<T = unknown>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+/** Flush every pending write to disk at once (one `sync` instead of an fsync per file). */
+export function syncAll(): void {
+  if (process.platform === 'win32') return;
+  spawnSync('sync', { stdio: 'ignore' });
 }
 
 /** Removes a file we own (a symlink there is removed itself, never its target). */
@@ -153,13 +190,24 @@ function fsyncDir(dir: string): void {
 
 const sleepBuf = new Int32Array(new SharedArrayBuffer(4));
 
+export interface FileLockOptions {
+  timeoutMs?: number;
+  /** a lock older than this is broken whoever holds it (Infinity: never for its age alone) */
+  staleMs?: number;
+  /** every lock at this path is one of ours: a lock naming no pid was left by a process that died
+   *  before writing its pid, and is broken at once */
+  unnamedIsStale?: boolean;
+  /** the error to throw when the lock stays held past timeoutMs */
+  busy?: () => Error;
+}
+
 /**
  * Runs `fn` holding `lockFile` (created O_EXCL; kubectl uses the same `<kubeconfig>.lock`
  * convention, so we never interleave with `kubectl config` either). A lock left by a dead process
  * of ours (its pid inside) or older than `staleMs` is broken. Synchronous on purpose: the critical
  * section is read-modify-rename of one small file.
  */
-export function withFileLock<T>(lockFile: string, fn: () => T, opts: { timeoutMs?: number; staleMs?: number } = {}): T {
+export function withFileLock<T>(lockFile: string, fn: () => T, opts: FileLockOptions = {}): T {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const staleMs = opts.staleMs ?? 30_000;
   const start = Date.now();
@@ -181,10 +229,11 @@ export function withFileLock<T>(lockFile: string, fn: () => T, opts: { timeoutMs
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (breakIfStale(lockFile, staleMs)) continue;
+      if (breakIfStale(lockFile, staleMs, opts.unnamedIsStale === true)) continue;
       if (Date.now() - start > timeoutMs)
-        throw new Error(
-          `${lockFile} is held by another program; try again, or remove it if nothing is writing that file`,
+        throw (
+          opts.busy?.() ??
+          new Error(`${lockFile} is held by another program; try again, or remove it if nothing is writing that file`)
         );
       Atomics.wait(sleepBuf, 0, 0, wait);
       wait = Math.min(50, wait * 2);
@@ -196,6 +245,18 @@ export function withFileLock<T>(lockFile: string, fn: () => T, opts: { timeoutMs
     // remove the lock only if it is still ours (not one another process took after breaking ours as stale)
     if (sameFile(lockFile, mine)) fs.rmSync(lockFile, { force: true });
   }
+}
+
+/** Exclusive lock on DIR/.lock so the server's `publish`, `rotate-root` and a running `serve` never
+ *  interleave: held as long as its process lives, however long that is. */
+export function withLock<T>(dir: string, fn: () => T, timeoutMs = 15000): T {
+  const lock = path.join(dir, '.lock');
+  return withFileLock(lock, fn, {
+    timeoutMs,
+    staleMs: Infinity,
+    unnamedIsStale: true,
+    busy: () => new Error(`repository ${dir} is locked by another pim-server process (${lock})`),
+  });
 }
 
 function sameFile(file: string, st: fs.Stats): boolean {
@@ -214,7 +275,7 @@ function sameFile(file: string, st: fs.Stats): boolean {
  * and only then checked to be the file we judged, so two waiters breaking the same stale lock never
  * delete a lock that a third process has just taken.
  */
-function breakIfStale(lockFile: string, staleMs: number): boolean {
+function breakIfStale(lockFile: string, staleMs: number, unnamedIsStale: boolean): boolean {
   let st: fs.Stats;
   let pidText: string;
   try {
@@ -224,7 +285,7 @@ function breakIfStale(lockFile: string, staleMs: number): boolean {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // released meanwhile: retry
     throw e;
   }
-  if (Date.now() - st.mtimeMs <= staleMs && !holderIsDead(pidText)) return false;
+  if (Date.now() - st.mtimeMs <= staleMs && !holderIsDead(pidText, unnamedIsStale)) return false;
   const aside = `${lockFile}.${crypto.randomBytes(6).toString('hex')}.stale`;
   try {
     fs.renameSync(lockFile, aside);
@@ -244,10 +305,12 @@ function breakIfStale(lockFile: string, staleMs: number): boolean {
   return true;
 }
 
-/** A lock of ours names its process; false for another tool's lock (kubectl writes none: wait for staleMs). */
-function holderIsDead(pidText: string): boolean {
+/** A lock of ours names its process; false for another tool's lock (kubectl writes none: wait for
+ *  staleMs) unless every lock there is ours (`unnamedIsStale`). */
+function holderIsDead(pidText: string, unnamedIsStale: boolean): boolean {
   const pid = Number.parseInt(pidText, 10);
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  if (!Number.isInteger(pid) || pid <= 0) return unnamedIsStale;
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return false;
