@@ -1,0 +1,116 @@
+// aws: a managed [profile pim-<role>] whose credential_process is the pim-cred helper, reading the
+// result of STS AssumeRoleWithWebIdentity. STS first (nothing to write if it refuses), then the
+// credential, then the profile.
+import fs from 'node:fs';
+import { awsProfileName } from '../../shared/policy/names';
+import { checkName } from '../../platform/fs-safe';
+import type { CredentialsStore } from '../store/credentials-store';
+import {
+  addAwsProfile,
+  credentialProcessCommand,
+  listPimProfiles,
+  removeAwsProfiles,
+  updateAwsConfig,
+} from './aws-config';
+import { endCredential, removeCredential, writeCredential } from './cred-helper';
+import {
+  emptyOutcome,
+  endWithGrace,
+  removeFileStrays,
+  removeRecorded,
+  renewAt,
+  type CredentialInjector,
+  type InjectJob,
+  type InjectOutcome,
+  type InjectionRow,
+  type StrayScan,
+  type Teardown,
+} from './injector';
+import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEndpointFor } from './sts';
+import type { CredentialTargets } from './targets';
+
+export class AwsInjector implements CredentialInjector {
+  readonly kinds = ['aws'] as const;
+
+  constructor(
+    private readonly store: CredentialsStore,
+    private readonly targets: CredentialTargets,
+  ) {}
+
+  async inject(job: InjectJob): Promise<InjectOutcome> {
+    const out = emptyOutcome();
+    const { activation: a, issued, now, end } = job;
+    const awsFile = this.targets.awsConfigFile();
+    for (const [i, g] of issued.aws.entries()) {
+      const name = checkName(awsProfileName(a.role, i, issued.aws.length), 'AWS profile name');
+      try {
+        const sts = await assumeRoleWithWebIdentity({
+          endpoint: g.stsEndpoint ?? stsEndpointFor(g.region),
+          roleArn: g.roleArn,
+          sessionName: g.sessionName,
+          webIdentityToken: g.webIdentityToken,
+          durationSeconds: sessionSeconds(now, end),
+        });
+        const exp = new Date(Math.min(sts.expiration.getTime(), end.getTime()));
+        job.record('aws', name, awsFile, { roleArn: g.roleArn, assumedRoleArn: sts.assumedRoleArn });
+        writeCredential(this.targets.credsDir, 'aws', name, credentialProcessJson(sts, end), {
+          role: a.role,
+          activationEnd: end,
+          credentialExpires: exp,
+        });
+        if (job.first || !profilePresent(awsFile, name)) {
+          updateAwsConfig(awsFile, (text) =>
+            addAwsProfile(text, {
+              name,
+              role: a.role,
+              credentialProcess: credentialProcessCommand(job.helper, name),
+              region: g.region,
+            }),
+          );
+        }
+        out.items.push({ kind: 'aws', name, where: awsFile });
+        out.renewals.push(renewAt(now, exp));
+      } catch (e) {
+        job.report.warnings.push(`${a.role}: AWS role ${g.roleArn} not assumed: ${(e as Error).message}`);
+        out.renewals.push(now.getTime() + 60_000);
+      }
+    }
+    return out;
+  }
+
+  async teardown(r: InjectionRow, t: Teardown) {
+    return endWithGrace(this.store, r, t, {
+      end: () => endCredential(this.targets.credsDir, 'aws', r.name, t.message),
+      remove: () =>
+        removeRecorded(this.store, r, t.report, () => {
+          updateAwsConfig(r.target, (text) => (text === null ? null : removeAwsProfiles(text, (n) => n === r.name)));
+          removeCredential(this.targets.credsDir, 'aws', r.name);
+        }),
+    });
+  }
+
+  async removeStrays(scan: StrayScan): Promise<void> {
+    const helper = this.targets.helperPath();
+    removeFileStrays(this.targets.awsConfigFile(), 'aws', scan, {
+      list: listPimProfiles,
+      runsOurHelper: (text, name) => runsHelper(text, name, helper),
+      remove: (file, names) =>
+        updateAwsConfig(file, (t) => (t === null ? null : removeAwsProfiles(t, (n) => names.includes(n)))),
+    });
+  }
+}
+
+function profilePresent(file: string, name: string): boolean {
+  try {
+    return listPimProfiles(fs.readFileSync(file, 'utf8')).includes(name);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether our profile `name` in that AWS config text runs `helper`. */
+function runsHelper(text: string, name: string, helper: string): boolean {
+  const begin = text.indexOf(`managed profile ${name} `);
+  const block = begin < 0 ? '' : text.slice(begin, text.indexOf(`# END PIM Agent managed profile ${name}`, begin));
+  return block.split(/\r?\n/).some((l) => /^\s*credential_process\s*=/.test(l) && l.includes(helper));
+}

@@ -1,0 +1,112 @@
+// kube: pim-<cluster>--<role> entries in the user's kubeconfig whose exec plugin is the sh helper
+// reading a 0600 ExecCredential file that is renewed while the activation lives.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { kubeContextName } from '../../shared/policy/names';
+import { checkName, removeFile } from '../../platform/fs-safe';
+import type { CredentialsStore } from '../store/credentials-store';
+import { endCredential, kubeExecCredential, removeCredential, writeCredential } from './cred-helper';
+import {
+  emptyOutcome,
+  endWithGrace,
+  removeFileStrays,
+  removeRecorded,
+  renewAt,
+  type CredentialInjector,
+  type InjectJob,
+  type InjectOutcome,
+  type InjectionRow,
+  type StrayScan,
+  type Teardown,
+} from './injector';
+import { addKubeEntries, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
+import { updateKubeconfig } from './kubeconfig-file';
+import type { CredentialTargets } from './targets';
+
+export class KubeInjector implements CredentialInjector {
+  readonly kinds = ['kube'] as const;
+
+  constructor(
+    private readonly store: CredentialsStore,
+    private readonly targets: CredentialTargets,
+  ) {}
+
+  /** The credential file first (the helper must answer as soon as kubectl can see the context). */
+  async inject(job: InjectJob): Promise<InjectOutcome> {
+    const out = emptyOutcome();
+    const { activation: a, issued, now } = job;
+    if (issued.kube.length === 0) return out;
+    const file = this.targets.kubeconfigFile();
+    const entries: KubeEntry[] = [];
+    for (const k of issued.kube) {
+      const name = checkName(kubeContextName(k.cluster, a.role), 'kube context name');
+      const exp = new Date(k.expiresAt);
+      job.record('kube', name, file, {});
+      writeCredential(this.targets.credsDir, 'kube', name, kubeExecCredential(k.token, exp), {
+        role: a.role,
+        activationEnd: job.end,
+        credentialExpires: exp,
+      });
+      entries.push({
+        name,
+        cluster: k.cluster,
+        role: a.role,
+        server: k.server,
+        certificateAuthorityData: k.certificateAuthorityData,
+        command: job.helper,
+        args: ['kube', name],
+      });
+      out.items.push({ kind: 'kube', name, where: file });
+      out.renewals.push(renewAt(now, exp));
+    }
+    if (job.first || !entriesPresent(file, entries)) updateKubeconfig(file, (text) => addKubeEntries(text, entries));
+    return out;
+  }
+
+  async teardown(r: InjectionRow, t: Teardown) {
+    return endWithGrace(this.store, r, t, {
+      end: () => endCredential(this.targets.credsDir, 'kube', r.name, t.message),
+      remove: () =>
+        removeRecorded(this.store, r, t.report, () => {
+          updateKubeconfig(r.target, (text) => (text === null ? null : removeKubeEntries(text, (n) => n === r.name)));
+          removeCredential(this.targets.credsDir, 'kube', r.name);
+        }),
+    });
+  }
+
+  async removeStrays(scan: StrayScan): Promise<void> {
+    const helper = this.targets.helperPath();
+    removeFileStrays(this.targets.kubeconfigFile(), 'kube', scan, {
+      list: listPimEntries,
+      runsOurHelper: (text, name) => runsHelper(text, name, helper),
+      remove: (file, names) =>
+        updateKubeconfig(file, (t) => (t === null ? null : removeKubeEntries(t, (n) => names.includes(n)))),
+    });
+  }
+
+  /** `pim env` context selectors of roles that are no longer injected. */
+  removeStaleSelectors(rows: InjectionRow[]): void {
+    const envDir = path.join(this.targets.credsDir, 'env');
+    if (!fs.existsSync(envDir)) return;
+    for (const f of fs.readdirSync(envDir)) {
+      const name = f.replace(/\.yaml$/, '');
+      if (!rows.some((r) => r.kind === 'kube' && r.name === name && !r.ended_at)) removeFile(path.join(envDir, f));
+    }
+  }
+}
+
+function entriesPresent(file: string, entries: KubeEntry[]): boolean {
+  try {
+    const have = new Set(listPimEntries(fs.readFileSync(file, 'utf8')));
+    return entries.every((e) => have.has(e.name));
+  } catch {
+    return false;
+  }
+}
+
+/** Whether our entry `name` in that kubeconfig text runs `helper`. */
+function runsHelper(text: string, name: string, helper: string): boolean {
+  const doc = parseYaml(text) as { users?: { name?: string; user?: { exec?: { command?: string } } }[] } | null;
+  return (doc?.users ?? []).some((u) => u?.name === name && u.user?.exec?.command === helper);
+}
