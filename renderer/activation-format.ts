@@ -1,25 +1,13 @@
 // Pure helpers for activating, approving and enrolling: the activate form's choices and checks,
 // the words for each activation state, countdowns. No DOM, no React: unit-tested as they are.
 import type { ActivationView, RoleView } from '../shared/api';
+import { clockDuration, wordsDuration } from '../shared/duration';
 
 type Requirements = RoleView['decision']['requirements'];
 type State = ActivationView['state'];
 
 /** 900 → "15 min", 3600 → "1 h", 5400 → "1 h 30 min", 86400 → "1 day", 172800 → "2 days". */
-export function durationLabel(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) return '0 min';
-  const total = Math.round(seconds);
-  const d = Math.floor(total / 86400);
-  const h = Math.floor((total % 86400) / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const parts: string[] = [];
-  if (d) parts.push(`${d} ${d === 1 ? 'day' : 'days'}`);
-  if (h) parts.push(`${h} h`);
-  if (m) parts.push(`${m} min`);
-  if (s && !d && !h) parts.push(`${s} s`);
-  return parts.join(' ');
-}
+export const durationLabel = (seconds: number): string => wordsDuration(seconds, 'minutes');
 
 const STEPS = [15 * 60, 30 * 60, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 12 * 3600, 86400, 2 * 86400, 7 * 86400];
 
@@ -121,14 +109,7 @@ export function approverText(approval: NonNullable<Requirements['approval']>, co
 }
 
 /** Remaining time for a countdown: "59:59", "05:03" under an hour; "1:59:59" from an hour on. */
-export function formatCountdown(ms: number): string {
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  const h = Math.floor(total / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const two = (n: number) => String(n).padStart(2, '0');
-  return h > 0 ? `${h}:${two(m)}:${two(s)}` : `${two(m)}:${two(s)}`;
-}
+export const formatCountdown = clockDuration;
 
 export const LIVE: ReadonlySet<State> = new Set<State>(['requested', 'pending-approval', 'approved', 'active']);
 

@@ -1,49 +1,16 @@
 // Pure presentation helpers for the popover: no DOM, no React, no Node built-ins, so they run in
 // unit tests as they are. Everything that turns agent data into words lives here.
 import type { AgentState, Connection, RoleView } from '../shared/api';
+import { compactDuration, relativeTime } from '../shared/duration';
 
 type Requirements = RoleView['decision']['requirements'];
 type Reason = RoleView['decision']['reasons'][number];
 
-const UNITS: ReadonlyArray<readonly [string, number]> = [
-  ['d', 86400],
-  ['h', 3600],
-  ['m', 60],
-  ['s', 1],
-];
-
 /** Seconds → compact duration: 5400 → "1h30m", 7200 → "2h", 90 → "1m30s", 0 → "0s". */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) return '0s';
-  let rest = Math.round(seconds);
-  let out = '';
-  for (const [unit, size] of UNITS) {
-    const n = Math.floor(rest / size);
-    if (n > 0) {
-      out += `${n}${unit}`;
-      rest -= n * size;
-    }
-  }
-  return out;
-}
+export const formatDuration = (seconds: number): string => compactDuration(seconds);
 
 /** "just now", "3 min ago", "2 h ago", "5 days ago"; future instants read "in 3 min". */
-export function formatRelative(thenIso: string, nowIso: string): string {
-  const then = Date.parse(thenIso);
-  const now = Date.parse(nowIso);
-  if (Number.isNaN(then) || Number.isNaN(now)) return 'at an unknown time';
-  const diff = Math.round((now - then) / 1000);
-  const abs = Math.abs(diff);
-  if (abs < 45) return 'just now';
-  let text: string;
-  if (abs < 3600) text = `${Math.max(1, Math.round(abs / 60))} min`;
-  else if (abs < 86400) text = `${Math.round(abs / 3600)} h`;
-  else {
-    const days = Math.round(abs / 86400);
-    text = `${days} ${days === 1 ? 'day' : 'days'}`;
-  }
-  return diff >= 0 ? `${text} ago` : `in ${text}`;
-}
+export const formatRelative = relativeTime;
 
 /** A date and time for people, in their locale; `opts` pins locale and zone (tests). */
 export function formatDateTime(iso: string, opts: { locale?: string; timeZone?: string } = {}): string {

@@ -1,6 +1,7 @@
 // The tray menu as plain data, built from the agent's state. main.ts turns it into an Electron
 // Menu; everything about what it says is decided (and tested) here.
 import type { ActivationView, AgentState, RoleView } from '../../shared/api';
+import { compactDuration, timeLeft } from '../../shared/duration';
 import { plainText } from '../../shared/plain-text';
 
 export type MenuItemType = 'normal' | 'separator' | 'submenu' | 'checkbox';
@@ -71,16 +72,7 @@ export function safeLabel(text: string, max = MAX_LABEL): string {
 }
 
 /** Seconds → "2h", "1h30m", "45m" (the same style as the popover). */
-export function shortDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) return '0m';
-  const total = Math.round(seconds);
-  const d = Math.floor(total / 86400);
-  const h = Math.floor((total % 86400) / 3600);
-  const m = Math.floor((total % 3600) / 60);
-  const s = total % 60;
-  const out = `${d ? `${d}d` : ''}${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s && !d && !h ? `${s}s` : ''}`;
-  return out || '0m';
-}
+export const shortDuration = (seconds: number): string => compactDuration(seconds, 'minutes');
 
 const CONNECTION_TEXT: Record<AgentState['connection'], string> = {
   online: 'online',
@@ -213,15 +205,8 @@ const REQUEST_TEXT: Partial<Record<ActivationView['state'], string>> = {
   approved: 'approved, starting',
 };
 
-/** "less than a minute left", "42 min left", "1 h 35 min left" (rounded up to the minute). */
-export function timeLeft(ms: number): string {
-  const minutes = Math.ceil(ms / 60_000);
-  if (minutes <= 1) return ms < 60_000 ? 'less than a minute left' : '1 min left';
-  if (minutes < 60) return `${minutes} min left`;
-  const h = Math.floor(minutes / 60);
-  const m = minutes % 60;
-  return `${h} h${m ? ` ${m} min` : ''} left`;
-}
+// the menu's "N min left" (shared/duration.ts), still exported from here for the tray's tests
+export { timeLeft };
 
 export type MenuAction = 'quit' | 'refresh' | 'open' | 'deactivate' | 'activate' | 'approvals' | 'start-at-login';
 

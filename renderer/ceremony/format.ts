@@ -2,26 +2,12 @@
 // Pure (no DOM, no React), so every sentence a person reads before touching the key is
 // computed here from the exact values being signed.
 import { sha256 } from '@noble/hashes/sha256';
+import { wordsDuration } from '../../shared/duration';
 import { errorMessage } from '../../shared/errors';
 import type { ActivationOutcome } from './model';
 
 /** 5400 → "1 h 30 min", 3600 → "1 h", 90 → "1 min 30 s", 93600 → "1 day 2 h". */
-export function humanDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds <= 0) return '0 s';
-  let rest = Math.round(seconds);
-  const parts: string[] = [];
-  const days = Math.floor(rest / 86400);
-  rest -= days * 86400;
-  const h = Math.floor(rest / 3600);
-  rest -= h * 3600;
-  const min = Math.floor(rest / 60);
-  const s = rest - min * 60;
-  if (days) parts.push(`${days} ${days === 1 ? 'day' : 'days'}`);
-  if (h) parts.push(`${h} h`);
-  if (min) parts.push(`${min} min`);
-  if (s) parts.push(`${s} s`);
-  return parts.join(' ');
-}
+export const humanDuration = (seconds: number): string => wordsDuration(seconds);
 
 export interface TimeOpts {
   locale?: string;
