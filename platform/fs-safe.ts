@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PimError } from '../../shared/errors';
+import { PimError } from '../shared/errors';
 
 /** A name or path we refuse to write to: not a plain name, a symlink, someone else's file, … */
 export type UnsafePathErrorCode = 'unsafe-path';
