@@ -194,7 +194,7 @@ export class Agent {
     checkDistinctKeys('trust-root.json', opts.root);
     let root: { signed?: { _type?: string; version?: number } };
     try {
-      root = JSON.parse(opts.root.toString('utf8'));
+      root = JSON.parse(opts.root.toString('utf8')) as typeof root; // checked just below
     } catch {
       throw new AgentError('bad-input', 'the trust root is not JSON');
     }
@@ -274,7 +274,7 @@ export class Agent {
         opts.onResult?.(e as RefreshError);
       }
       if (!this.stopped) {
-        this.timer = setTimeout(run, delay);
+        this.timer = setTimeout(() => void run(), delay);
         this.timer.unref?.();
       }
     };

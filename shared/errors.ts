@@ -16,6 +16,11 @@ export class PimError<Code extends string = string> extends Error {
   }
 }
 
+/** `instanceof PimError` types the code as `any`; this says what it is: a string. */
+export function isPimError(e: unknown): e is PimError {
+  return e instanceof PimError;
+}
+
 /** The message of anything thrown: an Error's message, a thrown string as it is, else its String(). */
 export function errorMessage(e: unknown): string {
   if (e instanceof Error) return e.message;

@@ -12,13 +12,14 @@ import {
 } from '../../shared/api';
 import type { AuditRecord } from '../../shared/audit';
 import { isCeremonyUrl } from '../../shared/ceremony-url';
-import { PimError } from '../../shared/errors';
+import { isPimError } from '../../shared/errors';
 import { ActivationTracker } from '../activation/tracker';
 import { Agent, AgentError } from '../agent';
 
 export type Dispatch = (method: string, input: unknown) => Promise<Reply<unknown>>;
 
-type Handlers = { [M in Method]: (input: Input<M>) => unknown | Promise<unknown> };
+/** each handler answers with a value or a promise of one */
+type Handlers = { [M in Method]: (input: Input<M>) => unknown };
 
 /** `tracker`: the host's background activation tracker (started by agent-runtime); without one,
  *  an idle tracker is made and nothing runs in the background but enrolment. */
@@ -97,11 +98,11 @@ export function createDispatch(agent: Agent, opts: { tracker?: ActivationTracker
       };
     }
     try {
-      const value = await (handlers[method] as (i: unknown) => unknown)(parsed.data);
+      const value: unknown = await (handlers[method] as (i: unknown) => unknown)(parsed.data);
       return { ok: true, value };
     } catch (e) {
       // any error of ours carries its code; anything else is a bug, and its text may hold a stack
-      if (e instanceof PimError) return { ok: false, error: { code: e.code, message: e.message } };
+      if (isPimError(e)) return { ok: false, error: { code: e.code, message: e.message } };
       return { ok: false, error: { code: 'internal', message: 'internal error in the agent' } };
     }
   };
@@ -133,7 +134,7 @@ export function auditEntry(r: AuditRecord, acked: number): AuditEntry {
           typeof x === 'string'
             ? x
             : x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string'
-              ? `${String((x as { kind?: unknown }).kind ?? '')} ${(x as { name: string }).name}`.trim()
+              ? `${textOf((x as { kind?: unknown }).kind)} ${(x as { name: string }).name}`.trim()
               : null,
         )
         .filter((x): x is string => x !== null);
@@ -172,4 +173,9 @@ async function auditView(agent: Agent, input: Input<'auditView'>): Promise<Audit
     .reverse()
     .map((c) => auditEntry(c.record, acked));
   return { now, records, sync: { journaling: true, last, acked, pending: Math.max(0, last - acked), ...outcome } };
+}
+
+/** A value people read: a string as it is, anything else (absent, an object) as nothing. */
+function textOf(v: unknown): string {
+  return typeof v === 'string' ? v : '';
 }

@@ -22,7 +22,7 @@ import {
   type ChainProblem,
 } from '../../shared/audit';
 import { SignedAuditAckSchema, type SignedAuditAck } from '../../shared/audit-ack';
-import { PimError, errorMessage } from '../../shared/errors';
+import { PimError, errorCode, errorMessage } from '../../shared/errors';
 import type { Db } from '../store/db';
 
 export type JournalErrorCode = 'journal-unavailable' | 'journal-not-started' | 'journal-invalid';
@@ -113,7 +113,7 @@ export function describeProblem(p: ChainProblem): string {
 
 /** SQLite's failures, in words for the person who has to fix them. */
 function reasonOf(e: unknown): string {
-  const code = String((e as { code?: unknown })?.code ?? '');
+  const code = errorCode(e) ?? '';
   const msg = errorMessage(e);
   if (code.startsWith('SQLITE_FULL')) return 'the disk is full';
   if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))

@@ -11,7 +11,7 @@
 // noted in agent.db (meta 'audit_sync': last success, first failure of the current run, last
 // error), which the UI's audit view shows.
 import type { ChainedRecord } from '../../shared/audit';
-import { PimError, errorMessage } from '../../shared/errors';
+import { PimError, errorCode, errorMessage } from '../../shared/errors';
 import { ControlPlaneClient, ControlPlaneError } from '../activation/cp-client';
 import type { Agent } from '../agent';
 import { loadDeviceKey, openKeystore, type DeviceKey } from '../keystore';
@@ -111,7 +111,7 @@ function noteOutcome(journal: Journal, e: unknown): void {
     else
       journal.noteSync({
         ok: false,
-        code: String((e as { code?: unknown })?.code ?? 'error'),
+        code: errorCode(e) ?? 'error',
         message: errorMessage(e),
       });
   } catch {
@@ -341,7 +341,7 @@ export class AuditSyncer {
         this.lastError = null;
       } catch (e) {
         this.failures++;
-        this.lastError = { code: String((e as { code?: unknown }).code ?? 'error'), message: errorMessage(e) };
+        this.lastError = { code: errorCode(e) ?? 'error', message: errorMessage(e) };
         const backoff = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 10));
         delay = backoff / 2 + Math.random() * (backoff / 2);
       }

@@ -10,7 +10,13 @@ export function auditLine(r: {
   data: Record<string, unknown>;
 }): string {
   const d = r.data;
-  const s = (v: unknown) => clean(String(v ?? '-'));
+  // a journal field as text: objects as JSON, never "[object Object]"
+  const s = (v: unknown) =>
+    clean(
+      v !== null && typeof v === 'object'
+        ? JSON.stringify(v)
+        : String((v as string | number | boolean | undefined) ?? '-'),
+    );
   let what: string;
   switch (r.type) {
     case 'enrolled':

@@ -4,6 +4,7 @@
 // into an exit code (and, with --json, one object on stdout).
 import fs from 'node:fs';
 import path from 'node:path';
+import { errorCode, errorMessage } from '../../shared/errors';
 import { resolveHome } from '../home';
 import { parseCli } from './args';
 import { EXIT, UsageError, type CliIo, type EntryHooks } from './command';
@@ -22,7 +23,7 @@ export async function main(argv: string[], hooks: EntryHooks = {}): Promise<numb
   try {
     parsed = parseCli(argv);
   } catch (e) {
-    process.stderr.write(`pim: ${(e as Error).message}\n(see pim --help)\n`);
+    process.stderr.write(`pim: ${errorMessage(e)}\n(see pim --help)\n`);
     return EXIT.usage;
   }
   const { values: o, positionals: pos } = parsed;
@@ -64,22 +65,17 @@ export async function main(argv: string[], hooks: EntryHooks = {}): Promise<numb
     if (!command) throw new UsageError(`unknown command "${clean(name)}" (see pim --help)`);
     return await command.run({ name, operands, options: o }, cliServices(home, io, hooks));
   } catch (e) {
-    const code =
-      e instanceof UsageError
-        ? EXIT.usage
-        : REFUSALS.has(String((e as { code?: unknown }).code))
-          ? EXIT.denied
-          : EXIT.error;
+    const code = e instanceof UsageError ? EXIT.usage : REFUSALS.has(errorCode(e) ?? '') ? EXIT.denied : EXIT.error;
     // our errors (agent, refresh, control plane, keystore) carry messages meant for people and no secrets
-    process.stderr.write(`pim: ${(e as Error).message}\n`);
+    process.stderr.write(`pim: ${errorMessage(e)}\n`);
     // --json: scripts get one object on stdout whatever happened
     if (o.json && !answered)
       io.json({
         ok: false,
         exitCode: code,
         error: {
-          code: e instanceof UsageError ? 'usage' : String((e as { code?: unknown }).code ?? 'error'),
-          message: (e as Error).message,
+          code: e instanceof UsageError ? 'usage' : (errorCode(e) ?? 'error'),
+          message: errorMessage(e),
         },
       });
     return code;

@@ -229,7 +229,7 @@ function parseText(text: string): Parsed {
 
   const pairs = new Map<string, Pair>();
   for (const pair of contents.items) {
-    if (isScalar(pair.key) && typeof pair.key.value === 'string') pairs.set(pair.key.value, pair as Pair);
+    if (isScalar(pair.key) && typeof pair.key.value === 'string') pairs.set(pair.key.value, pair);
   }
   const oursUsers = new Set<string>();
   if (Array.isArray(js.users)) for (const u of js.users) if (isOurUser(u)) oursUsers.add(nameOf(u)!);
@@ -389,7 +389,7 @@ interface SectionPlan {
   /** final items' data, in order */
   result: unknown[];
   /** existing item index -> new data (replace in place) or null (remove) */
-  changes: Map<number, unknown | null>;
+  changes: Map<number, unknown>;
   /** new items appended after the existing ones */
   appended: unknown[];
 }

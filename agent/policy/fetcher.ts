@@ -22,7 +22,7 @@ export class GuardedFetcher extends BaseFetcher {
   override async fetch(url: string): Promise<ReadableStream<Uint8Array<ArrayBuffer>>> {
     const res = await this.get(url);
     if (!res.body) this.fail(new RefreshError('garbage', `empty answer from ${url}`, 'rejected'));
-    return res.body as ReadableStream<Uint8Array<ArrayBuffer>>;
+    return res.body;
   }
 
   // Metadata arrives here: read into memory with a cap, then check it before tuf-js sees it.

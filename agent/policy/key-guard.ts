@@ -20,7 +20,7 @@ export function checkDistinctKeys(source: string, bytes: Buffer): void {
     };
   };
   try {
-    doc = JSON.parse(bytes.toString('utf8'));
+    doc = JSON.parse(bytes.toString('utf8')) as typeof doc; // every field is checked before use
   } catch {
     throw new RefreshError('garbage', `${source} is not JSON: the control plane answered garbage`, 'rejected');
   }
@@ -50,5 +50,5 @@ export function checkDistinctKeys(source: string, bytes: Buffer): void {
       signed.keys,
       Object.entries(signed.roles).map(([name, r]) => ({ ...r, name })),
     );
-  if (Array.isArray(signed.delegations?.roles)) check(signed.delegations!.keys, signed.delegations!.roles!);
+  if (Array.isArray(signed.delegations?.roles)) check(signed.delegations.keys, signed.delegations.roles);
 }

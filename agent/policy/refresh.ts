@@ -115,7 +115,7 @@ export async function refreshPolicy(
         `signed roles file does not match the schema: ${roles.error.issues[0]?.message ?? ''}`,
         'rejected',
       );
-    const relevantJson = relevantSlice(roles.data as RolesFile, memberJson, conn.user);
+    const relevantJson = relevantSlice(roles.data, memberJson, conn.user);
     const p: StoredPolicy = {
       version,
       expires,

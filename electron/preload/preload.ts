@@ -3,7 +3,7 @@
 // no way to pick a channel from the page. The main process still checks the sender and the input.
 import { contextBridge, ipcRenderer } from 'electron';
 // The contract comes bundled in (zod with it): a sandboxed preload can require only 'electron'.
-import { channelFor, methods, type PimApi } from '../../shared/api';
+import { channelFor, methods } from '../../shared/api';
 
 const api = {} as Record<string, (input: unknown) => Promise<unknown>>;
 for (const method of methods) {
@@ -11,4 +11,4 @@ for (const method of methods) {
   api[method] = (input: unknown) => ipcRenderer.invoke(channel, input);
 }
 
-contextBridge.exposeInMainWorld('pim', Object.freeze(api) as unknown as PimApi);
+contextBridge.exposeInMainWorld('pim', Object.freeze(api));

@@ -1,6 +1,6 @@
 // Every refusal the API gives: a stable code tests and clients rely on, a message, and the HTTP
 // status that code is answered with — one table, so a code means one status everywhere.
-import { PimError } from '../../shared/errors';
+import { PimError, isPimError } from '../../shared/errors';
 
 /** Each code the API refuses with, and its HTTP status. */
 export const HTTP_STATUS = {
@@ -86,7 +86,7 @@ export class ApiError extends PimError<ApiErrorCode> {
     const legacy = typeof a === 'number';
     const code = !legacy ? a : isApiErrorCode(b) ? b : 'internal';
     const options = typeof c === 'object' ? c : undefined;
-    super(code, legacy ? String(c) : b, options);
+    super(code, legacy ? (typeof c === 'string' ? c : '') : b, options);
     this.status = legacy ? a : (options?.status ?? HTTP_STATUS[code]);
   }
 }
@@ -111,7 +111,6 @@ export const unauthorized = (code: ApiErrorCode, message: string) => refuse(code
  *  internal error, its message and stack only in the server's log (they may name files or keys). */
 export function httpError(e: unknown): { status: number; code: string; message: string } {
   if (e instanceof ApiError) return { status: e.status, code: e.code, message: e.message };
-  if (e instanceof PimError && isApiErrorCode(e.code))
-    return { status: HTTP_STATUS[e.code], code: e.code, message: e.message };
+  if (isPimError(e) && isApiErrorCode(e.code)) return { status: HTTP_STATUS[e.code], code: e.code, message: e.message };
   return { status: 500, code: 'internal', message: 'internal error in the control plane' };
 }

@@ -16,7 +16,7 @@ function timestampKeys(dir: string): RepoKey[] {
     cache.set(dir, keys);
   }
   return ids.map((id) => {
-    const k = keys!.get(id);
+    const k = keys.get(id);
     if (!k) throw new Error(`the timestamp key ${id.slice(0, 16)}… is missing from the repository's keys`);
     return k;
   });

@@ -73,7 +73,7 @@ export function ingestBatch(store: AuditStore, callerDevice: string, records: un
         }
         // schema, device, seq and link, in that order (shared/audit: the agent runs the same check)
         // the link hash over the canonical JSON made above, with Node's native SHA-256
-        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash } as ChainedRecord], (prev) =>
+        const problem = verifyChain(callerDevice, head.seq, head.hash, [{ record, hash }], (prev) =>
           crypto.createHash('sha256').update(Buffer.from(prev, 'hex')).update(json).digest('hex'),
         );
         if (problem === null) {

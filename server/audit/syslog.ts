@@ -303,7 +303,7 @@ export class SyslogForwarder {
         // syslog receivers send nothing; reading lets us see their FIN (close_notify) or reset
         sock.on('data', () => {});
         sock.on('end', () => this.markBroken(sock, 'the receiver closed the connection'));
-        sock.on('error', (e) => this.markBroken(sock, e.message));
+        sock.on('error', (e: Error) => this.markBroken(sock, e.message));
         sock.on('close', () => this.markBroken(sock, 'connection closed'));
         sock.setKeepAlive(true, 30_000);
         sock.setNoDelay(true);

@@ -17,7 +17,7 @@ export function signedEnvelope(kind: MetadataKind, signed: Json, signers: RepoKe
   // fromJSON validates the structure exactly as the client will
   const md = Metadata.fromJSON(kind as MetadataKind.Root, { signed, signatures: [] } as never) as Metadata<never>;
   for (const k of signers) md.sign(signerFor(k), true);
-  return md.toJSON() as Json;
+  return md.toJSON();
 }
 
 export function rootSigned(opts: {

@@ -375,7 +375,7 @@ export function decideAll(
   const counts = opts.activeCounts;
   const activeCount = (name: string): number => {
     if (counts === undefined) return 0;
-    const n = counts instanceof Map ? counts.get(name) : (counts as Record<string, number>)[name];
+    const n: unknown = counts instanceof Map ? counts.get(name) : (counts as Record<string, number>)[name];
     return typeof n === 'number' ? n : 0;
   };
   const one = (role: CompiledRole): Decision =>
@@ -397,7 +397,7 @@ export function decideAll(
       : { relevant: [], otherCount: 1 };
   }
   if (opts.all) {
-    const relevant: Decision[] = new Array(index.roles.length);
+    const relevant = new Array<Decision>(index.roles.length);
     for (let i = 0; i < index.roles.length; i++) {
       const role = index.roles[i]!;
       // Skip decide() for the (many) roles that cannot concern the subject.

@@ -224,9 +224,9 @@ function locate(
     if (isAlias(cur)) cur = cur.resolve(doc);
     if (isMap(cur)) {
       const pair = cur.items.find((p) => keyText(p.key) === String(seg));
-      if (pair === undefined) return { found: false, node: cur as Node, key };
+      if (pair === undefined) return { found: false, node: cur, key };
       key = (pair.key as Node) ?? null;
-      if (pair.value === null) return { found: false, node: cur as Node, key };
+      if (pair.value === null) return { found: false, node: cur, key };
       cur = pair.value;
     } else if (isSeq(cur) && typeof seg === 'number' && seg < cur.items.length) {
       key = null;
@@ -269,7 +269,8 @@ function describeKind(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'string') return JSON.stringify(v);
-  return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return typeof v;
 }
 
 const EXPECTED: Record<string, string> = {
