@@ -102,7 +102,7 @@ export class ControlPlaneClient {
   }
 
   /** @deprecated the reply is cast, not checked: use `request(route, …)`, which parses it with the
-   *  contract. Kept while agent/credentials/manager.ts and tests still call it. */
+   *  contract. Kept only for tests that send raw or malformed calls; the agent itself never calls it. */
   async call<T>(
     method: 'GET' | 'POST',
     path: string,

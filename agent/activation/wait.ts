@@ -1,6 +1,7 @@
 // How a client waits for a decision that may take hours: long polls the server holds, and when the
 // control plane cannot be reached (a restart, a network blip, a proxy's 502), retries with capped
-// exponential backoff instead of giving up. Pure decisions here; the loop is ActivationService.wait.
+// exponential backoff instead of giving up. Pure decisions here; the loop is Activations.wait
+// (activations.ts).
 import { ControlPlaneError } from './cp-client';
 import { numberSetting } from '../../shared/settings';
 

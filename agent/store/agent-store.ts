@@ -42,6 +42,9 @@ export type PolicySummary = Omit<StoredPolicy, 'rolesJson'>;
 const SUMMARY_COLUMNS =
   'version, expires, verified_at AS verifiedAt, roles_sha256 AS rolesSha256, member_json AS memberJson, relevant_json AS relevantJson, role_count AS roleCount, zones_json AS zonesJson';
 
+/** meta key: ids this device ended (endLocally) that the control plane has not confirmed yet */
+const PENDING_ENDS = 'pending_deactivations';
+
 export class AgentStore {
   constructor(readonly db: Db) {}
 
@@ -182,6 +185,46 @@ export class AgentStore {
         `SELECT id, state, expires_at AS expiresAt FROM activations WHERE user = ? AND state IN (${LIVE_STATES.map(() => '?').join(', ')})`,
       )
       .all(user, ...LIVE_STATES) as { id: string; state: ActivationState; expiresAt: string | null }[];
+  }
+
+  /** The view agent.db kept of activation `id`, as the control plane last reported it (null: none). */
+  activationView(id: string): ActivationView | null {
+    const row = this.db.prepare('SELECT view_json FROM activations WHERE id = ? AND view_json IS NOT NULL').get(id) as
+      { view_json: string } | undefined;
+    return row ? (JSON.parse(row.view_json) as ActivationView) : null;
+  }
+
+  /** The state agent.db kept of activation `id`, if it has one. */
+  activationState(id: string): ActivationState | null {
+    const row = this.db.prepare('SELECT state FROM activations WHERE id = ?').get(id) as
+      { state: ActivationState } | undefined;
+    return row?.state ?? null;
+  }
+
+  /** The activations of `role` (every user's) that are active or approved and not expired at `now`. */
+  activeOrApproved(role: string, now: Date): { id: string }[] {
+    return this.db
+      .prepare(
+        "SELECT id FROM activations WHERE role = ? AND state IN ('active', 'approved') AND (expires_at IS NULL OR expires_at > ?)",
+      )
+      .all(role, now.toISOString()) as { id: string }[];
+  }
+
+  /** Ids of activations this device ended on its own (endLocally) that the control plane has not
+   *  confirmed yet. */
+  pendingDeactivations(): string[] {
+    const v = this.get(PENDING_ENDS);
+    return v ? (JSON.parse(v) as string[]) : [];
+  }
+
+  setPendingDeactivations(ids: readonly string[]): void {
+    if (ids.length === 0) this.db.prepare('DELETE FROM meta WHERE key = ?').run(PENDING_ENDS);
+    else this.set(PENDING_ENDS, JSON.stringify(ids));
+  }
+
+  /** Runs `fn` in one transaction. */
+  transaction(fn: () => void): void {
+    this.db.transaction(fn)();
   }
 
   /** Ended activations this agent saw end before `before` are forgotten. */
