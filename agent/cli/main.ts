@@ -11,6 +11,7 @@ import { findCommand } from './commands';
 import { clean } from './format';
 import { commandHelp, helpText } from './help';
 import { cliServices } from './services';
+import { errorMessage } from '../../shared/errors';
 
 export type { EntryHooks } from './command';
 
@@ -22,7 +23,7 @@ export async function main(argv: string[], hooks: EntryHooks = {}): Promise<numb
   try {
     parsed = parseCli(argv);
   } catch (e) {
-    process.stderr.write(`pim: ${(e as Error).message}\n(see pim --help)\n`);
+    process.stderr.write(`pim: ${errorMessage(e)}\n(see pim --help)\n`);
     return EXIT.usage;
   }
   const { values: o, positionals: pos } = parsed;
@@ -71,7 +72,7 @@ export async function main(argv: string[], hooks: EntryHooks = {}): Promise<numb
           ? EXIT.denied
           : EXIT.error;
     // our errors (agent, refresh, control plane, keystore) carry messages meant for people and no secrets
-    process.stderr.write(`pim: ${(e as Error).message}\n`);
+    process.stderr.write(`pim: ${errorMessage(e)}\n`);
     // --json: scripts get one object on stdout whatever happened
     if (o.json && !answered)
       io.json({
@@ -79,7 +80,7 @@ export async function main(argv: string[], hooks: EntryHooks = {}): Promise<numb
         exitCode: code,
         error: {
           code: e instanceof UsageError ? 'usage' : String((e as { code?: unknown }).code ?? 'error'),
-          message: (e as Error).message,
+          message: errorMessage(e),
         },
       });
     return code;

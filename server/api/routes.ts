@@ -22,6 +22,7 @@ import {
 } from '../../shared/contracts/control-plane';
 import type { Caller, ControlPlane } from '../control-plane';
 import { ApiError, bad, unauthorized } from './errors';
+import { errorCode } from '../../shared/errors';
 
 const MAX_BODY = 256 * 1024;
 /** audit batches: what may arrive on the wire (compressed or not) … */
@@ -213,7 +214,7 @@ function inflate(raw: Buffer, max: number): Buffer {
   try {
     return zlib.gunzipSync(raw, { maxOutputLength: max });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+    if (errorCode(e) === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
       throw new ApiError(
         413,
         'too-large',
