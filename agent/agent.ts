@@ -14,7 +14,7 @@ import { useZoneTables, type ZoneTable } from '../shared/policy/windows';
 import type { CompiledRole, Decision, MemberFile, RolesFile, Subject } from '../shared/policy/types';
 import { ensurePrivateDir } from '../platform/fs-safe';
 import type { Journal } from './audit/journal';
-import { RefreshError, type RefreshErrorCode } from './policy/errors';
+import { asRefreshError, RefreshError, type RefreshErrorCode } from './policy/errors';
 import { checkDistinctKeys } from './policy/key-guard';
 import type { RefreshResult } from './policy/refresh';
 import { tufDirs } from './policy/tuf-dirs';
@@ -271,7 +271,7 @@ export class Agent {
         failures++;
         const backoff = Math.min(interval, base * 2 ** Math.min(failures - 1, 10));
         delay = backoff / 2 + Math.random() * (backoff / 2);
-        opts.onResult?.(e as RefreshError);
+        opts.onResult?.(asRefreshError(e));
       }
       if (!this.stopped) {
         this.timer = setTimeout(() => void run(), delay);

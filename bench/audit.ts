@@ -18,6 +18,7 @@ import { initRepo, publishPolicy } from '../server/repo/repository';
 import { chainHash, type AuditRecord, type AuditType } from '../shared/audit';
 import { canonicalJson } from '../shared/canonical';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator';
+import { engUser, readonlyPolicy } from '../test/helpers/eng-policy';
 import { startServer } from './_server';
 import { median, ms, quantile } from './_stats';
 
@@ -27,14 +28,7 @@ const BACKLOG = Number(process.env.BENCH_BACKLOG ?? 100_000);
 const MIX = process.env.BENCH_AUDIT_MIX === 'active' ? 'active' : 'mix';
 const USER = 'alice@acme.example';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-users:
-  - { email: ${USER}, groups: [eng] }
-`;
+const POLICY = readonlyPolicy([engUser(USER)]);
 
 /** user + system CPU seconds a process has used (Linux /proc) */
 function cpuSeconds(pid: number): number {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { PimError } from '../shared/errors';
+import { errorCode, PimError } from '../shared/errors';
 
 /** A name or path we refuse to write to: not a plain name, a symlink, someone else's file, … */
 export type UnsafePathErrorCode = 'unsafe-path';
@@ -85,7 +85,7 @@ export function readRegular(file: string): Buffer | null {
   try {
     st = fs.lstatSync(file);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errorCode(e) === 'ENOENT') return null;
     throw e;
   }
   if (st.isSymbolicLink())
@@ -169,7 +169,7 @@ export function removeFile(file: string): boolean {
     fs.unlinkSync(file);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (errorCode(e) === 'ENOENT') return false;
     throw e;
   }
 }
@@ -228,7 +228,7 @@ export function withFileLock<T>(lockFile: string, fn: () => T, opts: FileLockOpt
       }
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errorCode(e) !== 'EEXIST') throw e;
       if (breakIfStale(lockFile, staleMs, opts.unnamedIsStale === true)) continue;
       if (Date.now() - start > timeoutMs)
         throw (
@@ -282,7 +282,7 @@ function breakIfStale(lockFile: string, staleMs: number, unnamedIsStale: boolean
     st = fs.lstatSync(lockFile);
     pidText = Date.now() - st.mtimeMs > staleMs ? '' : fs.readFileSync(lockFile, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true; // released meanwhile: retry
+    if (errorCode(e) === 'ENOENT') return true; // released meanwhile: retry
     throw e;
   }
   if (Date.now() - st.mtimeMs <= staleMs && !holderIsDead(pidText, unnamedIsStale)) return false;
@@ -290,7 +290,7 @@ function breakIfStale(lockFile: string, staleMs: number, unnamedIsStale: boolean
   try {
     fs.renameSync(lockFile, aside);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    if (errorCode(e) === 'ENOENT') return true;
     throw e;
   }
   if (!sameFile(aside, st)) {
@@ -315,6 +315,6 @@ function holderIsDead(pidText: string, unnamedIsStale: boolean): boolean {
     process.kill(pid, 0);
     return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+    return errorCode(e) === 'ESRCH';
   }
 }

@@ -33,3 +33,15 @@ export function errorCode(e: unknown): string | undefined {
   if (typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string') return e.code;
   return undefined;
 }
+
+/** The name of anything thrown, if it has one as a string ('TimeoutError', 'AbortError', …). */
+export function errorName(e: unknown): string | undefined {
+  if (typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string') return e.name;
+  return undefined;
+}
+
+/** The `cause` an error carries, if any (fetch keeps the network failure there). */
+export function errorCause(e: unknown): unknown {
+  if (typeof e === 'object' && e !== null && 'cause' in e) return e.cause;
+  return undefined;
+}

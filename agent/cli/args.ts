@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../shared/policy/duration';
 import { UsageError } from './command';
+import { errorMessage } from '../../shared/errors';
 
 const OPTIONS = {
   home: { type: 'string' },
@@ -37,7 +38,7 @@ export function durationOf(s: string): number {
   try {
     return parseDuration(s);
   } catch (e) {
-    throw new UsageError(`--duration: ${(e as Error).message}`);
+    throw new UsageError(`--duration: ${errorMessage(e)}`);
   }
 }
 

@@ -16,6 +16,7 @@ import { resolveHome } from '../home';
 import { SCHEMA_VERSION, type Db } from '../store/db';
 import { rolesOutput, statusOutput } from './fast-commands';
 import type { FastCommand } from './fast-main';
+import { errorCode, errorMessage } from '../../shared/errors';
 
 export function runFast(c: FastCommand, out: (s: string) => void = writeStdout): number | null {
   // Electron loads its own better-sqlite3 build (store/native-binding.ts): not this path's concern
@@ -40,7 +41,7 @@ export function runFast(c: FastCommand, out: (s: string) => void = writeStdout):
     out(text);
   } catch (e) {
     // e.g. EPIPE (`pim roles | head -1`): part of the answer may be out, so no second one
-    process.stderr.write(`pim: cannot write the answer: ${(e as Error).message}\n`);
+    process.stderr.write(`pim: cannot write the answer: ${errorMessage(e)}\n`);
     return 1;
   }
   return 0;
@@ -54,7 +55,7 @@ function writeStdout(s: string): void {
   try {
     while (off < buf.length) off += fs.writeSync(1, buf, off);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+    if (errorCode(e) !== 'EAGAIN') throw e;
     process.stdout.write(buf.subarray(off));
   }
 }

@@ -5,6 +5,7 @@ import { startAgent } from '../agent-runtime';
 import { packageRoot } from '../package-root';
 import { startWebShell } from '../webshell/server';
 import { RefreshError } from '../policy/errors';
+import { errorMessage } from '../../shared/errors';
 
 const log = (l: string) => process.stderr.write(`pim: ${l}\n`);
 
@@ -13,7 +14,7 @@ function describe(r: { version: number } | RefreshError): string {
   // a refresh that verified but could not be journaled fails with the journal's error
   return r instanceof RefreshError
     ? `refresh failed (${r.kind}): ${r.message}; keeping the cached policy`
-    : `refresh failed: ${(r as Error).message}`;
+    : `refresh failed: ${errorMessage(r)}`;
 }
 
 /** Resolves on Ctrl-C or SIGTERM, and keeps the process alive until then (the agent's own timers

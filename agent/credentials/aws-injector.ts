@@ -28,6 +28,7 @@ import {
 } from './injector';
 import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEndpointFor } from './sts';
 import type { CredentialTargets } from './targets';
+import { errorMessage } from '../../shared/errors';
 
 export class AwsInjector implements CredentialInjector {
   readonly kinds = ['aws'] as const;
@@ -71,7 +72,7 @@ export class AwsInjector implements CredentialInjector {
         out.items.push({ kind: 'aws', name, where: awsFile });
         out.renewals.push(renewAt(now, exp));
       } catch (e) {
-        job.report.warnings.push(`${a.role}: AWS role ${g.roleArn} not assumed: ${(e as Error).message}`);
+        job.report.warnings.push(`${a.role}: AWS role ${g.roleArn} not assumed: ${errorMessage(e)}`);
         out.renewals.push(now.getTime() + 60_000);
       }
     }

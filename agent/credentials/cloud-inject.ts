@@ -20,6 +20,7 @@ import {
   removeGcpConfig,
   writeGcpConfig,
 } from './gcp-config';
+import { errorMessage } from '../../shared/errors';
 
 type Item = InjectionView['items'][number];
 
@@ -68,7 +69,7 @@ function each<T>(
     try {
       out.push(f(g, i));
     } catch (e) {
-      c.warn(`${c.role}: ${what(g)} not set up: ${(e as Error).message}`);
+      c.warn(`${c.role}: ${what(g)} not set up: ${errorMessage(e)}`);
       out.push({ item: null, expires: new Date(c.now.getTime() + 60_000) });
     }
   });
@@ -167,7 +168,7 @@ export function removeCloudStrays(
       if (!o.known('gcp', n, configDir)) removeGcpConfig(o.credsDir, configDir, n);
     for (const n of listAzureTokens(o.credsDir)) if (!o.known('azure', n)) removeAzureToken(o.credsDir, n);
   } catch (e) {
-    report.warnings.push(`could not check for leftover GCP/Azure credentials: ${(e as Error).message}`);
+    report.warnings.push(`could not check for leftover GCP/Azure credentials: ${errorMessage(e)}`);
   }
 }
 

@@ -8,6 +8,7 @@ import type { CredentialsStore } from '../store/credentials-store';
 import { endCloudEntry, injectAzure, injectGcp, removeCloudEntry, removeCloudStrays } from './cloud-inject';
 import { endCredential, removeCredential } from './cred-helper';
 import type { CredentialTargets } from './targets';
+import { errorMessage } from '../../shared/errors';
 
 export class CloudInjector implements CredentialInjector {
   readonly kinds = ['gcp', 'azure'] as const;
@@ -57,7 +58,7 @@ export class CloudInjector implements CredentialInjector {
         try {
           endCloudEntry(r);
         } catch (e) {
-          t.report.warnings.push(`could not clear gcloud's cached token for ${r.name}: ${(e as Error).message}`);
+          t.report.warnings.push(`could not clear gcloud's cached token for ${r.name}: ${errorMessage(e)}`);
         }
       },
       remove,

@@ -24,6 +24,7 @@ import {
   removeFile,
   writeFileAtomic,
 } from '../../platform/fs-safe';
+import { errorCode } from '../../shared/errors';
 
 export type CredKind = 'kube' | 'aws' | 'gcp';
 
@@ -207,7 +208,7 @@ export function listCredentials(
   try {
     files = fs.readdirSync(kindDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if (errorCode(e) === 'ENOENT') return [];
     throw e;
   }
   const names = new Set<string>();

@@ -8,6 +8,7 @@ import type { IssuedCredentials } from '../../shared/credentials';
 import type { ActivationRequest } from '../../shared/activation';
 import type { CredentialsStore, InjectionKind, InjectionRow } from '../store/credentials-store';
 import { listCredentials, removeCredential, type CredKind } from './cred-helper';
+import { errorMessage } from '../../shared/errors';
 
 export type { InjectionKind, InjectionRow } from '../store/credentials-store';
 
@@ -110,7 +111,7 @@ export function removeRecorded(
     undo();
     store.delete(r);
   } catch (e) {
-    report.warnings.push(`could not remove ${r.kind} ${r.name} from ${r.target}: ${(e as Error).message}`);
+    report.warnings.push(`could not remove ${r.kind} ${r.name} from ${r.target}: ${errorMessage(e)}`);
   }
 }
 
@@ -177,6 +178,6 @@ export function removeFileStrays(
       items: strays.map((name) => ({ kind, name, where: file })),
     });
   } catch (e) {
-    scan.report.warnings.push(`could not check ${file}: ${(e as Error).message}`);
+    scan.report.warnings.push(`could not check ${file}: ${errorMessage(e)}`);
   }
 }

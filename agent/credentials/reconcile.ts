@@ -17,6 +17,7 @@ import type { CredentialTargets } from './targets';
 import { noteTargets } from './targets';
 import type { KubeInjector } from './kube-injector';
 import { removeStrayCredentials } from './injector';
+import { errorMessage } from '../../shared/errors';
 
 export interface ReconcileDeps {
   store: CredentialsStore;
@@ -69,7 +70,7 @@ export class Reconciler {
         try {
           await this.inject(a, key, !marker, report, records);
         } catch (e) {
-          report.warnings.push(`${a.role}: ${(e as Error).message}`);
+          report.warnings.push(`${a.role}: ${errorMessage(e)}`);
           if (e instanceof ControlPlaneError && e.code === 'not-active') {
             // ended on the server before we heard: learn it, and the next run tears down
             await this.d.refreshActivation(a.id, key);
@@ -82,7 +83,7 @@ export class Reconciler {
     try {
       records.push(...this.d.trail.take());
     } catch (e) {
-      report.warnings.push(`the session trail could not be read: ${(e as Error).message}`);
+      report.warnings.push(`the session trail could not be read: ${errorMessage(e)}`);
     }
     if (this.d.journalTargets()) {
       const changed = noteTargets(this.d.targets, store);
@@ -94,7 +95,7 @@ export class Reconciler {
         // journaled: the imported trail can go (a crash just before this imports it again)
         this.d.trail.done();
       } catch (e) {
-        report.warnings.push(`the audit journal could not record it: ${(e as Error).message}`);
+        report.warnings.push(`the audit journal could not record it: ${errorMessage(e)}`);
       }
     } else this.d.trail.done();
     this.d.trail.reset();

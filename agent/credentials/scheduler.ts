@@ -4,6 +4,7 @@
 // revoked) and at the next renewal, end or grace deadline — and at least every minute.
 import type { Agent } from '../agent';
 import type { CredentialManager, ReconcileReport } from './manager';
+import { errorMessage } from '../../shared/errors';
 
 const MAX_SLEEP_MS = 60_000;
 
@@ -61,7 +62,7 @@ export class CredentialScheduler {
         this.agent.emitChange();
       }
     } catch (e) {
-      this.onReport({ injected: [], renewed: [], removed: [], warnings: [(e as Error).message] });
+      this.onReport({ injected: [], renewed: [], removed: [], warnings: [errorMessage(e)] });
     }
   }
 }

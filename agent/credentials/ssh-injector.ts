@@ -22,6 +22,7 @@ import { addCertificate, agentSocket, listIdentities, removeIdentity, SshAgentEr
 import { parseCertificate } from './ssh-key';
 import { loadSshSeed, seedDir, seedFileName } from './ssh-seeds';
 import type { CredentialTargets } from './targets';
+import { errorMessage } from '../../shared/errors';
 
 /** The target of an SSH certificate no ssh-agent took yet (there is no socket to name). */
 export const PENDING_SSH = '(no ssh-agent)';
@@ -73,7 +74,7 @@ export class SshInjector implements CredentialInjector {
         }
         out.items.push({ kind: 'ssh', name: comment, where: sock });
       } catch (e) {
-        const problem = (e as Error).message;
+        const problem = errorMessage(e);
         report.warnings.push(`${a.role}: SSH certificate not added: ${problem}`);
         if (
           e instanceof SshAgentError &&
@@ -105,9 +106,7 @@ export class SshInjector implements CredentialInjector {
     } catch (e) {
       // an agent that is gone took the identity with it; one that is there but refuses: say so, retry
       if (!(e instanceof SshAgentError && (e.code === 'agent-unreachable' || e.code === 'no-agent'))) {
-        t.report.warnings.push(
-          `could not remove the SSH identity ${r.name} from the ssh-agent: ${(e as Error).message}`,
-        );
+        t.report.warnings.push(`could not remove the SSH identity ${r.name} from the ssh-agent: ${errorMessage(e)}`);
         return null;
       }
     }
@@ -141,7 +140,7 @@ export class SshInjector implements CredentialInjector {
         }
       } catch (e) {
         if (!(e instanceof SshAgentError && e.code === 'agent-unreachable'))
-          report.warnings.push(`could not check the ssh-agent: ${(e as Error).message}`);
+          report.warnings.push(`could not check the ssh-agent: ${errorMessage(e)}`);
       }
     }
     // seeds: kept while their request can still become active
@@ -199,7 +198,7 @@ export class SshInjector implements CredentialInjector {
         this.store.defer(r, new Date(now.getTime() + SSH_RETRY_MS), {
           ...d,
           pending: true,
-          problem: (e as Error).message,
+          problem: errorMessage(e),
         });
       }
     }

@@ -5,6 +5,7 @@
 // because the agent protocol wants them.
 import crypto from 'node:crypto';
 import sshpk from 'sshpk';
+import { errorMessage } from '../../shared/errors';
 
 export interface EphemeralSshKey {
   /** "ssh-ed25519 AAAA…", without a comment */
@@ -115,7 +116,7 @@ export function parseCertificate(line: string): CertInfo {
   try {
     cert = sshpk.parseCertificate(line.trim(), 'openssh');
   } catch (e) {
-    throw new Error(`SSH certificate: cannot be parsed (${(e as Error).message})`);
+    throw new Error(`SSH certificate: cannot be parsed (${errorMessage(e)})`);
   }
   const blob = Buffer.from(b64, 'base64');
   const kinds = new Set(cert.subjects.map((s) => s.type));
@@ -127,7 +128,7 @@ export function parseCertificate(line: string): CertInfo {
   try {
     principals = principalsFromBlob(blob, cert.subjectKey.parts.length);
   } catch (e) {
-    throw new Error(`SSH certificate: cannot be parsed (${(e as Error).message})`);
+    throw new Error(`SSH certificate: cannot be parsed (${errorMessage(e)})`);
   }
   const validBefore = Number.isNaN(cert.validUntil.getTime()) ? MAX_DATE : new Date(cert.validUntil.getTime());
   return {

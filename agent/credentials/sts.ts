@@ -2,7 +2,7 @@
 // credentials out. That call needs no SigV4 signature (the token is the proof), so plain fetch does:
 // a form-encoded POST and a strict reading of the XML answer. Secrets (the token we send, the
 // secret key and session token we get) never appear in an error message.
-import { PimError } from '../../shared/errors';
+import { errorCause, errorCode, errorMessage, errorName, PimError } from '../../shared/errors';
 import { checkRegion } from './aws-config';
 
 export interface StsCredentials {
@@ -132,10 +132,10 @@ export async function assumeRoleWithWebIdentity(o: {
     text = await readCapped(res, MAX_ANSWER_BYTES);
   } catch (e) {
     if (e instanceof StsError) throw new StsError(e.code, `${where}: ${e.message}`);
-    const err = e as Error & { cause?: { code?: string; message?: string } };
-    if (err.name === 'TimeoutError' || signal.aborted)
+    if (errorName(e) === 'TimeoutError' || signal.aborted)
       throw new StsError('timeout', `${where} did not answer within ${timeoutMs} ms`);
-    const cause = String(err.cause?.code ?? err.cause?.message ?? err.message);
+    const inner = errorCause(e);
+    const cause = errorCode(inner) ?? (inner instanceof Error ? inner.message : errorMessage(e));
     if (/redirect/i.test(cause))
       throw new StsError('bad-answer', `${where} answered with a redirect, which is refused`);
     throw new StsError('unreachable', `${where} could not be reached (${redact(cause).slice(0, 200)})`);
@@ -147,7 +147,7 @@ export async function assumeRoleWithWebIdentity(o: {
   } catch (e) {
     throw new StsError(
       'bad-answer',
-      `${where} answered HTTP ${res.status} with something that is not an STS answer (${(e as Error).message})`,
+      `${where} answered HTTP ${res.status} with something that is not an STS answer (${errorMessage(e)})`,
       res.status,
     );
   }
@@ -180,7 +180,7 @@ export async function assumeRoleWithWebIdentity(o: {
   } catch (e) {
     throw new StsError(
       'bad-answer',
-      `${where} answered with an incomplete or malformed AssumeRoleWithWebIdentity result (${(e as Error).message})`,
+      `${where} answered with an incomplete or malformed AssumeRoleWithWebIdentity result (${errorMessage(e)})`,
       res.status,
     );
   }

@@ -1,6 +1,6 @@
 // Why a policy refresh failed, in a form the UI, the CLI and (later) the audit journal can use.
 // Kept free of tuf-js so the offline read path never loads it.
-import { PimError } from '../../shared/errors';
+import { errorMessage, PimError } from '../../shared/errors';
 
 export type RefreshErrorCode =
   | 'unreachable'
@@ -26,4 +26,10 @@ export class RefreshError extends PimError<RefreshErrorCode> {
   ) {
     super(code, message);
   }
+}
+
+/** A caught refresh failure as the RefreshError it is (a refresh throws nothing else); anything
+ *  else, which would be a bug, as a plain 'error' with its message. */
+export function asRefreshError(e: unknown): RefreshError {
+  return e instanceof RefreshError ? e : new RefreshError('error', errorMessage(e), 'rejected');
 }

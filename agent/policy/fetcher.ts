@@ -3,6 +3,7 @@
 import { BaseFetcher } from 'tuf-js';
 import { RefreshError } from './errors';
 import { checkDistinctKeys } from './key-guard';
+import { errorCause, errorCode, errorMessage, errorName } from '../../shared/errors';
 // tuf-js recognises "no newer root" only through its own error class, which it does not re-export.
 import { DownloadHTTPError } from 'tuf-js/dist/error';
 
@@ -47,7 +48,7 @@ export class GuardedFetcher extends BaseFetcher {
     try {
       checkDistinctKeys(basename(url), bytes);
     } catch (e) {
-      this.fail(e as Error);
+      this.fail(e instanceof Error ? e : new Error(errorMessage(e)));
     }
     return bytes;
   }
@@ -61,7 +62,7 @@ export class GuardedFetcher extends BaseFetcher {
         headers: { accept: 'application/json' },
       });
     } catch (e) {
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+      const cause = errorCode(errorCause(e)) ?? errorName(e);
       this.fail(
         new RefreshError(
           'unreachable',

@@ -11,6 +11,7 @@ import { MemberFileSchema, RolesFileSchema } from '../../shared/policy/compiled-
 import { subjectFromMember } from '../../shared/policy/compile';
 import { indexRoles, relevantRoles } from '../../shared/policy/engine';
 import { buildZoneTable } from '../../shared/policy/windows';
+import { errorMessage } from '../../shared/errors';
 import type { CompiledRole, MemberFile, RolesFile } from '../../shared/policy/types';
 import type { AgentStore, StoredPolicy } from '../store/agent-store';
 import { ensurePrivateDir } from '../../platform/fs-safe';
@@ -230,18 +231,21 @@ function signedValidity(metadataDir: string, memberPath: string): { version: num
  *  text, so the cause is recognised by the fetcher's own last error or by its wording. */
 export function classify(e: unknown, fetcherError: Error | null = null): RefreshError {
   if (e instanceof RefreshError) return e;
-  const err = e as Error & { statusCode?: number };
-  const msg = err?.message ?? String(e);
+  const msg = errorMessage(e);
   if (fetcherError && fetcherError !== e && msg.includes(fetcherError.message)) return classify(fetcherError);
-  const name = err?.constructor?.name ?? 'Error';
+  const name = (typeof e === 'object' && e !== null ? e.constructor?.name : undefined) ?? 'Error';
   if (name === 'DownloadHTTPError') {
-    if (err.statusCode === 404 && /timestamp\.json/.test(msg))
+    const statusCode =
+      typeof e === 'object' && e !== null && 'statusCode' in e && typeof e.statusCode === 'number'
+        ? e.statusCode
+        : undefined;
+    if (statusCode === 404 && /timestamp\.json/.test(msg))
       return new RefreshError(
         'no-policy',
         'the control plane has not published a policy yet (pim-server publish)',
         'rejected',
       );
-    return new RefreshError('http-error', msg, (err.statusCode ?? 0) >= 500 ? 'offline' : 'rejected');
+    return new RefreshError('http-error', msg, (statusCode ?? 0) >= 500 ? 'offline' : 'rejected');
   }
   const rules: [RegExp | string[], RefreshErrorCode, string][] = [
     [['BadVersionError', 'EqualVersionError'], 'rollback', 'rollback refused'],

@@ -79,15 +79,9 @@ export class ApiError extends PimError<ApiErrorCode> {
   /** the HTTP status this refusal is answered with */
   readonly status: number;
 
-  constructor(code: ApiErrorCode, message: string, options?: ApiErrorOptions);
-  /** The older spelling, status first (routes.ts until it moves to `refuse`); the status given wins. */
-  constructor(status: number, code: ApiErrorCode, message: string);
-  constructor(a: ApiErrorCode | number, b: string, c?: string | ApiErrorOptions) {
-    const legacy = typeof a === 'number';
-    const code = !legacy ? a : isApiErrorCode(b) ? b : 'internal';
-    const options = typeof c === 'object' ? c : undefined;
-    super(code, legacy ? (typeof c === 'string' ? c : '') : b, options);
-    this.status = legacy ? a : (options?.status ?? HTTP_STATUS[code]);
+  constructor(code: ApiErrorCode, message: string, options?: ApiErrorOptions) {
+    super(code, message, options);
+    this.status = options?.status ?? HTTP_STATUS[code];
   }
 }
 

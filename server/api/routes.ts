@@ -21,7 +21,8 @@ import {
   type RouteSpec,
 } from '../../shared/contracts/control-plane';
 import type { Caller, ControlPlane } from '../control-plane';
-import { ApiError, bad, unauthorized } from './errors';
+import { bad, httpError, refuse, unauthorized } from './errors';
+import { errorCode } from '../../shared/errors';
 
 const MAX_BODY = 256 * 1024;
 /** audit batches: what may arrive on the wire (compressed or not) … */
@@ -145,8 +146,16 @@ export function handleApi(
     });
     res.end(JSON.stringify(payload));
   };
+  /** Any refusal or failure, as the one table in errors.ts maps it; what we did not mean to throw
+   *  is logged here, as the caller only learns it was internal. */
+  const fail = (e: unknown) => {
+    const { status, code, message } = httpError(e);
+    if (code === 'internal')
+      process.stderr.write(`pim-server: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
+    reply(status, { ok: false, error: { code, message } });
+  };
   if (!name) {
-    reply(404, { ok: false, error: { code: 'not-found', message: 'no such API route' } });
+    fail(refuse('not-found', 'no such API route'));
     return true;
   }
   const route = name;
@@ -161,8 +170,7 @@ export function handleApi(
       let text = raw;
       const gzip = encoding === 'gzip';
       if (encoding !== 'identity' && encoding !== '' && !(gzip && transport?.gzipMax)) {
-        throw new ApiError(
-          415,
+        throw refuse(
           'unsupported-encoding',
           `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${transport?.gzipMax ? ' (gzip only)' : ''}`,
         );
@@ -198,14 +206,7 @@ export function handleApi(
       } else body = spec.body ? checked(spec.body, json, 'body') : undefined;
       return dispatch(route, { cp, params, query, body, caller });
     })
-    .then(
-      (value) => reply(200, { ok: true, value }),
-      (e: unknown) => {
-        const err = e instanceof ApiError ? e : new ApiError(500, 'internal', 'internal error in the control plane');
-        if (!(e instanceof ApiError)) process.stderr.write(`pim-server: ${(e as Error)?.stack ?? String(e)}\n`);
-        reply(err.status, { ok: false, error: { code: err.code, message: err.message } });
-      },
-    );
+    .then((value) => reply(200, { ok: true, value }), fail);
   return true;
 }
 
@@ -213,9 +214,8 @@ function inflate(raw: Buffer, max: number): Buffer {
   try {
     return zlib.gunzipSync(raw, { maxOutputLength: max });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      throw new ApiError(
-        413,
+    if (errorCode(e) === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+      throw refuse(
         'too-large',
         `the request body inflates to more than ${max / (1024 * 1024)} MiB; send smaller batches`,
       );
@@ -232,8 +232,7 @@ function checkJsonType(header: string | undefined): void {
     .trim()
     .toLowerCase();
   if (type !== 'application/json') {
-    throw new ApiError(
-      415,
+    throw refuse(
       'unsupported-media-type',
       `the request body must be JSON sent as Content-Type: application/json${type ? ` (got ${type.slice(0, 60)})` : ''}`,
     );
@@ -254,12 +253,12 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
     });
     req.on('end', () =>
       size > max
-        ? reject(new ApiError(413, 'too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`))
+        ? reject(refuse('too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`))
         : resolve(Buffer.concat(chunks)),
     );
     req.on('error', reject);
     // cut off (past MAX_DISCARD, or by the client): settle, or the handler would wait forever
-    req.on('close', () => reject(new ApiError(413, 'too-large', 'the request body was cut off')));
+    req.on('close', () => reject(refuse('too-large', 'the request body was cut off')));
   });
 }
 

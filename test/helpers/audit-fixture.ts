@@ -18,18 +18,10 @@ import { touch } from './ceremony';
 import { SoftAuthenticator } from './soft-authenticator';
 import { PIM, PIM_SERVER, ROOT, run as runBin, type RunResult } from './bins';
 import { http200, TcpProxy, type ProxiedRequest, type ProxyMode } from './tcp-proxy';
+import { READONLY_POLICY } from './eng-policy';
 
 const SELF = __filename;
 const ENV = { PIM_KEYSTORE: 'file' };
-
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
 
 // ---------------------------------------------------------------------------------------------
 // processes
@@ -172,7 +164,7 @@ export class AuditFixture {
   static async create(): Promise<AuditFixture> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-audit-faults-'));
     const repo = path.join(dir, 'repo');
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), READONLY_POLICY);
     for (const args of [
       ['init', repo],
       ['publish', repo, path.join(dir, 'policy.yaml'), '--force'],

@@ -3,7 +3,10 @@
 // test adds only what it is about — admin's rules, more roles, who the users are — so a fixture
 // says how it differs from the common one instead of repeating it.
 
-const ALICE = '{ email: alice@acme.example, groups: [eng] }';
+/** A `users:` entry: this person in eng. */
+export const engUser = (email: string) => `{ email: ${email}, groups: [eng] }`;
+
+const ALICE = engUser('alice@acme.example');
 
 export interface EngPolicyOptions {
   /** more lines of admin's `activation:` (between maxDuration and approval), e.g. a ticket rule */
@@ -36,3 +39,18 @@ export const ENG_POLICY = engPolicy();
 
 /** admin needs a ticket (INC-<digits>) as well as the approval. */
 export const TICKET = "ticket: { required: true, pattern: '^INC-[0-9]+$' }";
+
+/** Only `readonly` (auto-approved, up to 8 h), with these users (alice in eng by default): the
+ *  policy of the control-plane contract, device-auth and audit tests and the audit bench. */
+export function readonlyPolicy(users: string[] = [ALICE]): string {
+  return `
+roles:
+  - name: readonly
+    eligible: { groups: [eng] }
+    activation: { maxDuration: 8h, justification: optional }
+users:
+${users.map((u) => `  - ${u}\n`).join('')}`;
+}
+
+/** readonly only, alice in eng. */
+export const READONLY_POLICY = readonlyPolicy();

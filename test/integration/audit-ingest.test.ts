@@ -18,16 +18,9 @@ import { loadKeys } from '../../server/repo/keys';
 import { readState } from '../../server/repo/repository';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 import { makeRepo, ROOT, tmpDir } from '../helpers/repo';
+import { engUser, readonlyPolicy } from '../helpers/eng-policy';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-  - { email: bob@acme.example, groups: [eng] }
-`;
+const POLICY = readonlyPolicy([engUser('alice@acme.example'), engUser('bob@acme.example')]);
 
 interface Ack {
   acked: number;

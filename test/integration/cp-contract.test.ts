@@ -11,16 +11,9 @@ import { servedRoutes } from '../../server/api/routes';
 import { serve } from '../../server/http';
 import { controlPlaneRoutes, pathFor, routeNames } from '../../shared/contracts/control-plane';
 import { makeRepo, tmpDir } from '../helpers/repo';
+import { activationView } from '../helpers/activation-view';
+import { READONLY_POLICY } from '../helpers/eng-policy';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
-
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
 
 /** A control plane stand-in that answers every call with `value`, and notes the paths asked for. */
 async function standIn(value: unknown) {
@@ -43,34 +36,13 @@ async function deviceKey(): Promise<DeviceKey> {
   return createDeviceKey(new FileKeystore(tmpDir()));
 }
 
-const activation = {
+const activation = activationView({
   id: 'act1',
-  user: 'alice@acme.example',
-  role: 'readonly',
-  state: 'active',
-  request: {
-    v: 1,
-    kind: 'activate',
-    user: 'alice@acme.example',
-    device: 'd'.repeat(43),
-    role: 'readonly',
-    duration: 3600,
-    justification: null,
-    ticket: null,
-    sshPublicKey: null,
-    policyVersion: 1,
-    requestedAt: '2026-01-01T00:00:00.000Z',
-    extends: null,
-  },
   requestSha256: 'a'.repeat(64),
   createdAt: '2026-01-01T00:00:00.000Z',
   startsAt: '2026-01-01T00:00:10.000Z',
   expiresAt: '2026-01-01T01:00:10.000Z',
-  endReason: null,
-  approvals: [],
-  approvalsNeeded: 0,
-  ceremonyUrl: null,
-};
+});
 
 test('a reply that matches the contract is the parsed value; the path is built from the params, encoded', async () => {
   const cp = await standIn(activation);
@@ -109,7 +81,7 @@ test('a reply that does not match the contract is refused with an error naming t
 });
 
 async function enrolledOverHttp() {
-  const { dir } = makeRepo({ policy: POLICY });
+  const { dir } = makeRepo({ policy: READONLY_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
   const key = await deviceKey();
@@ -187,7 +159,7 @@ test('who is asking is checked before what they ask: an unsigned bad body is 401
 test('the server serves exactly the routes of the contract', async () => {
   assert.deepEqual([...servedRoutes].sort(), [...routeNames].sort());
   // and each is reachable at its path: whatever it answers, it is not "no such API route"
-  const { dir } = makeRepo({ policy: POLICY });
+  const { dir } = makeRepo({ policy: READONLY_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
   const samples = { id: 'abc', nonce: 'a'.repeat(64) };

@@ -8,19 +8,11 @@ import { FileKeystore, createDeviceKey, signDeviceRequest, type DeviceKey } from
 import { serve } from '../../server/http';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 import { makeRepo, tmpDir } from '../helpers/repo';
+import { READONLY_POLICY } from '../helpers/eng-policy';
 import { after } from 'node:test';
 
-const POLICY = `
-roles:
-  - name: readonly
-    eligible: { groups: [eng] }
-    activation: { maxDuration: 8h, justification: optional }
-users:
-  - { email: alice@acme.example, groups: [eng] }
-`;
-
 async function enrolledOverHttp() {
-  const { dir } = makeRepo({ policy: POLICY });
+  const { dir } = makeRepo({ policy: READONLY_POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0 });
   after(() => srv.close());
   const key: DeviceKey = await createDeviceKey(new FileKeystore(tmpDir()));

@@ -16,6 +16,7 @@ import { ControlPlaneError } from '../../agent/activation/cp-client';
 import { CredentialManager } from '../../agent/credentials/manager';
 import { addKubeEntries } from '../../agent/credentials/kubeconfig';
 import { createDeviceKey, openKeystore } from '../../agent/keystore';
+import { activationView } from '../helpers/activation-view';
 import { newAgent } from '../helpers/agent';
 import { USER_KUBECONFIG } from '../helpers/kube-api';
 import { tmpDir } from '../helpers/repo';
@@ -71,34 +72,21 @@ async function setup() {
   });
   const save = (id: string, role: string, state: ActivationState, endsInMin: number, extendsId: string | null = null) =>
     agent.store.saveActivation(
-      {
+      activationView({
         id,
         user: USER,
         role,
         state,
         request: {
-          v: 1,
           kind: extendsId ? 'extend' : 'activate',
-          user: USER,
           device: key.thumbprint,
-          role,
-          duration: 3600,
-          justification: null,
-          ticket: null,
-          sshPublicKey: null,
-          policyVersion: 1,
           requestedAt: new Date(now).toISOString(),
           extends: extendsId,
         },
-        requestSha256: '0'.repeat(64),
         createdAt: new Date(now).toISOString(),
         startsAt: new Date(now).toISOString(),
         expiresAt: new Date(now + endsInMin * MIN).toISOString(),
-        endReason: null,
-        approvals: [],
-        approvalsNeeded: 0,
-        ceremonyUrl: null,
-      },
+      }),
       new Date(now),
     );
   const helper = (name: string) =>

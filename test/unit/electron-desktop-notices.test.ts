@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ActivationView, AgentState } from '../../shared/api';
 import { desktopNoticesToShow, KEEP_GONE, noticeFragment, type NoticeInput } from '../../shared/desktop-notices';
+import { activationView } from '../helpers/activation-view';
 
 const NOW = '2026-12-01T10:00:00.000Z';
 
@@ -13,35 +14,7 @@ function act(
   state: ActivationView['state'],
   over: Partial<ActivationView> = {},
 ): ActivationView {
-  return {
-    id,
-    user: 'alice@acme.example',
-    role,
-    state,
-    request: {
-      v: 1,
-      kind: 'activate',
-      user: 'alice@acme.example',
-      device: 'd',
-      role,
-      duration: 3600,
-      justification: null,
-      ticket: null,
-      sshPublicKey: null,
-      policyVersion: 1,
-      requestedAt: NOW,
-      extends: null,
-    },
-    requestSha256: 'x',
-    createdAt: NOW,
-    startsAt: null,
-    expiresAt: null,
-    endReason: null,
-    approvals: [],
-    approvalsNeeded: 0,
-    ceremonyUrl: null,
-    ...over,
-  };
+  return activationView({ id, role, state, createdAt: NOW, ...over });
 }
 
 function state(over: Partial<AgentState> = {}): AgentState {

@@ -7,6 +7,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import type { ActivationView, InjectionView, PimApi } from '../../shared/api';
 import { ActivationStatus } from '../../renderer/ActivationStatus';
 import { CredentialList } from '../../renderer/CredentialList';
+import { activationView } from '../helpers/activation-view';
 import {
   credentialHint,
   credentialLines,
@@ -119,34 +120,13 @@ test('the list renders names as text: markup from a policy name stays text', () 
 });
 
 test('an active card shows its credentials; an ended one does not', () => {
-  const a = {
+  const a = activationView({
     id: 'act1',
-    user: 'alice@acme.example',
     role: 'gpu-admin',
-    state: 'active',
-    request: {
-      v: 1,
-      kind: 'activate',
-      user: 'alice@acme.example',
-      device: 'd'.repeat(43),
-      role: 'gpu-admin',
-      duration: 3600,
-      justification: null,
-      ticket: null,
-      sshPublicKey: null,
-      policyVersion: 1,
-      requestedAt: '2025-11-24T10:00:00.000Z',
-      extends: null,
-    },
-    requestSha256: '0'.repeat(64),
     createdAt: '2025-11-24T10:00:00.000Z',
     startsAt: '2025-11-24T10:00:00.000Z',
     expiresAt: '2025-11-24T11:00:00.000Z',
-    endReason: null,
-    approvals: [],
-    approvalsNeeded: 0,
-    ceremonyUrl: null,
-  } satisfies ActivationView;
+  });
   const render = (activation: ActivationView) =>
     renderToStaticMarkup(
       createElement(ActivationStatus, {

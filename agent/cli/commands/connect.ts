@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { AgentError } from '../../agent';
-import type { RefreshError } from '../../policy/errors';
+import { asRefreshError } from '../../policy/errors';
 import { EXIT, UsageError, type Command } from '../command';
 import { utc } from '../format';
+import { errorCode, errorMessage } from '../../../shared/errors';
 
 export const connect: Command = {
   name: 'connect',
@@ -20,10 +21,7 @@ export const connect: Command = {
     try {
       root = fs.readFileSync(rootFile);
     } catch (e) {
-      throw new AgentError(
-        'bad-input',
-        `cannot read the trust root ${rootFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-      );
+      throw new AgentError('bad-input', `cannot read the trust root ${rootFile}: ${errorCode(e) ?? errorMessage(e)}`);
     }
     return withAgent(async (agent) => {
       // an enrolled agent switching to the --user path: its journal records the change first
@@ -44,10 +42,8 @@ export const connect: Command = {
         r = await agent.refresh();
       } catch (e) {
         const { connectFailure } = await import('../connect-check');
-        throw new AgentError(
-          (e as RefreshError).code ?? 'error',
-          await connectFailure(e as RefreshError, ctx, probe(c.server)),
-        );
+        const err = asRefreshError(e);
+        throw new AgentError(err.code, await connectFailure(err, ctx, probe(c.server)));
       }
       if (!agent.store.policy()?.memberJson && agent.state().roles.length === 0) {
         const { unknownUserText } = await import('../connect-check');

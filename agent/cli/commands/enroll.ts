@@ -2,6 +2,7 @@ import { waitMs } from '../args';
 import { EXIT, UsageError, type Command } from '../command';
 import { utc } from '../format';
 import { syncSoon } from '../sync-soon';
+import { errorMessage } from '../../../shared/errors';
 
 export const enroll: Command = {
   name: 'enroll',
@@ -25,7 +26,7 @@ export const enroll: Command = {
         const p = await agent.refresh();
         io.out(`policy v${p.version} verified; usable offline until ${utc(p.expires)}\n`);
       } catch (e) {
-        io.err(`pim: enrolled, but the first policy refresh failed: ${(e as Error).message}\n`);
+        io.err(`pim: enrolled, but the first policy refresh failed: ${errorMessage(e)}\n`);
       }
       await syncSoon(agent);
       return EXIT.ok;

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { EXIT, UsageError, type Command } from '../command';
 import { clean } from '../format';
 import { roleEnv, shellOption } from '../role-env';
+import { errorCode } from '../../../shared/errors';
 
 export const exec: Command = {
   name: 'exec',
@@ -22,7 +23,7 @@ function runWith(argv: string[], vars: Record<string, string>): Promise<number> 
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: { ...process.env, ...vars } });
     child.on('error', (e) => {
-      process.stderr.write(`pim: cannot run ${clean(argv[0]!)}: ${(e as NodeJS.ErrnoException).code ?? e.message}\n`);
+      process.stderr.write(`pim: cannot run ${clean(argv[0]!)}: ${errorCode(e) ?? e.message}\n`);
       resolve(127);
     });
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)));

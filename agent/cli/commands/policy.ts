@@ -1,4 +1,4 @@
-import type { RefreshError } from '../../policy/errors';
+import { asRefreshError } from '../../policy/errors';
 import { EXIT, UsageError, type Command } from '../command';
 import { utc } from '../format';
 
@@ -18,7 +18,7 @@ export const policy: Command = {
           );
         return EXIT.ok;
       } catch (e) {
-        const err = e as RefreshError;
+        const err = asRefreshError(e);
         const cached = agent.store.policy();
         if (o.json)
           io.json({
