@@ -3,6 +3,7 @@
 // a device-signed call, holds (long polls) while it is signed and decided, ends it, and mirrors each
 // state into agent.db (ActivationMirror: journaled before it is reported done). A journal that
 // cannot be written refuses new requests.
+import { errorMessage } from '../../shared/errors';
 import { objectHash, type ActivationRequest, type ActivationView } from '../../shared/activation';
 import type { ActivationState } from '../../shared/activation-state';
 import { canonicalJson } from '../../shared/canonical';
@@ -223,7 +224,7 @@ export class Activations {
         if (!isTransient(e)) throw e;
         if (failures === 0) failedAt = this.now();
         const inMs = Math.min(backoffMs(failures), Math.max(0, deadline - this.now()));
-        opts.onProgress?.({ kind: 'retrying', inMs, attempt: ++failures, message: (e as Error).message });
+        opts.onProgress?.({ kind: 'retrying', inMs, attempt: ++failures, message: errorMessage(e) });
         await pause(inMs, opts.signal);
         continue;
       }

@@ -17,7 +17,7 @@ import {
   type RouteQuery,
 } from '../../shared/contracts/control-plane';
 import { bodySha256 } from '../../shared/device-jws';
-import { PimError } from '../../shared/errors';
+import { PimError, errorCause, errorCode, errorName } from '../../shared/errors';
 import { signDeviceRequest, type DeviceKey } from '../keystore/device-key';
 import { numberSetting } from '../../shared/settings';
 
@@ -144,7 +144,7 @@ export class ControlPlaneClient {
       });
     } catch (e) {
       if (opts.signal?.aborted) throw new ControlPlaneError('aborted', 'stopped waiting', 0);
-      const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).name;
+      const cause = errorCode(errorCause(e)) ?? errorName(e);
       throw new ControlPlaneError('unreachable', `cannot reach the control plane at ${this.server} (${cause})`, 0);
     }
     let payload: { ok?: boolean; value?: unknown; error?: { code?: string; message?: string } };

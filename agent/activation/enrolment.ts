@@ -1,6 +1,7 @@
 // The agent's side of enrolment (docs/architecture.md, Flows: Enrolment): pin the trust root from
 // the link, create the device key, then wait while the user registers a security key on the
 // ceremony page; the enrolment is journaled as the first record of this device's chain.
+import { errorMessage } from '../../shared/errors';
 import crypto from 'node:crypto';
 import type { Clock } from '../../shared/clock';
 import { AgentError } from '../agent';
@@ -111,7 +112,7 @@ export class Enrolment {
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       root = Buffer.from(await res.arrayBuffer());
     } catch (e) {
-      throw new AgentError('unreachable', `cannot fetch the trust root from ${l.server} (${(e as Error).message})`);
+      throw new AgentError('unreachable', `cannot fetch the trust root from ${l.server} (${errorMessage(e)})`);
     }
     const actual = crypto.createHash('sha256').update(root).digest('hex');
     if (actual !== l.rootSha256)

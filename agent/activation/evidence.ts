@@ -1,5 +1,6 @@
 // Which journal record an activation's state makes, and the evidence that proves the key touch
 // (request bytes, nonce, WebAuthn assertion, approvals) so anyone can re-verify it later.
+import { errorMessage } from '../../shared/errors';
 import type { ActivationView } from '../../shared/activation';
 import type { AuditType } from '../../shared/audit';
 import { canonicalJson } from '../../shared/canonical';
@@ -42,7 +43,7 @@ export async function fetchEvidence(client: () => Promise<ControlPlaneClient>, a
       requestSha256: a.requestSha256,
       nonce: null,
       assertion: null,
-      evidenceError: (e as Error).message,
+      evidenceError: errorMessage(e),
     };
   }
 }

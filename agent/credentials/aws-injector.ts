@@ -12,12 +12,12 @@ import {
   removeAwsProfiles,
   updateAwsConfig,
 } from './aws-config';
-import { endCredential, removeCredential, writeCredential } from './cred-helper';
+import { writeCredential } from './cred-helper';
 import {
   emptyOutcome,
-  endWithGrace,
+  teardownConfigEntry,
+  type ConfigFileKind,
   removeFileStrays,
-  removeRecorded,
   renewAt,
   type CredentialInjector,
   type InjectJob,
@@ -79,25 +79,22 @@ export class AwsInjector implements CredentialInjector {
     return out;
   }
 
+  /** our profiles in the AWS config file */
+  private readonly profiles: ConfigFileKind = {
+    kind: 'aws',
+    file: () => this.targets.awsConfigFile(),
+    list: listPimProfiles,
+    runsHelper,
+    remove: (file, names) =>
+      updateAwsConfig(file, (t) => (t === null ? null : removeAwsProfiles(t, (n) => names.includes(n)))),
+  };
+
   async teardown(r: InjectionRow, t: Teardown) {
-    return endWithGrace(this.store, r, t, {
-      end: () => endCredential(this.targets.credsDir, 'aws', r.name, t.message),
-      remove: () =>
-        removeRecorded(this.store, r, t.report, () => {
-          updateAwsConfig(r.target, (text) => (text === null ? null : removeAwsProfiles(text, (n) => n === r.name)));
-          removeCredential(this.targets.credsDir, 'aws', r.name);
-        }),
-    });
+    return teardownConfigEntry(this.store, this.targets.credsDir, this.profiles, r, t);
   }
 
   async removeStrays(scan: StrayScan): Promise<void> {
-    const helper = this.targets.helperPath();
-    removeFileStrays(this.targets.awsConfigFile(), 'aws', scan, {
-      list: listPimProfiles,
-      runsOurHelper: (text, name) => runsHelper(text, name, helper),
-      remove: (file, names) =>
-        updateAwsConfig(file, (t) => (t === null ? null : removeAwsProfiles(t, (n) => names.includes(n)))),
-    });
+    removeFileStrays(this.profiles, this.targets.helperPath(), scan);
   }
 }
 

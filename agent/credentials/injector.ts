@@ -7,7 +7,7 @@ import type { InjectionView } from '../../shared/api';
 import type { IssuedCredentials } from '../../shared/credentials';
 import type { ActivationRequest } from '../../shared/activation';
 import type { CredentialsStore, InjectionKind, InjectionRow } from '../store/credentials-store';
-import { listCredentials, removeCredential, type CredKind } from './cred-helper';
+import { endCredential, listCredentials, removeCredential, type CredKind } from './cred-helper';
 import { errorMessage } from '../../shared/errors';
 
 export type { InjectionKind, InjectionRow } from '../store/credentials-store';
@@ -150,32 +150,56 @@ export function removeStrayCredentials(credsDir: string, kind: CredKind, known: 
   for (const c of list) if (!known(kind, c.name)) removeCredential(credsDir, kind, c.name);
 }
 
+/** What the kinds whose entries live in one shared config file (kubeconfig, AWS config) differ in. */
+export interface ConfigFileKind {
+  kind: 'kube' | 'aws';
+  /** the file this home's entries of the kind go to */
+  file: () => string;
+  /** the names of our entries in the file's text */
+  list: (text: string) => string[];
+  /** whether our entry `name` in that text runs `helper` (this home's pim-cred) */
+  runsHelper: (text: string, name: string, helper: string) => boolean;
+  /** takes the entries `names` out of `file` (a file that does not exist stays so) */
+  remove: (file: string, names: string[]) => void;
+}
+
+/** The end of an entry in a shared config file: during the grace period its pim-cred file answers
+ *  with why, then the entry and that file go. */
+export function teardownConfigEntry(
+  store: CredentialsStore,
+  credsDir: string,
+  spec: ConfigFileKind,
+  r: InjectionRow,
+  t: Teardown,
+): InjectedItem | null {
+  return endWithGrace(store, r, t, {
+    end: () => endCredential(credsDir, spec.kind, r.name, t.message),
+    remove: () =>
+      removeRecorded(store, r, t.report, () => {
+        spec.remove(r.target, [r.name]);
+        removeCredential(credsDir, spec.kind, r.name);
+      }),
+  });
+}
+
 /**
  * Our entries in a shared config file (kubeconfig, AWS config) that no row accounts for. Only
  * entries whose helper is this home's: another PIM home (another install, a test run) may share the
  * same file, and its entries are not ours to judge.
  */
-export function removeFileStrays(
-  file: string,
-  kind: 'kube' | 'aws',
-  scan: StrayScan,
-  how: {
-    list: (text: string) => string[];
-    runsOurHelper: (text: string, name: string) => boolean;
-    remove: (file: string, names: string[]) => void;
-  },
-): void {
+export function removeFileStrays(spec: ConfigFileKind, helper: string, scan: StrayScan): void {
+  const file = spec.file();
   try {
     const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
-    const names = text === null ? [] : how.list(text);
-    const strays = names.filter((n) => !scan.known(kind, n, file) && how.runsOurHelper(text!, n));
+    const names = text === null ? [] : spec.list(text);
+    const strays = names.filter((n) => !scan.known(spec.kind, n, file) && spec.runsHelper(text!, n, helper));
     if (strays.length === 0) return;
-    how.remove(file, strays);
+    spec.remove(file, strays);
     scan.report.removed.push({
       role: '?',
       activation: '?',
       reason: 'unknown',
-      items: strays.map((name) => ({ kind, name, where: file })),
+      items: strays.map((name) => ({ kind: spec.kind, name, where: file })),
     });
   } catch (e) {
     scan.report.warnings.push(`could not check ${file}: ${errorMessage(e)}`);

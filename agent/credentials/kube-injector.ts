@@ -6,12 +6,12 @@ import { parse as parseYaml } from 'yaml';
 import { kubeContextName } from '../../shared/policy/names';
 import { checkName, removeFile } from '../../platform/fs-safe';
 import type { CredentialsStore } from '../store/credentials-store';
-import { endCredential, kubeExecCredential, removeCredential, writeCredential } from './cred-helper';
+import { kubeExecCredential, writeCredential } from './cred-helper';
 import {
   emptyOutcome,
-  endWithGrace,
+  teardownConfigEntry,
+  type ConfigFileKind,
   removeFileStrays,
-  removeRecorded,
   renewAt,
   type CredentialInjector,
   type InjectJob,
@@ -64,25 +64,22 @@ export class KubeInjector implements CredentialInjector {
     return out;
   }
 
+  /** our entries in the kubeconfig file */
+  private readonly entries: ConfigFileKind = {
+    kind: 'kube',
+    file: () => this.targets.kubeconfigFile(),
+    list: listPimEntries,
+    runsHelper,
+    remove: (file, names) =>
+      updateKubeconfig(file, (t) => (t === null ? null : removeKubeEntries(t, (n) => names.includes(n)))),
+  };
+
   async teardown(r: InjectionRow, t: Teardown) {
-    return endWithGrace(this.store, r, t, {
-      end: () => endCredential(this.targets.credsDir, 'kube', r.name, t.message),
-      remove: () =>
-        removeRecorded(this.store, r, t.report, () => {
-          updateKubeconfig(r.target, (text) => (text === null ? null : removeKubeEntries(text, (n) => n === r.name)));
-          removeCredential(this.targets.credsDir, 'kube', r.name);
-        }),
-    });
+    return teardownConfigEntry(this.store, this.targets.credsDir, this.entries, r, t);
   }
 
   async removeStrays(scan: StrayScan): Promise<void> {
-    const helper = this.targets.helperPath();
-    removeFileStrays(this.targets.kubeconfigFile(), 'kube', scan, {
-      list: listPimEntries,
-      runsOurHelper: (text, name) => runsHelper(text, name, helper),
-      remove: (file, names) =>
-        updateKubeconfig(file, (t) => (t === null ? null : removeKubeEntries(t, (n) => names.includes(n)))),
-    });
+    removeFileStrays(this.entries, this.targets.helperPath(), scan);
   }
 
   /** `pim env` context selectors of roles that are no longer injected. */
