@@ -1,7 +1,7 @@
 // Real `pim` and `pim-server` processes (the built bins), with their output watched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { exitOf } from './bins';
 
 export { PIM, PIM_SERVER, run, exitOf, stop } from './bins';
