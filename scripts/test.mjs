@@ -1,5 +1,5 @@
 // `npm test`: typecheck, lint, build, then every test: Vitest for unit and integration (with real
-// programs; vitest.config.ts), Playwright Test for end-to-end in Chromium (playwright.config.ts).
+// programs; vitest.config.mts), Playwright Test for end-to-end in Chromium (playwright.config.ts).
 // Ends with one plain summary line, summed over both runners:
 //   N passed, N failed, N skipped
 import { spawnSync, spawn } from 'node:child_process';

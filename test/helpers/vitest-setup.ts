@@ -1,4 +1,4 @@
-// Vitest setup file (vitest.config.ts): every file's tests end their ./cleanup scopes here.
+// Vitest setup file (vitest.config.mts): every file's tests end their ./cleanup scopes here.
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { fileEnded, testEnded, testStarted } from './cleanup';
 
