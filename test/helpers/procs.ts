@@ -35,7 +35,8 @@ export async function start(
             `timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`,
           ),
         ),
-      20_000,
+      // generous: on a 2-core machine busy with other test files a cold start can take many seconds
+      60_000,
     );
     // ready may show on either stream (prompts go to stderr)
     const check = () => {
