@@ -48,7 +48,7 @@ function layers(spec) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'native/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'native/**', 'test-results/**', 'playwright-report/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

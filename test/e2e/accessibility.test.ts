@@ -7,7 +7,8 @@
 //    button on a request carries the role and the requester ("Activate gpu-cluster-readonly").
 import AxeBuilder from '@axe-core/playwright';
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from './fixtures';
+import { after } from '../helpers/cleanup';
 import type { Locator, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { openView, startPopoverWorld, VIEWS, type View } from '../helpers/popover-views';
@@ -122,7 +123,7 @@ async function unnamed(page: Page, view: View): Promise<string[]> {
   return problems;
 }
 
-test('the popover views: no serious axe violation, every control reachable by Tab and named for what it acts on', async (t) => {
+test('the popover views: no serious axe violation, every control reachable by Tab and named for what it acts on', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   // cleanups run last-registered first: the processes stop before their folder is removed
@@ -133,7 +134,7 @@ test('the popover views: no serious axe violation, every control reachable by Ta
   const world = await startPopoverWorld((fn) => cleanups.push(fn));
   for (const scheme of ['light', 'dark'] as const) {
     for (const view of VIEWS) {
-      await t.test(`${view}, ${scheme}`, async () => {
+      await test.step(`${view}, ${scheme}`, async () => {
         const { page, close } = await openView(browser, world, view, scheme);
         try {
           const found = { axe: await axe(page), keyboard: [] as string[], names: [] as string[] };

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
 import type { Browser, Page } from 'playwright-core';
 import { confirmEnrolment, launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
@@ -67,7 +67,7 @@ async function cardState(page: Page, role: string, state: string, timeout = 10_0
   await page.locator(`[data-testid="activation-state-${role}"][data-state="${state}"]`).waitFor({ timeout });
 }
 
-test('enrol, activate, approve, deny and deactivate — all through the popover', async (t) => {
+test('enrol, activate, approve, deny and deactivate — all through the popover', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const dir = tmpDir();
@@ -103,7 +103,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
   );
   const [alice, bob] = people as [Person, Person];
 
-  await t.test('(a) first run: paste the link, register the key on the ceremony page, see the roles', async () => {
+  await test.step('(a) first run: paste the link, register the key on the ceremony page, see the roles', async () => {
     for (const p of [alice, bob]) {
       const screen = p.page.getByTestId('enrol-screen');
       await screen.waitFor();
@@ -143,7 +143,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     }
   });
 
-  await t.test('(b) an auto-approved role: dialog, key touch, active with a live countdown', async () => {
+  await test.step('(b) an auto-approved role: dialog, key touch, active with a live countdown', async () => {
     const { page } = alice;
     await page.getByTestId('activate-readonly').click();
     const dialog = page.getByTestId('activate-dialog');
@@ -184,89 +184,83 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
   });
 
   let adminRequest = '';
-  await t.test(
-    '(c) approval needed: the ticket is checked as she types; Bob approves from his Approvals view',
-    async () => {
-      const { page } = alice;
-      await page.getByTestId('activate-admin').click();
-      await page.getByTestId('activate-dialog').waitFor();
-      assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), [
-        '15 min',
-        '30 min',
-        '1 h (default)',
-        '2 h',
-      ]);
-      assert.match(
-        await page.getByTestId('approval-notice').innerText(),
-        /Needs approval by 1 of leads \(not yourself\)/,
-      );
-      assert.match(await page.getByTestId('uv-notice').innerText(), /Key \+ PIN/);
-      const submit = page.getByTestId('activate-submit');
-      const hint = page.getByTestId('ticket-hint');
-      // wait for the state AND its words: an empty field is invalid too ("A ticket is required")
-      const validity = (v: 'true' | 'false') =>
-        page
-          .locator(`[data-testid="ticket-hint"][data-valid="${v}"]`, {
-            hasText: v === 'true' ? /Matches/ : /Does not match/,
-          })
-          .waitFor();
-      await page.locator('[data-testid="activate-submit"]:disabled').waitFor(); // justification and ticket are required
-      await page.getByTestId('justification-input').fill('GPU node 17 hangs, need to cordon it');
-      await page.getByTestId('ticket-input').pressSequentially('CHG-1');
-      // the hint follows each keystroke: wait for what it must show, never read a stale frame
-      await validity('false');
-      assert.match(await hint.innerText(), /Does not match \^INC-\[0-9\]\+\$/);
-      await page.locator('[data-testid="activate-submit"]:disabled').waitFor();
-      await page.getByTestId('ticket-input').fill('');
-      await page
-        .locator('[data-testid="ticket-hint"][data-valid="false"]', { hasText: /A ticket is required/ })
+  await test.step('(c) approval needed: the ticket is checked as she types; Bob approves from his Approvals view', async () => {
+    const { page } = alice;
+    await page.getByTestId('activate-admin').click();
+    await page.getByTestId('activate-dialog').waitFor();
+    assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), [
+      '15 min',
+      '30 min',
+      '1 h (default)',
+      '2 h',
+    ]);
+    assert.match(
+      await page.getByTestId('approval-notice').innerText(),
+      /Needs approval by 1 of leads \(not yourself\)/,
+    );
+    assert.match(await page.getByTestId('uv-notice').innerText(), /Key \+ PIN/);
+    const submit = page.getByTestId('activate-submit');
+    const hint = page.getByTestId('ticket-hint');
+    // wait for the state AND its words: an empty field is invalid too ("A ticket is required")
+    const validity = (v: 'true' | 'false') =>
+      page
+        .locator(`[data-testid="ticket-hint"][data-valid="${v}"]`, {
+          hasText: v === 'true' ? /Matches/ : /Does not match/,
+        })
         .waitFor();
-      await page.getByTestId('ticket-input').pressSequentially('INC-');
-      await validity('false'); // checked on every keystroke
-      await page.getByTestId('ticket-input').pressSequentially('4711');
-      await validity('true');
-      assert.match(await hint.innerText(), /Matches/);
-      await page.locator('[data-testid="activate-submit"]:enabled').waitFor();
-      await page.getByTestId('activate-dialog').screenshot({ path: '/tmp/pim-activate-dialog.png' });
-      await submit.click();
-      await cardState(page, 'admin', 'requested');
-      await page.getByTestId('role-card-admin').screenshot({ path: '/tmp/pim-touch-key.png' });
+    await page.locator('[data-testid="activate-submit"]:disabled').waitFor(); // justification and ticket are required
+    await page.getByTestId('justification-input').fill('GPU node 17 hangs, need to cordon it');
+    await page.getByTestId('ticket-input').pressSequentially('CHG-1');
+    // the hint follows each keystroke: wait for what it must show, never read a stale frame
+    await validity('false');
+    assert.match(await hint.innerText(), /Does not match \^INC-\[0-9\]\+\$/);
+    await page.locator('[data-testid="activate-submit"]:disabled').waitFor();
+    await page.getByTestId('ticket-input').fill('');
+    await page
+      .locator('[data-testid="ticket-hint"][data-valid="false"]', { hasText: /A ticket is required/ })
+      .waitFor();
+    await page.getByTestId('ticket-input').pressSequentially('INC-');
+    await validity('false'); // checked on every keystroke
+    await page.getByTestId('ticket-input').pressSequentially('4711');
+    await validity('true');
+    assert.match(await hint.innerText(), /Matches/);
+    await page.locator('[data-testid="activate-submit"]:enabled').waitFor();
+    await page.getByTestId('activate-dialog').screenshot({ path: '/tmp/pim-activate-dialog.png' });
+    await submit.click();
+    await cardState(page, 'admin', 'requested');
+    await page.getByTestId('role-card-admin').screenshot({ path: '/tmp/pim-touch-key.png' });
 
-      const r = await touchKey(alice, 'open-ceremony-admin');
-      assert.equal(r.state, 'pending-approval', r.text);
-      await r.page.close();
-      await cardState(page, 'admin', 'pending-approval');
-      assert.match(await page.getByTestId('activation-state-admin').innerText(), /Waiting for 1 of leads/);
+    const r = await touchKey(alice, 'open-ceremony-admin');
+    assert.equal(r.state, 'pending-approval', r.text);
+    await r.page.close();
+    await cardState(page, 'admin', 'pending-approval');
+    assert.match(await page.getByTestId('activation-state-admin').innerText(), /Waiting for 1 of leads/);
 
-      await bob.page.getByTestId('approvals-tab').click();
-      const item = bob.page.locator('li[data-testid^="approval-"]');
-      await item.first().waitFor({ timeout: 10_000 });
-      assert.equal(await item.count(), 1, 'one request waits for bob');
-      adminRequest = ((await item.getAttribute('data-testid')) ?? '').replace(/^approval-/, '');
-      const card = bob.page.getByTestId(`approval-${adminRequest}`);
-      assert.equal(await card.getByTestId('approval-requester').innerText(), 'alice@acme.example');
-      assert.equal(await card.getByTestId('approval-role').innerText(), 'admin');
-      assert.equal(await card.getByTestId('approval-duration').innerText(), '1 h');
-      assert.match(
-        await card.getByTestId('approval-justification').innerText(),
-        /GPU node 17 hangs, need to cordon it/,
-      );
-      assert.equal(await card.getByTestId('approval-ticket').innerText(), 'INC-4711');
-      await bob.page.screenshot({ path: '/tmp/pim-approvals.png', fullPage: true });
+    await bob.page.getByTestId('approvals-tab').click();
+    const item = bob.page.locator('li[data-testid^="approval-"]');
+    await item.first().waitFor({ timeout: 10_000 });
+    assert.equal(await item.count(), 1, 'one request waits for bob');
+    adminRequest = ((await item.getAttribute('data-testid')) ?? '').replace(/^approval-/, '');
+    const card = bob.page.getByTestId(`approval-${adminRequest}`);
+    assert.equal(await card.getByTestId('approval-requester').innerText(), 'alice@acme.example');
+    assert.equal(await card.getByTestId('approval-role').innerText(), 'admin');
+    assert.equal(await card.getByTestId('approval-duration').innerText(), '1 h');
+    assert.match(await card.getByTestId('approval-justification').innerText(), /GPU node 17 hangs, need to cordon it/);
+    assert.equal(await card.getByTestId('approval-ticket').innerText(), 'INC-4711');
+    await bob.page.screenshot({ path: '/tmp/pim-approvals.png', fullPage: true });
 
-      await bob.page.getByTestId(`approve-${adminRequest}`).click();
-      await bob.page.getByTestId(`approval-touch-${adminRequest}`).waitFor();
-      const b = await touchKey(bob, `approval-open-ceremony-${adminRequest}`);
-      assert.equal(b.state, 'active', b.text);
-      await b.page.close();
-      await bob.page.getByTestId(`decided-${adminRequest}`).waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId(`approve-${adminRequest}`).click();
+    await bob.page.getByTestId(`approval-touch-${adminRequest}`).waitFor();
+    const b = await touchKey(bob, `approval-open-ceremony-${adminRequest}`);
+    assert.equal(b.state, 'active', b.text);
+    await b.page.close();
+    await bob.page.getByTestId(`decided-${adminRequest}`).waitFor({ timeout: 10_000 });
 
-      await cardState(page, 'admin', 'active');
-      assert.match(await page.getByTestId('countdown-admin').innerText(), /^(5\d:[0-5]\d|1:00:00) left$/);
-    },
-  );
+    await cardState(page, 'admin', 'active');
+    assert.match(await page.getByTestId('countdown-admin').innerText(), /^(5\d:[0-5]\d|1:00:00) left$/);
+  });
 
-  await t.test('(d) a denial carries its reason to the requester', async () => {
+  await test.step('(d) a denial carries its reason to the requester', async () => {
     const { page } = alice;
     await page.getByTestId('activate-db-admin').click();
     await page.getByTestId('justification-input').fill('schema migration');
@@ -294,7 +288,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
     await page.screenshot({ path: '/tmp/pim-roles.png', fullPage: true });
   });
 
-  await t.test('(e) deactivate gives the role back', async () => {
+  await test.step('(e) deactivate gives the role back', async () => {
     const { page } = alice;
     await page.getByTestId('deactivate-readonly').click();
     await cardState(page, 'readonly', 'deactivated');

@@ -4,7 +4,8 @@
 // person approves (or denies, with a reason) on their own ceremony page.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { test } from 'node:test';
+import { test } from './fixtures';
+import { after } from '../helpers/cleanup';
 import type { Browser, Page } from 'playwright-core';
 import type { ActivationRequest } from '../../shared/activation';
 import { ControlPlaneClient } from '../../agent/activation/cp-client';
@@ -119,18 +120,18 @@ function request(u: User, role: string, over: Partial<ActivationRequest> = {}): 
   };
 }
 
-test('the ceremony page enrols a key, activates a role, and carries approvals and denials', async (t) => {
+test('the ceremony page enrols a key, activates a role, and carries approvals and denials', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const { dir } = makeRepo({ policy: POLICY });
   const srv = await serve(dir, { host: '127.0.0.1', port: 0, keepTimestampFresh: false });
-  t.after(() => srv.close());
+  after(() => srv.close());
   assert.match(srv.publicUrl, /^http:\/\/localhost:\d+$/);
 
   let alice!: User;
   let bob!: User;
 
-  await t.test('the page is served with strict headers, and only for ceremony paths', async () => {
+  await test.step('the page is served with strict headers, and only for ceremony paths', async () => {
     const res = await fetch(`${srv.publicUrl}/ceremony/activation/abc`);
     assert.equal(res.status, 200, 'the ceremony page is served by the control plane (server/http.ts wiring)');
     assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
@@ -157,12 +158,12 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     }
   });
 
-  await t.test('enrolment: the user registers a security key on the page', async () => {
+  await test.step('enrolment: the user registers a security key on the page', async () => {
     alice = await enrolThroughPage(browser, srv, 'alice@acme.example');
     bob = await enrolThroughPage(browser, srv, 'bob@acme.example');
   });
 
-  await t.test('an auto-approved role: the summary says what is signed, and the touch activates it', async () => {
+  await test.step('an auto-approved role: the summary says what is signed, and the touch activates it', async () => {
     const ssh = sshPublicKey();
     const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
       request: request(alice, 'readonly', { sshPublicKey: ssh }),
@@ -208,7 +209,7 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.equal(await alice.page.getByTestId('ceremony-sign').count(), 0);
   });
 
-  await t.test('a role that needs approval waits, then another person approves it on their page', async () => {
+  await test.step('a role that needs approval waits, then another person approves it on their page', async () => {
     const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
       request: request(alice, 'prod-admin', { duration: 3600 }),
     });
@@ -239,7 +240,7 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     );
   });
 
-  await t.test('a denial is signed with its reason, and the requester sees it', async () => {
+  await test.step('a denial is signed with its reason, and the requester sees it', async () => {
     const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
       request: request(alice, 'prod-admin', { duration: 1800 }),
     });
@@ -268,7 +269,7 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     assert.match(view.endReason, /change freeze until Monday/);
   });
 
-  await t.test('cancelling the key prompt signs nothing and offers to try again', async () => {
+  await test.step('cancelling the key prompt signs nothing and offers to try again', async () => {
     const created = await alice.client.call<ActivationCreated>('POST', '/api/v1/activations', {
       request: request(alice, 'readonly', { duration: 600 }),
     });
@@ -290,7 +291,7 @@ test('the ceremony page enrols a key, activates a role, and carries approvals an
     await page.context().close();
   });
 
-  await t.test('unknown links and browsers without WebAuthn get a clear message', async () => {
+  await test.step('unknown links and browsers without WebAuthn get a clear message', async () => {
     const page = await browser.newPage();
     await page.goto(`${srv.publicUrl}/ceremony/activation/doesnotexist`);
     const missing = await result(page);

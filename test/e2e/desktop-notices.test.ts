@@ -3,7 +3,8 @@
 // each, a click opening the right view; and a fragment (#activate=…, #view=…) that opens the
 // prefilled dialog or a view — requesting nothing by itself.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from './fixtures';
+import { after } from '../helpers/cleanup';
 import { touch } from '../helpers/ceremony';
 import { cliWorld } from '../helpers/cli-world';
 import { launchChromium } from '../helpers/browser';
@@ -24,7 +25,7 @@ const ENV = { PIM_KEYSTORE: 'file', PIM_ACTIVATION_POLL_MS: '400' };
 
 type Note = { title: string; body: string };
 
-test('the web shell notifies once per event through the browser, and fragments only open views', async (t) => {
+test('the web shell notifies once per event through the browser, and fragments only open views', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const { people } = await cliWorld(POLICY, [
@@ -45,7 +46,7 @@ test('the web shell notifies once per event through the browser, and fragments o
   await ask.exited();
 
   const ui = await start(PIM, ['--home', bob.home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, ENV);
-  t.after(() => ui.child.kill('SIGTERM'));
+  after(() => ui.child.kill('SIGTERM'));
   const page = await browser.newPage();
   // plain text: a function would be rewritten by the test's TypeScript loader (helpers the page lacks)
   await page.addInitScript({

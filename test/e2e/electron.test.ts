@@ -4,16 +4,16 @@
 // and every decision of the shell is a unit-tested pure function (tray-menu, window-options, ipc-router).
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
 import { electronUnavailable } from '../../app/start';
 import { methods } from '../../shared/api';
 import { ROOT, tmpDir } from '../helpers/repo';
 
-test('the Electron app starts, shows its popover, and exposes exactly the contract to it', async (t) => {
+test('the Electron app starts, shows its popover, and exposes exactly the contract to it', async ({}, t) => {
   const why = electronUnavailable();
   if (why) {
     process.stderr.write(`\n*** SKIPPED electron.test.ts: ${why} ***\n\n`);
-    t.skip(why);
+    t.skip(true, why);
     return;
   }
   const { _electron } = await import('playwright-core');

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
 import type { Page } from 'playwright-core';
 import { confirmEnrolment, launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
@@ -70,7 +70,7 @@ function seconds(countdown: string): number {
   return parts.reduce((acc, n) => acc * 60 + n, 0);
 }
 
-test('a role ending soon: banner, one-click extend with a key touch, credentials on the card, and the audit journal', async (t) => {
+test('a role ending soon: banner, one-click extend with a key touch, credentials on the card, and the audit journal', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const dir = tmpDir();
@@ -130,62 +130,57 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
   }
 
   let firstEnd = 0;
-  await t.test(
-    'a 5-minute activation: the banner says it ends in 5 minutes; the card lists its kube context',
-    async () => {
-      assert.equal(await page.getByTestId('expiry-banner').count(), 0, 'nothing ends yet');
-      await page.getByTestId(`activate-${ROLE}`).click();
-      await page.getByTestId('activate-dialog').waitFor();
-      assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), [
-        '5 min (default)',
-      ]);
-      await page.getByTestId('activate-submit').click();
-      await page
-        .locator(`[data-testid="activation-state-${ROLE}"][data-state="requested"]`)
-        .waitFor({ timeout: 10_000 })
-        .catch(async (e: Error) =>
-          assert.fail(
-            `${e.message}\n--- dialog: ${await page
-              .getByTestId('activate-dialog')
-              .innerText()
-              .catch(() => '(gone)')}\n--- pim ui said:\n${ui.output().slice(-3000)}`,
-          ),
-        );
-      const r = await touchKey(page, key, `open-ceremony-${ROLE}`);
-      assert.equal(r.state, 'active', r.text);
-      await r.popup.close();
-      await page.locator(`[data-testid="activation-state-${ROLE}"][data-state="active"]`).waitFor({ timeout: 10_000 });
-
-      const notice = page.getByTestId(`expiry-notice-${ROLE}`);
-      await notice.waitFor({ timeout: 10_000 });
-      assert.match(
-        await notice.getByTestId('expiry-notice-text').innerText(),
-        new RegExp(`^${ROLE} ends in [45] minutes$`),
+  await test.step('a 5-minute activation: the banner says it ends in 5 minutes; the card lists its kube context', async () => {
+    assert.equal(await page.getByTestId('expiry-banner').count(), 0, 'nothing ends yet');
+    await page.getByTestId(`activate-${ROLE}`).click();
+    await page.getByTestId('activate-dialog').waitFor();
+    assert.deepEqual(await page.getByTestId('duration-select').locator('option').allInnerTexts(), ['5 min (default)']);
+    await page.getByTestId('activate-submit').click();
+    await page
+      .locator(`[data-testid="activation-state-${ROLE}"][data-state="requested"]`)
+      .waitFor({ timeout: 10_000 })
+      .catch(async (e: Error) =>
+        assert.fail(
+          `${e.message}\n--- dialog: ${await page
+            .getByTestId('activate-dialog')
+            .innerText()
+            .catch(() => '(gone)')}\n--- pim ui said:\n${ui.output().slice(-3000)}`,
+        ),
       );
-      assert.equal(await notice.getAttribute('data-threshold'), '10');
-      firstEnd = seconds(await page.getByTestId(`countdown-${ROLE}`).innerText());
-      assert.ok(firstEnd <= 300 && firstEnd > 200, `a 5-minute window: ${firstEnd} s left`);
+    const r = await touchKey(page, key, `open-ceremony-${ROLE}`);
+    assert.equal(r.state, 'active', r.text);
+    await r.popup.close();
+    await page.locator(`[data-testid="activation-state-${ROLE}"][data-state="active"]`).waitFor({ timeout: 10_000 });
 
-      // the agent injects the kube context in the background: wait for the card to list it
-      const creds = page.getByTestId(`credentials-${ROLE}`);
-      await creds
-        .waitFor({ timeout: 15_000 })
-        .catch((e: Error) => assert.fail(`${e.message}\n--- pim ui said:\n${ui.output().slice(-3000)}`));
-      assert.deepEqual(await creds.getByTestId('credential-item').allInnerTexts(), [`kube context ${CONTEXT}`]);
-      assert.equal(
-        await page.getByTestId(`credentials-hint-${ROLE}`).innerText(),
-        `use it: kubectl --context ${CONTEXT}`,
-      );
-      assert.match(
-        fs.readFileSync(kubeconfig, 'utf8'),
-        new RegExp(`name: ${CONTEXT}`),
-        'the context is really in the kubeconfig',
-      );
-      await page.screenshot({ path: '/tmp/pim-expiry-banner.png', fullPage: true });
-    },
-  );
+    const notice = page.getByTestId(`expiry-notice-${ROLE}`);
+    await notice.waitFor({ timeout: 10_000 });
+    assert.match(
+      await notice.getByTestId('expiry-notice-text').innerText(),
+      new RegExp(`^${ROLE} ends in [45] minutes$`),
+    );
+    assert.equal(await notice.getAttribute('data-threshold'), '10');
+    firstEnd = seconds(await page.getByTestId(`countdown-${ROLE}`).innerText());
+    assert.ok(firstEnd <= 300 && firstEnd > 200, `a 5-minute window: ${firstEnd} s left`);
 
-  await t.test('one click on Extend, a key touch on the ceremony page, and the card shows the new end', async () => {
+    // the agent injects the kube context in the background: wait for the card to list it
+    const creds = page.getByTestId(`credentials-${ROLE}`);
+    await creds
+      .waitFor({ timeout: 15_000 })
+      .catch((e: Error) => assert.fail(`${e.message}\n--- pim ui said:\n${ui.output().slice(-3000)}`));
+    assert.deepEqual(await creds.getByTestId('credential-item').allInnerTexts(), [`kube context ${CONTEXT}`]);
+    assert.equal(
+      await page.getByTestId(`credentials-hint-${ROLE}`).innerText(),
+      `use it: kubectl --context ${CONTEXT}`,
+    );
+    assert.match(
+      fs.readFileSync(kubeconfig, 'utf8'),
+      new RegExp(`name: ${CONTEXT}`),
+      'the context is really in the kubeconfig',
+    );
+    await page.screenshot({ path: '/tmp/pim-expiry-banner.png', fullPage: true });
+  });
+
+  await test.step('one click on Extend, a key touch on the ceremony page, and the card shows the new end', async () => {
     const notice = page.getByTestId(`expiry-notice-${ROLE}`);
     const before = await notice.getAttribute('data-activation');
     await page.getByTestId(`notice-extend-${ROLE}`).click();
@@ -233,7 +228,7 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     await page.getByTestId(`credentials-${ROLE}`).waitFor({ timeout: 15_000 });
   });
 
-  await t.test("the card's Extend starts an extension, which can be cancelled", async () => {
+  await test.step("the card's Extend starts an extension, which can be cancelled", async () => {
     await page.getByTestId(`extend-${ROLE}`).click();
     await page.locator(`[data-testid="extension-state-${ROLE}"][data-state="requested"]`).waitFor({ timeout: 10_000 });
     await page.getByTestId(`open-extension-ceremony-${ROLE}`).waitFor();
@@ -243,7 +238,7 @@ test('a role ending soon: banner, one-click extend with a key touch, credentials
     assert.equal(await page.getByTestId('error-banner').count(), 0);
   });
 
-  await t.test('the audit view: the journal newest first, a role filter, and every record acknowledged', async () => {
+  await test.step('the audit view: the journal newest first, a role filter, and every record acknowledged', async () => {
     await page.getByTestId('audit-tab').click();
     await page.getByTestId('audit-view').waitFor();
     const records = page.getByTestId('audit-record');

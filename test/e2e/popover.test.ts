@@ -5,12 +5,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
 import { launchChromium, webShellSession } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 
-test('the popover lists roles online, and keeps them with an offline badge when the server stops', async (t) => {
+test('the popover lists roles online, and keeps them with an offline badge when the server stops', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const dir = tmpDir();

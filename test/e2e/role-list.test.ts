@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
+import { after } from '../helpers/cleanup';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
 import { touch } from '../helpers/ceremony';
@@ -91,7 +92,7 @@ async function waitListed(page: Page, roles: string[]): Promise<void> {
   );
 }
 
-test('many roles: filter as you type, the ticket hint, an active role first, and an SSH certificate not added shown on its card', async (t) => {
+test('many roles: filter as you type, the ticket hint, an active role first, and an SSH certificate not added shown on its card', async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const { dir, people } = await cliWorld(POLICY, [['alice@acme.example', 'ml']]);
@@ -108,14 +109,14 @@ test('many roles: filter as you type, the ticket hint, an active role first, and
     PIM_ACTIVATION_POLL_MS: '400',
   };
   const ui = await start(PIM, ['--home', alice.home, 'ui', '--no-open'], /PIM Agent UI: (http:\/\/\S+)/, env);
-  t.after(() => stop(ui.child));
+  after(() => stop(ui.child));
   const context = await browser.newContext({ viewport: { width: 420, height: 760 } });
   const page = await context.newPage();
   await page.goto(ui.match[1]!);
   await page.getByTestId('role-card-vm-ssh').waitFor({ timeout: 20_000 });
   assert.deepEqual(await listed(page), ROLES, 'by name while none is active');
 
-  await t.test('more than a handful of roles: the filter box narrows the list as one types', async () => {
+  await test.step('more than a handful of roles: the filter box narrows the list as one types', async () => {
     const filter = page.getByTestId('role-filter');
     assert.equal(await filter.getAttribute('placeholder'), `Filter ${ROLES.length} roles`);
     assert.equal(await filter.getAttribute('aria-label'), 'Filter roles');
@@ -133,7 +134,7 @@ test('many roles: filter as you type, the ticket hint, an active role first, and
     await waitListed(page, ROLES);
   });
 
-  await t.test("an invalid ticket is explained with the policy's hint, not its regular expression", async () => {
+  await test.step("an invalid ticket is explained with the policy's hint, not its regular expression", async () => {
     await page.getByTestId('activate-gpu-cluster-admin').click();
     const dialog = page.getByTestId('activate-dialog');
     await dialog.waitFor();
@@ -153,39 +154,36 @@ test('many roles: filter as you type, the ticket hint, an active role first, and
     await dialog.waitFor({ state: 'detached' });
   });
 
-  await t.test(
-    'activated with no ssh-agent: the card says the certificate was not added and why; the active role comes first',
-    async () => {
-      await page.getByTestId('activate-vm-ssh').click();
-      const dialog = page.getByTestId('activate-dialog');
-      await dialog.waitFor();
-      await dialog.getByTestId('activate-submit').click();
-      const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('open-ceremony-vm-ssh').click()]);
-      await popup.waitForURL((u) => u.protocol === 'http:', { waitUntil: 'commit' });
-      const ceremony = popup.url();
-      await popup.close();
-      assert.equal((await touch(alice.key, ceremony)).value?.state, 'active');
+  await test.step('activated with no ssh-agent: the card says the certificate was not added and why; the active role comes first', async () => {
+    await page.getByTestId('activate-vm-ssh').click();
+    const dialog = page.getByTestId('activate-dialog');
+    await dialog.waitFor();
+    await dialog.getByTestId('activate-submit').click();
+    const [popup] = await Promise.all([page.waitForEvent('popup'), page.getByTestId('open-ceremony-vm-ssh').click()]);
+    await popup.waitForURL((u) => u.protocol === 'http:', { waitUntil: 'commit' });
+    const ceremony = popup.url();
+    await popup.close();
+    assert.equal((await touch(alice.key, ceremony)).value?.state, 'active');
 
-      await page.locator('[data-testid="activation-state-vm-ssh"][data-state="active"]').waitFor({ timeout: 20_000 });
-      const ssh = page.getByTestId('credentials-vm-ssh').locator('[data-testid="credential-item"][data-kind="ssh"]');
-      await ssh.waitFor({ timeout: 20_000 });
-      assert.equal(await ssh.getAttribute('data-problem'), 'true');
-      const text = await ssh.innerText();
-      assert.match(text, /^SSH certificate not added — /);
-      assert.match(
-        text,
-        new RegExp(
-          `cannot reach the ssh-agent at ${nowhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(it does not exist\\)`,
-        ),
-      );
-      assert.match(await page.getByTestId('credentials-vm-ssh').innerText(), /Not in place yet/);
+    await page.locator('[data-testid="activation-state-vm-ssh"][data-state="active"]').waitFor({ timeout: 20_000 });
+    const ssh = page.getByTestId('credentials-vm-ssh').locator('[data-testid="credential-item"][data-kind="ssh"]');
+    await ssh.waitFor({ timeout: 20_000 });
+    assert.equal(await ssh.getAttribute('data-problem'), 'true');
+    const text = await ssh.innerText();
+    assert.match(text, /^SSH certificate not added — /);
+    assert.match(
+      text,
+      new RegExp(
+        `cannot reach the ssh-agent at ${nowhere.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(it does not exist\\)`,
+      ),
+    );
+    assert.match(await page.getByTestId('credentials-vm-ssh').innerText(), /Not in place yet/);
 
-      await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh')]);
-      // and while filtering, still first among the matches
-      await page.getByTestId('role-filter').fill('the');
-      await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh' && r !== 'billing-viewer')]);
-      await page.getByTestId('role-filter').fill('');
-    },
-  );
+    await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh')]);
+    // and while filtering, still first among the matches
+    await page.getByTestId('role-filter').fill('the');
+    await waitListed(page, ['vm-ssh', ...ROLES.filter((r) => r !== 'vm-ssh' && r !== 'billing-viewer')]);
+    await page.getByTestId('role-filter').fill('');
+  });
   await context.close();
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from './fixtures';
 import { launchChromium, webShellSession } from '../helpers/browser';
 import { PIM, start, stop } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
@@ -38,7 +38,7 @@ const post = (origin: string, p: string, body: unknown, headers: Record<string, 
     body: JSON.stringify(body),
   });
 
-test("web shell session: the opened browser's command line holds only a one-time code; the page trades it, a replay is refused", async (t) => {
+test("web shell session: the opened browser's command line holds only a one-time code; the page trades it, a replay is refused", async ({}, t) => {
   const browser = await launchChromium(t);
   if (!browser) return;
   const dir = tmpDir();

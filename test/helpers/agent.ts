@@ -1,4 +1,4 @@
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { Agent } from '../../agent/agent';
 import { tmpDir } from './repo';
 

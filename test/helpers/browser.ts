@@ -2,9 +2,24 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, type TestContext } from 'node:test';
+import type { TestContext } from './test-context';
+import { after } from './cleanup';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { requireProgram } from './system';
+
+/** Debian's Chromium (.ci/run installs it); Playwright never downloads a browser of its own. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Headless, no sandbox (containers), nothing that talks to the network by itself. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
 
 export async function launchChromium(t: TestContext): Promise<Browser | null> {
   const exe = requireProgram(t, 'chromium', "the UI tests drive Debian's Chromium headless");
@@ -13,15 +28,7 @@ export async function launchChromium(t: TestContext): Promise<Browser | null> {
   const browser = await chromium.launch({
     executablePath: exe,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
+    args: CHROMIUM_ARGS,
     env: { ...process.env, XDG_CONFIG_HOME: profile, XDG_CACHE_HOME: profile },
   });
   after(async () => {

@@ -1,7 +1,7 @@
 // A control plane in-process, with enrolled users holding software security keys, for protocol tests.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { calculateJwkThumbprint } from 'jose';
 import type { ActivationRequest } from '../../shared/activation';
 import { configFor } from '../../server/config';

@@ -14,7 +14,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
+import type { TestContext } from './test-context';
+import { after } from './cleanup';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -281,10 +282,11 @@ export async function startKubeApi(t: TestContext | null, opts: KubeApiOptions):
       server.close(() => resolve());
     });
   // stopped with the test that started it (benchmarks pass no test and stop it themselves)
-  t?.after(async () => {
-    await stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  if (t)
+    after(async () => {
+      await stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
   return {
     url: `https://127.0.0.1:${port}`,
     caData: cert.toString('base64'),

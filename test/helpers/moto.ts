@@ -2,7 +2,8 @@
 // loopback port, for one test file. It checks no signatures, so any credentials it issued work
 // against it. Missing program: skipped locally, a failure under CI=true (requireProgram).
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { TestContext } from 'node:test';
+import type { TestContext } from './test-context';
+import { after } from './cleanup';
 import { freePort } from './net';
 import { requireProgram } from './system';
 
@@ -55,7 +56,7 @@ export async function startMoto(
     child.stdout!.on('data', (d) => (output += d));
     child.stderr!.on('data', (d) => (output += d));
     const stop = () => stopChild(child);
-    t.after(stop);
+    after(stop);
     const deadline = Date.now() + 30_000;
     while (child.exitCode === null && child.signalCode === null && Date.now() < deadline) {
       if (await answers(url)) return { url, stop };

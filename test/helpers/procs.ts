@@ -1,7 +1,7 @@
 // Real `pim` and `pim-server` processes (the built bins), with their output watched.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { exitOf } from './bins';
 
 export { PIM, PIM_SERVER, run, exitOf, stop } from './bins';
@@ -35,7 +35,8 @@ export async function start(
             `timed out waiting for ${ready} from ${path.basename(bin)} ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`,
           ),
         ),
-      20_000,
+      // generous: on a 2-core machine busy with other test files a cold start can take many seconds
+      60_000,
     );
     // ready may show on either stream (prompts go to stderr)
     const check = () => {

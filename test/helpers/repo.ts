@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { serve, type RunningServer } from '../../server/http';
 import { initRepo, publishPolicy, type InitOptions } from '../../server/repo/repository';
 

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { after } from 'node:test';
+import { after } from './cleanup';
 import { freePort } from './net';
 import { tmpDir } from './repo';
 

@@ -9,7 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, type TestContext } from 'node:test';
+import type { TestContext } from './test-context';
+import { after } from './cleanup';
 import { errorMessage } from '../../shared/errors';
 import { freePort } from './net';
 import { cannotRun, findProgram } from './system';
@@ -199,7 +200,7 @@ export async function startSshd(
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-sshd-'));
   const children: ChildProcess[] = [];
-  t.after(async () => {
+  after(async () => {
     for (const c of children) await stopChild(c);
     fs.rmSync(dir, { recursive: true, force: true });
   });

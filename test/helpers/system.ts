@@ -1,7 +1,7 @@
 // Tests that need a system program run it for real. Locally a missing program skips the test with
 // a loud message; under CI (CI=true) it fails, because .ci/run installs every one of them.
 import { spawnSync } from 'node:child_process';
-import type { TestContext } from 'node:test';
+import type { TestContext } from './test-context';
 
 export function findProgram(name: string): string | null {
   const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
@@ -20,6 +20,6 @@ export function requireProgram(t: TestContext, name: string, why: string): strin
 export function cannotRun(t: TestContext, msg: string): false {
   if (process.env.CI === 'true') throw new Error(`CI=true and ${msg}`);
   process.stderr.write(`\n*** SKIPPED: ${msg} ***\n\n`);
-  t.skip(msg);
+  t.skip(true, msg);
   return false;
 }

@@ -2,7 +2,7 @@
 // enrols with a link, alice activates roles, bob approves or denies — every key touch is made by a
 // software security key on the ceremony the CLI printed (the browser's part, without a browser).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { touch } from '../helpers/ceremony';
 import { TICKET, cliWorld, decideWithKey, engPolicy } from '../helpers/cli-world';
 

@@ -1,7 +1,7 @@
 // The control plane's side of activation (docs/architecture.md, Flows: Activation with WebAuthn): every way a request
 // or an approval can be forged, replayed or mis-signed is refused with its own code, and nothing is activated.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
 import { activationChallenge, canonicalBytes, objectHash, toBase64Url } from '../../shared/activation';
 import crypto from 'node:crypto';

@@ -6,7 +6,7 @@
 // ordinary call give up after 1 s and PIM_LONG_POLL_S=2 asks the server to hold each poll for 2 s —
 // the shape that used to fail (a poll held longer than the call's own timeout), at 1/15 the scale.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { touch } from '../helpers/ceremony';
 import { TICKET, cliWorld, decideWithKey, engPolicy, type CliPerson } from '../helpers/cli-world';
 import { PIM_SERVER, start, stop } from '../helpers/procs';

@@ -1,7 +1,7 @@
 // The background refresh (`pim agent`, the tray app, `pim ui`): it backs off while the control
 // plane is away and picks the policy up when it comes back, without anyone pressing Refresh.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { serve } from '../../server/http';
 import { publishPolicy } from '../../server/repo/repository';
 import { connectedAgent } from '../helpers/agent';

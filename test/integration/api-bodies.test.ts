@@ -3,7 +3,7 @@
 // 415 for a body that is not declared JSON.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { makeRepo, serveRepo } from '../helpers/repo';
 
 async function post(url: string, body: string | Uint8Array<ArrayBuffer>, type: string | null) {

@@ -3,7 +3,8 @@
 // ends with a reason the requester sees. Each test performs the attack (or the race) through the API
 // a real agent and ceremony page use, then checks it was refused and nothing became active.
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import { bodySha256 } from '../../shared/device-jws';
 import { createDeviceKey, FileKeystore, signDeviceRequest, type DeviceKey } from '../../agent/keystore';
 import { serve, type RunningServer } from '../../server/http';

@@ -5,14 +5,14 @@
 // chains verify (`pim audit verify`, `pim-server audit verify`) and the agent's cursor is the
 // server's head. Real processes throughout; waits are on printed output, proxy events and exits.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import { AuditFixture, injectFault, prng, settle, type FaultKind } from '../helpers/audit-fixture';
 
 let fx: AuditFixture;
-before(async () => {
+beforeAll(async () => {
   fx = await AuditFixture.create();
 });
-after(async () => {
+afterAll(async () => {
   await fx?.close();
 });
 
@@ -31,7 +31,7 @@ for (const [kind, seed, title] of ROUNDS) {
   test(`${title}: nothing lost, nothing duplicated, chains verify, cursor = server head`, async (t) => {
     const before = fx.agentHead();
     const what = await injectFault(fx, kind, prng(seed), { small: true });
-    t.diagnostic(what);
+    await t.annotate(what);
     const c = await settle(fx);
     assert.deepEqual(c.problems, [], `${what}\n${c.sync}`);
     assert.equal(c.lost, 0);

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import Database from 'better-sqlite3';
 import { ackPayload } from '../../shared/audit-ack';
 import { cliWorld, ENG_POLICY } from '../helpers/cli-world';

@@ -6,7 +6,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import {
   addAwsProfile,
   credentialProcessCommand,
@@ -68,7 +69,7 @@ function writeProfile(config: string, helper: string, role: string): void {
   );
 }
 
-describe('STS and the aws CLI, for real', { skip: !POSIX && 'the stand-in helper is a POSIX sh script' }, () => {
+describe.skipIf(!POSIX /* the stand-in helper is a POSIX sh script */)('STS and the aws CLI, for real', () => {
   const assume = (url: string) =>
     assumeRoleWithWebIdentity({
       endpoint: url,
@@ -149,7 +150,7 @@ describe('the AWS config file on disk', () => {
   const removeAll = (file: string) =>
     updateAwsConfig(file, (text) => (text === null ? null : removeAwsProfiles(text, () => true)));
 
-  test('under umask 022 a new ~/.aws is 0700 and a new config 0600', { skip: !POSIX && 'POSIX modes' }, () => {
+  test.skipIf(!POSIX /* POSIX modes */)('under umask 022 a new ~/.aws is 0700 and a new config 0600', () => {
     const home = tmpDir();
     const file = path.join(home, '.aws', 'config');
     withUmask(0o022, () => add(file, 'x'));
@@ -158,9 +159,8 @@ describe('the AWS config file on disk', () => {
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ['config'], 'no lock or temp file left');
   });
 
-  test(
+  test.skipIf(!POSIX /* POSIX modes */)(
     "an existing file keeps its mode and an existing folder its own, and the user's bytes come back exactly",
-    { skip: !POSIX && 'POSIX modes' },
     () => {
       const home = tmpDir();
       const dir = path.join(home, '.aws');
@@ -207,7 +207,7 @@ describe('the AWS config file on disk', () => {
     assert.equal(fs.statSync(file).ino, before);
   });
 
-  test('a symlink at the config path is refused and its target left untouched', { skip: !POSIX && 'symlinks' }, () => {
+  test.skipIf(!POSIX /* symlinks */)('a symlink at the config path is refused and its target left untouched', () => {
     const home = tmpDir();
     const target = path.join(home, 'dotfiles-aws-config');
     fs.writeFileSync(target, '[default]\nregion = us-east-1\n');

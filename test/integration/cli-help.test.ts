@@ -3,7 +3,7 @@
 // error that says where the list is.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { COMMANDS } from '../../agent/cli/commands';
 import { PIM, run } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';

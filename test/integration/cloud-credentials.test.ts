@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test, type TestContext } from 'vitest';
+import { after } from '../helpers/cleanup';
+import { step } from '../helpers/step';
 import { touch } from '../helpers/ceremony';
 import { startEntra, startGoogleSts, type Entra, type GoogleSts } from '../helpers/cloud-standins';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
@@ -57,7 +59,7 @@ interface World {
   pim: (...a: string[]) => ReturnType<typeof run>;
 }
 
-async function setup(t: import('node:test').TestContext): Promise<World | null> {
+async function setup(t: TestContext): Promise<World | null> {
   for (const [p, why] of [
     ['gcloud', 'gcloud must use the injected configuration'],
     ['openssl', 'the identity platform stand-in needs a TLS certificate'],
@@ -200,7 +202,7 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
   const w = await setup(t);
   if (!w) return;
 
-  await t.test(
+  await step(
     'active: every client gets a token exchanged for ours; deactivated: each refuses, then nothing is left',
     async () => {
       const out = await activate(w, '1h');
@@ -279,7 +281,7 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
     },
   );
 
-  await t.test(
+  await step(
     'expired with no agent running: gcloud and google-auth-library are told the role expired, the identity platform refuses the expired token',
     async () => {
       // long enough for gcloud (a Python start, seconds under a loaded CI) to get a token first
@@ -314,7 +316,7 @@ test('GCP and Azure credentials from one activation, with gcloud, google-auth-li
     },
   );
 
-  await t.test(
+  await step(
     "impersonation: gcloud and google-auth-library get the service account's token for the federated user",
     async () => {
       await activate(w, '10m', 'tpu-trainer');

@@ -4,7 +4,8 @@
 // same contract and answers 400 naming the field; and the two sides serve and call the same routes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import { ControlPlaneClient, ControlPlaneContractError, ControlPlaneError } from '../../agent/activation/cp-client';
 import { createDeviceKey, FileKeystore, type DeviceKey } from '../../agent/keystore';
 import { servedRoutes } from '../../server/api/routes';

@@ -11,7 +11,9 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test, type TestContext } from 'vitest';
+import { after } from '../helpers/cleanup';
+import { step } from '../helpers/step';
 import { touch } from '../helpers/ceremony';
 import { startKubeApi, USER_KUBECONFIG } from '../helpers/kube-api';
 import { startMoto } from '../helpers/moto';
@@ -71,7 +73,7 @@ interface World {
   pim: (...a: string[]) => ReturnType<typeof run>;
 }
 
-async function setup(t: import('node:test').TestContext): Promise<World | null> {
+async function setup(t: TestContext): Promise<World | null> {
   for (const [p, why] of [
     ['kubectl', 'kubectl must list pods through the injected context'],
     ['aws', 'the AWS CLI must use the injected profile'],
@@ -256,7 +258,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
   const w = await setup(t);
   if (!w) return;
 
-  await t.test(
+  await step(
     'activated: kubectl lists pods, aws is the assumed role, ssh logs in; deactivated: each says why, then nothing is left',
     async () => {
       const out = await activate(w, ROLE, '1h');
@@ -342,7 +344,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     },
   );
 
-  await t.test('a certificate for another principal does not log in', async () => {
+  await step('a certificate for another principal does not log in', async () => {
     await activate(w, 'intruder', '10m');
     assert.match(sshAddList(w).stdout, /pim:intruder:/);
     const login = await ssh(w);
@@ -351,7 +353,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.doesNotMatch(sshAddList(w).stdout, /pim:/);
   });
 
-  await t.test(
+  await step(
     'no ssh-agent when the role becomes active: the output, pim credentials and the journal say so; the certificate is added once one answers',
     async () => {
       const noAgent = { ...w.env, SSH_AUTH_SOCK: '' };
@@ -395,7 +397,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     },
   );
 
-  await t.test(
+  await step(
     'expired: with no agent running, kubectl and aws are told the role expired; the ssh-agent drops the identity itself',
     async () => {
       await activate(w, ROLE, '12s');
@@ -417,7 +419,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     },
   );
 
-  await t.test('revoked on the server: a running agent takes the credentials away within 30 s', async () => {
+  await step('revoked on the server: a running agent takes the credentials away within 30 s', async () => {
     const agent = await start(PIM, ['--home', w.home, 'agent'], /agent running/, {
       ...w.env,
       PIM_REVOCATION_POLL_MS: '1000',
@@ -446,7 +448,7 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
     assert.deepEqual(oursLeft(w), []);
   });
 
-  await t.test(
+  await step(
     'crash: the agent is killed while the role is active, the clock passes the end, and the start-up sweep leaves nothing',
     async (t) => {
       const faketime = requireProgram(t, 'faketime', 'the crash test moves the clock past the activation');

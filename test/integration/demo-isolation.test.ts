@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { touch } from '../helpers/ceremony';
 import { PIM, run, start, stop } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';

@@ -1,7 +1,8 @@
 // Agent → control plane calls are signed by the device key. Unsigned, expired, replayed, tampered
 // or foreign signatures are refused over real HTTP, and the refused call changes nothing.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import { bodySha256 } from '../../shared/device-jws';
 import { ControlPlaneClient, ControlPlaneError } from '../../agent/activation/cp-client';
 import { FileKeystore, createDeviceKey, signDeviceRequest, type DeviceKey } from '../../agent/keystore';
@@ -9,7 +10,6 @@ import { serve } from '../../server/http';
 import { SoftAuthenticator } from '../helpers/soft-authenticator';
 import { makeRepo, tmpDir } from '../helpers/repo';
 import { READONLY_POLICY } from '../helpers/eng-policy';
-import { after } from 'node:test';
 
 async function enrolledOverHttp() {
   const { dir } = makeRepo({ policy: READONLY_POLICY });

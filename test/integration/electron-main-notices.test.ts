@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import Database from 'better-sqlite3';
 import { touch } from '../helpers/ceremony';
 import { cliWorld, decideWithKey, engPolicy, type CliPerson } from '../helpers/cli-world';

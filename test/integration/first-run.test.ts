@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { touch } from '../helpers/ceremony';
 import { cliWorld, ENG_POLICY } from '../helpers/cli-world';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';

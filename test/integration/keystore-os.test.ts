@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
+import { after } from '../helpers/cleanup';
 import { requireProgram } from '../helpers/system';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parse } from 'yaml';
 import { UnsafePathError, withFileLock } from '../../platform/fs-safe';
 import {
@@ -96,7 +96,7 @@ function startUpdater(args: string[]): { updating: Promise<void>; done: Promise<
 
 const updater = (args: string[]) => startUpdater(args).done;
 
-test('a missing folder is created 0700 and a new file is 0600, whatever the umask', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a missing folder is created 0700 and a new file is 0600, whatever the umask', () => {
   const home = tmpDir('pim-kc-');
   const file = path.join(home, '.kube', 'config');
   const old = process.umask(0o022);
@@ -114,9 +114,8 @@ test('a missing folder is created 0700 and a new file is 0600, whatever the umas
   assert.deepEqual(leftovers(path.dirname(file)), [], 'no temp file or lock left behind');
 });
 
-test(
+test.skipIf(!POSIX)(
   "an existing file keeps its mode and the user's bytes; an unchanged edit does not rewrite it",
-  { skip: !POSIX },
   () => {
     const dir = tmpDir('pim-kc-');
     const file = path.join(dir, 'config');
@@ -174,24 +173,20 @@ test("the kubeconfig PIM Agent created is deleted once its last entry is gone; t
   assert.equal(fs.existsSync(theirs), false);
 });
 
-test(
-  'a symlink at the kubeconfig path is refused with a clear error; its target is untouched',
-  { skip: !POSIX },
-  () => {
-    const dir = tmpDir('pim-kc-');
-    const target = path.join(dir, 'real-config');
-    fs.writeFileSync(target, USER_FILE);
-    const link = path.join(dir, 'config');
-    fs.symlinkSync(target, link);
-    assert.throws(
-      () => updateKubeconfig(link, (t) => addKubeEntries(t, [entry('pim-a')])),
-      (e: Error) => e instanceof UnsafePathError && /is a symbolic link/.test(e.message) && e.message.includes(link),
-    );
-    assert.equal(fs.readFileSync(target, 'utf8'), USER_FILE);
-    assert.ok(fs.lstatSync(link).isSymbolicLink());
-    assert.deepEqual(leftovers(dir), []);
-  },
-);
+test.skipIf(!POSIX)('a symlink at the kubeconfig path is refused with a clear error; its target is untouched', () => {
+  const dir = tmpDir('pim-kc-');
+  const target = path.join(dir, 'real-config');
+  fs.writeFileSync(target, USER_FILE);
+  const link = path.join(dir, 'config');
+  fs.symlinkSync(target, link);
+  assert.throws(
+    () => updateKubeconfig(link, (t) => addKubeEntries(t, [entry('pim-a')])),
+    (e: Error) => e instanceof UnsafePathError && /is a symbolic link/.test(e.message) && e.message.includes(link),
+  );
+  assert.equal(fs.readFileSync(target, 'utf8'), USER_FILE);
+  assert.ok(fs.lstatSync(link).isSymbolicLink());
+  assert.deepEqual(leftovers(dir), []);
+});
 
 test('a refused name or a foreign same-named entry leaves the file exactly as it was', () => {
   const dir = tmpDir('pim-kc-');

@@ -1,6 +1,6 @@
 // Refreshing a verified policy: what changes reaches the agent's answers, and nothing else moves.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { publishPolicy } from '../../server/repo/repository';
 import { connectedAgent } from '../helpers/agent';
 import { makeRepo, serveRepo } from '../helpers/repo';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,

@@ -4,7 +4,7 @@
 // and dropped by the agent itself when its lifetime runs out.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'vitest';
 import { addCertificate, listIdentities, removeIdentity, SshAgentError } from '../../agent/credentials/ssh-agent';
 import { generateSshKey, parseCertificate, sshKeyFromSeed } from '../../agent/credentials/ssh-key';
 import { tmpDir } from '../helpers/repo';

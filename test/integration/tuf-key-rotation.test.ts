@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { MetadataKind } from '@tufjs/models';
 import { loadKeys } from '../../server/repo/keys';
 import { signedEnvelope, snapshotSigned, timestampSigned } from '../../server/repo/metadata';

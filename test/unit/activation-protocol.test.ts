@@ -2,7 +2,7 @@
 // state machine both sides persist.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import {
   activationChallenge,
   ActivationRequestSchema,

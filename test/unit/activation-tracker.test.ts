@@ -1,6 +1,6 @@
 // What getState says about activations (from agent.db, offline) and when the tracker looks again.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { ActivationView } from '../../shared/activation';
 import { ActivationTracker } from '../../agent/activation/tracker';
 import { newAgent } from '../helpers/agent';

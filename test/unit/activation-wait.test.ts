@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ControlPlaneError } from '../../agent/activation/cp-client';
 import { backoffMs, isTransient, longPollSeconds } from '../../agent/activation/wait';
 

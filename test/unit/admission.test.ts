@@ -1,7 +1,7 @@
 // server/admission.ts (and webauthn's counter rule): the re-check made when a request is about to take effect. Pure, so every
 // reason a waiting request can lose its right to start is checked here on fixed facts.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { ActivationRequest } from '../../shared/activation';
 import type { CompiledRole, Subject } from '../../shared/policy/types';
 import { admit, APPROVAL_TTL_MS, quorum, type AdmissionInput } from '../../server/admission';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { canonicalJson } from '../../shared/canonical';
 import { ackPayload, type SignedAuditAck } from '../../shared/audit-ack';
 import { checkSignedAck } from '../../agent/audit/ack';

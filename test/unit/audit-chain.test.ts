@@ -1,7 +1,7 @@
 // The audit chain: each record's hash covers the previous hash and its own canonical bytes, so any
 // edit, deletion, reordering or insertion shows.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { chainHash, GENESIS_HASH, verifyChain, type AuditRecord, type ChainedRecord } from '../../shared/audit';
 
 const DEVICE = 'd'.repeat(43);

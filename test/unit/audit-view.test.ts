@@ -3,7 +3,7 @@
 // syncOnce keeps in agent.db (so every host and `pim audit sync` agree).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { gunzipSync } from 'node:zlib';
 import { AuditViewSchema, type AuditView } from '../../shared/api';
 import type { AuditRecord, ChainedRecord } from '../../shared/audit';

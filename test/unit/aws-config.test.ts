@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import {
   AwsConfigError,
   CREATED_HEADER,

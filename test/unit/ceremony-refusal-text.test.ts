@@ -1,7 +1,7 @@
 // What the ceremony page says when a touch was good but the request was refused when it was to take
 // effect (server/admission.ts): the reason, never "you denied" to an approver who approved.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { activationOutcome, approvalOutcome } from '../../renderer/ceremony/format';
 import type { ActivationOutcome } from '../../renderer/ceremony/model';
 

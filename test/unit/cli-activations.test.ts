@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { activationsText, neverSigned } from '../../agent/cli/format';
 
 const base = { expiresAt: null, endReason: null, approvals: [] as { approver: string; decision: string }[] };

@@ -1,6 +1,6 @@
 // The argv forms the fast path of `pim roles` / `pim status` takes; everything else is the full CLI's.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { fastCommand } from '../../agent/cli/fast-main';
 
 test('the fast path takes roles [--all] [--json] and status [--json], with --home in either form', () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { cloudEnv, cloudName, injectAzure, injectGcp, removeCloudStrays } from '../../agent/credentials/cloud-inject';
 import { writeAzureToken } from '../../agent/credentials/azure-token';

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mock, test } from 'node:test';
+import { test, vi } from 'vitest';
 import {
   credHelperScript,
   endCredential,
@@ -50,7 +50,7 @@ const meta = (over: Partial<{ role: string; activationEnd: Date; credentialExpir
   ...over,
 });
 
-test('pim-cred prints the stored ExecCredential, exactly and only, on stdout', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('pim-cred prints the stored ExecCredential, exactly and only, on stdout', () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
   const cred = kubeExecCredential(
@@ -73,7 +73,7 @@ test('pim-cred prints the stored ExecCredential, exactly and only, on stdout', {
   assert.equal(direct.stdout, r.stdout);
 });
 
-test('pim-cred serves AWS credential_process output the same way', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('pim-cred serves AWS credential_process output the same way', () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
   const aws = {
@@ -93,7 +93,7 @@ test('pim-cred serves AWS credential_process output the same way', { skip: !POSI
   assert.equal(k.stdout, '');
 });
 
-test('after the activation ends pim-cred says the role expired, on stderr only, and exits 1', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('after the activation ends pim-cred says the role expired, on stderr only, and exits 1', () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
   const end = new Date(Date.now() - 5_000);
@@ -113,9 +113,8 @@ test('after the activation ends pim-cred says the role expired, on stderr only, 
   );
 });
 
-test(
+test.skipIf(!POSIX)(
   'a credential the agent did not renew in time is not served, and the message points at the agent',
-  { skip: !POSIX },
   () => {
     const dir = credsDir();
     const script = installCredHelper(dir);
@@ -136,9 +135,8 @@ test(
   },
 );
 
-test(
+test.skipIf(!POSIX)(
   'after endCredential pim-cred prints the tombstone message (one line, control characters stripped)',
-  { skip: !POSIX },
   () => {
     const dir = credsDir();
     const script = installCredHelper(dir);
@@ -169,7 +167,7 @@ test(
   },
 );
 
-test('a name with no credential at all gets the "no active role" message', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a name with no credential at all gets the "no active role" message', () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
   const r = run(script, 'kube', 'pim-staging-dev');
@@ -181,9 +179,8 @@ test('a name with no credential at all gets the "no active role" message', { ski
   );
 });
 
-test(
+test.skipIf(!POSIX)(
   'pim-cred refuses an unknown kind or a name that could leave its folder, before reading anything',
-  { skip: !POSIX },
   () => {
     const dir = credsDir();
     const script = installCredHelper(dir);
@@ -211,7 +208,7 @@ test(
   },
 );
 
-test('a damaged meta line is reported, and nothing is printed on stdout', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a damaged meta line is reported, and nothing is printed on stdout', () => {
   const dir = credsDir();
   const script = installCredHelper(dir);
   writeCredential(dir, 'kube', 'pim-a', { secret: 1 }, meta());
@@ -222,9 +219,8 @@ test('a damaged meta line is reported, and nothing is printed on stdout', { skip
   assert.match(r.stderr, /^pim: the credential record for pim-a is damaged/);
 });
 
-test(
+test.skipIf(!POSIX)(
   'files are 0600 and folders 0700 under umask 022; the script is 0700 and rewritten only when it differs',
-  { skip: !POSIX },
   () => {
     const dir = credsDir();
     withUmask(0o022, () => {
@@ -254,7 +250,7 @@ test(
   },
 );
 
-test('a folder the user created loosely is tightened to 0700', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a folder the user created loosely is tightened to 0700', () => {
   const dir = credsDir();
   fs.mkdirSync(path.join(dir, 'kube'), { recursive: true, mode: 0o755 });
   fs.chmodSync(dir, 0o755);
@@ -264,7 +260,7 @@ test('a folder the user created loosely is tightened to 0700', { skip: !POSIX },
   assert.equal(mode(path.join(dir, 'kube')), 0o700);
 });
 
-test('the creds path is embedded single-quoted: spaces work, quote characters are refused', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('the creds path is embedded single-quoted: spaces work, quote characters are refused', () => {
   const base = tmpDir('pim-creds-');
   const spaced = path.join(base, 'my creds (work)');
   const script = installCredHelper(spaced);
@@ -303,7 +299,7 @@ test('names, kinds and roles are checked before anything is written', () => {
   assert.equal(fs.existsSync(dir), false, 'no folder was created for a refused call');
 });
 
-test('a symlink planted at a credential path is replaced, never written through', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a symlink planted at a credential path is replaced, never written through', () => {
   const dir = credsDir();
   const victim = path.join(path.dirname(dir), 'victim.txt');
   fs.writeFileSync(victim, 'precious\n');
@@ -331,7 +327,7 @@ test('a symlink planted at a credential path is replaced, never written through'
   assert.ok(fs.lstatSync(script).isFile());
 });
 
-test('a symlink planted at the temporary file name is not followed: the write fails instead', { skip: !POSIX }, () => {
+test.skipIf(!POSIX)('a symlink planted at the temporary file name is not followed: the write fails instead', () => {
   const dir = credsDir();
   const victim = path.join(path.dirname(dir), 'victim.txt');
   fs.writeFileSync(victim, 'precious\n');
@@ -340,14 +336,14 @@ test('a symlink planted at the temporary file name is not followed: the write fa
   const fixed = Buffer.from('0123456789ab', 'hex');
   const tmpName = path.join(dir, 'kube', `.pim-a.json.${fixed.toString('hex')}.tmp`);
   fs.symlinkSync(victim, tmpName);
-  const m = mock.method(crypto, 'randomBytes', () => Buffer.from(fixed));
+  const m = vi.spyOn(crypto, 'randomBytes').mockImplementation(() => Buffer.from(fixed));
   try {
     assert.throws(
       () => writeCredential(dir, 'kube', 'pim-a', { fresh: true }, meta()),
       (e: NodeJS.ErrnoException) => e.code === 'EEXIST',
     );
   } finally {
-    m.mock.restore();
+    m.mockRestore();
   }
   assert.equal(fs.readFileSync(victim, 'utf8'), 'precious\n');
   assert.equal(fs.existsSync(path.join(dir, 'kube', 'pim-a.json')), false);

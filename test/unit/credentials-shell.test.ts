@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parseTrailLine } from '../../agent/credentials/manager';
 import { exportLines, quoteFish, quoteSh, roleEnv, shellInit } from '../../agent/credentials/shell';
 import { expiryNotices, noticeText, unseenNotices } from '../../shared/notices';

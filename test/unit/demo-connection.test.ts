@@ -1,7 +1,7 @@
 // The demo stays the demo through enrolment (review S2): Agent.connect keeps `demo` only when the
 // control plane and trust root are the demo's own; any other control plane is real.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { newAgent } from '../helpers/agent';
 import { makeRepo } from '../helpers/repo';
 

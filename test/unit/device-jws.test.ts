@@ -2,7 +2,7 @@
 // verifyDeviceRequest (shared/device-jws.ts, what the server runs).
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SignJWT, base64url, decodeProtectedHeader, decodeJwt } from 'jose';
 import { createDeviceKey, loadDeviceKey, signDeviceRequest, type DeviceKey, type Keystore } from '../../agent/keystore';
 import { DeviceJwsError, bodySha256, verifyDeviceRequest, type DeviceJwsErrorCode } from '../../shared/device-jws';

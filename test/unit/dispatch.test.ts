@@ -1,6 +1,6 @@
 // The agent's side of the UI contract: every call validated, every answer { ok, value } | { ok:false, error }.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { AgentStateSchema } from '../../shared/api';
 import { createDispatch } from '../../agent/api/dispatch';
 import { newAgent } from '../helpers/agent';

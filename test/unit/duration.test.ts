@@ -1,6 +1,6 @@
 // Every spelling of a duration people read, from the one module that makes them (shared/duration.ts).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import {
   clockDuration,
   compactDuration,

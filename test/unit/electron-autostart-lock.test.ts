@@ -1,6 +1,6 @@
 // Start at login (the XDG autostart entry) and roles that end when the session locks.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { autostartDesktopEntry, autostartDir, execArg } from '../../electron/main/autostart';
 import { rolesToEndOnLock } from '../../electron/main/session-lock';
 

@@ -1,6 +1,6 @@
 // pim-agent:// links are parsed strictly and only ever prefill a dialog.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { deepLinkFragment, deepLinkInArgv, parseDeepLink } from '../../electron/main/deep-links';
 
 test('activate and approve links are understood', () => {

@@ -1,7 +1,7 @@
 // Every desktop notification of the tray app and the web shell (shared/desktop-notices): the right one for each
 // event, each once, clicks open the right view, safe words.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { ActivationView, AgentState } from '../../shared/api';
 import { desktopNoticesToShow, KEEP_GONE, noticeFragment, type NoticeInput } from '../../shared/desktop-notices';
 import { activationView } from '../helpers/activation-view';

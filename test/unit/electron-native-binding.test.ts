@@ -1,7 +1,7 @@
 // Which better-sqlite3 binding a runtime loads, and what the user reads when it cannot be loaded.
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import Database from 'better-sqlite3';
 import {
   bindingFailureMessage,

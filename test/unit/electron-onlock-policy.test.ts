@@ -1,7 +1,7 @@
 // `activation.onLock: deactivate` in the policy: compiled only when set (existing policies keep
 // their bytes and hashes), refused when misspelt, accepted by the agent's verifier schema.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { canonicalJson } from '../../shared/canonical';
 import { compilePolicy } from '../../shared/policy/compile';
 import { CompiledRoleSchema } from '../../shared/policy/compiled-schema';

@@ -1,7 +1,7 @@
 // The popover's fragment (from a tray item, a notification click or a pim-agent:// link) opens a
 // view or prefills the activate dialog — nothing else.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { deepLinkFragment, parseDeepLink } from '../../electron/main/deep-links';
 import { noticeFragment } from '../../shared/desktop-notices';
 import { parseOpenRequest } from '../../renderer/open-request';

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { requireProgram } from '../helpers/system';
 

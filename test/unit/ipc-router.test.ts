@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Reply } from '../../shared/api';
 import { createIpcRouter, isTrustedSender } from '../../electron/main/ipc-router';

@@ -4,7 +4,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import util from 'node:util';
 import { FileKeystore, KeystoreError, createDeviceKey, loadDeviceKey, openKeystore } from '../../agent/keystore';
 
@@ -45,9 +46,8 @@ test('a secret written to the file keystore reads back byte for byte, and a miss
   assert.deepEqual(fs.readdirSync(path.join(home, 'keystore')), ['session'], 'no temporary file is left behind');
 });
 
-test(
+test.skipIf(!POSIX /* POSIX modes */)(
   'the keystore folder is 0700 and every secret file 0600, under umask 022 and under umask 000',
-  { skip: !POSIX && 'POSIX modes' },
   async () => {
     for (const mask of [0o022, 0o000]) {
       const home = tmpHome();
@@ -65,9 +65,8 @@ test(
   },
 );
 
-test(
+test.skipIf(!POSIX /* POSIX modes */)(
   'a keystore folder someone opened up to 0755 is closed back to 0700 before use',
-  { skip: !POSIX && 'POSIX modes' },
   async () => {
     const home = tmpHome();
     fs.mkdirSync(path.join(home, 'keystore'), { recursive: true });
@@ -77,9 +76,8 @@ test(
   },
 );
 
-test(
+test.skipIf(!POSIX /* symlinks need privileges on Windows */)(
   'a symlink planted at a secret path is never followed: set, get and delete refuse and its target stays unchanged',
-  { skip: !POSIX && 'symlinks need privileges on Windows' },
   async () => {
     const home = tmpHome();
     const ks = new FileKeystore(home);
@@ -113,9 +111,8 @@ test(
   },
 );
 
-test(
+test.skipIf(!POSIX /* POSIX modes */)(
   'a secret path that is a directory, or a secret file others can read, is refused',
-  { skip: !POSIX && 'POSIX modes' },
   async () => {
     const home = tmpHome();
     const ks = new FileKeystore(home);
@@ -133,9 +130,8 @@ test(
   },
 );
 
-test(
+test.skipIf(!POSIX /* symlinks need privileges on Windows */)(
   'a keystore folder that is a symlink is refused',
-  { skip: !POSIX && 'symlinks need privileges on Windows' },
   async () => {
     const home = tmpHome();
     const elsewhere = path.join(path.dirname(home), 'elsewhere');
@@ -266,7 +262,7 @@ test('createDeviceKey refuses to overwrite an existing device key unless asked t
   assert.equal((await loadDeviceKey(ks))!.thumbprint, second.thumbprint);
 });
 
-test('the private key bytes never appear in any error message', { skip: !POSIX && 'POSIX modes' }, async () => {
+test.skipIf(!POSIX /* POSIX modes */)('the private key bytes never appear in any error message', async () => {
   const home = tmpHome();
   const ks = new FileKeystore(home);
   const key = await createDeviceKey(ks);

@@ -2,7 +2,7 @@
 // own file stays as it was (comments, order, quoting, indentation, line endings).
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parse } from 'yaml';
 import { UnsafePathError } from '../../platform/fs-safe';
 import {

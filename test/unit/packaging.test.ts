@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ROOT, tmpDir } from '../helpers/repo';
 
 type Fuses = typeof import('@electron/fuses');

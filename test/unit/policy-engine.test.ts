@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { decide, decideAll, indexRoles } from '../../shared/policy/engine';
 import type { CompiledRole, Decision, DecideInput, ReasonCode, Subject } from '../../shared/policy/types';

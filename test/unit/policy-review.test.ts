@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { compilePolicy } from '../../shared/policy/compile';
 import { parsePolicyYaml } from '../../shared/policy/parse-yaml';
 import { nearest, reviewPolicy } from '../../shared/policy/review';

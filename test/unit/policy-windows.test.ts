@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { TimeWindow, Weekday } from '../../shared/policy/types';
 import { describeNext, isInWindow, nextWindowOpening } from '../../shared/policy/windows';

@@ -1,6 +1,6 @@
 // The popover's words and checks for activating, approving and enrolling (renderer/activation-format).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import type { ActivationView, RoleView } from '../../shared/api';
 import { isCeremonyUrl, sameOrigin } from '../../shared/ceremony-url';
 import {

@@ -2,7 +2,7 @@
 // not reached the control plane for more than an hour (which an e2e test cannot wait for: the
 // panel is rendered here with a failure that started 59 and 61 minutes ago).
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { AuditEntry, AuditSyncState } from '../../shared/api';

@@ -1,7 +1,7 @@
 // What an active role's card says about its credentials: names only, in a fixed order, one line on
 // how to use them — and names from the policy cannot disguise themselves or inject markup.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { ActivationView, InjectionView, PimApi } from '../../shared/api';

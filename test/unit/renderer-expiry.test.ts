@@ -2,7 +2,7 @@
 // its way shown under the active role (not in its place), and the active card's Extend button.
 // Pure helpers are called directly; components are rendered to HTML with react-dom/server.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import type { ActivationView, AgentState, PimApi } from '../../shared/api';

@@ -1,7 +1,7 @@
 // One role-name rule at every boundary (shared/role-name.ts): the API contract, the signed request,
 // pim-agent:// links and the popover's URL fragment accept and refuse exactly the same names.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { parseDeepLink } from '../../electron/main/deep-links';
 import { parseOpenRequest } from '../../renderer/open-request';
 import { contract } from '../../shared/api';

@@ -1,7 +1,7 @@
 // PIM_* settings (shared/settings.ts): one table, one reading, the same answers the scattered
 // readings gave before.
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { describeSettings, numberSetting } from '../../shared/settings';
 
 test('an unset or empty setting is its default', () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import sshpk from 'sshpk';
 import {
   addCertificate,

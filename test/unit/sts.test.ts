@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { afterAll, beforeAll, describe, test } from 'vitest';
 import {
   MAX_ANSWER_BYTES,
   StsError,
@@ -57,11 +57,11 @@ const server = http.createServer((req, res) => {
   });
 });
 
-before(async () => {
+beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 });
-after(() => {
+afterAll(() => {
   server.closeAllConnections();
   server.close();
 });
