@@ -3,8 +3,8 @@
 // /ceremony/app.js and /ceremony/styles.css its assets. Strict headers: nothing but this origin's script, style and
 // API; never framed; no referrer (ceremony URLs carry their ids); never cached.
 import fs from 'node:fs';
-import type http from 'node:http';
 import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
 
 const PAGE = /^\/ceremony\/(?:(?:enrol|activation)\/[A-Za-z0-9_-]{1,64}|approval\/[0-9a-f]{64})$/;
 const ASSETS: Record<string, { file: string; type: string }> = {
@@ -30,28 +30,42 @@ export function ceremonyDistDir(): string {
   return path.resolve(__dirname, '..', 'dist', 'ceremony');
 }
 
-/**
- * Serves the ceremony page for GET/HEAD of its paths; returns false (and sends nothing) for any
- * other path or method. `pathname` is the decoded path, without the query.
- */
-export function serveCeremonyPage(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  pathname: string,
-  distDir: string,
-): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const asset = PAGE.test(pathname) ? { file: 'index.html', type: 'text/html; charset=utf-8' } : ASSETS[pathname];
-  if (!asset) return false;
-  const file = path.join(distDir, asset.file);
-  fs.readFile(file, (err, data) => {
-    if (err) {
-      res.writeHead(500, { ...CEREMONY_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`the ceremony page is not built (${asset.file} missing in ${distDir}): run npm run build\n`);
-      return;
-    }
-    res.writeHead(200, { ...CEREMONY_HEADERS, 'content-type': asset.type, 'content-length': String(data.length) });
-    res.end(req.method === 'HEAD' ? undefined : data);
+/** Serves the ceremony page at /ceremony/…: GET (and HEAD) of the page's paths; any other path
+ *  under /ceremony/ is the server's 404. */
+export function registerCeremonyPages(app: FastifyInstance, distDir: string): void {
+  app.get('/ceremony/*', (request, reply) => {
+    const pathname = decodedPath(request.url);
+    const asset = pathname === null ? undefined : ceremonyAsset(pathname);
+    if (!asset) return reply.callNotFound();
+    const file = path.join(distDir, asset.file);
+    fs.readFile(file, (err, data) => {
+      if (err) {
+        reply
+          .code(500)
+          .headers({ ...CEREMONY_HEADERS, 'content-type': 'text/plain; charset=utf-8' })
+          .send(`the ceremony page is not built (${asset.file} missing in ${distDir}): run npm run build\n`);
+        return;
+      }
+      reply
+        .code(200)
+        .headers({ ...CEREMONY_HEADERS, 'content-type': asset.type })
+        .send(data);
+    });
+    return reply;
   });
-  return true;
+}
+
+/** The file a ceremony path is served from, or undefined. `pathname` is the decoded path, without the query. */
+function ceremonyAsset(pathname: string): { file: string; type: string } | undefined {
+  return PAGE.test(pathname) ? { file: 'index.html', type: 'text/html; charset=utf-8' } : ASSETS[pathname];
+}
+
+/** The path of a request URL, percent-decoded; null when it is not valid. */
+function decodedPath(url: string): string | null {
+  const q = url.indexOf('?');
+  try {
+    return decodeURIComponent(q < 0 ? url : url.slice(0, q));
+  } catch {
+    return null;
+  }
 }

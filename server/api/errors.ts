@@ -66,6 +66,8 @@ export const HTTP_STATUS = {
   'unsupported-media-type': 415,
   internal: 500,
   'no-policy': 503,
+  // the server is listening but its control plane is not set up yet (a moment at start)
+  starting: 503,
 } as const satisfies Record<string, number>;
 
 export type ApiErrorCode = keyof typeof HTTP_STATUS;

@@ -2,8 +2,9 @@
 //   Authorization: PIM-Device <compact JWS over method, path and body hash>  (shared/device-jws)
 // Ceremony calls (/api/v1/ceremony/…) come from the page the security key is touched on; they
 // need no device signature because the WebAuthn challenge itself binds them to one request.
-import type http from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import zlib from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeProtectedHeader } from 'jose';
 import { bodySha256, DeviceJwsError, verifyDeviceRequest } from '../../shared/device-jws';
 import type { z } from 'zod';
@@ -11,7 +12,6 @@ import {
   controlPlaneRoutes,
   describeIssues,
   isRouteName,
-  matchPath,
   type ControlPlaneRoutes,
   type RouteBodyChecked,
   type RouteName,
@@ -21,10 +21,10 @@ import {
   type RouteSpec,
 } from '../../shared/contracts/control-plane';
 import type { Caller, ControlPlane } from '../control-plane';
-import { bad, httpError, refuse, unauthorized } from './errors';
+import { bad, refuse, unauthorized } from './errors';
 import { errorCode } from '../../shared/errors';
 
-const MAX_BODY = 256 * 1024;
+export const MAX_BODY = 256 * 1024;
 /** audit batches: what may arrive on the wire (compressed or not) … */
 const MAX_AUDIT_BODY = 16 * 1024 * 1024;
 /** … and what a gzip body may inflate to */
@@ -42,6 +42,8 @@ type Ctx<N extends RouteName> = {
   params: RouteParams<N>;
   query: RouteQuery<N>;
   body: RouteBodyChecked<N>;
+  /** aborted when the client goes away before the answer was sent (long polls stop waiting) */
+  closed: () => AbortSignal;
 } & (ControlPlaneRoutes[N]['auth'] extends 'ceremony' ? unknown : { caller: Caller });
 
 /** Each route's handler answers with the contract's reply type: a handler that returns something
@@ -71,10 +73,10 @@ const handlers: Handlers = {
   finishEnrolment: ({ cp, params, body }) => cp.enrolment.finish(params.id, webauthnResponse(body.response)),
   createActivation: ({ cp, body, caller }) => cp.activations.create(caller, body.request),
   listActivations: ({ cp, caller }) => cp.activations.list(caller),
-  getActivation: ({ cp, params, query, caller }) => {
+  getActivation: ({ cp, params, query, caller, closed }) => {
     if (!query.wait) return cp.activations.get(caller, params.id);
     const timeout = Math.min(30, Math.max(0, Number(query.timeout ?? 25) || 0));
-    return cp.activations.waitForChange(caller, params.id, query.wait, timeout * 1000);
+    return cp.activations.waitForChange(caller, params.id, query.wait, timeout * 1000, closed());
   },
   deactivateActivation: ({ cp, params, caller }) => cp.activations.deactivate(caller, params.id),
   issueCredentials: ({ cp, params, caller }) => cp.issuance.issue(caller, params.id),
@@ -97,7 +99,14 @@ export const servedRoutes: readonly RouteName[] = Object.keys(handlers).filter(i
  *  the checked values meet the handler's types (which the contract derives from those schemas). */
 function dispatch(
   name: RouteName,
-  ctx: { cp: ControlPlane; params: unknown; query: unknown; body: unknown; caller: Caller | null },
+  ctx: {
+    cp: ControlPlane;
+    params: unknown;
+    query: unknown;
+    body: unknown;
+    caller: Caller | null;
+    closed: () => AbortSignal;
+  },
 ): unknown {
   const handler = handlers[name] as (ctx: unknown) => unknown;
   return handler(ctx);
@@ -116,98 +125,149 @@ function checked(schema: z.ZodType, value: unknown, what: string): unknown {
   return r.data;
 }
 
-/** Handles /api/v1/… requests; returns false when the path is not an API route. */
-export function handleApi(
+/** Registers every route of the contract on `app`, each answering `{ ok: true, value }` from its
+ *  handler above; refusals are thrown and answered by the server's one error handler
+ *  (server/http.ts, `apiError`). `cp` is null until the server knows its public URL. */
+export function registerApi(app: FastifyInstance, getCp: () => ControlPlane | null): void {
+  for (const name of servedRoutes) {
+    const spec: RouteSpec = controlPlaneRoutes[name];
+    const transport = transports[name];
+    app.route({
+      method: spec.method,
+      url: spec.path,
+      // Fastify's body limit: read by rawBodyParser (a larger body is drained, then 413)
+      bodyLimit: transport?.maxBody ?? MAX_BODY,
+      handler: async (request, reply) => {
+        reply.header('cache-control', 'no-store');
+        const cp = getCp();
+        if (!cp) throw refuse('starting', 'the control plane is starting');
+        const value = await answer(cp, name, spec, transport, request, reply);
+        return { ok: true, value };
+      },
+    });
+  }
+}
+
+/** One call of route `name`: the encoding, params and query checked, the caller authenticated, the
+ *  body parsed and checked (in that order), then the handler. */
+async function answer(
   cp: ControlPlane,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  pathname: string,
-  search = new URLSearchParams(),
-): boolean {
-  if (!pathname.startsWith('/api/v1/') || pathname === '/api/v1/info') return false;
-  const method = req.method === 'HEAD' ? 'GET' : req.method;
-  let name: RouteName | undefined;
-  let rawParams: Record<string, string> = {};
-  for (const n of servedRoutes) {
-    const spec = controlPlaneRoutes[n];
-    const m = spec.method === method ? matchPath(spec, pathname) : null;
-    if (m) {
-      name = n;
-      rawParams = m;
-      break;
+  name: RouteName,
+  spec: RouteSpec,
+  transport: Transport | undefined,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<unknown> {
+  // the body as it came (rawBodyParser), for the device signature; none for a GET
+  const raw = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+  // the decoded path, as the device signed it (htu)
+  const pathname = requestPath(request.url);
+  const encoding = String(request.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
+  let text = raw;
+  const gzip = encoding === 'gzip';
+  if (encoding !== 'identity' && encoding !== '' && !(gzip && transport?.gzipMax)) {
+    throw refuse(
+      'unsupported-encoding',
+      `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${transport?.gzipMax ? ' (gzip only)' : ''}`,
+    );
+  }
+  // the path and query are checked first, as matching the path always was; the body only once
+  // the caller is known (below)
+  const params = checked(spec.params, request.params, 'params');
+  const query = checked(spec.query, request.query, 'query');
+  let caller: Caller | null = null;
+  if (transport?.gzipMax) {
+    // large bodies: only an enrolled device makes the server inflate or parse them. The
+    // signature covers the bytes as they came (compressed, when they are)
+    caller = await authenticate(cp, request, pathname, raw, null);
+    if (gzip) text = inflate(raw, transport.gzipMax);
+  }
+  let json: unknown = {};
+  if (text.length) {
+    try {
+      json = JSON.parse(text.toString('utf8'));
+    } catch {
+      throw bad('bad-json', 'the request body is not JSON');
     }
   }
-  const reply = (status: number, payload: unknown) => {
-    if (res.headersSent || res.destroyed) return;
-    res.writeHead(status, {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
-    res.end(JSON.stringify(payload));
-  };
-  /** Any refusal or failure, as the one table in errors.ts maps it; what we did not mean to throw
-   *  is logged here, as the caller only learns it was internal. */
-  const fail = (e: unknown) => {
-    const { status, code, message } = httpError(e);
-    if (code === 'internal')
-      process.stderr.write(`pim-server: ${e instanceof Error && e.stack ? e.stack : String(e)}\n`);
-    reply(status, { ok: false, error: { code, message } });
-  };
-  if (!name) {
-    fail(refuse('not-found', 'no such API route'));
-    return true;
+  let body: unknown = undefined;
+  if (spec.auth === 'new-device') {
+    // signed by the key it asks to enrol: the body names that key, so it is checked first
+    body = spec.body ? checked(spec.body, json, 'body') : undefined;
+    caller = await authenticate(cp, request, pathname, raw, deviceJwkOf(body));
+  } else if (spec.auth === 'device') {
+    // who is asking comes before what they send: a stranger's body is not looked at
+    caller ??= await authenticate(cp, request, pathname, raw, null);
+    body = spec.body ? checked(spec.body, json, 'body') : undefined;
+  } else body = spec.body ? checked(spec.body, json, 'body') : undefined;
+  return dispatch(name, { cp, params, query, body, caller, closed: closedSignal(reply) });
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The path of a request URL, percent-decoded (what route matching and the device signature use). */
+function requestPath(url: string): string {
+  const q = url.indexOf('?');
+  const p = q < 0 ? url : url.slice(0, q);
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw bad('bad-request', 'the request path is not valid');
   }
-  const route = name;
-  const spec: RouteSpec = controlPlaneRoutes[route];
-  const transport = transports[route];
-  readBody(req, transport?.maxBody ?? MAX_BODY)
-    .then(async (raw) => {
-      if (raw.length > 0) checkJsonType(req.headers['content-type']);
-      const encoding = String(req.headers['content-encoding'] ?? 'identity')
-        .trim()
-        .toLowerCase();
-      let text = raw;
-      const gzip = encoding === 'gzip';
-      if (encoding !== 'identity' && encoding !== '' && !(gzip && transport?.gzipMax)) {
-        throw refuse(
-          'unsupported-encoding',
-          `this route does not accept Content-Encoding: ${encoding.slice(0, 40)}${transport?.gzipMax ? ' (gzip only)' : ''}`,
-        );
-      }
-      // the path and query are checked first, as matching the path always was; the body only once
-      // the caller is known (below)
-      const params = checked(spec.params, rawParams, 'params');
-      const query = checked(spec.query, Object.fromEntries(search), 'query');
-      let caller: Caller | null = null;
-      if (transport?.gzipMax) {
-        // large bodies: only an enrolled device makes the server inflate or parse them. The
-        // signature covers the bytes as they came (compressed, when they are)
-        caller = await authenticate(cp, req, pathname, raw, null);
-        if (gzip) text = inflate(raw, transport.gzipMax);
-      }
-      let json: unknown = {};
-      if (text.length) {
-        try {
-          json = JSON.parse(text.toString('utf8'));
-        } catch {
-          throw bad('bad-json', 'the request body is not JSON');
-        }
-      }
-      let body: unknown = undefined;
-      if (spec.auth === 'new-device') {
-        // signed by the key it asks to enrol: the body names that key, so it is checked first
-        body = spec.body ? checked(spec.body, json, 'body') : undefined;
-        caller = await authenticate(cp, req, pathname, raw, deviceJwkOf(body));
-      } else if (spec.auth === 'device') {
-        // who is asking comes before what they send: a stranger's body is not looked at
-        caller ??= await authenticate(cp, req, pathname, raw, null);
-        body = spec.body ? checked(spec.body, json, 'body') : undefined;
-      } else body = spec.body ? checked(spec.body, json, 'body') : undefined;
-      return dispatch(route, { cp, params, query, body, caller });
-    })
-    .then((value) => reply(200, { ok: true, value }), fail);
-  return true;
+}
+
+/** A signal aborted when the client goes away before its answer was sent (a long poll it gave up
+ *  on); a function, so only the calls that wait pay for it. The response's 'close' is the one that means the
+ *  connection: the request's fires as soon as its body was read. */
+function closedSignal(reply: FastifyReply): () => AbortSignal {
+  return () => {
+    const c = new AbortController();
+    const res = reply.raw;
+    if (res.destroyed && !res.writableFinished) c.abort();
+    else res.once('close', () => !res.writableFinished && c.abort());
+    return c.signal;
+  };
+}
+
+/** The body of a JSON route as the bytes that came (the device signature covers them exactly),
+ *  at most the route's Fastify `bodyLimit`. A larger one is refused with 413 once it has been read
+ *  to its end (dropped as it comes), so the answer reaches a client that is still sending; past
+ *  MAX_DISCARD more the connection is cut. Registered as the server's application/json parser. */
+export function rawBodyParser(request: FastifyRequest, payload: IncomingMessage): Promise<Buffer> {
+  const max = request.routeOptions.bodyLimit ?? MAX_BODY;
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    payload.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= max) chunks.push(c);
+      else if (chunks.length) chunks.length = 0;
+      if (size > max + MAX_DISCARD) payload.destroy();
+    });
+    payload.on('end', () =>
+      size > max
+        ? reject(refuse('too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`))
+        : resolve(Buffer.concat(chunks)),
+    );
+    payload.on('error', reject);
+    // cut off (past MAX_DISCARD, or by the client): settle, or the handler would wait forever
+    payload.on('close', () => reject(refuse('too-large', 'the request body was cut off')));
+  });
+}
+
+/** A body still unread when the answer is about to be sent (a 415, or a GET's body, answered
+ *  before it was looked at) is drained so a client still sending reads the answer rather than a
+ *  reset, but at most MAX_DISCARD bytes: then the connection is cut. Called before the answer is
+ *  written: node's own drain of an unread body, once the answer is sent, has no limit. */
+export function capUnreadBody(req: IncomingMessage): void {
+  if (req.complete || req.readableFlowing !== null) return;
+  let size = 0;
+  req.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_DISCARD) req.destroy();
+  });
 }
 
 function inflate(raw: Buffer, max: number): Buffer {
@@ -224,48 +284,10 @@ function inflate(raw: Buffer, max: number): Buffer {
   }
 }
 
-/** A body is JSON, said so: anything else (a form post, text/plain from a cross-site page) is
- *  refused before it is parsed. */
-function checkJsonType(header: string | undefined): void {
-  const type = String(header ?? '')
-    .split(';')[0]!
-    .trim()
-    .toLowerCase();
-  if (type !== 'application/json') {
-    throw refuse(
-      'unsupported-media-type',
-      `the request body must be JSON sent as Content-Type: application/json${type ? ` (got ${type.slice(0, 60)})` : ''}`,
-    );
-  }
-}
-
-/** The body, at most `max` bytes. A larger one is refused with 413 once it has been read to its end
- *  (dropped as it comes), so the answer reaches a client that is still sending. */
-function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= max) chunks.push(c);
-      else if (chunks.length) chunks.length = 0;
-      if (size > max + MAX_DISCARD) req.destroy();
-    });
-    req.on('end', () =>
-      size > max
-        ? reject(refuse('too-large', `the request body is larger than ${Math.floor(max / 1024)} KiB`))
-        : resolve(Buffer.concat(chunks)),
-    );
-    req.on('error', reject);
-    // cut off (past MAX_DISCARD, or by the client): settle, or the handler would wait forever
-    req.on('close', () => reject(refuse('too-large', 'the request body was cut off')));
-  });
-}
-
 /** Who sent this: the device whose key signed the request (method, path, body), seen once. */
 async function authenticate(
   cp: ControlPlane,
-  req: http.IncomingMessage,
+  req: FastifyRequest,
   pathname: string,
   raw: Buffer,
   /** the key being enrolled (POST /api/v1/enrol/start), which signs its own request */

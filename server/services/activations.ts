@@ -232,20 +232,29 @@ export class ActivationsService {
   }
 
   /** Long poll: the activation as soon as its state differs from `seen`, or as it is after `timeoutMs`. */
-  async waitForChange(caller: Caller, id: string, seen: string, timeoutMs: number): Promise<ActivationView> {
+  async waitForChange(
+    caller: Caller,
+    id: string,
+    seen: string,
+    timeoutMs: number,
+    /** the caller went away: stop waiting */
+    signal?: AbortSignal,
+  ): Promise<ActivationView> {
     const now = this.get(caller, id);
-    if (now.state !== seen) return now;
+    if (now.state !== seen || signal?.aborted) return now;
     const { events } = this.deps;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         events.off('change', onChange);
+        signal?.removeEventListener('abort', done);
         resolve();
       };
       const onChange = (changed: string) => changed === id && done();
       const timer = setTimeout(done, timeoutMs);
       timer.unref(); // a pending long poll must not keep a stopping server alive
       events.on('change', onChange);
+      signal?.addEventListener('abort', done, { once: true });
     });
     return this.get(caller, id);
   }

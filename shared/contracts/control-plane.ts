@@ -44,5 +44,5 @@ export function routeLabel(name: RouteName): string {
   return `${r.method} ${r.path}`;
 }
 
-export { describeIssues, matchPath, pathFor, type RouteAuth, type RouteSpec } from './route';
+export { describeIssues, pathFor, type RouteAuth, type RouteSpec } from './route';
 export { ActivationEvidenceSchema, type ActivationEvidence } from './activations';

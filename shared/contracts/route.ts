@@ -37,22 +37,6 @@ export function pathFor(spec: Pick<RouteSpec, 'path'>, params: Record<string, st
   });
 }
 
-/** The path parameters when `pathname` (already decoded) has the route's shape, or null. */
-export function matchPath(spec: Pick<RouteSpec, 'path'>, pathname: string): Record<string, string> | null {
-  const want = spec.path.split('/');
-  const got = pathname.split('/');
-  if (want.length !== got.length) return null;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < want.length; i++) {
-    const w = want[i]!;
-    if (w.startsWith(':')) {
-      if (!got[i]) return null;
-      params[w.slice(1)] = got[i]!;
-    } else if (w !== got[i]) return null;
-  }
-  return params;
-}
-
 /** "where.field.path: what is wrong" for the first problems zod found (the field first: it is
  *  what a person fixes); `where` ("body", "params", or '') prefixes each path. */
 export function describeIssues(error: z.ZodError, where = '', max = 3): string {
