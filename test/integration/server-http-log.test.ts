@@ -3,7 +3,8 @@
 // the ids a ceremony path carries.
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { after, test } from 'node:test';
+import { test } from 'vitest';
+import { after } from '../helpers/cleanup';
 import { serve } from '../../server/http';
 import { makeRepo } from '../helpers/repo';
 
