@@ -11,7 +11,7 @@ export async function startServer(repo: string): Promise<{ server: ChildProcess;
   });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    server.stdout!.on('data', (d) => {
+    server.stdout.on('data', (d) => {
       out += d;
       const m = /at (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1]!);

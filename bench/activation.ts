@@ -57,7 +57,7 @@ async function main() {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let o = '';
-        p.stdout!.on('data', (d) => (o += d));
+        p.stdout.on('data', (d) => (o += d));
         p.on('exit', () => resolve(o));
       });
       const code = /code=([^&\s]+)/.exec(add)![1]!;

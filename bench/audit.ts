@@ -139,7 +139,7 @@ function run(args: string[]): Promise<string> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let o = '';
-    p.stdout!.on('data', (d) => (o += d));
+    p.stdout.on('data', (d) => (o += d));
     p.on('exit', () => resolve(o));
   });
 }

@@ -316,7 +316,7 @@ async function authenticate(
   let verified: { jti: string; exp: number };
   try {
     verified = await verifyDeviceRequest(jws, jwk, {
-      htm: req.method === 'HEAD' ? 'GET' : req.method!,
+      htm: req.method === 'HEAD' ? 'GET' : req.method,
       htu: pathname,
       bodySha256: bodySha256(raw),
       now: cp.clockNow(),

@@ -16,7 +16,7 @@ import { openView, startPopoverWorld, VIEWS, type View } from '../helpers/popove
 const CONTROLS = 'button, select, input, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])';
 
 async function axe(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page: page as never })
+  const result = await new AxeBuilder({ page })
     .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'])
     .analyze();
   return result.violations

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from './fixtures';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { confirmEnrolment, launchChromium } from '../helpers/browser';
 import { PIM, PIM_SERVER, run, start } from '../helpers/procs';
 import { tmpDir } from '../helpers/repo';
@@ -95,7 +95,7 @@ test('enrol, activate, approve, deny and deactivate — all through the popover'
         /PIM Agent UI: (http:\/\/\S+)/,
         ENV,
       );
-      const context = await (browser as Browser).newContext({ viewport: { width: 420, height: 760 } });
+      const context = await browser.newContext({ viewport: { width: 420, height: 760 } });
       const page = await context.newPage();
       await page.goto(ui.match[1]!);
       return { email, page, key: new SecurityKey(), uiOutput: ui.output };

@@ -108,9 +108,13 @@ test('the web shell notifies once per event through the browser, and fragments o
   assert.equal((await notes()).filter((n) => n.title === 'readonly was deactivated').length, 1);
 
   // a fragment opens the activate dialog prefilled, and nothing is requested
-  const before = JSON.parse(bob.pim('activations', '--json').stdout).length as number;
+  const before = (JSON.parse(bob.pim('activations', '--json').stdout) as unknown[]).length;
   await page.evaluate(() => (location.hash = '#activate=readonly&duration=7200'));
   await page.getByTestId('activate-dialog').waitFor();
   assert.equal(await page.getByTestId('duration-select').inputValue(), '7200');
-  assert.equal(JSON.parse(bob.pim('activations', '--json').stdout).length, before, 'nothing was requested');
+  assert.equal(
+    (JSON.parse(bob.pim('activations', '--json').stdout) as unknown[]).length,
+    before,
+    'nothing was requested',
+  );
 });

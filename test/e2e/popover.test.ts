@@ -96,7 +96,7 @@ test('the web shell refuses API calls without the session token or from another 
   const body = (await ok.json()) as { ok: boolean; value: { connection: string } };
   assert.equal(body.ok, true);
   assert.equal(body.value.connection, 'unconfigured');
-  const bad = await (
+  const bad: unknown = await (
     await fetch(`${origin}/api/checkRole`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },

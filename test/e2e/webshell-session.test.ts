@@ -116,7 +116,7 @@ test('web shell session: a session alone cannot point the agent at another contr
   const first = await api('enroll', { link: evil });
   assert.equal(first.ok, false);
   assert.equal(first.error?.code, 'confirm-switch');
-  assert.match(first.error!.message, /control plane http:\/\/127\.0\.0\.1:9/);
+  assert.match(first.error.message, /control plane http:\/\/127\.0\.0\.1:9/);
   await until(() => (codes().length === 1 ? true : null), 'the code on the terminal');
   assert.equal(codes()[0]![1], 'http://127.0.0.1:9', 'the terminal names the control plane');
   // the session holder does not see the terminal: guesses are refused, five void the code

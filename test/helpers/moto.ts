@@ -53,8 +53,8 @@ export async function startMoto(
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
     const stop = () => stopChild(child);
     after(stop);
     const deadline = Date.now() + 30_000;

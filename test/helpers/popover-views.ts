@@ -98,15 +98,15 @@ async function startProc(
       30_000,
     );
     const onData = (d: Buffer) => {
-      out += d;
+      out += d.toString();
       const m = out.match(ready);
       if (m) {
         clearTimeout(timer);
         resolve(m);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`${path.basename(bin)} ${args[0]} exited (${code}) before it was ready\n${out}`));

@@ -46,11 +46,11 @@ export async function start(
         resolve(m);
       }
     };
-    child.stdout!.on('data', (d) => {
+    child.stdout.on('data', (d) => {
       out += d;
       check();
     });
-    child.stderr!.on('data', (d) => {
+    child.stderr.on('data', (d) => {
       err += d;
       check();
     });

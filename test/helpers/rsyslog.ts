@@ -175,8 +175,8 @@ input(type="imtcp" address="127.0.0.1" port="${port}" ruleset="received")
     async start() {
       const c = spawn('rsyslogd', ['-n', '-f', conf, '-i', pidFile], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
-      c.stdout!.on('data', (d) => (out += d));
-      c.stderr!.on('data', (d) => (out += d));
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (out += d));
       const deadline = Date.now() + 10_000;
       while (!(await acceptsConnections())) {
         if (c.exitCode !== null || c.signalCode !== null)

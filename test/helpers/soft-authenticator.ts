@@ -79,7 +79,7 @@ export class SoftAuthenticator {
   register(options: PublicKeyCredentialCreationOptionsJSON, origin: string): RegistrationResponseJSON {
     // Like a real key, refuse to create a credential the RP cannot verify, or a second one it
     // already knows about (excludeCredentials).
-    if (!options.pubKeyCredParams.some((p) => p.alg === cose.COSEALG.ES256)) {
+    if (!options.pubKeyCredParams.some((p) => p.alg === Number(cose.COSEALG.ES256))) {
       throw new Error(`${this.name}: RP does not accept ES256 (-7)`);
     }
     for (const ex of options.excludeCredentials ?? []) {

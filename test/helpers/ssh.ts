@@ -85,7 +85,7 @@ export async function startSshAgent(dir: string): Promise<RunningSshAgent> {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
   });
   let err = '';
-  child.stderr!.on('data', (d) => (err += d));
+  child.stderr.on('data', (d) => (err += d));
   const stop = () => stopChild(child);
   after(stop);
   await waitUntil(
@@ -251,7 +251,7 @@ export async function startSshd(
     );
     const child = spawn(sshd, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
-    child.stderr!.on('data', (d) => (log += d));
+    child.stderr.on('data', (d) => (log += d));
     children.push(child);
     const stop = () => stopChild(child);
     try {
@@ -324,8 +324,8 @@ export async function sshRun(port: number, user: string, sock: string, command: 
     });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     const status = await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
     clearTimeout(timer);

@@ -3,10 +3,13 @@
 // software security key on the ceremony the CLI printed (the browser's part, without a browser).
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
+import type { AgentState } from '../../shared/api';
 import { touch } from '../helpers/ceremony';
 import { TICKET, cliWorld, decideWithKey, engPolicy } from '../helpers/cli-world';
 
 const POLICY = engPolicy({ admin: [TICKET] });
+/** What `pim status --json` prints. */
+type StatusJson = Omit<AgentState, 'roles'> & { home: string; unenrolled: boolean | null; demo: boolean | null };
 
 async function setup() {
   const { repo, server, people } = await cliWorld(POLICY, [
@@ -18,9 +21,9 @@ async function setup() {
 
 test('enrol two users, activate an auto-approved role with a key touch, and deactivate it', async () => {
   const { alice } = await setup();
-  const status = JSON.parse(alice.pim('status', '--json').stdout);
+  const status = JSON.parse(alice.pim('status', '--json').stdout) as StatusJson;
   assert.equal(status.unenrolled, false, 'enrolled, not the --user demo path');
-  assert.equal(status.policy.version, 1);
+  assert.equal(status.policy?.version, 1);
 
   const act = await alice.start(
     ['activate', 'readonly', '--duration', '1h', '--no-open'],
@@ -49,7 +52,8 @@ test('an approval-required role waits for bob, who approves it with his own key'
   );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
   let pending: { id: string; user: string; role: string }[] = [];
-  for (let i = 0; i < 50 && pending.length === 0; i++) pending = JSON.parse(bob.pim('approvals', '--json').stdout);
+  for (let i = 0; i < 50 && pending.length === 0; i++)
+    pending = JSON.parse(bob.pim('approvals', '--json').stdout) as typeof pending;
   assert.deepEqual(
     pending.map((p) => [p.user, p.role]),
     [['alice@acme.example', 'admin']],

@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import { verifyAuthenticationResponse } from '@simplewebauthn/server';
-import { activationChallenge, canonicalBytes, objectHash, toBase64Url } from '../../shared/activation';
+import {
+  activationChallenge,
+  canonicalBytes,
+  objectHash,
+  toBase64Url,
+  type ActivationRequest,
+} from '../../shared/activation';
 import crypto from 'node:crypto';
 import { ApiError } from '../../server/api/errors';
 import type { ControlPlane } from '../../server/control-plane';
@@ -72,14 +78,14 @@ test('an auto-approved role becomes active with the key touch, and the evidence 
   const cred = alice.key.credentials()[0]!;
   const check = await verifyAuthenticationResponse({
     response: ev.assertion!,
-    expectedChallenge: toBase64Url(activationChallenge(ev.nonce, JSON.parse(ev.request))),
+    expectedChallenge: toBase64Url(activationChallenge(ev.nonce, JSON.parse(ev.request) as ActivationRequest)),
     expectedOrigin: ORIGIN,
     expectedRPID: 'localhost',
     credential: { id: cred.id, publicKey: cred.publicKeyCose, counter: 0 },
     requireUserVerification: false,
   });
   assert.equal(check.verified, true);
-  assert.equal(objectHash(JSON.parse(ev.request)), ev.requestSha256);
+  assert.equal(objectHash(JSON.parse(ev.request) as ActivationRequest), ev.requestSha256);
 });
 
 test('a request field changed after signing is refused', async () => {
@@ -414,6 +420,6 @@ test('the stored evidence holds the canonical request bytes, whose hash is the o
   const { activation, options } = await ask(cp, alice, 'readonly');
   await cp.activations.submitAssertion(activation.id, alice.key.authenticate(options, ORIGIN));
   const ev = cp.activations.evidence(activation.id);
-  assert.equal(ev.request, new TextDecoder().decode(canonicalBytes(JSON.parse(ev.request))));
+  assert.equal(ev.request, new TextDecoder().decode(canonicalBytes(JSON.parse(ev.request) as ActivationRequest)));
   assert.equal(crypto.createHash('sha256').update(ev.request).digest('hex'), ev.requestSha256);
 });

@@ -164,7 +164,11 @@ test('policy refusals exit 3, with --json one error object; an active role is no
     error: { code: 'not-allowed', message: j.stderr.replace(/^pim: /, '').trim() },
   });
   const unknown = alice.pim('activations', '--json', '--home', '/nonexistent/x');
-  assert.equal(JSON.parse(unknown.stdout).ok, false, 'any command: --json answers with an object on failure');
+  assert.equal(
+    (JSON.parse(unknown.stdout) as { ok: boolean }).ok,
+    false,
+    'any command: --json answers with an object on failure',
+  );
 
   const act = await alice.start(['activate', 'readonly', '--no-open'], /sign this request: (\S+)/);
   await touch(alice.key, act.match[1]!);

@@ -75,7 +75,7 @@ test('enrol, activate with a key touch: the journal records it all, verifies, sy
   assert.equal(active!.data.state, 'active');
   assert.equal(active!.data.requestSha256, requested!.data.requestSha256);
   assertEvidence(active!.data);
-  assert.equal(JSON.parse(String(active!.data.request)).device, device);
+  assert.equal((JSON.parse(String(active!.data.request)) as { device: string }).device, device);
 
   assert.deepEqual(
     journal(alice, '--role', 'readonly').map((r) => r.record.type),
@@ -135,7 +135,8 @@ test('an approval: the requester journals the signed request while it waits, the
   );
   assert.equal((await touch(alice.key, act.match[1]!)).value?.state, 'pending-approval');
   let pending: { id: string }[] = [];
-  for (let i = 0; i < 50 && pending.length === 0; i++) pending = JSON.parse(bob.pim('approvals', '--json').stdout);
+  for (let i = 0; i < 50 && pending.length === 0; i++)
+    pending = JSON.parse(bob.pim('approvals', '--json').stdout) as typeof pending;
   const approve = await start(
     PIM,
     ['--home', bob.home, 'approve', pending[0]!.id, '--reason', 'go ahead', '--no-open'],

@@ -110,7 +110,10 @@ describe.skipIf(!POSIX /* the stand-in helper is a POSIX sh script */)('STS and 
       { env: awsEnv(home, config), encoding: 'utf8', timeout: 60_000 },
     );
     assert.equal(r.status, 0, `aws failed:\n${r.stderr}`);
-    assert.equal(JSON.parse(r.stdout).Arn, 'arn:aws:sts::123456789012:assumed-role/ml-admin/alice-act1');
+    assert.equal(
+      (JSON.parse(r.stdout) as { Arn: string }).Arn,
+      'arn:aws:sts::123456789012:assumed-role/ml-admin/alice-act1',
+    );
 
     // and the user's file comes back byte for byte once our profile goes
     updateAwsConfig(config, (text) => removeAwsProfiles(text!, () => true));

@@ -10,6 +10,7 @@ import { test } from 'vitest';
 import Database from 'better-sqlite3';
 import { activationView } from '../helpers/activation-view';
 import { Agent } from '../../agent/agent';
+import type { AgentState } from '../../shared/api';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { requireProgram } from '../helpers/system';
@@ -119,7 +120,7 @@ test('the fast path answers roles and status with the full CLI’s bytes and exi
     assert.equal(fast.code, 0, fast.stderr);
     assert.deepEqual(fast, full, args.join(' '));
   }
-  const roles = JSON.parse(frozen(faketime, at, PIM, ['--home', home, 'roles', '--json']).stdout);
+  const roles = JSON.parse(frozen(faketime, at, PIM, ['--home', home, 'roles', '--json']).stdout) as AgentState;
   assert.ok(roles.roles.length > 0 && roles.activations.length === 3, 'a real answer was compared');
   assert.match(frozen(faketime, at, PIM, ['--home', home, 'status']).stdout, /Policy v1 · verified 1 min ago/);
 });

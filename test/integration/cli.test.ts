@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { test } from 'vitest';
+import type { AgentState, RoleView } from '../../shared/api';
 import { PIM, PIM_SERVER, run, start, stop } from '../helpers/procs';
 import { ROOT, tmpDir } from '../helpers/repo';
 import { webShellSession } from '../helpers/browser';
@@ -84,12 +85,10 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   assert.match(c.stdout, /demo\/test path/);
   assert.equal(fs.statSync(home).mode & 0o777, 0o700, 'the agent home is private');
 
-  const roles = JSON.parse(pim('roles', '--json').stdout);
+  const roles = JSON.parse(pim('roles', '--json').stdout) as AgentState;
   assert.equal(roles.connection, 'online');
-  assert.equal(roles.policy.version, 1);
-  const allowed = roles.roles
-    .filter((r: { decision: { allowed: boolean } }) => r.decision.allowed)
-    .map((r: { name: string }) => r.name);
+  assert.equal(roles.policy?.version, 1);
+  const allowed = roles.roles.filter((r) => r.decision.allowed).map((r) => r.name);
   assert.ok(allowed.includes('gpu-cluster-readonly'));
   assert.ok(allowed.includes('ai-cluster-admin'));
 
@@ -97,13 +96,14 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   const tooLong = pim('check', 'ai-cluster-admin', '--duration', '3h', '--json');
   assert.equal(tooLong.code, 3);
-  assert.ok(JSON.parse(tooLong.stdout).reasons.some((r: { code: string }) => r.code === 'duration-exceeds-max'));
+  const decision = JSON.parse(tooLong.stdout) as RoleView['decision'];
+  assert.ok(decision.reasons.some((r) => r.code === 'duration-exceeds-max'));
   const unknown = pim('check', 'no-such-role');
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no role named "no-such-role"/);
   for (const cmd of [['check'], ['env'], ['deactivate'], ['activate']]) {
     const typo = pim(...cmd, 'gpu-cluster-readonyl');
-    assert.equal(typo.code, 1, `${cmd}: ${typo.stderr}`);
+    assert.equal(typo.code, 1, `${cmd.join(',')}: ${typo.stderr}`);
     assert.match(
       typo.stderr,
       /no role named "gpu-cluster-readonyl" in policy v1; did you mean "gpu-cluster-readonly"\?/,
@@ -120,14 +120,16 @@ test('the whole CLI sequence, with the server stopped half way', async () => {
   assert.equal(refresh.code, 1);
   assert.match(refresh.stderr, /cannot reach the control plane/);
   assert.match(refresh.stderr, /keeping the cached policy v1/);
-  const offline = JSON.parse(pim('roles', '--json').stdout);
+  const offline = JSON.parse(pim('roles', '--json').stdout) as AgentState;
   assert.equal(offline.connection, 'offline');
   assert.deepEqual(
-    offline.roles.map((r: { name: string }) => r.name),
-    roles.roles.map((r: { name: string }) => r.name),
+    offline.roles.map((r) => r.name),
+    roles.roles.map((r) => r.name),
   );
-  const status = JSON.parse(pim('status', '--json').stdout);
-  assert.equal(status.policy.version, 1);
+  const status = JSON.parse(pim('status', '--json').stdout) as Omit<AgentState, 'roles'> & {
+    unenrolled: boolean | null;
+  };
+  assert.equal(status.policy?.version, 1);
   assert.equal(status.connection, 'offline');
   assert.equal(status.unenrolled, true);
   assert.equal(pim('check', 'gpu-cluster-readonly').code, 0, 'still answered offline');
@@ -150,11 +152,11 @@ test('past the policy expiry (clock moved with faketime) every role is policy-ex
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  const s = JSON.parse(r.stdout);
+  const s = JSON.parse(r.stdout) as AgentState;
   assert.ok(s.roles.length > 0);
   for (const role of s.roles) {
     assert.equal(role.decision.allowed, false);
-    assert.equal(role.decision.reasons[0].code, 'policy-expired');
+    assert.equal(role.decision.reasons[0]!.code, 'policy-expired');
   }
   const check = spawnSync(faketime, [later, process.execPath, PIM, '--home', home, 'check', 'gpu-cluster-readonly'], {
     encoding: 'utf8',

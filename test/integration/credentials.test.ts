@@ -273,7 +273,10 @@ test('credentials for an active role, with real kubectl, aws and ssh', async (t)
 
       const who = await awsWho(w);
       assert.equal(who.code, 0, who.stderr);
-      assert.match(JSON.parse(who.stdout).Arn, /^arn:aws:sts::123456789012:assumed-role\/ml-admin\//);
+      assert.match(
+        (JSON.parse(who.stdout) as { Arn: string }).Arn,
+        /^arn:aws:sts::123456789012:assumed-role\/ml-admin\//,
+      );
 
       assert.match(sshAddList(w).stdout, /pim:gpu-admin:.*\(ED25519-CERT\)/);
       const login = await ssh(w);

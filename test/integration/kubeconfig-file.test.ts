@@ -227,7 +227,7 @@ test(
     ]);
     for (const r of runs) {
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(JSON.parse(r.stdout).changed, true, r.stdout);
+      assert.deepEqual((JSON.parse(r.stdout) as { changed: boolean }).changed, true, r.stdout);
     }
     const text = fs.readFileSync(file, 'utf8');
     assert.deepEqual(listPimEntries(text), [...fresh].sort());

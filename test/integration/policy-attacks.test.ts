@@ -27,6 +27,13 @@ function mdFile(dir: string, name: string) {
   return path.join(dir, 'repo', 'metadata', name);
 }
 
+/** A TUF metadata file as it lies in the repository: the signed part and its signatures. */
+type Envelope = {
+  signed: Record<string, unknown> & { version: number };
+  signatures: { keyid: string; sig: string }[];
+};
+const readEnvelope = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Envelope;
+
 test('rollback: an older policy served after a newer one is refused, and the newer copy stays', async () => {
   const { dir, trustRoot } = makeRepo();
   const v1 = snapshotMetadata(dir);
@@ -104,7 +111,7 @@ test('targets signed by an unknown key are refused', async () => {
   await agent.refresh();
   publishPolicy(dir, EXAMPLE_POLICY);
   const v = readState(dir).targetsVersion;
-  const md = JSON.parse(fs.readFileSync(mdFile(dir, `${v}.targets.json`), 'utf8'));
+  const md = readEnvelope(mdFile(dir, `${v}.targets.json`));
   const intruder = generateKey();
   md.signatures = [];
   writeMetadata(dir, `${v}.targets.json`, signedEnvelope(MetadataKind.Targets, md.signed, [intruder]));
@@ -139,8 +146,8 @@ function rootWithTwinKeyIds(dir: string): void {
   );
   // targets signed "twice": the same signature filed under both key ids
   const v = st.targetsVersion;
-  const md = JSON.parse(fs.readFileSync(mdFile(dir, `${v}.targets.json`), 'utf8'));
-  md.signatures.push({ keyid: twin.keyid, sig: md.signatures[0].sig });
+  const md = readEnvelope(mdFile(dir, `${v}.targets.json`));
+  md.signatures.push({ keyid: twin.keyid, sig: md.signatures[0]!.sig });
   writeMetadata(dir, `${v}.targets.json`, md);
 }
 
@@ -176,8 +183,8 @@ test('threshold 2 met only by the same signature listed twice is refused', async
     ),
   );
   const v = st.targetsVersion;
-  const md = JSON.parse(fs.readFileSync(mdFile(dir, `${v}.targets.json`), 'utf8'));
-  md.signatures.push({ ...md.signatures[0] });
+  const md = readEnvelope(mdFile(dir, `${v}.targets.json`));
+  md.signatures.push({ ...md.signatures[0]! });
   writeMetadata(dir, `${v}.targets.json`, md);
   const srv = await serveRepo(dir);
   const agent = await connectedAgent(srv.url, trustRoot);
@@ -195,7 +202,7 @@ test('root rotation 1 → 2 → 3 is followed by an agent that pinned root 1', a
   publishPolicy(dir, EXAMPLE_POLICY);
   const r = await agent.refresh();
   assert.equal(r.version, 2);
-  const trusted = JSON.parse(fs.readFileSync(path.join(agent.home, 'tuf', 'metadata', 'root.json'), 'utf8'));
+  const trusted = readEnvelope(path.join(agent.home, 'tuf', 'metadata', 'root.json'));
   assert.equal(trusted.signed.version, 3);
 });
 
@@ -218,7 +225,7 @@ test('a new root signed only by new keys is refused', async () => {
   const srv = await serveRepo(dir);
   const agent = await connectedAgent(srv.url, trustRoot);
   await refused(agent.refresh(), 'bad-signature');
-  const trusted = JSON.parse(fs.readFileSync(path.join(agent.home, 'tuf', 'metadata', 'root.json'), 'utf8'));
+  const trusted = readEnvelope(path.join(agent.home, 'tuf', 'metadata', 'root.json'));
   assert.equal(trusted.signed.version, 1, 'the pinned root is still trusted');
 });
 

@@ -107,7 +107,9 @@ test('a correctly signed roles file that breaks the schema is refused', async ()
   );
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   fs.writeFileSync(path.join(dir, 'repo', 'targets', 'policy', `${hash}.roles.json`), bytes);
-  const md = JSON.parse(fs.readFileSync(path.join(dir, 'repo', 'metadata', `${v}.targets.json`), 'utf8'));
+  const md = JSON.parse(fs.readFileSync(path.join(dir, 'repo', 'metadata', `${v}.targets.json`), 'utf8')) as {
+    signed: { targets: Record<string, unknown> };
+  };
   md.signed.targets['policy/roles.json'] = { length: bytes.length, hashes: { sha256: hash } };
   const targetsKeys = [...loadKeys(dir).values()].filter((k) => k.role === 'targets');
   writeMetadata(dir, `${v}.targets.json`, signedEnvelope(MetadataKind.Targets, md.signed, targetsKeys));

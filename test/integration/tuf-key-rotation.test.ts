@@ -26,13 +26,13 @@ test('rotate-keys: the new root lists the fresh key (0600) and no longer the old
     assert.equal(after.rootVersion, before.rootVersion + 1);
     const root = JSON.parse(
       fs.readFileSync(path.join(repo, 'repo', 'metadata', `${after.rootVersion}.root.json`), 'utf8'),
-    );
+    ) as { signed: { roles: Record<typeof role, { keyids: string[] }>; keys: Record<string, unknown> } };
     const [oldId] = before.roles[role].keyids;
     const [newId] = root.signed.roles[role].keyids;
     assert.notEqual(newId, oldId);
     assert.equal(root.signed.keys[oldId!], undefined, 'the old key is gone from the root');
-    assert.ok(root.signed.keys[newId]);
-    const file = path.join(repo, 'keys', `${role}-${newId.slice(0, 16)}.json`);
+    assert.ok(root.signed.keys[newId!]);
+    const file = path.join(repo, 'keys', `${role}-${newId!.slice(0, 16)}.json`);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     assert.ok(fs.existsSync(path.join(repo, 'keys', 'retired', `${role}-${oldId!.slice(0, 16)}.json`)));
     assert.ok(!fs.existsSync(path.join(repo, 'keys', `${role}-${oldId!.slice(0, 16)}.json`)));
@@ -61,7 +61,7 @@ async function world() {
     path.join(repo, 'trust-root.json'),
   );
   assert.equal(c.code, 0, c.stderr);
-  const version = () => JSON.parse(pim('roles', '--json').stdout).policy.version as number;
+  const version = () => (JSON.parse(pim('roles', '--json').stdout) as { policy: { version: number } }).policy.version;
   const publish = () => assert.equal(run(PIM_SERVER, ['publish', repo, policy]).code, 0);
   return { repo, home, pim, version, publish };
 }
@@ -74,7 +74,9 @@ function fastForward(repo: string, roles: ('timestamp' | 'snapshot' | 'targets')
   let snap = st.snapshot!;
   const md = path.join(repo, 'repo', 'metadata');
   if (roles.includes('targets')) {
-    const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.targetsVersion}.targets.json`), 'utf8'));
+    const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.targetsVersion}.targets.json`), 'utf8')) as {
+      signed: Record<string, unknown>;
+    };
     writeMetadata(
       repo,
       `${HUGE}.targets.json`,
@@ -82,10 +84,10 @@ function fastForward(repo: string, roles: ('timestamp' | 'snapshot' | 'targets')
     );
   }
   if (roles.includes('snapshot')) {
-    const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.snapshotVersion}.snapshot.json`), 'utf8'));
-    const meta = Object.fromEntries(
-      Object.entries(cur.signed.meta as Record<string, { version: number }>).map(([n, m]) => [n, m.version]),
-    );
+    const cur = JSON.parse(fs.readFileSync(path.join(md, `${st.snapshotVersion}.snapshot.json`), 'utf8')) as {
+      signed: { meta: Record<string, { version: number }> };
+    };
+    const meta = Object.fromEntries(Object.entries(cur.signed.meta).map(([n, m]) => [n, m.version]));
     if (roles.includes('targets')) meta['targets.json'] = HUGE;
     const env = signedEnvelope(
       MetadataKind.Snapshot,
@@ -132,7 +134,9 @@ for (const roles of [['timestamp'], ['timestamp', 'snapshot'], ['timestamp', 'sn
     // rotating the targets key re-signs the targets at the next honest version
     const honest = (roles as readonly string[]).includes('targets') ? 3 : 2;
     assert.equal(version(), honest, 'the new, lower versions were accepted');
-    const trusted = JSON.parse(fs.readFileSync(path.join(home, 'tuf', 'metadata', 'timestamp.json'), 'utf8'));
+    const trusted = JSON.parse(fs.readFileSync(path.join(home, 'tuf', 'metadata', 'timestamp.json'), 'utf8')) as {
+      signed: { version: number };
+    };
     assert.ok(trusted.signed.version < HUGE, 'the forged timestamp is no longer trusted');
     publish();
     assert.equal(pim('policy', 'refresh').code, 0);

@@ -40,7 +40,10 @@ test('enrolling from the UI without an OS keychain: the enrol state says once wh
     s.value.enrolment?.keystoreNotice ?? '',
     /^No OS keychain here \(no D-Bus session bus: a machine without a desktop session\): this home keeps its device key in files under .*keystore \(folder 0700, files 0600, not encrypted\)\. Remembered for this home/,
   );
-  assert.equal(JSON.parse(fs.readFileSync(path.join(agent.home, 'keystore.json'), 'utf8')).kind, 'file');
+  assert.equal(
+    (JSON.parse(fs.readFileSync(path.join(agent.home, 'keystore.json'), 'utf8')) as { kind: string }).kind,
+    'file',
+  );
 
   // a second enrolment in the same home has nothing new to say
   const again = srv.controlPlane.users.add('bob@acme.example', []);

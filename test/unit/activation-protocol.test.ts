@@ -115,5 +115,5 @@ test('the state machine follows docs/architecture.md (Activation with WebAuthn) 
   assert.equal(go('active', { type: 'assertion-verified', needsApproval: false }), null, 'an assertion counts once');
   for (const s of TERMINAL)
     for (const type of ['start', 'deactivate', 'revoke', 'quorum-reached'] as const)
-      assert.equal(go(s, { type } as ActivationEvent), null, `${s} + ${type}`);
+      assert.equal(go(s, { type }), null, `${s} + ${type}`);
 });

@@ -57,7 +57,7 @@ function pythonReads(text: string): Record<string, Record<string, string>> | nul
     'print(json.dumps({s: dict(cp.items(s)) for s in cp.sections()}))\n';
   const r = spawnSync('python3', ['-c', script], { input: text, encoding: 'utf8' });
   assert.equal(r.status, 0, `configparser refused the file:\n${r.stderr}\n---\n${text}`);
-  return JSON.parse(r.stdout);
+  return JSON.parse(r.stdout) as Record<string, Record<string, string>>;
 }
 
 describe('adding and removing our profiles keeps every other byte', () => {

@@ -386,8 +386,8 @@ test('a grant that cannot be set up is a warning naming it; the other cloud stil
     name: 'pim-ml',
     where: path.join(dir, 'creds', 'azure', 'pim-ml.jwt'),
   });
-  assert.equal(fs.readFileSync(azure[0]!.item!.where, 'utf8'), token);
-  assert.equal(fs.statSync(azure[0]!.item!.where).mode & 0o777, 0o600);
+  assert.equal(fs.readFileSync(azure[0]!.item.where, 'utf8'), token);
+  assert.equal(fs.statSync(azure[0]!.item.where).mode & 0o777, 0o600);
   assert.deepEqual(
     rows,
     ['gcp:pim-ml', 'azure:pim-ml'],

@@ -125,7 +125,7 @@ test('a kube token is renewed at two thirds of its life, not before, while the a
   assert.deepEqual(w.issued, ['a1', 'a1']);
   const cred = JSON.parse(
     fs.readFileSync(path.join(w.agent.home, 'creds', 'kube', 'pim-gpu-train--gpu-admin.json'), 'utf8'),
-  );
+  ) as { status: { token: string; expirationTimestamp: string } };
   assert.equal(cred.status.token, 'token-2');
   assert.equal(cred.status.expirationTimestamp, iso(T0 + 25 * MIN).replace('.000Z', 'Z'));
 });

@@ -14,6 +14,7 @@ import { test } from 'vitest';
 import { ROOT, tmpDir } from '../helpers/repo';
 
 type Fuses = typeof import('@electron/fuses');
+type FuseState = import('@electron/fuses').FuseState;
 interface AfterPack {
   (context: unknown, fuses?: Fuses): Promise<void>;
   FUSES: Record<string, boolean>;
@@ -68,7 +69,7 @@ function fakeElectron(file: string): void {
 /** The fuse wire of `binary`, by option name: true on, false off. */
 async function readFuses(binary: string): Promise<Record<string, boolean>> {
   const { getCurrentFuseWire, FuseV1Options, FuseState } = await fuses();
-  const wire = (await getCurrentFuseWire(binary)) as unknown as Record<string, number>;
+  const wire = (await getCurrentFuseWire(binary)) as unknown as Record<string, FuseState>;
   const out: Record<string, boolean> = {};
   for (const [i, state] of Object.entries(wire))
     if (i !== 'version') out[FuseV1Options[Number(i)]!] = state === FuseState.ENABLE;
@@ -118,7 +119,7 @@ test('every icon the config names exists at the size its OS wants', () => {
     const buf = fs.readFileSync(path.join(ROOT, ico));
     assert.deepEqual([buf.readUInt16LE(0), buf.readUInt16LE(2)], [0, 1], `${ico} is an ICO`);
     const sizes = Array.from({ length: buf.readUInt16LE(4) }, (_, i) => buf.readUInt8(6 + 16 * i) || 256);
-    assert.ok(sizes.includes(256) && sizes.includes(16), `${ico}: 16 to 256 px (${sizes})`);
+    assert.ok(sizes.includes(256) && sizes.includes(16), `${ico}: 16 to 256 px (${sizes.join(',')})`);
   }
   for (const icns of [config.mac.icon, config.dmg.icon])
     assert.equal(fs.readFileSync(path.join(ROOT, icns)).toString('latin1', 0, 4), 'icns', icns);
@@ -158,14 +159,17 @@ test('afterPack sets the six fuses with @electron/fuses, in the binary of each O
   // the hook passes exactly the six options (and the wire version) to flipFuses
   const real = await fuses();
   let seen: Record<string, unknown> = {};
-  await afterPack({ electronPlatformName: 'linux', arch: 1, appOutDir: path.join(dir, 'linux'), packager }, {
-    ...real,
-    flipFuses: async (_p: string, c: unknown) => ((seen = c as Record<string, unknown>), 1),
-  } as Fuses);
+  await afterPack(
+    { electronPlatformName: 'linux', arch: 1, appOutDir: path.join(dir, 'linux'), packager },
+    {
+      ...real,
+      flipFuses: async (_p: string, c: unknown) => ((seen = c as Record<string, unknown>), 1),
+    },
+  );
   const named = Object.fromEntries(
     Object.entries(seen)
       .filter(([k]) => /^\d+$/.test(k))
-      .map(([k, v]) => [real.FuseV1Options[Number(k)], v]),
+      .map(([k, v]): [string, unknown] => [real.FuseV1Options[Number(k)]!, v]),
   );
   assert.deepEqual(named, afterPack.FUSES);
   assert.equal(Object.keys(named).length, 6);

@@ -158,6 +158,7 @@ test('zone tables give exactly the answers Intl gives, across a DST change, with
   assert.equal(table.changes.length, 2, 'one change: CDT → CST');
   useZoneTables([table]);
   const proto = Intl.DateTimeFormat.prototype;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back below; called with .call(this)
   const real = proto.formatToParts;
   let intlCalls = 0;
   proto.formatToParts = function (this: Intl.DateTimeFormat, d?: number | Date) {

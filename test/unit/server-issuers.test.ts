@@ -55,7 +55,10 @@ test('the first token key is made on first use: ES256, kid = RFC 7638 thumbprint
   assert.equal(mode(path.join(dir, 'keys')), 0o700);
   const file = path.join(issuerKeysDir(dir), `${jwk.kid}.json`);
   assert.equal(mode(file), 0o600);
-  assert.ok(JSON.parse(fs.readFileSync(file, 'utf8')).privateJwk.d, 'the file holds the private key');
+  assert.ok(
+    (JSON.parse(fs.readFileSync(file, 'utf8')) as { privateJwk: { d?: string } }).privateJwk.d,
+    'the file holds the private key',
+  );
   // a second instance (another process) finds it instead of making its own
   assert.deepEqual((await new IssuerKeys(dir).jwks()).keys, published);
 });

@@ -32,7 +32,7 @@ async function enrol(key = new SoftAuthenticator()) {
     requireUserVerification: true,
   });
   assert.equal(result.verified, true);
-  return { key, options, response, credential: result.registrationInfo!.credential, result };
+  return { key, options, response, credential: result.registrationInfo.credential, result };
 }
 
 async function assertionOptions(credential: WebAuthnCredential) {
@@ -52,10 +52,10 @@ test('a registration verifies and yields the credential public key and a zero co
   assert.equal(isoBase64URL.toBuffer(credential.id).length, 32);
   assert.ok(isoUint8Array.areEqual(credential.publicKey, held.publicKeyCose));
   assert.equal(credential.counter, 0);
-  assert.equal(result.registrationInfo!.fmt, 'none');
-  assert.equal(result.registrationInfo!.userVerified, true);
-  assert.equal(result.registrationInfo!.credentialDeviceType, 'singleDevice');
-  assert.equal(result.registrationInfo!.rpID, RP_ID);
+  assert.equal(result.registrationInfo.fmt, 'none');
+  assert.equal(result.registrationInfo.userVerified, true);
+  assert.equal(result.registrationInfo.credentialDeviceType, 'singleDevice');
+  assert.equal(result.registrationInfo.rpID, RP_ID);
   assert.deepEqual(credential.transports, ['usb']);
   // The browser-style convenience field is the same key as the COSE one, in SPKI form.
   assert.equal(
@@ -136,7 +136,7 @@ test('an authenticator without user verification registers without UV and is ref
   await assert.rejects(verifyRegistrationResponse({ ...args, requireUserVerification: true }), /User verification/);
   const ok = await verifyRegistrationResponse({ ...args, requireUserVerification: false });
   assert.equal(ok.verified, true);
-  assert.equal(ok.registrationInfo!.userVerified, false);
+  assert.equal(ok.registrationInfo.userVerified, false);
 });
 
 test('an assertion without user presence is refused', async () => {
@@ -184,7 +184,7 @@ test('a tampered challenge fails: a mismatch is rejected and rewriting clientDat
   );
 
   // An attacker replays an old assertion but swaps in the challenge the server now expects.
-  const clientData = JSON.parse(isoBase64URL.toUTF8String(response.response.clientDataJSON));
+  const clientData = JSON.parse(isoBase64URL.toUTF8String(response.response.clientDataJSON)) as { challenge: string };
   clientData.challenge = other.challenge;
   const forged = {
     ...response,
@@ -252,7 +252,7 @@ test('a custom AAGUID is carried in the attestation and excludeCredentials stops
   const { key, credential, result } = await enrol(new SoftAuthenticator({ aaguid }));
   const hex = aaguid.toString('hex');
   assert.equal(
-    result.registrationInfo!.aaguid,
+    result.registrationInfo.aaguid,
     `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`,
   );
   const again = await generateRegistrationOptions({

@@ -88,7 +88,9 @@ async function rejectsWith(p: Promise<unknown>, code: string, message?: RegExp):
   let caught: unknown;
   await p.then(
     () => assert.fail(`expected StsError ${code}`),
-    (e) => (caught = e),
+    (e: unknown) => {
+      caught = e;
+    },
   );
   assert.ok(caught instanceof StsError, `expected an StsError, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);

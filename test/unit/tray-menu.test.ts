@@ -87,7 +87,7 @@ test('eligible roles are listed by name with their maximum duration, and clickin
   assert.equal(reader?.label, 'Activate db-reader… (max 1h30m)', 'a non-blocking notice keeps the role eligible');
   assert.equal(menuAction(admin?.id), 'activate', 'Activate… opens the dialog prefilled for the role');
   const header = menu.findIndex((i) => i.label === 'Eligible roles');
-  assert.ok(header >= 0 && menu.indexOf(admin!) > header, 'roles follow the "Eligible roles" header');
+  assert.ok(header >= 0 && menu.indexOf(admin) > header, 'roles follow the "Eligible roles" header');
 });
 
 test('blocked roles sit in a "Not available (N)" submenu, each with its first blocking reason', () => {
@@ -192,7 +192,7 @@ test('control characters and bidi overrides are stripped from role names and rea
   assert.equal(eligible?.label, 'Activate prod -admin gnp.exe… (max 2h)');
   const blocked = menu.find((i) => i.type === 'submenu')!.submenu![0]!;
   assert.equal(blocked.label, 'x y — line one line two [31m');
-  for (const label of [eligible!.label, blocked.label])
+  for (const label of [eligible.label, blocked.label])
     assert.doesNotMatch(label, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
 });
 

@@ -1,6 +1,6 @@
 // `pim-server rotate-keys`: replace an online role's key after a compromise.
 import { parseArgs } from 'node:util';
-import { RepoError, rotateKeys, type OnlineRole } from '../../repo/repository';
+import { RepoError, rotateKeys } from '../../repo/repository';
 import { one, type ServerCommand } from '../command';
 
 export const rotateKeysCommand: ServerCommand = {
@@ -20,7 +20,7 @@ export const rotateKeysCommand: ServerCommand = {
     const role = values.role;
     if (role !== 'timestamp' && role !== 'snapshot' && role !== 'targets')
       throw new RepoError('usage: pim-server rotate-keys DIR --role timestamp|snapshot|targets');
-    const r = rotateKeys(dir, role as OnlineRole);
+    const r = rotateKeys(dir, role);
     process.stdout.write(
       `${role} key rotated: root version ${r.rootVersion} lists the new key ${r.keyid.slice(0, 16)}…; old key ${r.retired.map((k) => k.slice(0, 16) + '…').join(', ') || '(none)'} retired\n`,
     );

@@ -34,7 +34,7 @@ export const serve: ServerCommand = {
       },
     });
     const dir = one(positionals, 'DIR');
-    const { host, port } = parseListen(values.listen!);
+    const { host, port } = parseListen(values.listen);
     const syslog = syslogTarget(values.syslog, values['syslog-ca'], values['syslog-name']);
     if (!isLoopback(host) && !values['insecure-remote']) {
       throw new RepoError(
