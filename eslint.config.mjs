@@ -1,6 +1,15 @@
-// Lint: TypeScript's recommended rules, and the layering of the folders — stated once, by folder, in
-// layers() below (the README's "Layout" says the same in words).
+// Lint: TypeScript's recommended rules, type-aware (every promise is awaited, returned or marked
+// `void`), and the layering of the folders — stated once, by folder, in layers() below (the README's
+// "Layout" says the same in words).
+import fs from 'node:fs';
+import path from 'node:path';
 import tseslint from 'typescript-eslint';
+
+// The type-aware rules read the TypeScript program of tsconfig.json; a file outside its "include"
+// (and every .js/.mjs/.cjs file) is linted without types.
+const TS = '**/*.{ts,tsx,mts,cts}';
+const tsconfig = JSON.parse(fs.readFileSync(path.join(import.meta.dirname, 'tsconfig.json'), 'utf8'));
+const TYPED = tsconfig.include.map((p) => (/[*.]/.test(p) ? p : `${p}/${TS}`));
 
 const NODE_BUILTINS = [
   'fs',
@@ -49,9 +58,13 @@ function layers(spec) {
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'native/**', 'test-results/**', 'playwright-report/**'] },
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
   {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      // An interface's async method may answer without awaiting anything (a fake, a cached value).
+      '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/no-unused-vars': [
         'error',
         { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
@@ -60,6 +73,8 @@ export default tseslint.config(
       'no-control-regex': 'off',
     },
   },
+  { files: ['**/*.{js,mjs,cjs}'], ...tseslint.configs.disableTypeChecked },
+  { files: [TS], ignores: TYPED, ...tseslint.configs.disableTypeChecked },
   ...layers({
     shared: { may: [], why: 'shared/ is pure: it runs in the agent, the server and the renderer alike' },
     platform: {
