@@ -4,7 +4,6 @@
 import fs from 'node:fs';
 import { awsProfileName } from '../../shared/policy/names';
 import { checkName } from '../../platform/fs-safe';
-import type { CredentialsStore } from '../store/credentials-store';
 import {
   addAwsProfile,
   credentialProcessCommand,
@@ -15,28 +14,18 @@ import {
 import { writeCredential } from './cred-helper';
 import {
   emptyOutcome,
-  teardownConfigEntry,
+  ConfigFileInjector,
   type ConfigFileKind,
-  removeFileStrays,
   renewAt,
   type CredentialInjector,
   type InjectJob,
   type InjectOutcome,
-  type InjectionRow,
-  type StrayScan,
-  type Teardown,
 } from './injector';
 import { assumeRoleWithWebIdentity, credentialProcessJson, sessionSeconds, stsEndpointFor } from './sts';
-import type { CredentialTargets } from './targets';
 import { errorMessage } from '../../shared/errors';
 
-export class AwsInjector implements CredentialInjector {
+export class AwsInjector extends ConfigFileInjector implements CredentialInjector {
   readonly kinds = ['aws'] as const;
-
-  constructor(
-    private readonly store: CredentialsStore,
-    private readonly targets: CredentialTargets,
-  ) {}
 
   async inject(job: InjectJob): Promise<InjectOutcome> {
     const out = emptyOutcome();
@@ -80,7 +69,7 @@ export class AwsInjector implements CredentialInjector {
   }
 
   /** our profiles in the AWS config file */
-  private readonly profiles: ConfigFileKind = {
+  protected readonly entries: ConfigFileKind = {
     kind: 'aws',
     file: () => this.targets.awsConfigFile(),
     list: listPimProfiles,
@@ -88,14 +77,6 @@ export class AwsInjector implements CredentialInjector {
     remove: (file, names) =>
       updateAwsConfig(file, (t) => (t === null ? null : removeAwsProfiles(t, (n) => names.includes(n)))),
   };
-
-  async teardown(r: InjectionRow, t: Teardown) {
-    return teardownConfigEntry(this.store, this.targets.credsDir, this.profiles, r, t);
-  }
-
-  async removeStrays(scan: StrayScan): Promise<void> {
-    removeFileStrays(this.profiles, this.targets.helperPath(), scan);
-  }
 }
 
 function profilePresent(file: string, name: string): boolean {

@@ -9,6 +9,7 @@ import type { ActivationRequest } from '../../shared/activation';
 import type { CredentialsStore, InjectionKind, InjectionRow } from '../store/credentials-store';
 import { endCredential, listCredentials, removeCredential, type CredKind } from './cred-helper';
 import { errorMessage } from '../../shared/errors';
+import type { CredentialTargets } from './targets';
 
 export type { InjectionKind, InjectionRow } from '../store/credentials-store';
 
@@ -180,6 +181,25 @@ export function teardownConfigEntry(
         removeCredential(credsDir, spec.kind, r.name);
       }),
   });
+}
+
+/** The kinds whose entries live in one shared config file (kube, AWS): how they end and which
+ *  leftovers are theirs is the same; the subclass says what differs (`entries`). */
+export abstract class ConfigFileInjector {
+  protected abstract readonly entries: ConfigFileKind;
+
+  constructor(
+    protected readonly store: CredentialsStore,
+    protected readonly targets: CredentialTargets,
+  ) {}
+
+  async teardown(r: InjectionRow, t: Teardown): Promise<InjectedItem | null> {
+    return teardownConfigEntry(this.store, this.targets.credsDir, this.entries, r, t);
+  }
+
+  async removeStrays(scan: StrayScan): Promise<void> {
+    removeFileStrays(this.entries, this.targets.helperPath(), scan);
+  }
 }
 
 /**

@@ -5,32 +5,22 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { kubeContextName } from '../../shared/policy/names';
 import { checkName, removeFile } from '../../platform/fs-safe';
-import type { CredentialsStore } from '../store/credentials-store';
 import { kubeExecCredential, writeCredential } from './cred-helper';
 import {
   emptyOutcome,
-  teardownConfigEntry,
+  ConfigFileInjector,
   type ConfigFileKind,
-  removeFileStrays,
   renewAt,
   type CredentialInjector,
   type InjectJob,
   type InjectOutcome,
   type InjectionRow,
-  type StrayScan,
-  type Teardown,
 } from './injector';
 import { addKubeEntries, listPimEntries, removeKubeEntries, type KubeEntry } from './kubeconfig';
 import { updateKubeconfig } from './kubeconfig-file';
-import type { CredentialTargets } from './targets';
 
-export class KubeInjector implements CredentialInjector {
+export class KubeInjector extends ConfigFileInjector implements CredentialInjector {
   readonly kinds = ['kube'] as const;
-
-  constructor(
-    private readonly store: CredentialsStore,
-    private readonly targets: CredentialTargets,
-  ) {}
 
   /** The credential file first (the helper must answer as soon as kubectl can see the context). */
   async inject(job: InjectJob): Promise<InjectOutcome> {
@@ -65,7 +55,7 @@ export class KubeInjector implements CredentialInjector {
   }
 
   /** our entries in the kubeconfig file */
-  private readonly entries: ConfigFileKind = {
+  protected readonly entries: ConfigFileKind = {
     kind: 'kube',
     file: () => this.targets.kubeconfigFile(),
     list: listPimEntries,
@@ -73,14 +63,6 @@ export class KubeInjector implements CredentialInjector {
     remove: (file, names) =>
       updateKubeconfig(file, (t) => (t === null ? null : removeKubeEntries(t, (n) => names.includes(n)))),
   };
-
-  async teardown(r: InjectionRow, t: Teardown) {
-    return teardownConfigEntry(this.store, this.targets.credsDir, this.entries, r, t);
-  }
-
-  async removeStrays(scan: StrayScan): Promise<void> {
-    removeFileStrays(this.entries, this.targets.helperPath(), scan);
-  }
 
   /** `pim env` context selectors of roles that are no longer injected. */
   removeStaleSelectors(rows: InjectionRow[]): void {
