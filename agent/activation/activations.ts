@@ -41,6 +41,18 @@ export interface ActivationsDeps {
   changed: () => void;
 }
 
+/** How to wait for a request (Activations.wait). */
+export interface WaitOptions {
+  untilDecided: boolean;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  onState?: (s: ActivationState) => void;
+  onProgress?: (p: WaitProgress) => void;
+}
+
+/** The request as last seen; `stopped` when the wait ended before it was decided. */
+export type WaitResult = ActivationView & { stopped?: 'interrupted' | 'timeout' };
+
 export class Activations {
   private readonly store: AgentStore;
   private readonly clock: Clock;
@@ -175,16 +187,7 @@ export class Activations {
    * be reached, the wait retries with backoff (progress says so) instead of failing. `signal` stops
    * waiting (Ctrl-C); the request stays as it is, and the last state seen is returned.
    */
-  async wait(
-    id: string,
-    opts: {
-      untilDecided: boolean;
-      timeoutMs?: number;
-      signal?: AbortSignal;
-      onState?: (s: ActivationState) => void;
-      onProgress?: (p: WaitProgress) => void;
-    },
-  ): Promise<ActivationView & { stopped?: 'interrupted' | 'timeout' }> {
+  async wait(id: string, opts: WaitOptions): Promise<WaitResult> {
     const started = this.now();
     const deadline = opts.timeoutMs === undefined ? Infinity : started + opts.timeoutMs;
     const client = await this.client();

@@ -53,6 +53,18 @@ export function parseEnrolmentLink(link: string): EnrolmentLink {
   return { server: u.origin, code, rootSha256: root };
 }
 
+/** How to begin enrolling: replace this home's device key, and hear which keystore was chosen. */
+export interface BeginOptions {
+  replaceKey?: boolean;
+  onKeystoreChosen?: (announce: string) => void;
+}
+
+/** How to enrol (Enrolment.enroll): `onCeremony` opens the page where the security key is registered. */
+export interface EnrolOptions extends BeginOptions {
+  onCeremony: (url: string) => void;
+  timeoutMs?: number;
+}
+
 export class Enrolment {
   constructor(
     private readonly deps: {
@@ -72,15 +84,7 @@ export class Enrolment {
 
   /** Enrol this device: pin the trust root from the link, create the device key, then wait while
    *  the user registers a security key on the ceremony page (`onCeremony` opens it). */
-  async enroll(
-    link: string,
-    opts: {
-      onCeremony: (url: string) => void;
-      onKeystoreChosen?: (announce: string) => void;
-      timeoutMs?: number;
-      replaceKey?: boolean;
-    },
-  ): Promise<{ user: string; server: string }> {
+  async enroll(link: string, opts: EnrolOptions): Promise<{ user: string; server: string }> {
     const started = await this.begin(link, {
       replaceKey: opts.replaceKey,
       onKeystoreChosen: opts.onKeystoreChosen,
@@ -92,10 +96,7 @@ export class Enrolment {
   /** The first half of enrolment, which returns at once: trust root checked against the link,
    *  device key ready, ceremony started. `finish` waits for the key to be registered, then
    *  connects the agent (the UI runs it in the background; `pim enroll` awaits it). */
-  async begin(
-    link: string,
-    opts: { replaceKey?: boolean; onKeystoreChosen?: (announce: string) => void } = {},
-  ): Promise<PendingEnrolment> {
+  async begin(link: string, opts: BeginOptions = {}): Promise<PendingEnrolment> {
     const { home } = this.deps;
     const l = parseEnrolmentLink(link);
     // before anything is fetched or created: which keystore this home uses, said once

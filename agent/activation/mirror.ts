@@ -39,16 +39,7 @@ export class ActivationMirror {
       for (const a of views) {
         const type = auditTypeFor(a);
         if (!type || a.request.device !== device || journal.has(a.id, type)) continue;
-        const data: AuditData = {
-          activation: a.id,
-          role: a.role,
-          state: a.state,
-          kind: a.request.kind,
-          extends: a.request.extends,
-          startsAt: a.startsAt,
-          expiresAt: a.expiresAt,
-          endReason: a.endReason,
-        };
+        const data = recordOf(a);
         if (WITH_EVIDENCE.has(type)) Object.assign(data, await fetchEvidence(() => this.session.client(), a));
         records.push({ type, data, id: a.id });
       }
@@ -70,17 +61,7 @@ export class ActivationMirror {
     const save = () => {
       for (const a of ended) {
         if (journal && a.request.device === device && !journal.has(a.id, 'activation-deactivated')) {
-          journal.append('activation-deactivated', this.store.connection()?.user ?? null, {
-            activation: a.id,
-            role: a.role,
-            state: a.state,
-            kind: a.request.kind,
-            extends: a.request.extends,
-            startsAt: a.startsAt,
-            expiresAt: a.expiresAt,
-            endReason: a.endReason,
-            reason,
-          });
+          journal.append('activation-deactivated', this.store.connection()?.user ?? null, { ...recordOf(a), reason });
         }
         this.store.saveActivation(a, now);
       }
@@ -92,4 +73,18 @@ export class ActivationMirror {
     else this.store.transaction(save);
     this.changed();
   }
+}
+
+/** What the journal keeps of an activation when its state changes. */
+function recordOf(a: ActivationView): AuditData {
+  return {
+    activation: a.id,
+    role: a.role,
+    state: a.state,
+    kind: a.request.kind,
+    extends: a.request.extends,
+    startsAt: a.startsAt,
+    expiresAt: a.expiresAt,
+    endReason: a.endReason,
+  };
 }

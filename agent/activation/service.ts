@@ -14,18 +14,16 @@
 // request bytes, nonce and WebAuthn assertion once the key was touched, so anyone can re-verify
 // it — and the approvals this user gives. A journal that cannot be written refuses new requests.
 import type { ActivationView } from '../../shared/activation';
-import type { ActivationState } from '../../shared/activation-state';
 import { systemClock, type Clock } from '../../shared/clock';
 import type { Agent } from '../agent';
 import type { CredentialManager } from '../credentials/manager';
-import { Activations } from './activations';
+import { Activations, type WaitOptions, type WaitResult } from './activations';
 import { Approvals } from './approvals';
 import { ControlPlaneError } from './cp-client';
 import { DeviceSession } from './device-session';
-import { Enrolment, type PendingEnrolment } from './enrolment';
+import { Enrolment, type BeginOptions, type EnrolOptions, type PendingEnrolment } from './enrolment';
 import { LocalEnds } from './local-end';
 import { ActivationMirror } from './mirror';
-import type { WaitProgress } from './wait';
 
 export type { ActivationEvidence } from './evidence';
 export { auditTypeFor } from './evidence';
@@ -78,23 +76,12 @@ export class ActivationService {
   }
 
   /** Enrol this device (Enrolment.enroll). */
-  enroll(
-    link: string,
-    opts: {
-      onCeremony: (url: string) => void;
-      onKeystoreChosen?: (announce: string) => void;
-      timeoutMs?: number;
-      replaceKey?: boolean;
-    },
-  ): Promise<{ user: string; server: string }> {
+  enroll(link: string, opts: EnrolOptions): Promise<{ user: string; server: string }> {
     return this.enrolment.enroll(link, opts);
   }
 
   /** The first half of enrolment, which returns at once (Enrolment.begin). */
-  beginEnrolment(
-    link: string,
-    opts: { replaceKey?: boolean; onKeystoreChosen?: (announce: string) => void } = {},
-  ): Promise<PendingEnrolment> {
+  beginEnrolment(link: string, opts: BeginOptions = {}): Promise<PendingEnrolment> {
     return this.enrolment.begin(link, opts);
   }
 
@@ -121,16 +108,7 @@ export class ActivationService {
   }
 
   /** Wait (long polls) until the request is signed — or decided (Activations.wait). */
-  wait(
-    id: string,
-    opts: {
-      untilDecided: boolean;
-      timeoutMs?: number;
-      signal?: AbortSignal;
-      onState?: (s: ActivationState) => void;
-      onProgress?: (p: WaitProgress) => void;
-    },
-  ): Promise<ActivationView & { stopped?: 'interrupted' | 'timeout' }> {
+  wait(id: string, opts: WaitOptions): Promise<WaitResult> {
     return this.activations.wait(id, opts);
   }
 
