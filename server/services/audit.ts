@@ -1,4 +1,4 @@
-// Audit sync (DESIGN §4 "Audit journal"): the agents' chained records are ingested into server.db
+// Audit sync (docs/architecture.md, "Audit journal and sync"): the agents' chained records are ingested into server.db
 // (audit/ingest.ts) and every answer carries the control plane's signed acknowledgement of the head
 // it holds (audit/ack.ts), the only thing an agent's cursor follows.
 import type { SignedAuditAck } from '../../shared/audit-ack';
