@@ -40,14 +40,19 @@ export function ActivateDialog({
   const showTicket = r.ticket.required || r.ticket.pattern !== null;
   const otherNotes = notices(role).filter((n) => n.code !== 'approval-required');
 
+  // Focus the first field once, when the dialog opens. The parent hands a new onClose on every
+  // render (each state push from the agent): were focus tied to it, an update arriving while she
+  // types the ticket would move the caret to the duration and her next keys with it.
+  const closeRef = useRef(onClose);
+  closeRef.current = onClose;
   useEffect(() => {
     first.current?.focus();
     const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
+      if (e.key === 'Escape') closeRef.current();
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  }, []);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
