@@ -152,6 +152,43 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /**
+ * Connects (as the superuser, to the `postgres` database) to the server just started on `port`, and
+ * checks it is ours (its data directory). Null when it lost the port (exited: could not bind, or
+ * someone else's server answers there); throws on any other failure.
+ */
+async function connectToOurs(
+  c: ChildProcess,
+  port: number,
+  data: string,
+  log: () => string,
+): Promise<pg.Client | null> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited(c)) {
+      if (/could not bind|could not create any TCP\/IP sockets|Address already in use/i.test(log())) return null;
+      throw new Error(`postgres exited (${c.exitCode ?? c.signalCode}) before accepting connections:\n${log()}`);
+    }
+    const client = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER, database: 'postgres' });
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline)
+        throw new Error(
+          `postgres did not accept connections on 127.0.0.1:${port} within 30 s (${String(e)}):\n${log()}`,
+        );
+      await sleep(50);
+      continue;
+    }
+    const r = await client.query<{ d: string }>("SELECT current_setting('data_directory') AS d");
+    if (r.rows[0]?.d === data) return client;
+    await client.end();
+    await stopChild(c);
+    return null;
+  }
+}
+
+/**
  * Starts a fresh cluster and creates the database the returned URL names. Returns null when the test
  * was skipped (PostgreSQL missing locally); under CI=true a missing PostgreSQL fails the test.
  */
@@ -167,7 +204,7 @@ export async function startPostgres(t: TestContext): Promise<PostgresCluster | n
   const who = runAs(t);
   if (!who) return null;
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pim-pg-'));
+  const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'pim-pg-')));
   let child: ChildProcess | null = null;
   let out = '';
   let stopped: Promise<void> | null = null;
@@ -208,44 +245,40 @@ export async function startPostgres(t: TestContext): Promise<PostgresCluster | n
     'local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n',
   );
 
-  const port = await freePort();
-  const settings: Record<string, string | number> = {
-    listen_addresses: '127.0.0.1',
-    port,
-    unix_socket_directories: dir,
-    fsync: 'off',
-    synchronous_commit: 'off',
-    full_page_writes: 'off',
-    shared_buffers: '16MB',
-    max_connections: 40,
-    max_wal_senders: 0,
-    wal_level: 'minimal',
-    autovacuum: 'off',
-    logging_collector: 'off',
-    log_min_messages: 'warning',
-  };
-  const postgres = run('postgres', ['-D', data, ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
-  const c = spawn(postgres.cmd, postgres.args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child = c;
-  c.stdout.on('data', (d) => (out += d));
-  c.stderr.on('data', (d) => (out += d));
-
-  const admin = { host: '127.0.0.1', port, user: SUPERUSER, database: 'postgres' };
-  const deadline = Date.now() + 30_000;
-  let client: pg.Client;
-  for (;;) {
-    if (exited(c))
-      throw new Error(`postgres exited (${c.exitCode ?? c.signalCode}) before accepting connections:\n${out}`);
-    client = new pg.Client(admin);
-    try {
-      await client.connect();
-      break;
-    } catch (e) {
-      await client.end().catch(() => undefined);
-      if (Date.now() > deadline)
-        throw new Error(`postgres did not accept connections on 127.0.0.1:${port} within 30 s (${String(e)}):\n${out}`);
-      await sleep(50);
-    }
+  // freePort() then bind leaves a moment in which another test may take the port: then postgres
+  // exits (could not bind), or -- worse -- what answers there is someone else's server; so the server
+  // that answers must have our data directory, and a lost port is tried again with another.
+  let port = 0;
+  let c: ChildProcess | null = null;
+  let client: pg.Client | null = null;
+  for (let attempt = 1; !client; attempt++) {
+    port = await freePort();
+    const settings: Record<string, string | number> = {
+      listen_addresses: '127.0.0.1',
+      port,
+      unix_socket_directories: dir,
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      shared_buffers: '16MB',
+      max_connections: 40,
+      max_wal_senders: 0,
+      wal_level: 'minimal',
+      autovacuum: 'off',
+      logging_collector: 'off',
+      log_min_messages: 'warning',
+    };
+    const postgres = run('postgres', [
+      '-D',
+      data,
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+    ]);
+    const started = spawn(postgres.cmd, postgres.args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    c = child = started;
+    started.stdout.on('data', (d) => (out += d));
+    started.stderr.on('data', (d) => (out += d));
+    client = await connectToOurs(started, port, data, () => out);
+    if (!client && attempt >= 3) throw new Error(`postgres could not bind a free port in 3 attempts:\n${out}`);
   }
   try {
     await client.query(`CREATE DATABASE ${DATABASE}`);
@@ -257,7 +290,7 @@ export async function startPostgres(t: TestContext): Promise<PostgresCluster | n
     url: `postgres://${SUPERUSER}@127.0.0.1:${port}/${DATABASE}`,
     port,
     dir,
-    pid: c.pid ?? -1,
+    pid: c?.pid ?? -1,
     osUser: who.name,
     log: () => out,
     stop,
