@@ -4,6 +4,7 @@
 // API; never framed; no referrer (ceremony URLs carry their ids); never cached.
 import fs from 'node:fs';
 import path from 'node:path';
+import { decodedPath } from './api/request-path';
 import type { FastifyInstance } from 'fastify';
 
 const PAGE = /^\/ceremony\/(?:(?:enrol|activation)\/[A-Za-z0-9_-]{1,64}|approval\/[0-9a-f]{64})$/;
@@ -58,14 +59,4 @@ export function registerCeremonyPages(app: FastifyInstance, distDir: string): vo
 /** The file a ceremony path is served from, or undefined. `pathname` is the decoded path, without the query. */
 function ceremonyAsset(pathname: string): { file: string; type: string } | undefined {
   return PAGE.test(pathname) ? { file: 'index.html', type: 'text/html; charset=utf-8' } : ASSETS[pathname];
-}
-
-/** The path of a request URL, percent-decoded; null when it is not valid. */
-function decodedPath(url: string): string | null {
-  const q = url.indexOf('?');
-  try {
-    return decodeURIComponent(q < 0 ? url : url.slice(0, q));
-  } catch {
-    return null;
-  }
 }

@@ -2,6 +2,7 @@
 // timestamp fresh while it runs. Read-only over HTTP: nothing a client sends changes the repository.
 import fs from 'node:fs';
 import path from 'node:path';
+import { decodedPath } from './api/request-path';
 import { errorMessage } from '../shared/errors';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { httpError } from './api/errors';
@@ -313,14 +314,4 @@ function apiError(e: unknown, request: FastifyRequest): { status: number; code: 
       return { status: 400, code: 'bad-request', message: String(fst.message) };
   }
   return httpError(e);
-}
-
-/** The path of a request URL, percent-decoded; null when it is not valid. */
-function decodedPath(url: string): string | null {
-  const q = url.indexOf('?');
-  try {
-    return decodeURIComponent(q < 0 ? url : url.slice(0, q));
-  } catch {
-    return null;
-  }
 }

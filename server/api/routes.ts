@@ -22,6 +22,7 @@ import {
 } from '../../shared/contracts/control-plane';
 import type { Caller, ControlPlane } from '../control-plane';
 import { bad, refuse, unauthorized } from './errors';
+import { decodedPath } from './request-path';
 import { errorCode } from '../../shared/errors';
 
 export const MAX_BODY = 256 * 1024;
@@ -207,15 +208,11 @@ async function answer(
 
 const EMPTY = Buffer.alloc(0);
 
-/** The path of a request URL, percent-decoded (what route matching and the device signature use). */
+/** The decoded path, as the device signed it (htu). */
 function requestPath(url: string): string {
-  const q = url.indexOf('?');
-  const p = q < 0 ? url : url.slice(0, q);
-  try {
-    return decodeURIComponent(p);
-  } catch {
-    throw bad('bad-request', 'the request path is not valid');
-  }
+  const p = decodedPath(url);
+  if (p === null) throw bad('bad-request', 'the request path is not valid');
+  return p;
 }
 
 /** A signal aborted when the client goes away before its answer was sent (a long poll it gave up
